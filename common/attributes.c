@@ -1,0 +1,292 @@
+/*
+ * Agent attributes: parsing, printing and lookup. Attributes keep the order in
+ * which they were written; lookups are linear (agents have a handful).
+ */
+#include "attributes.h"
+
+#include "error.h"
+#include "resources.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUOTE_MAX 48
+
+static bool
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void
+trim(const char **s, size_t *n)
+{
+    while (*n > 0 && is_space(**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n > 0 && is_space((*s)[*n - 1]))
+        (*n)--;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Copies up to QUOTE_MAX bytes of `s` for an error message, unprintable bytes
+ * as '?', truncation marked with "...". */
+static const char *
+quote(char buf[QUOTE_MAX + 4], const char *s, size_t n)
+{
+    size_t m = n > QUOTE_MAX ? QUOTE_MAX : n;
+
+    for (size_t i = 0; i < m; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = (c < 0x20 || c >= 0x7f || c == '"') ? '?' : (char)c;
+    }
+    if (m < n)
+        memcpy(buf + m, "...", 4);
+    else
+        buf[m] = '\0';
+    return buf;
+}
+
+/* Names: printable ASCII without spaces, ':' or ';'. */
+static bool
+name_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || c == ':' || c == ';')
+            return false;
+    }
+    return true;
+}
+
+/* Values: printable ASCII (inner spaces allowed) without ';'. */
+static bool
+value_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7f || c == ';')
+            return false;
+    }
+    return true;
+}
+
+/* Parses an optionally negative number ("3", "-0.5", "1e3"). */
+static bool
+parse_number(const char *s, size_t n, int64_t *milli)
+{
+    bool neg = n > 0 && s[0] == '-';
+
+    if (neg) {
+        s++;
+        n--;
+    }
+    if (res_parse_scalar(s, n, milli) != 0)
+        return false;
+    if (neg)
+        *milli = -*milli;
+    return true;
+}
+
+void
+attr_init(struct attributes *a)
+{
+    a->v = NULL;
+    a->n = 0;
+}
+
+void
+attr_fini(struct attributes *a)
+{
+    if (a == NULL)
+        return;
+    free(a->v);
+    attr_init(a);
+}
+
+int
+attr_copy(struct attributes *dst, const struct attributes *src)
+{
+    struct attr *v = NULL;
+
+    if (dst == src)
+        return 0;
+    if (src->n > 0) {
+        v = malloc(src->n * sizeof(*v));
+        if (v == NULL)
+            return -AG_ENOMEM;
+        memcpy(v, src->v, src->n * sizeof(*v));
+    }
+    free(dst->v);
+    dst->v = v;
+    dst->n = src->n;
+    return 0;
+}
+
+/* Parses one `NAME:VALUE` token into `at`; `tmp` holds those parsed so far. */
+static int
+parse_one(const struct attributes *tmp, struct attr *at, const char *s, size_t n, char *err,
+          size_t errlen)
+{
+    char q[QUOTE_MAX + 4];
+    const char *colon = memchr(s, ':', n), *name = s, *val;
+    size_t nn, vn;
+
+    if (colon == NULL) {
+        set_err(err, errlen, "missing ':' in attribute \"%s\"", quote(q, s, n));
+        return -AG_EINVAL;
+    }
+    nn = (size_t)(colon - s);
+    trim(&name, &nn);
+    val = colon + 1;
+    vn = (size_t)(s + n - val);
+    trim(&val, &vn);
+    if (nn == 0) {
+        set_err(err, errlen, "empty attribute name at \"%s\"", quote(q, s, n));
+        return -AG_EINVAL;
+    }
+    if (nn >= ATTR_NAME_MAX) {
+        set_err(err, errlen, "attribute name \"%s\" too long (max %d)", quote(q, name, nn),
+                ATTR_NAME_MAX - 1);
+        return -AG_EINVAL;
+    }
+    if (!name_valid(name, nn)) {
+        set_err(err, errlen, "bad attribute name \"%s\"", quote(q, name, nn));
+        return -AG_EINVAL;
+    }
+    memset(at, 0, sizeof(*at));
+    memcpy(at->name, name, nn);
+    if (vn == 0) {
+        set_err(err, errlen, "empty value for attribute \"%s\"", at->name);
+        return -AG_EINVAL;
+    }
+    if (vn >= ATTR_TEXT_MAX) {
+        set_err(err, errlen, "value \"%s\" too long for attribute \"%s\" (max %d)",
+                quote(q, val, vn), at->name, ATTR_TEXT_MAX - 1);
+        return -AG_EINVAL;
+    }
+    if (!value_valid(val, vn)) {
+        set_err(err, errlen, "bad value \"%s\" for attribute \"%s\"", quote(q, val, vn), at->name);
+        return -AG_EINVAL;
+    }
+    if (attr_find(tmp, at->name) != NULL) {
+        set_err(err, errlen, "duplicate attribute \"%s\"", at->name);
+        return -AG_EINVAL;
+    }
+    memcpy(at->text, val, vn);
+    at->type = parse_number(val, vn, &at->scalar) ? ATTR_SCALAR : ATTR_TEXT;
+    if (at->type == ATTR_TEXT)
+        at->scalar = 0;
+    return 0;
+}
+
+int
+attr_parse(struct attributes *out, const char *text, char *err, size_t errlen)
+{
+    struct attributes tmp;
+    size_t cap = 0;
+    const char *s = text;
+    int rc = 0;
+
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (text == NULL) {
+        set_err(err, errlen, "no attribute text");
+        return -AG_EINVAL;
+    }
+    attr_init(&tmp);
+    while (*s != '\0') {
+        const char *end = strchr(s, ';'), *t = s;
+        size_t n;
+
+        if (end == NULL)
+            end = s + strlen(s);
+        n = (size_t)(end - s);
+        s = *end == ';' ? end + 1 : end;
+        trim(&t, &n);
+        if (n == 0)
+            continue;
+        if (tmp.n == cap) {
+            size_t ncap = cap ? cap * 2 : 4;
+            struct attr *nv = realloc(tmp.v, ncap * sizeof(*nv));
+            if (nv == NULL) {
+                set_err(err, errlen, "out of memory");
+                rc = -AG_ENOMEM;
+                break;
+            }
+            tmp.v = nv;
+            cap = ncap;
+        }
+        rc = parse_one(&tmp, &tmp.v[tmp.n], t, n, err, errlen);
+        if (rc != 0)
+            break;
+        tmp.n++;
+    }
+    if (rc != 0) {
+        attr_fini(&tmp);
+        return rc;
+    }
+    attr_fini(out);
+    *out = tmp;
+    return 0;
+}
+
+size_t
+attr_format(const struct attributes *a, char *buf, size_t len)
+{
+    size_t pos = 0;
+
+    for (size_t i = 0; i < a->n; i++) {
+        const char *parts[4] = {i > 0 ? ";" : "", a->v[i].name, ":", a->v[i].text};
+        for (size_t j = 0; j < 4; j++) {
+            size_t n = strlen(parts[j]);
+            if (pos + 1 < len) {
+                size_t room = len - 1 - pos;
+                memcpy(buf + pos, parts[j], n < room ? n : room);
+            }
+            pos += n;
+        }
+    }
+    if (len > 0)
+        buf[pos < len ? pos : len - 1] = '\0';
+    return pos;
+}
+
+const struct attr *
+attr_find(const struct attributes *a, const char *name)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i].name, name) == 0)
+            return &a->v[i];
+    return NULL;
+}
+
+bool
+attr_matches(const struct attributes *a, const char *name, const char *value)
+{
+    const struct attr *at = attr_find(a, name);
+    int64_t milli;
+
+    if (at == NULL || value == NULL)
+        return false;
+    if (at->type == ATTR_SCALAR && parse_number(value, strlen(value), &milli))
+        return at->scalar == milli;
+    return strcmp(at->text, value) == 0;
+}

@@ -1,0 +1,168 @@
+/*
+ * http: a small JSON-over-HTTP layer on nng's HTTP server, driven by a libuv
+ * loop, plus a tiny blocking client for command-line tools and tests.
+ *
+ * Server threads: nng parses requests on its own threads and only hands them
+ * to the loop (evq.h). Route handlers run on the loop thread and reply there,
+ * either before returning or later (long polls: keep the request, reply from
+ * another loop callback). Every function except the client ones must be called
+ * on the loop thread.
+ *
+ * Routing: one nng handler (a tree at "/", any method) receives everything and
+ * the loop picks the route: an exact path first, else the longest prefix route
+ * (HTTP_ROUTE_PREFIX, e.g. "/v2/apps/" for nested ids). A path that matches
+ * no route gets 404, a path matched only for other methods gets 405 with an
+ * Allow header; both with a JSON body {"message": "..."}. HEAD is served by
+ * GET routes (nng drops the body). Paths are percent-decoded before matching.
+ * Bodies over the server's limit are refused by nng with 400 before any route
+ * runs.
+ *
+ * Sharing a port with the transport (validated by tests/unit/test_http.c):
+ * open the HTTP server on HOST:PORT and the transport server on
+ * "ws://HOST:PORT/agora/stream" with exactly the same HOST string ("0.0.0.0"
+ * on both, or "127.0.0.1" on both; "localhost" against "127.0.0.1" fails with
+ * "address in use"), in either order. nng serves the longer ws path first, so
+ * the websocket upgrade wins for "/agora/stream" and every other path reaches
+ * the routes here; never register a route for the ws path itself (nng would
+ * answer it). With port 0, open HTTP first and give http_server_port() to the
+ * ws URL.
+ *
+ * Ownership: a request belongs to the server until the handler is called, then
+ * to the handler until one reply function (or http_reply_stream) consumes it.
+ * Closing the server releases requests still unanswered; a handler that keeps
+ * one for later registers http_req_on_abort() to hear about it.
+ */
+#ifndef AGORA_HTTP_H
+#define AGORA_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct http_server;
+struct http_req;
+struct http_stream;
+
+#define HTTP_ROUTE_PREFIX 0x1 /* match every path that starts with the route path */
+
+#define HTTP_DEFAULT_MAX_BODY (1u << 20)
+
+typedef void (*http_handler_fn)(void *arg, struct http_req *req);
+
+/*
+ * Starts an HTTP server on host:port (port 0 picks a free port). `max_body`
+ * bounds request bodies (0 means HTTP_DEFAULT_MAX_BODY). Returns 0 and sets
+ * *out, or a negative AG_E* code (-AG_EIO when the address is in use) with
+ * nothing left open.
+ */
+int http_server_open(struct http_server **out, uv_loop_t *loop, const char *host, uint16_t port,
+                     size_t max_body);
+
+/* The port the server listens on. */
+int http_server_port(const struct http_server *srv);
+
+/*
+ * Adds a route. `method` is "GET", "POST", "PUT", "PATCH", "DELETE", ... or
+ * NULL for any; `path` starts with '/'; `flags` is 0 or HTTP_ROUTE_PREFIX. The
+ * strings are copied; `arg` is borrowed. Returns 0, -AG_EINVAL, -AG_EEXIST
+ * (same method and path twice) or -AG_ENOMEM.
+ */
+int http_route(struct http_server *srv, const char *method, const char *path, http_handler_fn fn,
+               void *arg, int flags);
+
+/*
+ * Stops the server: requests not yet handed to a handler are answered 503,
+ * requests kept by handlers get their abort callback and are released, open
+ * streams are closed. Memory is released from the loop, so the loop must run
+ * on. Accepts NULL.
+ */
+void http_server_close(struct http_server *srv);
+
+/* ---- requests (valid until replied) ---- */
+
+const char *http_req_method(const struct http_req *req);
+
+/* The percent-decoded path without the query string. */
+const char *http_req_path(const struct http_req *req);
+
+/* For prefix routes: the path after the route prefix ("" if none); else "". */
+const char *http_req_subpath(const struct http_req *req);
+
+/* The decoded value of query parameter `key`, "" if it has no value, NULL if absent. */
+const char *http_req_query(struct http_req *req, const char *key);
+
+/* A request header (case-insensitive name), or NULL. */
+const char *http_req_header(struct http_req *req, const char *name);
+
+/* The body bytes (NUL-terminated for convenience; *len excludes the NUL). */
+const void *http_req_body(const struct http_req *req, size_t *len);
+
+/*
+ * Parses the body as JSON. Returns a new reference, or NULL after writing a
+ * reason to `err` (may be NULL) of `errlen` bytes.
+ */
+json_t *http_req_json(const struct http_req *req, char *err, size_t errlen);
+
+/* Adds a header to the reply (e.g. Location). Returns 0 or -AG_ENOMEM. */
+int http_req_add_header(struct http_req *req, const char *name, const char *value);
+
+/* Registers `fn`, called on the loop if the server releases `req` unanswered. */
+void http_req_on_abort(struct http_req *req, void (*fn)(void *arg, struct http_req *req),
+                       void *arg);
+
+/*
+ * Replies and releases `req`. http_reply_json steals `body` (NULL sends no
+ * body) and sends it compactly as application/json. http_reply_error sends
+ * {"message": <printf text>}. Return 0, or -AG_ECLOSED if the request had been
+ * aborted (still released).
+ */
+int http_reply_json(struct http_req *req, int status, json_t *body);
+int http_reply_text(struct http_req *req, int status, const char *content_type, const void *data,
+                    size_t len);
+int http_reply_error(struct http_req *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- streaming replies (server-sent events) ---- */
+
+/*
+ * Takes the connection over (nng_http_hijack) and sends the status line and
+ * headers now, without a Content-Length: the body is whatever is written until
+ * the stream is closed. Releases `req`. Returns the stream, or NULL if the
+ * request was aborted or on failure.
+ *
+ * `on_close` (may be NULL) runs on the loop when the peer goes away, a write
+ * fails, the queue overflows or the server closes; the stream is released
+ * when it returns (http_stream_close inside it is a no-op), so the owner
+ * must forget `st` there. It is not called after http_stream_close.
+ */
+struct http_stream *http_reply_stream(struct http_req *req, int status, const char *content_type,
+                                      void (*on_close)(void *arg, struct http_stream *st),
+                                      void *arg);
+
+/*
+ * Queues a copy of `data`. Returns 0; -AG_ECLOSED once the peer is gone;
+ * -AG_ENOSPC if more than 4 MiB are waiting (the stream is then closed and
+ * on_close follows).
+ */
+int http_stream_write(struct http_stream *st, const void *data, size_t len);
+
+/* Closes the stream (data still queued is dropped) and releases it. Accepts NULL. */
+void http_stream_close(struct http_stream *st);
+
+/* ---- blocking client (no loop; any thread) ---- */
+
+/*
+ * Performs one request and waits for the whole answer (timeout_ms <= 0 means
+ * 10 s). `body` may be NULL. On success returns 0 with *status and, if `resp`
+ * is not NULL, a malloc'd NUL-terminated body in *resp (length in *resp_len if
+ * not NULL) that the caller frees. Returns a negative AG_E* code on transport
+ * failure (-AG_ECLOSED: refused, -AG_ETIMEDOUT) with nothing to free.
+ */
+int http_request(const char *method, const char *url, const char *content_type, const void *body,
+                 size_t body_len, int timeout_ms, int *status, char **resp, size_t *resp_len);
+
+/* http_request("GET", url, ...) with the default timeout. */
+int http_get(const char *url, int *status, char **resp, size_t *resp_len);
+
+#endif

@@ -1,0 +1,980 @@
+/*
+ * Accounting: the master's event calls append to a batch under a mutex; a
+ * writer thread swaps the batch for an empty one and applies it to SQLite in
+ * one transaction. See accounting.h for the rules and docs/accounting.md for
+ * the schema.
+ *
+ * Writer states (one thread, acct_writer()):
+ *
+ *   WAITING --1 s passed, ACCT_BATCH_EVENTS waiting, acct_flush or stop--> SWAPPING
+ *   SWAPPING (lock held: take the filled batch, leave the spare one empty) --> WRITING
+ *   WRITING (no lock: write_batch(), then rollup() when a new hour became due)
+ *       --> WAITING, or EXIT when stopping and nothing waits.
+ */
+#include "accounting.h"
+
+#include "db.h"
+#include "error.h"
+#include "log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct db_migration acct_migrations[] = {
+    {"accounting tables",
+     "CREATE TABLE tasks ("
+     "  id INTEGER PRIMARY KEY,"
+     "  framework_id TEXT NOT NULL, task_id TEXT NOT NULL, role TEXT NOT NULL,"
+     "  principal TEXT NOT NULL, app_id TEXT NOT NULL, agent_id TEXT NOT NULL,"
+     "  start_ms INTEGER NOT NULL, end_ms INTEGER, state TEXT,"
+     "  cpus INTEGER NOT NULL, mem INTEGER NOT NULL, disk INTEGER NOT NULL,"
+     "  gpus INTEGER NOT NULL, resources TEXT NOT NULL,"
+     "  usage_ms INTEGER NOT NULL DEFAULT 0, cpu_ms INTEGER NOT NULL DEFAULT 0,"
+     "  mem_kib_ms INTEGER NOT NULL DEFAULT 0, mem_peak INTEGER NOT NULL DEFAULT 0,"
+     "  last_cpu_user REAL, last_cpu_sys REAL,"
+     "  lost_with_agent INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX tasks_by_id ON tasks (framework_id, task_id);"
+     "CREATE INDEX tasks_by_start ON tasks (start_ms);"
+     "CREATE INDEX tasks_by_end ON tasks (end_ms);"
+     "CREATE INDEX tasks_open_by_agent ON tasks (agent_id) WHERE end_ms IS NULL;"
+     "CREATE TABLE usage ("
+     "  task INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,"
+     "  end_ms INTEGER NOT NULL, start_ms INTEGER NOT NULL,"
+     "  cpu_ms INTEGER NOT NULL, mem_kib_ms INTEGER NOT NULL,"
+     "  cum_cpu_ms INTEGER NOT NULL, cum_mem_kib_ms INTEGER NOT NULL,"
+     "  mem_rss INTEGER NOT NULL, mem_peak INTEGER NOT NULL,"
+     "  hourly INTEGER NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (task, end_ms)) WITHOUT ROWID;"
+     "CREATE INDEX usage_raw_by_end ON usage (end_ms) WHERE hourly = 0;"
+     "CREATE TABLE capacity ("
+     "  id INTEGER PRIMARY KEY, agent_id TEXT NOT NULL, hostname TEXT NOT NULL,"
+     "  start_ms INTEGER NOT NULL, end_ms INTEGER,"
+     "  cpus INTEGER NOT NULL, mem INTEGER NOT NULL, disk INTEGER NOT NULL,"
+     "  gpus INTEGER NOT NULL, resources TEXT NOT NULL);"
+     "CREATE INDEX capacity_open ON capacity (agent_id) WHERE end_ms IS NULL;"
+     "CREATE INDEX capacity_by_end ON capacity (end_ms);"
+     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"},
+};
+
+enum acct_kind { EV_START, EV_END, EV_CAPACITY, EV_USAGE };
+
+/* String slots of an event, offsets into its batch's string arena. */
+enum { S_FW, S_TASK, S_ROLE, S_PRINCIPAL, S_APP, S_AGENT, S_RES, S_NSTR };
+#define S_STATE S_ROLE /* EV_END */
+#define S_HOST S_ROLE  /* EV_CAPACITY */
+
+struct acct_ev {
+    enum acct_kind kind;
+    int64_t t; /* ms */
+    size_t str[S_NSTR];
+    int64_t sc[4]; /* cpus, mem, disk, gpus in milli-units */
+    double user, sys;
+    uint64_t rss, peak;
+};
+
+/* Events are appended to fixed-size chunks, so an append never copies what
+ * is already queued: its worst case is taking a chunk from the spare list (or
+ * one allocation). An event's strings live in its chunk; offset 0 is "". */
+#define CHUNK_EVENTS 1024
+#define CHUNK_STR (64 * 1024)
+#define SPARE_CHUNKS 16
+
+struct chunk {
+    struct chunk *next;
+    size_t n;          /* events used */
+    size_t slen, scap; /* string bytes used and available */
+    char *str;
+    struct acct_ev ev[CHUNK_EVENTS];
+};
+
+struct batch {
+    struct chunk *head, *tail;
+    size_t n; /* events */
+};
+
+struct acct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* the writer waits here */
+    pthread_cond_t done; /* acct_flush waits here */
+    pthread_t thread;
+    bool thread_started;
+    struct batch fill;   /* appended to by the event calls (lock) */
+    struct batch drain;  /* being written (writer only) */
+    struct chunk *spare; /* emptied chunks kept for reuse (lock) */
+    size_t nspare;
+    uint64_t submitted; /* events appended so far (lock) */
+    uint64_t applied;   /* events written so far (lock) */
+    bool flush_req, stop;
+    int last_err;
+    struct acct_stats st;
+    /* writer thread only */
+    struct db *db;
+    int64_t raw_retention;
+    int64_t history_retention; /* (lock) */
+    int64_t history_w;         /* the writer's copy */
+    int64_t max_t;             /* newest event time written */
+    int64_t rolled_to;         /* cutoff of the last roll-up */
+};
+
+static const char *const scalar_names[4] = {"cpus", "mem", "disk", "gpus"};
+
+static void *
+xrealloc(void *p, size_t size)
+{
+    void *q = realloc(p, size);
+    if (q == NULL) {
+        log_error("accounting: out of memory");
+        abort();
+    }
+    return q;
+}
+
+static int64_t
+to_ms(double t)
+{
+    if (!(t > 0))
+        return 0;
+    if (t > 9.0e15)
+        return (int64_t)9.0e18;
+    return llround(t * 1000.0);
+}
+
+/* ---- batches (the caller holds a->lock) ---- */
+
+static void
+chunk_free(struct chunk *c)
+{
+    if (c != NULL)
+        free(c->str);
+    free(c);
+}
+
+/* An empty chunk with room for `need` string bytes. */
+static struct chunk *
+chunk_get(struct acct *a, size_t need)
+{
+    struct chunk *c = a->spare;
+
+    if (c != NULL && c->scap >= need + 1) {
+        a->spare = c->next;
+        a->nspare--;
+    } else {
+        c = xrealloc(NULL, sizeof(*c));
+        c->scap = need + 1 > CHUNK_STR ? need + 1 : CHUNK_STR;
+        c->str = xrealloc(NULL, c->scap);
+    }
+    c->next = NULL;
+    c->n = 0;
+    c->str[0] = '\0';
+    c->slen = 1;
+    return c;
+}
+
+/* Makes room at the batch's tail for one event with `need` string bytes. */
+static struct chunk *
+batch_reserve(struct acct *a, struct batch *b, size_t need)
+{
+    struct chunk *c = b->tail;
+
+    if (c == NULL || c->n == CHUNK_EVENTS || c->scap - c->slen < need) {
+        c = chunk_get(a, need);
+        if (b->tail)
+            b->tail->next = c;
+        else
+            b->head = c;
+        b->tail = c;
+    }
+    return c;
+}
+
+/* Copies `s` (NULL: "") into chunk `c`, which has room; returns its offset. */
+static size_t
+chunk_str(struct chunk *c, const char *s)
+{
+    size_t len = s ? strlen(s) : 0, off = c->slen;
+
+    if (len == 0)
+        return 0;
+    memcpy(c->str + off, s, len + 1);
+    c->slen += len + 1;
+    return off;
+}
+
+/* Empties `b`, keeping a few chunks for reuse. */
+static void
+batch_release(struct acct *a, struct batch *b)
+{
+    struct chunk *c = b->head, *next;
+
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (a->nspare < SPARE_CHUNKS && c->scap == CHUNK_STR) {
+            c->next = a->spare;
+            a->spare = c;
+            a->nspare++;
+        } else {
+            chunk_free(c);
+        }
+    }
+    memset(b, 0, sizeof(*b));
+}
+
+static const char *
+ev_str(const struct chunk *c, const struct acct_ev *e, int slot)
+{
+    return c->str + e->str[slot];
+}
+
+static size_t
+slen(const char *s)
+{
+    return (s ? strlen(s) : 0) + 1;
+}
+
+/* Appends an event with room for `need` string bytes and returns it with the
+ * lock held (ev_end releases it), or NULL when a usage sample is refused. */
+static struct acct_ev *
+ev_begin(struct acct *a, enum acct_kind kind, double t, size_t need, struct chunk **cp)
+{
+    struct acct_ev *e;
+    struct chunk *c;
+
+    pthread_mutex_lock(&a->lock);
+    if (kind == EV_USAGE && a->fill.n >= ACCT_MAX_PENDING) {
+        if (a->st.dropped++ == 0)
+            log_warn("accounting: writer behind, dropping usage samples pending=%zu", a->fill.n);
+        pthread_mutex_unlock(&a->lock);
+        return NULL;
+    }
+    c = batch_reserve(a, &a->fill, need);
+    e = &c->ev[c->n++];
+    memset(e, 0, sizeof(*e));
+    e->kind = kind;
+    e->t = to_ms(t);
+    a->fill.n++;
+    *cp = c;
+    return e;
+}
+
+static void
+ev_end(struct acct *a)
+{
+    a->submitted++;
+    a->st.events++;
+    if (a->fill.n == ACCT_BATCH_EVENTS)
+        pthread_cond_signal(&a->wake);
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* The scalars and text of `res`, computed before taking the lock. The text is
+ * in `buf` or malloc'd (free it when it is not `buf`). */
+struct res_info {
+    int64_t sc[4];
+    char buf[512];
+    char *text;
+};
+
+static void
+res_info_init(struct res_info *ri, const struct resources *res)
+{
+    size_t need;
+
+    memset(ri->sc, 0, sizeof(ri->sc));
+    ri->buf[0] = '\0';
+    ri->text = ri->buf;
+    if (res == NULL)
+        return;
+    for (int i = 0; i < 4; i++)
+        ri->sc[i] = res_scalar(res, scalar_names[i]);
+    need = res_format(res, ri->buf, sizeof(ri->buf));
+    if (need >= sizeof(ri->buf) && (ri->text = res_to_string(res)) == NULL)
+        ri->text = ri->buf; /* out of memory: keep the truncated text */
+}
+
+static void
+res_info_fini(struct res_info *ri)
+{
+    if (ri->text != ri->buf)
+        free(ri->text);
+}
+
+void
+acct_task_start(struct acct *a, double t, const char *framework_id, const char *role,
+                const char *principal, const char *app_id, const char *task_id,
+                const char *agent_id, const struct resources *res)
+{
+    struct res_info ri;
+    struct acct_ev *e;
+    struct chunk *c;
+    size_t need;
+
+    if (a == NULL)
+        return;
+    res_info_init(&ri, res);
+    need = slen(framework_id) + slen(task_id) + slen(role) + slen(principal) + slen(app_id) +
+           slen(agent_id) + slen(ri.text);
+    if ((e = ev_begin(a, EV_START, t, need, &c)) != NULL) {
+        e->str[S_FW] = chunk_str(c, framework_id);
+        e->str[S_TASK] = chunk_str(c, task_id);
+        e->str[S_ROLE] = chunk_str(c, role);
+        e->str[S_PRINCIPAL] = chunk_str(c, principal);
+        e->str[S_APP] = chunk_str(c, app_id);
+        e->str[S_AGENT] = chunk_str(c, agent_id);
+        e->str[S_RES] = chunk_str(c, ri.text);
+        memcpy(e->sc, ri.sc, sizeof(e->sc));
+        ev_end(a);
+    }
+    res_info_fini(&ri);
+}
+
+void
+acct_task_end(struct acct *a, double t, const char *framework_id, const char *task_id,
+              const char *final_state)
+{
+    struct acct_ev *e;
+    struct chunk *c;
+
+    if (a == NULL)
+        return;
+    e = ev_begin(a, EV_END, t, slen(framework_id) + slen(task_id) + slen(final_state), &c);
+    if (e == NULL)
+        return;
+    e->str[S_FW] = chunk_str(c, framework_id);
+    e->str[S_TASK] = chunk_str(c, task_id);
+    e->str[S_STATE] = chunk_str(c, final_state);
+    ev_end(a);
+}
+
+void
+acct_agent_capacity(struct acct *a, double t, const char *agent_id, const char *hostname,
+                    const struct resources *total)
+{
+    struct res_info ri;
+    struct acct_ev *e;
+    struct chunk *c;
+
+    if (a == NULL)
+        return;
+    res_info_init(&ri, total);
+    e = ev_begin(a, EV_CAPACITY, t, slen(agent_id) + slen(hostname) + slen(ri.text), &c);
+    if (e != NULL) {
+        e->str[S_AGENT] = chunk_str(c, agent_id);
+        e->str[S_HOST] = chunk_str(c, hostname);
+        e->str[S_RES] = chunk_str(c, ri.text);
+        memcpy(e->sc, ri.sc, sizeof(e->sc));
+        ev_end(a);
+    }
+    res_info_fini(&ri);
+}
+
+void
+acct_usage(struct acct *a, double t, const char *framework_id, const char *task_id,
+           double cpus_user_s, double cpus_system_s, uint64_t mem_rss_bytes,
+           uint64_t mem_peak_bytes)
+{
+    struct acct_ev *e;
+    struct chunk *c;
+
+    if (a == NULL)
+        return;
+    e = ev_begin(a, EV_USAGE, t, slen(framework_id) + slen(task_id), &c);
+    if (e == NULL)
+        return;
+    e->str[S_FW] = chunk_str(c, framework_id);
+    e->str[S_TASK] = chunk_str(c, task_id);
+    e->user = isfinite(cpus_user_s) && cpus_user_s > 0 ? cpus_user_s : 0;
+    e->sys = isfinite(cpus_system_s) && cpus_system_s > 0 ? cpus_system_s : 0;
+    e->rss = mem_rss_bytes;
+    e->peak = mem_peak_bytes;
+    ev_end(a);
+}
+
+/* ---- the writer thread ---- */
+
+/* True when a statement failure is about this event only (bad or duplicate
+ * data), so the rest of the batch can go on. */
+static bool
+soft_error(int rc)
+{
+    return rc == -AG_EEXIST || rc == -AG_EINVAL || rc == -AG_ENOENT || rc == -AG_ERANGE;
+}
+
+static int
+step_done(struct db *db, sqlite3_stmt *st)
+{
+    int rc = db_step(db, st);
+
+    if (rc == 1) {
+        sqlite3_reset(st);
+        rc = 0;
+    }
+    return rc;
+}
+
+static int
+apply_start(struct acct *a, const struct chunk *b, const struct acct_ev *e)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = db_stmt(a->db,
+                 "SELECT 1 FROM tasks WHERE framework_id = ?1 AND task_id = ?2 "
+                 "AND end_ms IS NULL",
+                 &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, ev_str(b, e, S_FW), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev_str(b, e, S_TASK), -1, SQLITE_STATIC);
+    rc = db_step(a->db, st);
+    if (rc == 1) {
+        sqlite3_reset(st);
+        return 0; /* already open: keep the first start */
+    }
+    if (rc < 0)
+        return rc;
+    rc = db_stmt(a->db,
+                 "INSERT INTO tasks (framework_id, task_id, role, principal, app_id, agent_id, "
+                 "start_ms, cpus, mem, disk, gpus, resources) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, ev_str(b, e, S_FW), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev_str(b, e, S_TASK), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ev_str(b, e, S_ROLE), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ev_str(b, e, S_PRINCIPAL), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, ev_str(b, e, S_APP), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, ev_str(b, e, S_AGENT), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, e->t);
+    for (int i = 0; i < 4; i++)
+        sqlite3_bind_int64(st, 8 + i, e->sc[i]);
+    sqlite3_bind_text(st, 12, ev_str(b, e, S_RES), -1, SQLITE_STATIC);
+    return step_done(a->db, st);
+}
+
+static int
+apply_end(struct acct *a, const struct chunk *b, const struct acct_ev *e)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = db_stmt(a->db,
+                 "UPDATE tasks SET end_ms = max(?3, start_ms), state = ?4 "
+                 "WHERE framework_id = ?1 AND task_id = ?2 AND end_ms IS NULL",
+                 &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, ev_str(b, e, S_FW), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev_str(b, e, S_TASK), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, e->t);
+    sqlite3_bind_text(st, 4, ev_str(b, e, S_STATE), -1, SQLITE_STATIC);
+    if ((rc = step_done(a->db, st)) != 0)
+        return rc;
+    if (sqlite3_changes(db_handle(a->db)) > 0)
+        return 0;
+    /* No open interval: the agent's removal may have closed it first. */
+    rc = db_stmt(a->db,
+                 "UPDATE tasks SET state = ?3, lost_with_agent = 0 WHERE id = "
+                 "(SELECT max(id) FROM tasks WHERE framework_id = ?1 AND task_id = ?2) "
+                 "AND lost_with_agent = 1",
+                 &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, ev_str(b, e, S_FW), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev_str(b, e, S_TASK), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ev_str(b, e, S_STATE), -1, SQLITE_STATIC);
+    return step_done(a->db, st);
+}
+
+static int
+apply_capacity(struct acct *a, const struct chunk *b, const struct acct_ev *e)
+{
+    const char *agent = ev_str(b, e, S_AGENT), *host = ev_str(b, e, S_HOST);
+    const char *res = ev_str(b, e, S_RES);
+    bool empty = res[0] == '\0';
+    sqlite3_stmt *st;
+    int64_t open_id = 0;
+    int rc;
+
+    rc = db_stmt(a->db,
+                 "SELECT id, hostname = ?2 AND resources = ?3 FROM capacity "
+                 "WHERE agent_id = ?1 AND end_ms IS NULL",
+                 &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, res, -1, SQLITE_STATIC);
+    rc = db_step(a->db, st);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        bool same = sqlite3_column_int(st, 1) != 0;
+        open_id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (same && !empty)
+            return 0;
+        rc = db_stmt(a->db, "UPDATE capacity SET end_ms = max(?2, start_ms) WHERE id = ?1", &st);
+        if (rc != 0)
+            return rc;
+        sqlite3_bind_int64(st, 1, open_id);
+        sqlite3_bind_int64(st, 2, e->t);
+        if ((rc = step_done(a->db, st)) != 0)
+            return rc;
+    }
+    if (empty) {
+        rc = db_stmt(a->db,
+                     "UPDATE tasks SET end_ms = max(?2, start_ms), state = 'TASK_LOST', "
+                     "lost_with_agent = 1 WHERE agent_id = ?1 AND end_ms IS NULL",
+                     &st);
+        if (rc != 0)
+            return rc;
+        sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, e->t);
+        return step_done(a->db, st);
+    }
+    rc = db_stmt(a->db,
+                 "INSERT INTO capacity (agent_id, hostname, start_ms, cpus, mem, disk, gpus, "
+                 "resources) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, e->t);
+    for (int i = 0; i < 4; i++)
+        sqlite3_bind_int64(st, 4 + i, e->sc[i]);
+    sqlite3_bind_text(st, 8, res, -1, SQLITE_STATIC);
+    return step_done(a->db, st);
+}
+
+static int64_t
+clamp_i64(double v)
+{
+    if (!(v > 0))
+        return 0;
+    if (v > 4.0e18)
+        return (int64_t)4.0e18;
+    return llround(v);
+}
+
+static int
+apply_usage(struct acct *a, const struct chunk *b, const struct acct_ev *e)
+{
+    sqlite3_stmt *st;
+    int64_t id, start, prev, t = e->t, dt, cpu_ms, cpu_tot, mem_tot, peak, d_mem, d_cpu;
+    double du, ds;
+    int rc;
+
+    rc = db_stmt(a->db,
+                 "SELECT id, start_ms, end_ms, usage_ms, cpu_ms, mem_kib_ms, mem_peak, "
+                 "last_cpu_user, last_cpu_sys FROM tasks "
+                 "WHERE framework_id = ?1 AND task_id = ?2 ORDER BY id DESC LIMIT 1",
+                 &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, ev_str(b, e, S_FW), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev_str(b, e, S_TASK), -1, SQLITE_STATIC);
+    rc = db_step(a->db, st);
+    if (rc <= 0)
+        return rc; /* unknown task: nothing to charge */
+    id = sqlite3_column_int64(st, 0);
+    start = sqlite3_column_int64(st, 1);
+    if (sqlite3_column_type(st, 2) != SQLITE_NULL && t > sqlite3_column_int64(st, 2))
+        t = sqlite3_column_int64(st, 2);
+    prev = sqlite3_column_int64(st, 3);
+    if (prev == 0)
+        prev = start;
+    cpu_tot = sqlite3_column_int64(st, 4);
+    mem_tot = sqlite3_column_int64(st, 5);
+    peak = sqlite3_column_int64(st, 6);
+    if (sqlite3_column_type(st, 7) == SQLITE_NULL) {
+        du = e->user;
+        ds = e->sys;
+    } else {
+        du = e->user - sqlite3_column_double(st, 7);
+        ds = e->sys - sqlite3_column_double(st, 8);
+        if (du < 0) /* the counter restarted */
+            du = e->user;
+        if (ds < 0)
+            ds = e->sys;
+    }
+    sqlite3_reset(st);
+    if (t <= prev)
+        return 0; /* not newer than the last sample */
+    dt = t - prev;
+    d_cpu = clamp_i64((du + ds) * 1000.0);
+    d_mem = clamp_i64((double)e->rss / 1024.0 * (double)dt);
+    cpu_ms = cpu_tot + d_cpu;
+    mem_tot += d_mem;
+    if ((int64_t)e->peak > peak)
+        peak = (int64_t)e->peak;
+    if ((int64_t)e->rss > peak)
+        peak = (int64_t)e->rss;
+
+    rc = db_stmt(a->db,
+                 "INSERT INTO usage (task, end_ms, start_ms, cpu_ms, mem_kib_ms, cum_cpu_ms, "
+                 "cum_mem_kib_ms, mem_rss, mem_peak) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, t);
+    sqlite3_bind_int64(st, 3, prev);
+    sqlite3_bind_int64(st, 4, d_cpu);
+    sqlite3_bind_int64(st, 5, d_mem);
+    sqlite3_bind_int64(st, 6, cpu_ms);
+    sqlite3_bind_int64(st, 7, mem_tot);
+    sqlite3_bind_int64(st, 8, (int64_t)e->rss);
+    sqlite3_bind_int64(st, 9, peak);
+    if ((rc = step_done(a->db, st)) != 0)
+        return rc;
+    rc = db_stmt(a->db,
+                 "UPDATE tasks SET usage_ms = ?2, cpu_ms = ?3, mem_kib_ms = ?4, mem_peak = ?5, "
+                 "last_cpu_user = ?6, last_cpu_sys = ?7 WHERE id = ?1",
+                 &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, t);
+    sqlite3_bind_int64(st, 3, cpu_ms);
+    sqlite3_bind_int64(st, 4, mem_tot);
+    sqlite3_bind_int64(st, 5, peak);
+    sqlite3_bind_double(st, 6, e->user);
+    sqlite3_bind_double(st, 7, e->sys);
+    return step_done(a->db, st);
+}
+
+/* Applies a batch in one transaction. Returns 0 or the error that made it roll
+ * back (events with bad data are skipped, the rest is kept). */
+static int
+write_batch(struct acct *a, const struct batch *batch)
+{
+    int rc = 0;
+
+    for (int attempt = 0; attempt < 3; attempt++) {
+        rc = db_begin(a->db);
+        if (rc != -AG_EAGAIN)
+            break;
+    }
+    if (rc != 0)
+        return rc;
+    for (const struct chunk *b = batch->head; b != NULL; b = b->next) {
+        for (size_t i = 0; i < b->n; i++) {
+            const struct acct_ev *e = &b->ev[i];
+
+            switch (e->kind) {
+            case EV_START:
+                rc = apply_start(a, b, e);
+                break;
+            case EV_END:
+                rc = apply_end(a, b, e);
+                break;
+            case EV_CAPACITY:
+                rc = apply_capacity(a, b, e);
+                break;
+            case EV_USAGE:
+                rc = apply_usage(a, b, e);
+                break;
+            }
+            if (rc < 0 && !soft_error(rc)) {
+                db_rollback(a->db);
+                return rc;
+            }
+            if (e->t > a->max_t)
+                a->max_t = e->t;
+        }
+    }
+    return db_commit(a->db);
+}
+
+/* Rolls raw samples that ended at or before `cutoff` (an hour boundary) into
+ * one row per task and hour of their start, and applies the history retention.
+ * One transaction. */
+static int
+rollup(struct acct *a, int64_t cutoff)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = db_begin(a->db)) != 0)
+        return rc;
+    rc = db_exec(a->db, "CREATE TEMP TABLE IF NOT EXISTS roll (task INTEGER, end_ms INTEGER,"
+                        " start_ms INTEGER, cpu_ms INTEGER, mem_kib_ms INTEGER,"
+                        " cum_cpu_ms INTEGER, cum_mem_kib_ms INTEGER, mem_rss INTEGER,"
+                        " mem_peak INTEGER); DELETE FROM temp.roll;");
+    if (rc != 0)
+        goto fail;
+    rc = db_stmt(a->db,
+                 "INSERT INTO temp.roll SELECT task, max(end_ms), min(start_ms), sum(cpu_ms), "
+                 "sum(mem_kib_ms), max(cum_cpu_ms), max(cum_mem_kib_ms), "
+                 "CASE WHEN max(end_ms) > min(start_ms) "
+                 "THEN CAST(sum(mem_kib_ms) * 1024.0 / (max(end_ms) - min(start_ms)) AS INTEGER) "
+                 "ELSE max(mem_rss) END, max(mem_peak) "
+                 "FROM usage WHERE hourly = 0 AND end_ms <= ?1 GROUP BY task, start_ms / 3600000",
+                 &st);
+    if (rc != 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, cutoff);
+    if ((rc = step_done(a->db, st)) != 0)
+        goto fail;
+    rc = db_stmt(a->db, "DELETE FROM usage WHERE hourly = 0 AND end_ms <= ?1", &st);
+    if (rc != 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, cutoff);
+    if ((rc = step_done(a->db, st)) != 0)
+        goto fail;
+    rc = db_exec(a->db, "INSERT INTO usage (task, end_ms, start_ms, cpu_ms, mem_kib_ms, "
+                        "cum_cpu_ms, cum_mem_kib_ms, mem_rss, mem_peak, hourly) "
+                        "SELECT *, 1 FROM temp.roll; DELETE FROM temp.roll;");
+    if (rc != 0)
+        goto fail;
+    if (a->history_w > 0) {
+        int64_t horizon = a->max_t - a->history_w;
+
+        rc = db_stmt(a->db, "DELETE FROM tasks WHERE end_ms < ?1", &st);
+        if (rc != 0)
+            goto fail;
+        sqlite3_bind_int64(st, 1, horizon);
+        if ((rc = step_done(a->db, st)) != 0)
+            goto fail;
+        rc = db_stmt(a->db, "DELETE FROM capacity WHERE end_ms < ?1", &st);
+        if (rc != 0)
+            goto fail;
+        sqlite3_bind_int64(st, 1, horizon);
+        if ((rc = step_done(a->db, st)) != 0)
+            goto fail;
+    }
+    return db_commit(a->db);
+fail:
+    db_rollback(a->db);
+    return rc;
+}
+
+static void
+maybe_rollup(struct acct *a)
+{
+    int64_t cutoff;
+    int rc;
+
+    if (a->raw_retention <= 0 || a->max_t <= a->raw_retention)
+        return;
+    cutoff = (a->max_t - a->raw_retention) / ACCT_HOUR_MS * ACCT_HOUR_MS;
+    if (cutoff <= a->rolled_to)
+        return;
+    rc = rollup(a, cutoff);
+    if (rc != 0) {
+        log_error("accounting: roll-up failed: %s (%s)", ag_strerror(rc), db_errmsg(a->db));
+        return;
+    }
+    a->rolled_to = cutoff;
+    pthread_mutex_lock(&a->lock);
+    a->st.rollups++;
+    pthread_mutex_unlock(&a->lock);
+}
+
+static double
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void *
+acct_writer(void *arg)
+{
+    struct acct *a = arg;
+
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        struct timespec deadline;
+        struct batch tmp;
+        uint64_t target;
+        double t0, took;
+        int rc;
+
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += ACCT_FLUSH_MS / 1000;
+        deadline.tv_nsec += (long)(ACCT_FLUSH_MS % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        while (!a->stop && !a->flush_req && a->fill.n < ACCT_BATCH_EVENTS) {
+            if (pthread_cond_timedwait(&a->wake, &a->lock, &deadline) == ETIMEDOUT)
+                break;
+        }
+        if (a->stop && a->fill.n == 0 && !a->flush_req)
+            break;
+        tmp = a->drain;
+        a->drain = a->fill;
+        a->fill = tmp;
+        target = a->submitted;
+        a->flush_req = false;
+        a->history_w = a->history_retention;
+        pthread_mutex_unlock(&a->lock);
+
+        rc = 0;
+        t0 = mono_ms();
+        if (a->drain.n > 0) {
+            rc = write_batch(a, &a->drain);
+            if (rc != 0)
+                log_error("accounting: lost a batch of %zu events: %s (%s)", a->drain.n,
+                          ag_strerror(rc), db_errmsg(a->db));
+        }
+        took = mono_ms() - t0;
+        maybe_rollup(a);
+
+        pthread_mutex_lock(&a->lock);
+        if (a->drain.n > 0) {
+            if (rc == 0) {
+                a->st.written += a->drain.n;
+                a->st.batches++;
+                a->st.last_write_ms = took;
+            } else {
+                a->st.errors++;
+                a->last_err = rc;
+            }
+        }
+        batch_release(a, &a->drain);
+        a->applied = target;
+        pthread_cond_broadcast(&a->done);
+        if (a->stop && a->fill.n == 0)
+            break;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+/* ---- public ---- */
+
+int
+acct_open(struct acct **out, const char *db_path, int64_t raw_retention_ms, char *err,
+          size_t errlen)
+{
+    struct acct *a;
+    pthread_condattr_t ca;
+    char buf[64];
+    int rc;
+
+    *out = NULL;
+    if (db_path == NULL || db_path[0] == '\0') {
+        snprintf(err, errlen, "no accounting database path");
+        return -AG_EINVAL;
+    }
+    if ((a = calloc(1, sizeof(*a))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -AG_ENOMEM;
+    }
+    rc = db_open(&a->db, db_path, acct_migrations,
+                 sizeof(acct_migrations) / sizeof(acct_migrations[0]), 0, err, errlen);
+    if (rc != 0) {
+        free(a);
+        return rc;
+    }
+    a->raw_retention = raw_retention_ms;
+    snprintf(buf, sizeof(buf), "%lld", (long long)raw_retention_ms);
+    {
+        sqlite3_stmt *st;
+        if (db_stmt(a->db,
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES "
+                    "('raw_retention_ms', ?1)",
+                    &st) == 0) {
+            sqlite3_bind_text(st, 1, buf, -1, SQLITE_TRANSIENT);
+            step_done(a->db, st);
+        }
+    }
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&a->done, NULL);
+    if ((rc = pthread_create(&a->thread, NULL, acct_writer, a)) != 0) {
+        snprintf(err, errlen, "cannot start the accounting writer: %s", strerror(rc));
+        pthread_cond_destroy(&a->done);
+        pthread_cond_destroy(&a->wake);
+        pthread_mutex_destroy(&a->lock);
+        db_close(a->db);
+        free(a);
+        return ag_from_errno(rc);
+    }
+    a->thread_started = true;
+    *out = a;
+    return 0;
+}
+
+void
+acct_set_history_retention(struct acct *a, int64_t ms)
+{
+    if (a == NULL)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->history_retention = ms > 0 ? ms : 0;
+    pthread_mutex_unlock(&a->lock);
+}
+
+int
+acct_flush(struct acct *a)
+{
+    uint64_t target;
+    int rc;
+
+    if (a == NULL)
+        return 0;
+    pthread_mutex_lock(&a->lock);
+    target = a->submitted;
+    a->flush_req = true;
+    pthread_cond_signal(&a->wake);
+    while (a->applied < target && a->thread_started)
+        pthread_cond_wait(&a->done, &a->lock);
+    rc = a->last_err;
+    a->last_err = 0;
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
+void
+acct_get_stats(struct acct *a, struct acct_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (a == NULL)
+        return;
+    pthread_mutex_lock(&a->lock);
+    *st = a->st;
+    st->pending = a->fill.n;
+    pthread_mutex_unlock(&a->lock);
+}
+
+void
+acct_close(struct acct *a)
+{
+    if (a == NULL)
+        return;
+    if (a->thread_started) {
+        pthread_mutex_lock(&a->lock);
+        a->stop = true;
+        pthread_cond_signal(&a->wake);
+        pthread_mutex_unlock(&a->lock);
+        pthread_join(a->thread, NULL);
+    }
+    pthread_cond_destroy(&a->done);
+    pthread_cond_destroy(&a->wake);
+    pthread_mutex_destroy(&a->lock);
+    db_close(a->db);
+    batch_release(a, &a->fill);
+    batch_release(a, &a->drain);
+    while (a->spare != NULL) {
+        struct chunk *c = a->spare;
+        a->spare = c->next;
+        chunk_free(c);
+    }
+    free(a);
+}

@@ -1,0 +1,843 @@
+/*
+ * The master's operator HTTP API (JSON, Mesos field names). Handlers run on
+ * the loop thread; every answer is built from in-memory state without I/O.
+ */
+#include "master.h"
+
+#include "allocator.h"
+#include "error.h"
+#include "flags.h"
+#include "http.h"
+#include "log.h"
+#include "transport.h"
+
+#include <jansson.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Resources as Mesos renders them: scalars as numbers, ranges and sets as text. */
+static json_t *
+res_json(const struct resources *r)
+{
+    json_t *o = json_object();
+    struct resources flat;
+
+    res_init(&flat);
+    res_flatten(&flat, r);
+    json_object_set_new(o, "cpus", json_real(0));
+    json_object_set_new(o, "mem", json_real(0));
+    json_object_set_new(o, "disk", json_real(0));
+    json_object_set_new(o, "gpus", json_real(0));
+    for (size_t i = 0; i < flat.n; i++) {
+        const struct res_item *it = &flat.items[i];
+        if (it->type == RES_SCALAR) {
+            json_object_set_new(o, it->name, json_real((double)it->scalar / RES_SCALE));
+        } else {
+            struct resources one = {.items = (struct res_item *)it, .n = 1, .cap = 1};
+            char buf[4096];
+            const char *colon;
+            res_format(&one, buf, sizeof(buf));
+            colon = strchr(buf, ':');
+            json_object_set_new(o, it->name, json_string(colon ? colon + 1 : buf));
+        }
+    }
+    res_fini(&flat);
+    return o;
+}
+
+static json_t *
+attrs_json(const struct attributes *a)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->v[i].type == ATTR_SCALAR)
+            json_object_set_new(o, a->v[i].name, json_real((double)a->v[i].scalar / 1000.0));
+        else
+            json_object_set_new(o, a->v[i].name, json_string(a->v[i].text));
+    }
+    return o;
+}
+
+static json_t *
+kv_json(const struct msg_kv *kv, size_t n, bool as_labels)
+{
+    json_t *out = as_labels ? json_array() : json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (as_labels)
+            json_array_append_new(out, json_pack("{s:s, s:s}", "key", kv[i].key, "value",
+                                                 kv[i].value));
+        else
+            json_object_set_new(out, kv[i].key, json_string(kv[i].value));
+    }
+    return out;
+}
+
+static const char *
+agent_state_name(enum agent_state s)
+{
+    switch (s) {
+    case AGENT_ACTIVE:
+        return "ACTIVE";
+    case AGENT_UNREACHABLE:
+        return "UNREACHABLE";
+    case AGENT_RECOVERED:
+        return "RECOVERED";
+    default:
+        return "REMOVED";
+    }
+}
+
+static json_t *
+task_json(const struct msg_task_info *info, const struct msg_task_status *st,
+          enum msg_task_state state, const char *framework_id, const char *agent_id)
+{
+    json_t *t = json_object();
+    json_t *statuses = json_array();
+
+    json_object_set_new(t, "id", json_string(info->task_id));
+    json_object_set_new(t, "name", json_string(info->name));
+    json_object_set_new(t, "framework_id", json_string(framework_id));
+    json_object_set_new(t, "executor_id", json_string(info->executor_id));
+    json_object_set_new(t, "slave_id", json_string(agent_id));
+    json_object_set_new(t, "agent_id", json_string(agent_id));
+    json_object_set_new(t, "state", json_string(msg_task_state_name(state)));
+    json_object_set_new(t, "resources", res_json(&info->resources));
+    if (st->task_id && st->task_id[0]) {
+        json_t *s = json_pack("{s:s, s:f}", "state", msg_task_state_name(st->state), "timestamp",
+                              st->timestamp);
+        if (st->reason && st->reason[0])
+            json_object_set_new(s, "reason", json_string(st->reason));
+        if (st->message && st->message[0])
+            json_object_set_new(s, "message", json_string(st->message));
+        if (st->healthy != MSG_TRI_UNSET)
+            json_object_set_new(s, "healthy", json_boolean(st->healthy == MSG_TRI_TRUE));
+        json_array_append_new(statuses, s);
+        if (st->healthy != MSG_TRI_UNSET)
+            json_object_set_new(t, "healthy", json_boolean(st->healthy == MSG_TRI_TRUE));
+    }
+    json_object_set_new(t, "statuses", statuses);
+    json_object_set_new(t, "labels", kv_json(info->labels, info->nlabels, true));
+    if (info->container.image && info->container.image[0])
+        json_object_set_new(t, "container",
+                            json_pack("{s:s, s:s}", "image", info->container.image, "network",
+                                      info->container.network[0] ? info->container.network
+                                                                 : "host"));
+    return t;
+}
+
+static json_t *
+live_task_json(const struct task *t)
+{
+    return task_json(&t->info, &t->status, t->state, t->framework_id, t->agent_id);
+}
+
+/* Sums the resources of an agent's non-terminal tasks. */
+static void
+agent_used(const struct agent *a, struct resources *used)
+{
+    size_t it = 0;
+    void *val;
+    while (hmap_next(&a->tasks, &it, NULL, &val)) {
+        const struct task *t = val;
+        if (!msg_task_state_terminal(t->state) && t->state != MSG_TASK_UNREACHABLE)
+            res_add(used, &t->info.resources);
+    }
+}
+
+static void
+agent_offered(const struct master *m, const char *agent_id, const char *fwid,
+              struct resources *out)
+{
+    size_t it = 0;
+    void *val;
+    while (hmap_next(&m->offers, &it, NULL, &val)) {
+        const struct offer *o = val;
+        if ((agent_id == NULL || strcmp(o->agent_id, agent_id) == 0) &&
+            (fwid == NULL || strcmp(o->framework_id, fwid) == 0))
+            res_add(out, &o->resources);
+    }
+}
+
+static json_t *
+agent_json(const struct master *m, const struct agent *a)
+{
+    struct resources used, offered, reserved, unreserved;
+    json_t *o;
+
+    res_init(&used);
+    res_init(&offered);
+    res_init(&reserved);
+    res_init(&unreserved);
+    agent_used(a, &used);
+    agent_offered(m, a->id, NULL, &offered);
+    res_filter_role(&unreserved, &a->total, "*");
+    res_copy(&reserved, &a->total);
+    res_sub(&reserved, &unreserved);
+    o = json_object();
+    json_object_set_new(o, "id", json_string(a->id));
+    json_object_set_new(o, "hostname", json_string(a->hostname));
+    json_object_set_new(o, "pid", json_sprintf("slave(1)@%s", a->http_address));
+    json_object_set_new(o, "http_address", json_string(a->http_address));
+    json_object_set_new(o, "registered_time", json_real(a->registered_time));
+    if (a->reregistered_time > 0)
+        json_object_set_new(o, "reregistered_time", json_real(a->reregistered_time));
+    json_object_set_new(o, "resources", res_json(&a->total));
+    json_object_set_new(o, "used_resources", res_json(&used));
+    json_object_set_new(o, "offered_resources", res_json(&offered));
+    json_object_set_new(o, "reserved_resources", res_json(&reserved));
+    json_object_set_new(o, "unreserved_resources", res_json(&unreserved));
+    char *text = res_to_string(&a->total);
+    json_object_set_new(o, "resources_text", json_string(text ? text : ""));
+    free(text);
+    json_object_set_new(o, "attributes", attrs_json(&a->attributes));
+    json_object_set_new(o, "active", json_boolean(a->state == AGENT_ACTIVE && a->peer != 0));
+    json_object_set_new(o, "state", json_string(agent_state_name(a->state)));
+    json_object_set_new(o, "draining", json_boolean(a->draining));
+    json_object_set_new(o, "version", json_string(a->version));
+    json_object_set_new(o, "task_count", json_integer((json_int_t)hmap_size(&a->tasks)));
+    res_fini(&used);
+    res_fini(&offered);
+    res_fini(&reserved);
+    res_fini(&unreserved);
+    return o;
+}
+
+static json_t *
+framework_json(const struct master *m, const struct framework *fw, bool with_tasks)
+{
+    struct resources used, offered;
+    json_t *o = json_object(), *roles = json_array(), *tasks = json_array(),
+           *offers = json_array();
+    size_t it = 0;
+    void *val;
+
+    res_init(&used);
+    res_init(&offered);
+    for (size_t i = 0; i < fw->info.nroles; i++)
+        json_array_append_new(roles, json_string(fw->info.roles[i]));
+    while (hmap_next(&fw->tasks, &it, NULL, &val)) {
+        const struct task *t = val;
+        if (!msg_task_state_terminal(t->state) && t->state != MSG_TASK_UNREACHABLE)
+            res_add(&used, &t->info.resources);
+        if (with_tasks)
+            json_array_append_new(tasks, live_task_json(t));
+    }
+    it = 0;
+    while (hmap_next(&fw->offers, &it, NULL, &val)) {
+        const struct offer *of = val;
+        res_add(&offered, &of->resources);
+        if (with_tasks)
+            json_array_append_new(offers,
+                                  json_pack("{s:s, s:s, s:s, s:o}", "id", of->id, "framework_id",
+                                            of->framework_id, "slave_id", of->agent_id,
+                                            "resources", res_json(&of->resources)));
+    }
+    json_object_set_new(o, "id", json_string(fw->id));
+    json_object_set_new(o, "name", json_string(fw->info.name));
+    json_object_set_new(o, "user", json_string(fw->info.user));
+    json_object_set_new(o, "principal", json_string(fw->info.principal));
+    json_object_set_new(o, "hostname", json_string(fw->info.hostname));
+    json_object_set_new(o, "webui_url", json_string(fw->info.webui_url));
+    json_object_set_new(o, "roles", roles);
+    json_object_set_new(o, "role", json_string(fw->info.nroles ? fw->info.roles[0] : "*"));
+    json_object_set_new(o, "active", json_boolean(fw->state == FW_ACTIVE));
+    json_object_set_new(o, "connected", json_boolean(fw->peer != 0));
+    json_object_set_new(o, "checkpoint", json_boolean(fw->info.checkpoint));
+    json_object_set_new(o, "failover_timeout", json_real(fw->info.failover_timeout_s));
+    json_object_set_new(o, "registered_time", json_real(fw->registered_time));
+    if (fw->state == FW_DISCONNECTED)
+        json_object_set_new(o, "unregistered_time", json_real(fw->disconnected_time));
+    json_object_set_new(o, "resources", res_json(&used));
+    json_object_set_new(o, "used_resources", res_json(&used));
+    json_object_set_new(o, "offered_resources", res_json(&offered));
+    json_object_set_new(o, "task_count", json_integer((json_int_t)hmap_size(&fw->tasks)));
+    if (with_tasks) {
+        json_t *completed = json_array();
+        for (size_t i = 0; i < m->ncompleted; i++) {
+            const struct completed_task *c = &m->completed[i];
+            if (strcmp(c->framework_id, fw->id) == 0)
+                json_array_append_new(completed,
+                                      task_json(&c->info, &c->status, c->status.state,
+                                                c->framework_id, c->info.agent_id));
+        }
+        json_object_set_new(o, "tasks", tasks);
+        json_object_set_new(o, "completed_tasks", completed);
+        json_object_set_new(o, "offers", offers);
+    } else {
+        json_decref(tasks);
+        json_decref(offers);
+    }
+    res_fini(&used);
+    res_fini(&offered);
+    return o;
+}
+
+static json_t *
+agents_json(const struct master *m)
+{
+    json_t *arr = json_array();
+    size_t it = 0;
+    void *val;
+    while (hmap_next(&m->agents, &it, NULL, &val))
+        json_array_append_new(arr, agent_json(m, val));
+    return arr;
+}
+
+static json_t *
+frameworks_json(const struct master *m, bool with_tasks)
+{
+    json_t *arr = json_array();
+    size_t it = 0;
+    void *val;
+    while (hmap_next(&m->frameworks, &it, NULL, &val))
+        json_array_append_new(arr, framework_json(m, val, with_tasks));
+    return arr;
+}
+
+static void
+counts(const struct master *m, size_t *active, size_t *inactive)
+{
+    size_t it = 0;
+    void *val;
+    *active = *inactive = 0;
+    while (hmap_next(&m->agents, &it, NULL, &val)) {
+        const struct agent *a = val;
+        if (a->state == AGENT_ACTIVE && a->peer)
+            (*active)++;
+        else
+            (*inactive)++;
+    }
+}
+
+static json_t *
+state_common(struct master *m)
+{
+    size_t active, inactive;
+    json_t *o = json_object();
+    char hostname[256] = "";
+
+    gethostname(hostname, sizeof(hostname) - 1);
+    counts(m, &active, &inactive);
+    json_object_set_new(o, "version", json_string(AGORA_VERSION));
+    json_object_set_new(o, "id", json_string(m->id));
+    json_object_set_new(o, "hostname", json_string(hostname));
+    json_object_set_new(o, "pid", json_sprintf("master@%s:%d", m->flags.ip, (int)m->flags.port));
+    json_object_set_new(o, "start_time", json_real(m->start_time));
+    json_object_set_new(o, "elected_time", json_real(m->start_time));
+    json_object_set_new(o, "activated_slaves", json_integer((json_int_t)active));
+    json_object_set_new(o, "deactivated_slaves", json_integer((json_int_t)inactive));
+    return o;
+}
+
+static void
+h_state(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    json_t *o = state_common(m);
+
+    json_object_set_new(o, "leader_info", json_pack("{s:s, s:I}", "hostname", m->flags.ip,
+                                                     "port", (json_int_t)m->flags.port));
+    json_object_set_new(o, "flags", flags_to_json(m->flag_table));
+    json_object_set_new(o, "slaves", agents_json(m));
+    json_object_set_new(o, "frameworks", frameworks_json(m, true));
+    json_object_set_new(o, "completed_frameworks", json_array());
+    json_object_set_new(o, "orphan_tasks", json_array());
+    json_object_set_new(o, "unregistered_frameworks", json_array());
+    http_reply_json(req, 200, o);
+}
+
+static void
+h_state_summary(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    json_t *o = state_common(m);
+    json_object_set_new(o, "slaves", agents_json(m));
+    json_object_set_new(o, "frameworks", frameworks_json(m, false));
+    http_reply_json(req, 200, o);
+}
+
+static void
+h_slaves(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    const char *key = strcmp(http_req_path(req), "/agents") == 0 ? "agents" : "slaves";
+    http_reply_json(req, 200, json_pack("{s:o}", key, agents_json(m)));
+}
+
+static void
+h_frameworks(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    http_reply_json(req, 200, json_pack("{s:o, s:[]}", "frameworks", frameworks_json(m, true),
+                                        "completed_frameworks"));
+}
+
+static void
+h_tasks(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    json_t *arr = json_array();
+    const char *fwid = http_req_query(req, "framework_id");
+    const char *state = http_req_query(req, "state");
+    size_t it = 0;
+    void *val;
+
+    while (hmap_next(&m->frameworks, &it, NULL, &val)) {
+        const struct framework *fw = val;
+        size_t jt = 0;
+        void *tv;
+        if (fwid && strcmp(fwid, fw->id) != 0)
+            continue;
+        while (hmap_next(&fw->tasks, &jt, NULL, &tv)) {
+            const struct task *t = tv;
+            if (state && strcmp(state, msg_task_state_name(t->state)) != 0)
+                continue;
+            json_array_append_new(arr, live_task_json(t));
+        }
+    }
+    for (size_t i = 0; i < m->ncompleted; i++) {
+        const struct completed_task *c = &m->completed[i];
+        if (fwid && strcmp(fwid, c->framework_id) != 0)
+            continue;
+        if (state && strcmp(state, msg_task_state_name(c->status.state)) != 0)
+            continue;
+        json_array_append_new(arr, task_json(&c->info, &c->status, c->status.state,
+                                             c->framework_id, c->info.agent_id));
+    }
+    http_reply_json(req, 200, json_pack("{s:o}", "tasks", arr));
+}
+
+struct roles_ctx {
+    json_t *arr;
+};
+
+static void
+role_cb(void *arg, const struct alloc_role_info *info)
+{
+    struct roles_ctx *c = arg;
+    json_t *fws = json_array();
+    json_t *o;
+    for (size_t i = 0; i < info->nframeworks; i++)
+        json_array_append_new(fws, json_string(info->frameworks[i]));
+    o = json_pack("{s:s, s:f, s:o, s:o}", "name", info->role, "weight", info->weight,
+                  "frameworks", fws, "resources",
+                  info->allocated ? res_json(info->allocated) : json_object());
+    json_object_set_new(o, "allocated", info->allocated ? res_json(info->allocated) : json_object());
+    json_object_set_new(o, "reserved", info->reserved ? res_json(info->reserved) : json_object());
+    if (info->guarantee || info->limit) {
+        json_t *q = json_object();
+        json_object_set_new(q, "role", json_string(info->role));
+        json_object_set_new(q, "guarantee",
+                            info->guarantee ? res_json(info->guarantee) : json_object());
+        json_object_set_new(q, "limit", info->limit ? res_json(info->limit) : json_object());
+        json_object_set_new(q, "consumed",
+                            info->consumed ? res_json(info->consumed) : json_object());
+        json_object_set_new(o, "quota", q);
+    }
+    json_array_append_new(c->arr, o);
+}
+
+static void
+h_roles(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    struct roles_ctx c = {.arr = json_array()};
+    alloc_foreach_role(m->alloc, role_cb, &c);
+    http_reply_json(req, 200, json_pack("{s:o}", "roles", c.arr));
+}
+
+static void
+weights_cb(void *arg, const struct alloc_role_info *info)
+{
+    json_t *arr = arg;
+    json_array_append_new(arr, json_pack("{s:s, s:f}", "role", info->role, "weight",
+                                         info->weight));
+}
+
+static void
+h_weights(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    char err[256];
+
+    if (strcmp(http_req_method(req), "GET") == 0) {
+        json_t *arr = json_array();
+        alloc_foreach_role(m->alloc, weights_cb, arr);
+        http_reply_json(req, 200, arr);
+        return;
+    }
+    /* PUT [{"role": "eng", "weight": 2.0}, ...]: all or nothing. */
+    json_t *body = http_req_json(req, err, sizeof(err)), *w;
+    size_t i;
+    if (body == NULL) {
+        http_reply_error(req, 400, "malformed JSON: %s", err);
+        return;
+    }
+    if (!json_is_array(body)) {
+        json_decref(body);
+        http_reply_error(req, 400, "expected a JSON array of {\"role\", \"weight\"}");
+        return;
+    }
+    json_array_foreach(body, i, w)
+    {
+        const char *role = json_string_value(json_object_get(w, "role"));
+        json_t *wv = json_object_get(w, "weight");
+        if (role == NULL || !res_role_valid(role) || strcmp(role, "*") == 0 ||
+            !json_is_number(wv) || json_number_value(wv) <= 0) {
+            json_decref(body);
+            http_reply_error(req, 400, "entry %zu: needs a valid role and a weight > 0", i);
+            return;
+        }
+    }
+    json_array_foreach(body, i, w)
+    {
+        alloc_set_weight(m->alloc, json_string_value(json_object_get(w, "role")),
+                         json_number_value(json_object_get(w, "weight")));
+    }
+    json_decref(body);
+    http_reply_json(req, 200, NULL);
+}
+
+static void
+quota_cb(void *arg, const struct alloc_role_info *info)
+{
+    json_t *arr = arg;
+    if (!info->guarantee && !info->limit)
+        return;
+    json_array_append_new(
+        arr, json_pack("{s:s, s:o, s:o, s:o}", "role", info->role, "guarantee",
+                       info->guarantee ? res_json(info->guarantee) : json_object(), "limit",
+                       info->limit ? res_json(info->limit) : json_object(), "consumed",
+                       info->consumed ? res_json(info->consumed) : json_object()));
+}
+
+static void
+h_quota(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    char err[512];
+    json_t *body;
+    const char *role, *g, *l;
+    struct resources guarantee, limit;
+    int rc;
+
+    if (strcmp(http_req_method(req), "GET") == 0) {
+        json_t *arr = json_array();
+        alloc_foreach_role(m->alloc, quota_cb, arr);
+        http_reply_json(req, 200, json_pack("{s:o}", "infos", arr));
+        return;
+    }
+    /* POST {"role": "web", "guarantee": "cpus:2;mem:1024", "limit": "cpus:4"};
+     * DELETE ?role=web removes the quota. */
+    res_init(&guarantee);
+    res_init(&limit);
+    if (strcmp(http_req_method(req), "DELETE") == 0) {
+        role = http_req_query(req, "role");
+        if (role == NULL || !res_role_valid(role)) {
+            http_reply_error(req, 400, "DELETE /quota needs ?role=ROLE");
+            return;
+        }
+        rc = alloc_set_quota(m->alloc, role, &guarantee, &limit);
+        http_reply_json(req, rc == 0 ? 200 : 400, NULL);
+        return;
+    }
+    body = http_req_json(req, err, sizeof(err));
+    if (body == NULL) {
+        http_reply_error(req, 400, "malformed JSON: %s", err);
+        return;
+    }
+    role = json_string_value(json_object_get(body, "role"));
+    g = json_string_value(json_object_get(body, "guarantee"));
+    l = json_string_value(json_object_get(body, "limit"));
+    if (role == NULL || !res_role_valid(role) || strcmp(role, "*") == 0) {
+        json_decref(body);
+        http_reply_error(req, 400, "\"role\" must name a role other than \"*\"");
+        return;
+    }
+    if ((g && res_parse(&guarantee, g, err, sizeof(err)) != 0) ||
+        (l && res_parse(&limit, l, err, sizeof(err)) != 0)) {
+        json_decref(body);
+        res_fini(&guarantee);
+        res_fini(&limit);
+        http_reply_error(req, 400, "bad resources: %s", err);
+        return;
+    }
+    rc = alloc_set_quota(m->alloc, role, &guarantee, &limit);
+    json_decref(body);
+    res_fini(&guarantee);
+    res_fini(&limit);
+    if (rc != 0) {
+        http_reply_error(req, 400, "quota refused: %s (a guarantee must not exceed its limit)",
+                         ag_strerror(rc));
+        return;
+    }
+    http_reply_json(req, 200, NULL);
+}
+
+/* POST /reserve and /unreserve: {"agent_id": ..., "resources": "cpus(web):1;mem(web):128"}. */
+static void
+h_reserve(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    bool reserve = strcmp(http_req_path(req), "/reserve") == 0;
+    char err[512];
+    json_t *body = http_req_json(req, err, sizeof(err));
+    const char *agent_id, *text;
+    struct resources want, from;
+    struct agent *a;
+    int rc;
+
+    if (body == NULL) {
+        http_reply_error(req, 400, "malformed JSON: %s", err);
+        return;
+    }
+    agent_id = json_string_value(json_object_get(body, "agent_id"));
+    if (agent_id == NULL)
+        agent_id = json_string_value(json_object_get(body, "slaveId"));
+    text = json_string_value(json_object_get(body, "resources"));
+    a = agent_id ? hmap_get(&m->agents, agent_id) : NULL;
+    if (a == NULL || text == NULL) {
+        json_decref(body);
+        http_reply_error(req, a == NULL && agent_id ? 404 : 400,
+                         a == NULL && agent_id ? "unknown agent"
+                                               : "needs \"agent_id\" and \"resources\"");
+        return;
+    }
+    res_init(&want);
+    res_init(&from);
+    if (res_parse(&want, text, err, sizeof(err)) != 0) {
+        json_decref(body);
+        http_reply_error(req, 400, "bad resources: %s", err);
+        return;
+    }
+    json_decref(body);
+    for (size_t i = 0; i < want.n; i++) {
+        if (strcmp(want.items[i].role, "*") == 0) {
+            res_fini(&want);
+            http_reply_error(req, 400, "resources must name their role, e.g. cpus(web):1");
+            return;
+        }
+    }
+    res_set_role(&from, &want, "*");
+    rc = reserve ? alloc_update_available(m->alloc, a->id, &from, &want)
+                 : alloc_update_available(m->alloc, a->id, &want, &from);
+    if (rc == 0) {
+        if (reserve) {
+            res_sub(&a->total, &from);
+            res_add(&a->total, &want);
+        } else {
+            res_sub(&a->total, &want);
+            res_add(&a->total, &from);
+        }
+        registry_put_agent(m, a);
+        http_reply_json(req, 202, NULL);
+    } else {
+        http_reply_error(req, 409, "cannot %s: %s (the resources must be unallocated on the agent)",
+                         reserve ? "reserve" : "unreserve", ag_strerror(rc));
+    }
+    res_fini(&want);
+    res_fini(&from);
+}
+
+static void
+h_flags(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    http_reply_json(req, 200, json_pack("{s:o}", "flags", flags_to_json(m->flag_table)));
+}
+
+static void
+h_health(void *arg, struct http_req *req)
+{
+    (void)arg;
+    http_reply_text(req, 200, "text/plain", "", 0);
+}
+
+static void
+h_version(void *arg, struct http_req *req)
+{
+    (void)arg;
+    http_reply_json(req, 200, json_pack("{s:s, s:s}", "version", AGORA_VERSION, "build_user",
+                                        "agora"));
+}
+
+static json_t *
+metrics_json(struct master *m)
+{
+    size_t active, inactive, tasks_by_state[MSG_TASK_STATE_COUNT] = {0};
+    size_t it = 0;
+    void *val;
+    struct tp_stats ts;
+    json_t *o = json_object();
+
+    counts(m, &active, &inactive);
+    while (hmap_next(&m->frameworks, &it, NULL, &val)) {
+        const struct framework *fw = val;
+        size_t jt = 0;
+        void *tv;
+        while (hmap_next(&fw->tasks, &jt, NULL, &tv))
+            tasks_by_state[((const struct task *)tv)->state]++;
+    }
+    memset(&ts, 0, sizeof(ts));
+    if (m->tp)
+        tp_server_stats(m->tp, &ts);
+    json_object_set_new(o, "master/uptime_secs", json_real(m->now - m->start_time));
+    json_object_set_new(o, "master/elected", json_integer(1));
+    json_object_set_new(o, "master/slaves_active", json_integer((json_int_t)active));
+    json_object_set_new(o, "master/slaves_inactive", json_integer((json_int_t)inactive));
+    json_object_set_new(o, "master/frameworks", json_integer((json_int_t)hmap_size(&m->frameworks)));
+    json_object_set_new(o, "master/outstanding_offers", json_integer((json_int_t)hmap_size(&m->offers)));
+    for (int s = 0; s < MSG_TASK_STATE_COUNT; s++) {
+        char key[64], lower[32];
+        const char *name = msg_task_state_name(s) + 5;
+        size_t k;
+        for (k = 0; name[k] && k < sizeof(lower) - 1; k++)
+            lower[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
+        lower[k] = '\0';
+        snprintf(key, sizeof(key), "master/tasks_%s", lower);
+        json_object_set_new(o, key, json_integer((json_int_t)tasks_by_state[s]));
+    }
+    json_object_set_new(o, "master/messages_received", json_integer((json_int_t)m->msgs_in));
+    json_object_set_new(o, "master/messages_sent", json_integer((json_int_t)m->msgs_out));
+    json_object_set_new(o, "master/invalid_messages", json_integer((json_int_t)m->msgs_invalid));
+    json_object_set_new(o, "master/tasks_launched", json_integer((json_int_t)m->tasks_launched));
+    json_object_set_new(o, "master/tasks_invalid", json_integer((json_int_t)m->tasks_error));
+    json_object_set_new(o, "master/offers_sent", json_integer((json_int_t)m->offers_sent));
+    json_object_set_new(o, "master/offers_rescinded", json_integer((json_int_t)m->offers_rescinded));
+    json_object_set_new(o, "master/offers_declined", json_integer((json_int_t)m->offers_declined));
+    json_object_set_new(o, "master/status_updates_forwarded",
+                        json_integer((json_int_t)m->updates_forwarded));
+    json_object_set_new(o, "allocator/allocation_runs", json_integer((json_int_t)m->alloc_runs));
+    json_object_set_new(o, "allocator/allocation_run_ms/last", json_real(m->alloc_last_ms));
+    json_object_set_new(o, "allocator/allocation_run_ms/max", json_real(m->alloc_max_ms));
+    json_object_set_new(o, "transport/retransmits", json_integer((json_int_t)ts.retransmits));
+    json_object_set_new(o, "transport/dropped_peers", json_integer((json_int_t)ts.dropped_peers));
+    json_object_set_new(o, "transport/malformed_frames", json_integer((json_int_t)ts.malformed));
+    json_object_set_new(o, "transport/peers", json_integer((json_int_t)(m->tp ? tp_server_peers(m->tp) : 0)));
+    return o;
+}
+
+static void
+h_metrics_snapshot(void *arg, struct http_req *req)
+{
+    http_reply_json(req, 200, metrics_json(arg));
+}
+
+/* Prometheus text exposition of the same figures. */
+static void
+h_metrics(void *arg, struct http_req *req)
+{
+    json_t *o = metrics_json(arg), *v;
+    const char *key;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    json_object_foreach(o, key, v)
+    {
+        char name[128];
+        size_t k = 0;
+        k += (size_t)snprintf(name, sizeof(name), "agora_");
+        for (const char *p = key; *p && k < sizeof(name) - 1; p++)
+            name[k++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ? *p
+                                                                                          : '_';
+        name[k] = '\0';
+        fprintf(f, "# TYPE %s gauge\n%s %.17g\n", name, name, json_number_value(v));
+    }
+    fclose(f);
+    json_decref(o);
+    http_reply_text(req, 200, "text/plain; version=0.0.4", buf, len);
+    free(buf);
+}
+
+/* POST /teardown with form or JSON body frameworkId=ID. */
+static void
+h_teardown(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    char id[AG_ID_MAX] = "";
+    const char *q = http_req_query(req, "frameworkId");
+    struct framework *fw;
+
+    if (q)
+        snprintf(id, sizeof(id), "%s", q);
+    else if (body && strncmp(body, "frameworkId=", 12) == 0)
+        snprintf(id, sizeof(id), "%.*s", (int)(len - 12 < sizeof(id) - 1 ? len - 12 : sizeof(id) - 1),
+                 body + 12);
+    else if (body && len > 0) {
+        json_t *j = json_loadb(body, len, 0, NULL);
+        const char *v = json_string_value(json_object_get(j, "framework_id"));
+        if (v)
+            snprintf(id, sizeof(id), "%s", v);
+        json_decref(j);
+    }
+    if (id[0] == '\0') {
+        http_reply_error(req, 400, "needs frameworkId=ID");
+        return;
+    }
+    fw = hmap_get(&m->frameworks, id);
+    if (fw == NULL) {
+        http_reply_error(req, 404, "no framework %s", id);
+        return;
+    }
+    master_teardown(m, fw, "teardown requested by an operator");
+    http_reply_json(req, 200, NULL);
+}
+
+int
+mhttp_register(struct master *m)
+{
+    static const struct {
+        const char *method, *path;
+        http_handler_fn fn;
+    } routes[] = {
+        {"GET", "/state", h_state},
+        {"GET", "/master/state", h_state},
+        {"GET", "/state.json", h_state},
+        {"GET", "/state-summary", h_state_summary},
+        {"GET", "/master/state-summary", h_state_summary},
+        {"GET", "/slaves", h_slaves},
+        {"GET", "/agents", h_slaves},
+        {"GET", "/frameworks", h_frameworks},
+        {"GET", "/tasks", h_tasks},
+        {"GET", "/roles", h_roles},
+        {"GET", "/weights", h_weights},
+        {"PUT", "/weights", h_weights},
+        {"GET", "/quota", h_quota},
+        {"POST", "/quota", h_quota},
+        {"DELETE", "/quota", h_quota},
+        {"POST", "/reserve", h_reserve},
+        {"POST", "/unreserve", h_reserve},
+        {"GET", "/flags", h_flags},
+        {"GET", "/health", h_health},
+        {"GET", "/version", h_version},
+        {"GET", "/metrics/snapshot", h_metrics_snapshot},
+        {"GET", "/metrics", h_metrics},
+        {"POST", "/teardown", h_teardown},
+    };
+    int rc;
+
+    rc = http_server_open(&m->http, m->loop, m->flags.ip, (uint16_t)m->flags.port, 0);
+    if (rc != 0) {
+        log_error("cannot serve HTTP on %s:%d: %s (is another master running there?)",
+                  m->flags.ip, (int)m->flags.port, ag_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        rc = http_route(m->http, routes[i].method, routes[i].path, routes[i].fn, m, 0);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+void
+mhttp_close(struct master *m)
+{
+    http_server_close(m->http);
+    m->http = NULL;
+}

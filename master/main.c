@@ -1,0 +1,115 @@
+/* agora-master: flags, logging and the loop. */
+#include "master.h"
+
+#include "error.h"
+#include "flags.h"
+#include "ids.h"
+#include "log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct master_flags mf;
+
+static const struct flag master_flag_table[] = {
+    {"ip", FLAG_STRING, &mf.ip, "0.0.0.0", "IP address to listen on (HTTP API and message stream)."},
+    {"port", FLAG_INT64, &mf.port, "5050", "Port to listen on."},
+    {"work_dir", FLAG_STRING, &mf.work_dir, "/var/lib/agora/master",
+     "Directory for the registry (registry.db, SQLite)."},
+    {"agent_ping_timeout", FLAG_DURATION, &mf.agent_ping_timeout_ms, "15secs",
+     "How often the master pings each agent; a ping not answered before the next one counts as "
+     "missed."},
+    {"max_agent_ping_timeouts", FLAG_INT64, &mf.max_agent_ping_timeouts, "5",
+     "Missed pings after which an agent is unreachable."},
+    {"offer_timeout", FLAG_DURATION, &mf.offer_timeout_ms, "0secs",
+     "How long an offer stays valid before it is rescinded (0: forever)."},
+    {"agent_reregister_timeout", FLAG_DURATION, &mf.agent_reregister_timeout_ms, "10mins",
+     "How long an agent may stay away (unreachable, or after a master restart) before it is "
+     "removed and its tasks are LOST."},
+    {"allocation_interval", FLAG_DURATION, &mf.allocation_interval_ms, "1secs",
+     "Period of the full allocation pass (offers also go out at once when resources free up)."},
+    {"credentials", FLAG_STRING, &mf.credentials, NULL,
+     "JSON file {\"credentials\": [{\"principal\": ..., \"secret\": ...}]}; when given, agents "
+     "and frameworks must authenticate."},
+    {"role_sorter", FLAG_STRING, &mf.roles_sorter, "drf", "Sorter across roles: drf or random."},
+    {"framework_sorter", FLAG_STRING, &mf.framework_sorter, "drf",
+     "Sorter across frameworks in a role: drf or random."},
+    {"weights", FLAG_STRING, &mf.weights, "", "Role weights, e.g. \"eng=2,ops=1.5\"."},
+    {"min_allocatable_resources", FLAG_STRING, &mf.min_allocatable_resources, "",
+     "Smallest offer worth making, e.g. \"cpus:0.01|mem:32\" (alternatives separated by |)."},
+    {"max_completed_tasks", FLAG_INT64, &mf.max_completed_tasks, "1000",
+     "Completed tasks kept for /state."},
+    {"logging_level", FLAG_STRING, &mf.logging_level, "INFO",
+     "DEBUG, INFO, WARNING or ERROR."},
+    {NULL},
+};
+
+int
+main(int argc, char **argv)
+{
+    struct master m;
+    uv_loop_t loop;
+    char err[512], uuid[IDS_UUID_LEN + 1];
+    enum ag_log_level level;
+    int rc;
+
+    rc = flags_parse(master_flag_table, &argc, argv, err, sizeof(err));
+    if (rc == FLAGS_HELP) {
+        flags_usage(master_flag_table, "agora-master",
+                    "The Agora master: aggregates agents' resources, offers them to frameworks "
+                    "and tracks every task. Operator HTTP API and the agent/framework message "
+                    "stream share --port.",
+                    stdout);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "agora-master: %s\n", err);
+        return 1;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "agora-master: unexpected argument '%s'; see --help\n", argv[1]);
+        return 1;
+    }
+    if (log_parse_level(mf.logging_level, &level) != 0) {
+        fprintf(stderr, "agora-master: bad --logging_level '%s': use DEBUG, INFO, WARNING or "
+                        "ERROR\n",
+                mf.logging_level);
+        return 1;
+    }
+    if (mf.port <= 0 || mf.port > 65535 || mf.max_agent_ping_timeouts < 1 ||
+        mf.agent_ping_timeout_ms <= 0) {
+        fprintf(stderr, "agora-master: --port must be 1-65535, --agent_ping_timeout > 0 and "
+                        "--max_agent_ping_timeouts >= 1\n");
+        return 1;
+    }
+    log_set_component("master");
+    log_set_level(level);
+    signal(SIGPIPE, SIG_IGN);
+    mf.authenticate = mf.credentials != NULL && mf.credentials[0] != '\0';
+
+    memset(&m, 0, sizeof(m));
+    if (ids_new_uuid(uuid) != 0) {
+        fprintf(stderr, "agora-master: cannot generate an id\n");
+        return 1;
+    }
+    snprintf(m.id, sizeof(m.id), "%s", uuid);
+    m.flag_table = master_flag_table;
+    uv_loop_init(&loop);
+    rc = master_start(&m, &loop, &mf);
+    if (rc != 0) {
+        fprintf(stderr, "agora-master: cannot start: %s (see the log above)\n", ag_strerror(rc));
+        master_stop(&m);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        master_free(&m);
+        uv_loop_close(&loop);
+        flags_free(master_flag_table);
+        return 1;
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    master_free(&m);
+    uv_loop_close(&loop);
+    flags_free(master_flag_table);
+    return 0;
+}

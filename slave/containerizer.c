@@ -1,0 +1,733 @@
+#define _GNU_SOURCE
+#include "containerizer.h"
+
+#include "error.h"
+#include "hmap.h"
+#include "ids.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+#define CTR_EXIT_DRAIN_MS 1000 /* after the executor exits, wait this long for its pipe's EOF */
+#define CTR_POLL_MS 1000       /* liveness polling when pidfds are unavailable */
+
+extern char **environ;
+
+struct ctr_container {
+    struct ctr *c;
+    char id[AG_ID_MAX];
+    char meta[PATH_MAX];
+    int pid;
+    uint64_t start;
+    int task_pid;
+    bool child;     /* spawned by us: proc and out are live */
+    bool recovered; /* attached after an agent restart */
+    bool exited;    /* the executor process ended */
+    bool eof;       /* its stdout pipe is done */
+    bool finished;  /* on_exit reported (or the ctr closed) */
+    bool running_reported;
+    int exit_status, term_signal; /* child only */
+    int pidfd;
+    int nhandles; /* handles initialized and not yet closed */
+    bool has_proc, has_pipe, has_poll;
+    uv_process_t proc;
+    uv_pipe_t out;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    char line[128];
+    size_t linelen;
+};
+
+struct ctr {
+    uv_loop_t *loop;
+    const struct ctr_callbacks *cb;
+    void *arg;
+    char exe[PATH_MAX + 32];
+    char **env;             /* the agent's environment without AGORA_* and MESOS_* */
+    struct hmap containers; /* id -> struct ctr_container * */
+    size_t live;            /* containers not yet freed (handles closing included) */
+    bool closing;
+};
+
+static void ctr_free(struct ctr *c);
+
+/* ---- helpers ---- */
+
+uint64_t
+ctr_proc_start_time(int pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long start = 0;
+    ssize_t n;
+    int fd, field;
+
+    if (pid <= 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+    if ((p = strrchr(buf, ')')) == NULL)
+        return 0;
+    p++;
+    for (field = 3; field < 22 && p != NULL; field++) /* p: the space before `field` */
+        p = strchr(p + 1, ' ');
+    if (p == NULL || sscanf(p + 1, "%llu", &start) != 1)
+        return 0;
+    return start;
+}
+
+static int
+pidfd_open_(int pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int
+pidfd_kill_(int pidfd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* Reads META/task.pid into k->task_pid when not known yet. */
+static void
+read_task_pid(struct ctr_container *k)
+{
+    char path[PATH_MAX + 16];
+    FILE *f;
+    int pid;
+
+    if (k->task_pid > 0)
+        return;
+    snprintf(path, sizeof(path), "%s/task.pid", k->meta);
+    if ((f = fopen(path, "re")) == NULL)
+        return;
+    if (fscanf(f, "%d", &pid) == 1 && pid > 0)
+        k->task_pid = pid;
+    fclose(f);
+}
+
+/* Reads META/status.json into `o`. Returns true when it holds a verdict. */
+static bool
+read_status(const struct ctr_container *k, struct ctr_outcome *o)
+{
+    char path[PATH_MAX + 16];
+    json_t *root, *v;
+    json_error_t jerr;
+    bool ok = true;
+
+    snprintf(path, sizeof(path), "%s/status.json", k->meta);
+    if ((root = json_load_file(path, 0, &jerr)) == NULL)
+        return false;
+    o->killed = json_is_true(json_object_get(root, "killed"));
+    if ((v = json_object_get(root, "error")) != NULL) {
+        o->how = CTR_START_FAILED;
+        snprintf(o->message, sizeof(o->message), "%s",
+                 json_is_string(v) ? json_string_value(v) : "the command could not be started");
+    } else if (json_is_integer(v = json_object_get(root, "exit_code"))) {
+        o->how = CTR_EXITED;
+        o->code = (int)json_integer_value(v);
+    } else if (json_is_integer(v = json_object_get(root, "signal"))) {
+        o->how = CTR_SIGNALED;
+        o->code = (int)json_integer_value(v);
+    } else {
+        ok = false;
+    }
+    json_decref(root);
+    return ok;
+}
+
+/* ---- container lifetime ---- */
+
+static void
+container_handle_closed(uv_handle_t *h)
+{
+    struct ctr_container *k = h->data;
+    struct ctr *c = k->c;
+
+    if (--k->nhandles > 0)
+        return;
+    if (k->pidfd >= 0)
+        close(k->pidfd);
+    free(k);
+    if (--c->live == 0 && c->closing)
+        ctr_free(c);
+}
+
+/* Closes every handle of `k`; it is freed once they are closed. */
+static void
+container_close(struct ctr_container *k)
+{
+    if (k->has_proc && !uv_is_closing((uv_handle_t *)&k->proc))
+        uv_close((uv_handle_t *)&k->proc, container_handle_closed);
+    if (k->has_pipe && !uv_is_closing((uv_handle_t *)&k->out))
+        uv_close((uv_handle_t *)&k->out, container_handle_closed);
+    if (k->has_poll && !uv_is_closing((uv_handle_t *)&k->poll))
+        uv_close((uv_handle_t *)&k->poll, container_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&k->timer))
+        uv_close((uv_handle_t *)&k->timer, container_handle_closed);
+}
+
+static struct ctr_container *
+container_new(struct ctr *c, const char *id, const char *meta)
+{
+    struct ctr_container *k;
+
+    if (hmap_get(&c->containers, id) != NULL)
+        return NULL;
+    if ((k = calloc(1, sizeof(*k))) == NULL)
+        return NULL;
+    k->c = c;
+    k->pidfd = -1;
+    snprintf(k->id, sizeof(k->id), "%s", id);
+    snprintf(k->meta, sizeof(k->meta), "%s", meta);
+    if (hmap_put(&c->containers, k->id, k) != 0) {
+        free(k);
+        return NULL;
+    }
+    uv_timer_init(c->loop, &k->timer);
+    k->timer.data = k;
+    k->nhandles = 1;
+    c->live++;
+    return k;
+}
+
+/* Reports the verdict of a container whose executor is gone, then frees it. */
+static void
+container_finish(struct ctr_container *k)
+{
+    struct ctr *c = k->c;
+    struct ctr_outcome o;
+
+    if (k->finished)
+        return;
+    k->finished = true;
+    memset(&o, 0, sizeof(o));
+    read_task_pid(k);
+    if (!read_status(k, &o)) {
+        o.how = CTR_LOST;
+        if (k->child && k->term_signal != 0)
+            snprintf(o.message, sizeof(o.message),
+                     "executor terminated by signal %d without reporting the task's end",
+                     k->term_signal);
+        else if (k->child)
+            snprintf(o.message, sizeof(o.message),
+                     "executor exited with status %d without reporting the task's end",
+                     k->exit_status);
+        else
+            snprintf(o.message, sizeof(o.message),
+                     "executor terminated without reporting the task's end");
+        if (k->task_pid > 0)
+            kill(-k->task_pid, SIGKILL);
+        log_warn("containerizer: executor gone without status.json container_id=%s pid=%d", k->id,
+                 k->pid);
+    }
+    hmap_del(&c->containers, k->id);
+    if (!k->running_reported && k->task_pid > 0 && o.how != CTR_START_FAILED) {
+        k->running_reported = true;
+        c->cb->on_running(c->arg, k->id, k->task_pid);
+    }
+    c->cb->on_exit(c->arg, k->id, &o);
+    container_close(k);
+}
+
+static void
+finish_timer_cb(uv_timer_t *t)
+{
+    container_finish(t->data);
+}
+
+/* ---- children: process exit and the stdout pipe ---- */
+
+static void
+pipe_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct ctr_container *k = h->data;
+    size_t room = sizeof(k->line) - k->linelen;
+
+    (void)suggested;
+    if (room == 0) { /* an over-long line: drop it */
+        k->linelen = 0;
+        room = sizeof(k->line);
+    }
+    *buf = uv_buf_init(k->line + k->linelen, (unsigned)room);
+}
+
+static void
+handle_line(struct ctr_container *k, char *line)
+{
+    int pid;
+
+    if (sscanf(line, "running %d", &pid) == 1 && pid > 0) {
+        k->task_pid = pid;
+        if (!k->running_reported && !k->finished) {
+            k->running_reported = true;
+            k->c->cb->on_running(k->c->arg, k->id, pid);
+        }
+    }
+}
+
+static void
+pipe_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct ctr_container *k = s->data;
+    char *nl;
+
+    (void)buf;
+    if (nread < 0) {
+        uv_read_stop(s);
+        k->eof = true;
+        if (k->exited)
+            container_finish(k);
+        return;
+    }
+    k->linelen += (size_t)nread;
+    while ((nl = memchr(k->line, '\n', k->linelen)) != NULL) {
+        size_t used = (size_t)(nl - k->line) + 1;
+        *nl = '\0';
+        handle_line(k, k->line);
+        if (k->finished)
+            return;
+        memmove(k->line, k->line + used, k->linelen - used);
+        k->linelen -= used;
+    }
+}
+
+static void
+proc_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
+{
+    struct ctr_container *k = p->data;
+
+    k->exited = true;
+    k->exit_status = (int)exit_status;
+    k->term_signal = term_signal;
+    if (k->eof)
+        container_finish(k);
+    else
+        uv_timer_start(&k->timer, finish_timer_cb, CTR_EXIT_DRAIN_MS, 0);
+}
+
+/* ---- recovered executors: pidfd or polling ---- */
+
+static void
+pidfd_cb(uv_poll_t *h, int status, int events)
+{
+    struct ctr_container *k = h->data;
+
+    (void)status;
+    (void)events;
+    uv_poll_stop(h);
+    k->exited = true;
+    container_finish(k);
+}
+
+static bool
+recovered_alive(const struct ctr_container *k)
+{
+    uint64_t now = ctr_proc_start_time(k->pid);
+    return now != 0 && (k->start == 0 || now == k->start);
+}
+
+static void
+poll_timer_cb(uv_timer_t *t)
+{
+    struct ctr_container *k = t->data;
+
+    if (recovered_alive(k))
+        return;
+    uv_timer_stop(t);
+    k->exited = true;
+    container_finish(k);
+}
+
+/* First look at a recovered container, from the loop. */
+static void
+recover_timer_cb(uv_timer_t *t)
+{
+    struct ctr_container *k = t->data;
+    struct ctr *c = k->c;
+
+    read_task_pid(k);
+    if (k->pid <= 0 || !recovered_alive(k)) {
+        k->exited = true;
+        container_finish(k);
+        return;
+    }
+    if (k->task_pid > 0 && !k->running_reported) {
+        k->running_reported = true;
+        c->cb->on_running(c->arg, k->id, k->task_pid);
+        if (k->finished)
+            return;
+    }
+    k->pidfd = pidfd_open_(k->pid);
+    if (k->pidfd >= 0 && !recovered_alive(k)) { /* the pid was reused meanwhile */
+        k->exited = true;
+        container_finish(k);
+        return;
+    }
+    if (k->pidfd >= 0 && uv_poll_init(c->loop, &k->poll, k->pidfd) == 0) {
+        k->poll.data = k;
+        k->has_poll = true;
+        k->nhandles++;
+        uv_poll_start(&k->poll, UV_READABLE, pidfd_cb);
+        return;
+    }
+    log_info("containerizer: no pidfd for pid=%d (%s), polling its liveness", k->pid,
+             strerror(errno));
+    uv_timer_start(&k->timer, poll_timer_cb, CTR_POLL_MS, CTR_POLL_MS);
+}
+
+/* ---- public API ---- */
+
+static int
+build_env(struct ctr *c)
+{
+    size_t n = 0, j = 0;
+
+    for (char **e = environ; e && *e; e++)
+        n++;
+    if ((c->env = calloc(n + 1, sizeof(*c->env))) == NULL)
+        return -AG_ENOMEM;
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "AGORA_", 6) == 0 || strncmp(*e, "MESOS_", 6) == 0)
+            continue;
+        c->env[j++] = *e;
+    }
+    return 0;
+}
+
+int
+ctr_open(struct ctr **out, uv_loop_t *loop, const char *launcher_dir,
+         const struct ctr_callbacks *cb, void *arg, char *err, size_t errlen)
+{
+    struct ctr *c;
+    char self[PATH_MAX], *slash;
+    ssize_t n;
+
+    *out = NULL;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return -AG_ENOMEM;
+    c->loop = loop;
+    c->cb = cb;
+    c->arg = arg;
+    hmap_init(&c->containers);
+    if (launcher_dir != NULL && *launcher_dir != '\0') {
+        snprintf(c->exe, sizeof(c->exe), "%s/%s", launcher_dir, CTR_EXECUTOR_NAME);
+    } else {
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0) {
+            snprintf(err, errlen, "cannot read /proc/self/exe: %s", strerror(errno));
+            ctr_free(c);
+            return -AG_ENOENT;
+        }
+        self[n] = '\0';
+        if ((slash = strrchr(self, '/')) != NULL)
+            *slash = '\0';
+        snprintf(c->exe, sizeof(c->exe), "%s/%s", self, CTR_EXECUTOR_NAME);
+    }
+    if (access(c->exe, X_OK) != 0) {
+        snprintf(err, errlen, "executor %s: %s (use --launcher_dir=DIR)", c->exe, strerror(errno));
+        ctr_free(c);
+        return -AG_ENOENT;
+    }
+    if (build_env(c) != 0) {
+        ctr_free(c);
+        return -AG_ENOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+static void
+ctr_free(struct ctr *c)
+{
+    hmap_fini(&c->containers);
+    free(c->env);
+    free(c);
+}
+
+void
+ctr_close(struct ctr *c)
+{
+    const char *key;
+    void *val;
+
+    if (c == NULL)
+        return;
+    c->closing = true;
+    for (size_t it = 0; hmap_next(&c->containers, &it, &key, &val);) {
+        struct ctr_container *k = val;
+        hmap_del(&c->containers, key);
+        k->finished = true;
+        container_close(k);
+    }
+    if (c->live == 0)
+        ctr_free(c);
+}
+
+const char *
+ctr_executor_path(const struct ctr *c)
+{
+    return c->exe;
+}
+
+/* Writes `root` to `dir`/`name` atomically. */
+static int
+write_json_atomic(const char *dir, const char *name, json_t *root)
+{
+    char tmp[PATH_MAX + 64], path[PATH_MAX + 64];
+    int fd, rv = 0;
+
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -AG_EIO;
+    if (json_dumpfd(root, fd, JSON_COMPACT) != 0 || fsync(fd) != 0)
+        rv = -AG_EIO;
+    if (close(fd) != 0)
+        rv = -AG_EIO;
+    if (rv == 0 && rename(tmp, path) != 0)
+        rv = -AG_EIO;
+    if (rv != 0)
+        unlink(tmp);
+    return rv;
+}
+
+static json_t *
+launch_json(const struct ctr_launch *l)
+{
+    json_t *root = json_object(), *cmd = json_object(), *args = json_array(), *env = json_object();
+
+    if (root == NULL || cmd == NULL || args == NULL || env == NULL) {
+        json_decref(root);
+        json_decref(cmd);
+        json_decref(args);
+        json_decref(env);
+        return NULL;
+    }
+    json_object_set_new(cmd, "shell", json_boolean(l->command->shell));
+    if (l->command->value != NULL && (l->command->shell || l->command->value[0] != '\0'))
+        json_object_set_new(cmd, "value", json_string(l->command->value));
+    for (size_t i = 0; i < l->command->narguments; i++)
+        json_array_append_new(args, json_string(l->command->arguments[i]));
+    json_object_set_new(cmd, "arguments", args);
+    for (size_t i = 0; i < l->nenv; i++)
+        json_object_set_new(env, l->env[i].key, json_string(l->env[i].value));
+    json_object_set_new(root, "command", cmd);
+    json_object_set_new(root, "env", env);
+    json_object_set_new(root, "kill_grace_ms", json_integer(l->kill_grace_ms));
+    return root;
+}
+
+int
+ctr_launch(struct ctr *c, const struct ctr_launch *l, int *pid, uint64_t *pid_start, char *err,
+           size_t errlen)
+{
+    struct ctr_container *k;
+    char meta_arg[PATH_MAX + 16], sandbox_arg[PATH_MAX + 16], logpath[PATH_MAX + 16];
+    char *args[4];
+    uv_process_options_t o;
+    uv_stdio_container_t stdio[3];
+    json_t *root;
+    int rv, logfd;
+
+    *pid = 0;
+    *pid_start = 0;
+    if (!ids_valid(l->container_id)) {
+        snprintf(err, errlen, "invalid container id");
+        return -AG_EINVAL;
+    }
+    if (hmap_get(&c->containers, l->container_id) != NULL) {
+        snprintf(err, errlen, "container %s exists", l->container_id);
+        return -AG_EEXIST;
+    }
+    if ((root = launch_json(l)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -AG_ENOMEM;
+    }
+    /* A fresh start: no verdict of an earlier run may linger. */
+    snprintf(logpath, sizeof(logpath), "%s/status.json", l->meta_dir);
+    unlink(logpath);
+    snprintf(logpath, sizeof(logpath), "%s/task.pid", l->meta_dir);
+    unlink(logpath);
+    rv = write_json_atomic(l->meta_dir, "launch.json", root);
+    json_decref(root);
+    if (rv != 0) {
+        snprintf(err, errlen, "cannot write %s/launch.json: %s", l->meta_dir, strerror(errno));
+        return rv;
+    }
+    snprintf(logpath, sizeof(logpath), "%s/executor.log", l->meta_dir);
+    logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (logfd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", logpath, strerror(errno));
+        return -AG_EIO;
+    }
+    if ((k = container_new(c, l->container_id, l->meta_dir)) == NULL) {
+        close(logfd);
+        snprintf(err, errlen, "out of memory");
+        return -AG_ENOMEM;
+    }
+    k->child = true;
+    uv_pipe_init(c->loop, &k->out, 0);
+    k->out.data = k;
+    k->has_pipe = true;
+    k->nhandles++;
+
+    snprintf(meta_arg, sizeof(meta_arg), "--meta=%s", l->meta_dir);
+    snprintf(sandbox_arg, sizeof(sandbox_arg), "--sandbox=%s", l->sandbox_dir);
+    args[0] = c->exe;
+    args[1] = meta_arg;
+    args[2] = sandbox_arg;
+    args[3] = NULL;
+    memset(&o, 0, sizeof(o));
+    memset(stdio, 0, sizeof(stdio));
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&k->out;
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = logfd;
+    o.file = c->exe;
+    o.args = args;
+    o.env = c->env;
+    o.cwd = l->meta_dir;
+    o.flags = UV_PROCESS_DETACHED;
+    o.stdio = stdio;
+    o.stdio_count = 3;
+    o.exit_cb = proc_exit_cb;
+    k->proc.data = k;
+    rv = uv_spawn(c->loop, &k->proc, &o);
+    close(logfd);
+    k->has_proc = true;
+    k->nhandles++;
+    if (rv != 0) {
+        snprintf(err, errlen, "cannot spawn %s: %s", c->exe, uv_strerror(rv));
+        hmap_del(&c->containers, k->id);
+        k->finished = true;
+        container_close(k);
+        return -AG_EIO;
+    }
+    k->pid = k->proc.pid;
+    k->start = ctr_proc_start_time(k->pid);
+    uv_read_start((uv_stream_t *)&k->out, pipe_alloc_cb, pipe_read_cb);
+    *pid = k->pid;
+    *pid_start = k->start;
+    log_debug("containerizer: executor started container_id=%s pid=%d", k->id, k->pid);
+    return 0;
+}
+
+int
+ctr_recover(struct ctr *c, const char *container_id, const char *meta_dir, int64_t pid,
+            uint64_t pid_start)
+{
+    struct ctr_container *k;
+
+    if ((k = container_new(c, container_id, meta_dir)) == NULL)
+        return hmap_get(&c->containers, container_id) ? -AG_EEXIST : -AG_ENOMEM;
+    k->recovered = true;
+    k->pid = pid > 0 && pid <= INT_MAX ? (int)pid : 0;
+    k->start = pid_start;
+    uv_timer_start(&k->timer, recover_timer_cb, 0, 0);
+    return 0;
+}
+
+int
+ctr_kill(struct ctr *c, const char *container_id)
+{
+    struct ctr_container *k = hmap_get(&c->containers, container_id);
+
+    if (k == NULL)
+        return -AG_ENOENT;
+    if (k->exited)
+        return 0;
+    if (k->child)
+        uv_process_kill(&k->proc, SIGTERM);
+    else if (k->pidfd >= 0)
+        pidfd_kill_(k->pidfd, SIGTERM);
+    else if (k->pid > 0 && recovered_alive(k))
+        kill(k->pid, SIGTERM);
+    return 0;
+}
+
+int
+ctr_kill_now(struct ctr *c, const char *container_id)
+{
+    struct ctr_container *k = hmap_get(&c->containers, container_id);
+
+    if (k == NULL)
+        return -AG_ENOENT;
+    read_task_pid(k);
+    if (k->task_pid > 0) {
+        kill(-k->task_pid, SIGKILL);
+        return 0;
+    }
+    if (k->exited)
+        return 0;
+    if (k->child)
+        uv_process_kill(&k->proc, SIGKILL);
+    else if (k->pidfd >= 0)
+        pidfd_kill_(k->pidfd, SIGKILL);
+    else if (k->pid > 0 && recovered_alive(k))
+        kill(k->pid, SIGKILL);
+    return 0;
+}
+
+static void
+fill_info(const struct ctr_container *k, struct ctr_info *out)
+{
+    out->container_id = k->id;
+    out->executor_pid = k->pid;
+    out->task_pid = k->task_pid;
+    out->recovered = k->recovered;
+}
+
+int
+ctr_get(const struct ctr *c, const char *container_id, struct ctr_info *out)
+{
+    const struct ctr_container *k = hmap_get(&c->containers, container_id);
+
+    if (k == NULL)
+        return -AG_ENOENT;
+    fill_info(k, out);
+    return 0;
+}
+
+bool
+ctr_next(const struct ctr *c, size_t *it, struct ctr_info *out)
+{
+    const char *key;
+    void *val;
+
+    if (!hmap_next(&c->containers, it, &key, &val))
+        return false;
+    fill_info(val, out);
+    return true;
+}
+
+size_t
+ctr_count(const struct ctr *c)
+{
+    return hmap_size(&c->containers);
+}

@@ -1,0 +1,650 @@
+#define _GNU_SOURCE
+#include "http_api.h"
+
+#include "agent.h"
+#include "containerizer.h"
+#include "error.h"
+#include "flags.h"
+#include "http.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- JSON shapes ---- */
+
+/* Mesos shape: {"cpus": 2.0, "mem": 1024.0, "ports": "[31000-32000]"} (roles summed). */
+static json_t *
+res_json(const struct resources *r)
+{
+    struct resources flat;
+    json_t *o = json_object();
+    char buf[4096];
+
+    res_init(&flat);
+    if (res_flatten(&flat, r) != 0) {
+        res_fini(&flat);
+        return o;
+    }
+    for (size_t i = 0; i < flat.n; i++) {
+        const struct res_item *it = &flat.items[i];
+        struct resources one = {.items = (struct res_item *)it, .n = 1, .cap = 1};
+        const char *colon;
+
+        if (it->type == RES_SCALAR) {
+            json_object_set_new(o, it->name, json_real((double)it->scalar / RES_SCALE));
+            continue;
+        }
+        res_format(&one, buf, sizeof(buf));
+        colon = strchr(buf, ':');
+        json_object_set_new(o, it->name, json_string(colon ? colon + 1 : buf));
+    }
+    res_fini(&flat);
+    return o;
+}
+
+static json_t *
+attr_json(const struct attributes *attrs)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; i < attrs->n; i++) {
+        const struct attr *at = &attrs->v[i];
+        if (at->type == ATTR_SCALAR)
+            json_object_set_new(o, at->name, json_real((double)at->scalar / RES_SCALE));
+        else
+            json_object_set_new(o, at->name, json_string(at->text));
+    }
+    return o;
+}
+
+static json_t *
+status_json(const struct msg_task_status *s)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "state", json_string(msg_task_state_name(s->state)));
+    json_object_set_new(o, "timestamp", json_real(s->timestamp));
+    json_object_set_new(o, "uuid", json_string(s->uuid));
+    json_object_set_new(o, "source", json_string(s->source));
+    if (s->reason[0] != '\0')
+        json_object_set_new(o, "reason", json_string(s->reason));
+    if (s->message[0] != '\0')
+        json_object_set_new(o, "message", json_string(s->message));
+    return o;
+}
+
+static json_t *
+task_json(const struct agent *a, const struct agent_task *t)
+{
+    json_t *o = json_object(), *statuses = json_array();
+    const struct msg_task_info *info = &t->st.info;
+
+    json_object_set_new(o, "id", json_string(info->task_id));
+    json_object_set_new(o, "name", json_string(info->name));
+    json_object_set_new(o, "framework_id", json_string(info->framework_id));
+    json_object_set_new(o, "executor_id", json_string(info->executor_id));
+    json_object_set_new(o, "slave_id", json_string(a->id));
+    json_object_set_new(o, "agent_id", json_string(a->id));
+    json_object_set_new(o, "state", json_string(msg_task_state_name(t->st.status.state)));
+    json_object_set_new(o, "resources", res_json(&info->resources));
+    if (t->st.status.state != MSG_TASK_STAGING)
+        json_array_append_new(statuses, status_json(&t->st.status));
+    json_object_set_new(o, "statuses", statuses);
+    json_object_set_new(o, "container_id", json_string(t->st.container_id));
+    json_object_set_new(o, "directory", json_string(t->sandbox));
+    json_object_set_new(o, "executor_pid", json_integer(t->st.pid));
+    json_object_set_new(o, "pid", json_integer(t->task_pid));
+    json_object_set_new(
+        o, "unacknowledged_updates",
+        json_integer((json_int_t)su_pending(&a->su, info->framework_id, info->task_id)));
+    return o;
+}
+
+/* A command task runs in its own executor whose id is the task id (as in Mesos). */
+static json_t *
+executor_json(const struct agent *a, const struct agent_task *t)
+{
+    json_t *o = json_object(), *tasks = json_array(), *done = json_array();
+
+    json_object_set_new(o, "id", json_string(t->st.info.task_id));
+    json_object_set_new(o, "name", json_string(t->st.info.name));
+    json_object_set_new(o, "source", json_string(t->st.info.task_id));
+    json_object_set_new(o, "framework_id", json_string(t->st.info.framework_id));
+    json_object_set_new(o, "container", json_string(t->st.container_id));
+    json_object_set_new(o, "directory", json_string(t->sandbox));
+    json_object_set_new(o, "resources", res_json(&t->st.info.resources));
+    json_array_append_new(msg_task_state_terminal(t->st.status.state) ? done : tasks,
+                          task_json(a, t));
+    json_object_set_new(o, "tasks", tasks);
+    json_object_set_new(o, "queued_tasks", json_array());
+    json_object_set_new(o, "completed_tasks", done);
+    return o;
+}
+
+static json_t *
+strs_json(char **v, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(v[i]));
+    return arr;
+}
+
+static const char *
+conn_name(enum agent_conn c)
+{
+    switch (c) {
+    case AGENT_DISCONNECTED:
+        return "DISCONNECTED";
+    case AGENT_CONNECTED:
+        return "CONNECTED";
+    case AGENT_AUTHENTICATING:
+        return "AUTHENTICATING";
+    case AGENT_REGISTERING:
+        return "REGISTERING";
+    case AGENT_REGISTERED:
+        return "REGISTERED";
+    }
+    return "UNKNOWN";
+}
+
+static void
+get_state(void *arg, struct http_req *req)
+{
+    struct agent *a = arg;
+    json_t *o = json_object(), *fws = json_array();
+    const char *key, *tkey;
+    void *val, *tval;
+    char buf[4096];
+
+    json_object_set_new(o, "id", json_string(a->id));
+    json_object_set_new(o, "hostname", json_string(a->hostname));
+    json_object_set_new(o, "http_address", json_string(a->http_address));
+    json_object_set_new(o, "version", json_string(AGORA_VERSION));
+    json_object_set_new(o, "start_time", json_real(a->start_time));
+    json_object_set_new(o, "registered_time", json_real(a->registered_time));
+    json_object_set_new(o, "master_hostname", json_string(a->master.host));
+    json_object_set_new(o, "master", json_string(a->master.stream_url));
+    json_object_set_new(o, "connection", json_string(conn_name(a->conn)));
+    json_object_set_new(o, "work_dir", json_string(a->paths.work_dir));
+    json_object_set_new(o, "resources", res_json(&a->resources));
+    res_format(&a->resources, buf, sizeof(buf));
+    json_object_set_new(o, "resources_text", json_string(buf));
+    json_object_set_new(o, "attributes", attr_json(&a->attributes));
+    if (a->cfg.flags != NULL)
+        json_object_set_new(o, "flags", flags_to_json(a->cfg.flags));
+    for (size_t it = 0; hmap_next(&a->frameworks, &it, &key, &val);) {
+        const struct agent_framework *f = val;
+        json_t *fo = json_object(), *ex = json_array(), *done = json_array();
+
+        json_object_set_new(fo, "id", json_string(key));
+        json_object_set_new(fo, "name", json_string(f->info.name));
+        json_object_set_new(fo, "user", json_string(f->info.user));
+        json_object_set_new(fo, "roles", strs_json(f->info.roles, f->info.nroles));
+        json_object_set_new(fo, "principal", json_string(f->info.principal));
+        json_object_set_new(fo, "checkpoint", json_boolean(f->info.checkpoint));
+        json_object_set_new(fo, "hostname", json_string(f->info.hostname));
+        for (size_t jt = 0; hmap_next(&a->tasks, &jt, &tkey, &tval);) {
+            const struct agent_task *t = tval;
+            if (strcmp(t->st.info.framework_id, key) == 0)
+                json_array_append_new(t->live ? ex : done, executor_json(a, t));
+        }
+        json_object_set_new(fo, "executors", ex);
+        json_object_set_new(fo, "completed_executors", done);
+        json_array_append_new(fws, fo);
+    }
+    json_object_set_new(o, "frameworks", fws);
+    json_object_set_new(o, "completed_frameworks", json_array());
+    json_object_set_new(o, "unacknowledged_updates", json_integer((json_int_t)su_total(&a->su)));
+    http_reply_json(req, 200, o);
+}
+
+static void
+get_flags(void *arg, struct http_req *req)
+{
+    struct agent *a = arg;
+    json_t *o = json_object();
+
+    json_object_set_new(o, "flags", a->cfg.flags ? flags_to_json(a->cfg.flags) : json_object());
+    http_reply_json(req, 200, o);
+}
+
+static void
+get_health(void *arg, struct http_req *req)
+{
+    (void)arg;
+    http_reply_text(req, 200, "text/plain", "", 0);
+}
+
+/* utime, stime (clock ticks) and rss (pages) of one process from /proc/PID/stat. */
+static bool
+proc_usage(int pid, double *user_s, double *sys_s, uint64_t *rss_bytes)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long utime, stime;
+    long long rss;
+    ssize_t n;
+    int fd;
+    long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (pid <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    if ((p = strrchr(buf, ')')) == NULL)
+        return false;
+    /* After ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+     * utime(14) stime(15) cutime cstime priority nice threads itrealvalue starttime vsize
+     * rss(24). */
+    if (sscanf(p + 2,
+               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
+               "%*u %*u %lld",
+               &utime, &stime, &rss) != 3)
+        return false;
+    *user_s = hz > 0 ? (double)utime / (double)hz : 0;
+    *sys_s = hz > 0 ? (double)stime / (double)hz : 0;
+    *rss_bytes = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
+    return true;
+}
+
+static void
+get_statistics(void *arg, struct http_req *req)
+{
+    struct agent *a = arg;
+    json_t *arr = json_array();
+    const char *key;
+    void *val;
+
+    for (size_t it = 0; hmap_next(&a->tasks, &it, &key, &val);) {
+        const struct agent_task *t = val;
+        json_t *o, *st;
+        double user_s = 0, sys_s = 0;
+        uint64_t rss = 0;
+
+        if (!t->live)
+            continue;
+        o = json_object();
+        st = json_object();
+        json_object_set_new(o, "executor_id", json_string(t->st.info.task_id));
+        json_object_set_new(o, "executor_name", json_string(t->st.info.name));
+        json_object_set_new(o, "framework_id", json_string(t->st.info.framework_id));
+        json_object_set_new(o, "source", json_string(t->st.info.task_id));
+        json_object_set_new(o, "container_id", json_string(t->st.container_id));
+        json_object_set_new(o, "executor_pid", json_integer(t->st.pid));
+        json_object_set_new(o, "task_pid", json_integer(t->task_pid));
+        json_object_set_new(st, "timestamp", json_real(agent_wall_time()));
+        if (proc_usage(t->task_pid, &user_s, &sys_s, &rss)) {
+            json_object_set_new(st, "cpus_user_time_secs", json_real(user_s));
+            json_object_set_new(st, "cpus_system_time_secs", json_real(sys_s));
+            json_object_set_new(st, "mem_rss_bytes", json_integer((json_int_t)rss));
+        }
+        json_object_set_new(
+            st, "cpus_limit",
+            json_real((double)res_scalar(&t->st.info.resources, "cpus") / RES_SCALE));
+        json_object_set_new(st, "mem_limit_bytes",
+                            json_integer((json_int_t)(res_scalar(&t->st.info.resources, "mem") /
+                                                      RES_SCALE * 1024 * 1024)));
+        json_object_set_new(o, "statistics", st);
+        json_array_append_new(arr, o);
+    }
+    http_reply_json(req, 200, arr);
+}
+
+static void
+get_metrics(void *arg, struct http_req *req)
+{
+    struct agent *a = arg;
+    json_t *o = json_object();
+    size_t running = 0, staging = 0, starting = 0, killing = 0;
+    const char *key;
+    void *val;
+
+    for (size_t it = 0; hmap_next(&a->tasks, &it, &key, &val);) {
+        const struct agent_task *t = val;
+        switch (t->st.status.state) {
+        case MSG_TASK_RUNNING:
+            running++;
+            break;
+        case MSG_TASK_STAGING:
+            staging++;
+            break;
+        case MSG_TASK_STARTING:
+            starting++;
+            break;
+        case MSG_TASK_KILLING:
+            killing++;
+            break;
+        default:
+            break;
+        }
+    }
+    json_object_set_new(o, "slave/registered", json_real(a->conn == AGENT_REGISTERED));
+    json_object_set_new(o, "slave/uptime_secs", json_real(agent_wall_time() - a->start_time));
+    json_object_set_new(o, "slave/tasks_running", json_real((double)running));
+    json_object_set_new(o, "slave/tasks_staging", json_real((double)staging));
+    json_object_set_new(o, "slave/tasks_starting", json_real((double)starting));
+    json_object_set_new(o, "slave/tasks_killing", json_real((double)killing));
+    json_object_set_new(o, "slave/tasks_finished", json_real((double)a->stats.finished));
+    json_object_set_new(o, "slave/tasks_failed", json_real((double)a->stats.failed));
+    json_object_set_new(o, "slave/tasks_killed", json_real((double)a->stats.killed));
+    json_object_set_new(o, "slave/tasks_lost", json_real((double)a->stats.lost));
+    json_object_set_new(o, "slave/executors_running", json_real((double)ctr_count(a->ctr)));
+    json_object_set_new(o, "slave/frameworks_active", json_real((double)hmap_size(&a->frameworks)));
+    json_object_set_new(o, "slave/registrations", json_real((double)a->stats.registrations));
+    json_object_set_new(o, "slave/reconnects", json_real((double)a->stats.reconnects));
+    json_object_set_new(o, "slave/tasks_launched", json_real((double)a->stats.launched));
+    json_object_set_new(o, "slave/messages_received",
+                        json_real((double)a->stats.messages_received));
+    json_object_set_new(o, "slave/status_updates_pending", json_real((double)su_total(&a->su)));
+    json_object_set_new(o, "slave/status_updates_sent", json_real((double)a->su.sent));
+    json_object_set_new(o, "slave/status_updates_retried", json_real((double)a->su.retries));
+    json_object_set_new(o, "slave/status_updates_acknowledged", json_real((double)a->su.acked));
+    http_reply_json(req, 200, o);
+}
+
+/* ---- /files ---- */
+
+static int
+files_status(int rv)
+{
+    switch (rv) {
+    case -AG_EPERM:
+        return 403;
+    case -AG_EINVAL:
+    case -AG_ERANGE:
+        return 400;
+    default:
+        return 404;
+    }
+}
+
+/* Parses an optional integer query parameter; false when present but malformed. */
+static bool
+query_int(struct http_req *req, const char *name, int64_t def, int64_t *out)
+{
+    const char *v = http_req_query(req, name);
+    char *end;
+    long long n;
+
+    *out = def;
+    if (v == NULL || *v == '\0')
+        return true;
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = n;
+    return true;
+}
+
+/*
+ * Makes buf[0..n) valid UTF-8 in place, byte for byte (every byte that does
+ * not belong to a valid sequence becomes '?', so offsets stay file offsets).
+ * Returns how many bytes to send: n, or less when the buffer ends inside a
+ * sequence that the next read would complete (unless `at_eof`).
+ */
+static size_t
+utf8_clean(char *buf, size_t n, bool at_eof)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = (unsigned char)buf[i];
+        size_t len, k;
+        unsigned char lo = 0x80, hi = 0xBF;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c >= 0xE0 && c <= 0xEF)
+            len = 3;
+        else if (c >= 0xF0 && c <= 0xF4)
+            len = 4;
+        else {
+            buf[i++] = '?';
+            continue;
+        }
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+        else if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+        for (k = 1; k < len && i + k < n; k++) {
+            unsigned char d = (unsigned char)buf[i + k];
+            if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xBF))
+                break;
+        }
+        if (k == len) {
+            i += len;
+        } else if (i + k == n && !at_eof) {
+            return i; /* an incomplete sequence at the end: the next read gets it */
+        } else {
+            buf[i++] = '?';
+        }
+    }
+    return n;
+}
+
+static void
+get_files_read(void *arg, struct http_req *req)
+{
+    struct agent *a = arg;
+    const char *path = http_req_query(req, "path");
+    char real[PATH_MAX];
+    int64_t offset, length;
+    struct stat sb;
+    json_t *o;
+    char *buf;
+    ssize_t got;
+    size_t send;
+    int fd, rv;
+
+    if (path == NULL || *path == '\0') {
+        http_reply_error(req, 400, "missing 'path' query parameter");
+        return;
+    }
+    if (!query_int(req, "offset", 0, &offset) || !query_int(req, "length", -1, &length) ||
+        offset < -1 || length < -1) {
+        http_reply_error(req, 400, "'offset' and 'length' must be integers >= -1");
+        return;
+    }
+    if ((rv = paths_open_sandbox_file(&a->paths, path, O_RDONLY, &fd, real, sizeof(real))) != 0) {
+        http_reply_error(req, files_status(rv), "%s: %s", path,
+                         rv == -AG_EPERM ? "outside the sandboxes" : "no such file");
+        return;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        http_reply_error(req, 400, "%s is not a regular file", path);
+        return;
+    }
+    o = json_object();
+    if (offset == -1) {
+        close(fd);
+        json_object_set_new(o, "data", json_string(""));
+        json_object_set_new(o, "offset", json_integer((json_int_t)sb.st_size));
+        http_reply_json(req, 200, o);
+        return;
+    }
+    if (length < 0 || length > (int64_t)AHTTP_MAX_READ)
+        length = AHTTP_MAX_READ;
+    buf = malloc((size_t)length + 1);
+    if (buf == NULL) {
+        close(fd);
+        json_decref(o);
+        http_reply_error(req, 500, "out of memory");
+        return;
+    }
+    got = length > 0 ? pread(fd, buf, (size_t)length, (off_t)offset) : 0;
+    close(fd);
+    if (got < 0) {
+        free(buf);
+        json_decref(o);
+        http_reply_error(req, 500, "cannot read %s: %s", path, strerror(errno));
+        return;
+    }
+    send = utf8_clean(buf, (size_t)got, offset + got >= (int64_t)sb.st_size);
+    json_object_set_new(o, "data", json_stringn(buf, send));
+    json_object_set_new(o, "offset", json_integer((json_int_t)offset));
+    free(buf);
+    http_reply_json(req, 200, o);
+}
+
+static void
+mode_string(mode_t m, char out[11])
+{
+    static const char rwx[] = "rwxrwxrwx";
+
+    out[0] = S_ISDIR(m)    ? 'd'
+             : S_ISLNK(m)  ? 'l'
+             : S_ISCHR(m)  ? 'c'
+             : S_ISBLK(m)  ? 'b'
+             : S_ISFIFO(m) ? 'p'
+             : S_ISSOCK(m) ? 's'
+                           : '-';
+    for (int i = 0; i < 9; i++)
+        out[1 + i] = (m & (1u << (8 - i))) ? rwx[i] : '-';
+    out[10] = '\0';
+}
+
+static json_t *
+user_json(uid_t uid)
+{
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+
+    if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
+        return json_string(pw.pw_name);
+    snprintf(buf, sizeof(buf), "%u", (unsigned)uid);
+    return json_string(buf);
+}
+
+static json_t *
+group_json(gid_t gid)
+{
+    struct group gr, *res = NULL;
+    char buf[1024];
+
+    if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res != NULL)
+        return json_string(gr.gr_name);
+    snprintf(buf, sizeof(buf), "%u", (unsigned)gid);
+    return json_string(buf);
+}
+
+static void
+get_files_browse(void *arg, struct http_req *req)
+{
+    struct agent *a = arg;
+    const char *path = http_req_query(req, "path");
+    char real[PATH_MAX], full[PATH_MAX + 256], mode[11];
+    struct dirent *e;
+    json_t *arr;
+    DIR *d;
+    int fd, rv;
+
+    if (path == NULL || *path == '\0') {
+        http_reply_error(req, 400, "missing 'path' query parameter");
+        return;
+    }
+    rv = paths_open_sandbox_file(&a->paths, path, O_RDONLY | O_DIRECTORY, &fd, real, sizeof(real));
+    if (rv == -AG_EINVAL) {
+        http_reply_error(req, 400, "%s is not a directory", path);
+        return;
+    }
+    if (rv != 0) {
+        http_reply_error(req, files_status(rv), "%s: %s", path,
+                         rv == -AG_EPERM ? "outside the sandboxes" : "no such directory");
+        return;
+    }
+    if ((d = fdopendir(fd)) == NULL) {
+        close(fd);
+        http_reply_error(req, 500, "cannot list %s: %s", path, strerror(errno));
+        return;
+    }
+    arr = json_array();
+    while ((e = readdir(d)) != NULL) {
+        struct stat sb;
+        json_t *o;
+
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        o = json_object();
+        snprintf(full, sizeof(full), "%s/%s", real, e->d_name);
+        mode_string(sb.st_mode, mode);
+        json_object_set_new(o, "path", json_string(full));
+        json_object_set_new(o, "size", json_integer((json_int_t)sb.st_size));
+        json_object_set_new(o, "mode", json_string(mode));
+        json_object_set_new(o, "mtime", json_integer((json_int_t)sb.st_mtime));
+        json_object_set_new(o, "nlink", json_integer((json_int_t)sb.st_nlink));
+        json_object_set_new(o, "uid", user_json(sb.st_uid));
+        json_object_set_new(o, "gid", group_json(sb.st_gid));
+        json_array_append_new(arr, o);
+    }
+    closedir(d);
+    http_reply_json(req, 200, arr);
+}
+
+int
+ahttp_start(struct agent *a, char *err, size_t errlen)
+{
+    static const struct {
+        const char *path;
+        http_handler_fn fn;
+    } routes[] = {
+        {"/health", get_health},
+        {"/flags", get_flags},
+        {"/state", get_state},
+        {"/state.json", get_state},
+        {"/monitor/statistics", get_statistics},
+        {"/monitor/statistics.json", get_statistics},
+        {"/metrics/snapshot", get_metrics},
+        {"/files/read", get_files_read},
+        {"/files/read.json", get_files_read},
+        {"/files/browse", get_files_browse},
+        {"/files/browse.json", get_files_browse},
+    };
+    const char *ip = a->cfg.ip && *a->cfg.ip ? a->cfg.ip : "0.0.0.0";
+    int rv;
+
+    if (a->cfg.port < 0 || a->cfg.port > 65535) {
+        snprintf(err, errlen, "bad --port %d: expected 0-65535", a->cfg.port);
+        return -AG_EINVAL;
+    }
+    rv = http_server_open(&a->http, a->loop, ip, (uint16_t)a->cfg.port, 0);
+    if (rv != 0) {
+        snprintf(err, errlen, "cannot serve HTTP on %s:%d: %s", ip, a->cfg.port,
+                 rv == -AG_EIO ? "address in use or not available" : ag_strerror(rv));
+        return rv;
+    }
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if ((rv = http_route(a->http, "GET", routes[i].path, routes[i].fn, a, 0)) != 0) {
+            snprintf(err, errlen, "cannot add route %s: %s", routes[i].path, ag_strerror(rv));
+            http_server_close(a->http);
+            a->http = NULL;
+            return rv;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,148 @@
+/* agora-agent: flags, logging, signals and the loop. */
+#include "agent.h"
+
+#include "error.h"
+#include "flags.h"
+#include "log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *f_master, *f_ip, *f_advertise_ip, *f_hostname, *f_work_dir, *f_resources;
+static char *f_attributes, *f_credential, *f_launcher_dir, *f_logging_level;
+static int64_t f_port, f_grace_ms, f_su_retry_ms, f_su_retry_max_ms, f_backoff_ms;
+
+static const struct flag agent_flag_table[] = {
+    {"master", FLAG_STRING, &f_master, FLAG_REQUIRED,
+     "The master, HOST:PORT (port 5050 when left out)."},
+    {"ip", FLAG_STRING, &f_ip, "0.0.0.0", "IP address the agent's HTTP endpoints listen on."},
+    {"port", FLAG_INT64, &f_port, "5051", "Port the agent's HTTP endpoints listen on."},
+    {"advertise_ip", FLAG_STRING, &f_advertise_ip, NULL,
+     "IP address given to the master for the agent's HTTP endpoints (default: --ip, or when "
+     "that is 0.0.0.0 the first non-loopback IPv4 address of --hostname, else 127.0.0.1)."},
+    {"hostname", FLAG_STRING, &f_hostname, NULL,
+     "Hostname reported to the master (default: the system's hostname)."},
+    {"work_dir", FLAG_STRING, &f_work_dir, "/var/lib/agora/agent",
+     "Directory for the checkpoint (meta/) and the task sandboxes (sandboxes/). Restart with "
+     "the same directory to recover running tasks."},
+    {"resources", FLAG_STRING, &f_resources, NULL,
+     "Total resources, e.g. \"cpus:4;mem:8192;disk:100000;ports:[31000-32000]\"; cpus, mem "
+     "(MB), disk (MB) and ports left out are detected."},
+    {"attributes", FLAG_STRING, &f_attributes, NULL, "Attributes, e.g. \"rack:r1;zone:a\"."},
+    {"credential", FLAG_STRING, &f_credential, NULL,
+     "JSON file {\"principal\": ..., \"secret\": ...} to authenticate with the master."},
+    {"launcher_dir", FLAG_STRING, &f_launcher_dir, NULL,
+     "Directory holding agora-executor (default: the directory of agora-agent)."},
+    {"executor_shutdown_grace_period", FLAG_DURATION, &f_grace_ms, "3secs",
+     "Default delay between SIGTERM and SIGKILL when a task is killed (a task's kill_grace_ms "
+     "overrides it)."},
+    {"status_update_retry_interval", FLAG_DURATION, &f_su_retry_ms, "10secs",
+     "First retry interval of an unacknowledged status update; it doubles at each retry."},
+    {"status_update_retry_max", FLAG_DURATION, &f_su_retry_max_ms, "10mins",
+     "Longest interval between retries of a status update."},
+    {"registration_backoff_factor", FLAG_DURATION, &f_backoff_ms, "1secs",
+     "First delay before retrying a refused registration or authentication; it doubles up to "
+     "one minute."},
+    {"logging_level", FLAG_STRING, &f_logging_level, "INFO", "DEBUG, INFO, WARNING or ERROR."},
+    {NULL},
+};
+
+static struct agent *the_agent;
+static uv_signal_t sig_term, sig_int;
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    log_info("received %s, stopping (tasks keep running)", strsignal(signum));
+    agent_close(the_agent);
+    the_agent = NULL;
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    (void)h;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct agent_config cfg;
+    uv_loop_t loop;
+    enum ag_log_level level;
+    char err[1024];
+    int rc;
+
+    rc = flags_parse(agent_flag_table, &argc, argv, err, sizeof(err));
+    if (rc == FLAGS_HELP) {
+        flags_usage(agent_flag_table, "agora-agent",
+                    "The Agora agent: registers this machine's resources with the master, runs "
+                    "tasks through agora-executor and reports their states reliably. HTTP "
+                    "endpoints on --port: /state, /flags, /health, /monitor/statistics, "
+                    "/files/read, /files/browse.",
+                    stdout);
+        flags_free(agent_flag_table);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "agora-agent: %s\n", err);
+        flags_free(agent_flag_table);
+        return 1;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "agora-agent: unexpected argument '%s'; see --help\n", argv[1]);
+        flags_free(agent_flag_table);
+        return 1;
+    }
+    if (log_parse_level(f_logging_level, &level) != 0) {
+        fprintf(stderr,
+                "agora-agent: bad --logging_level '%s': use DEBUG, INFO, WARNING or "
+                "ERROR\n",
+                f_logging_level);
+        flags_free(agent_flag_table);
+        return 1;
+    }
+    if (f_port < 0 || f_port > 65535) {
+        fprintf(stderr, "agora-agent: bad --port %lld: expected 0-65535\n", (long long)f_port);
+        flags_free(agent_flag_table);
+        return 1;
+    }
+    log_set_component("agent");
+    log_set_level(level);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.master = f_master;
+    cfg.ip = f_ip;
+    cfg.port = (int)f_port;
+    cfg.advertise_ip = f_advertise_ip;
+    cfg.hostname = f_hostname;
+    cfg.work_dir = f_work_dir;
+    cfg.resources = f_resources;
+    cfg.attributes = f_attributes;
+    cfg.credential = f_credential;
+    cfg.launcher_dir = f_launcher_dir;
+    cfg.kill_grace_ms = f_grace_ms;
+    cfg.su_retry_ms = f_su_retry_ms;
+    cfg.su_retry_max_ms = f_su_retry_max_ms;
+    cfg.registration_backoff_ms = f_backoff_ms;
+    cfg.http = true;
+    cfg.flags = agent_flag_table;
+
+    uv_loop_init(&loop);
+    if ((rc = agent_open(&the_agent, &loop, &cfg, err, sizeof(err))) != 0) {
+        fprintf(stderr, "agora-agent: %s\n", err);
+        uv_run(&loop, UV_RUN_DEFAULT); /* let closed handles finish */
+        uv_loop_close(&loop);
+        flags_free(agent_flag_table);
+        return 1;
+    }
+    uv_signal_init(&loop, &sig_term);
+    uv_signal_init(&loop, &sig_int);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    flags_free(agent_flag_table);
+    log_info("agent stopped");
+    return 0;
+}

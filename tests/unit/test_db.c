@@ -1,0 +1,368 @@
+#define _GNU_SOURCE /* mkdtemp */
+#include "test.h"
+
+#include "db.h"
+#include "error.h"
+#include "log.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct db_migration migs[] = {
+    {"jobs", "CREATE TABLE jobs (id TEXT PRIMARY KEY, n INTEGER NOT NULL);"
+             "CREATE TABLE applied (version INTEGER);"
+             "INSERT INTO applied VALUES (1);"},
+    {"tasks", "CREATE TABLE tasks (id TEXT PRIMARY KEY, job TEXT NOT NULL REFERENCES jobs(id));"
+              "INSERT INTO applied VALUES (2);"},
+    {"jobs.note", "ALTER TABLE jobs ADD COLUMN note TEXT; INSERT INTO applied VALUES (3);"},
+};
+
+static char dir[64];
+static char path[128];
+
+static void
+setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/agora-test-db-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/state.db", dir);
+    log_set_level(AG_LOG_ERROR);
+}
+
+static void
+teardown(void)
+{
+    char p[160];
+    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof(p), "%s/junk", dir);
+    unlink(p);
+    CHECK_EQ_INT(rmdir(dir), 0);
+}
+
+static long long
+query_int(struct db *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    long long v;
+
+    CHECK_EQ_INT(db_prepare(db, sql, &st), 0);
+    CHECK_EQ_INT(db_step(db, st), 1);
+    v = sqlite3_column_int64(st, 0);
+    CHECK_EQ_INT(db_step(db, st), 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void
+test_migrations_once(void)
+{
+    struct db *db;
+    char err[512];
+
+    setup();
+    CHECK_EQ_INT(db_open(&db, path, migs, 2, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(db_version(db), 2);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM applied"), 2);
+    CHECK_EQ_INT(db_exec(db, "INSERT INTO jobs VALUES ('a', 1)"), 0);
+    db_close(db);
+
+    /* Reopening with the same list applies nothing; a longer list applies the rest. */
+    CHECK_EQ_INT(db_open(&db, path, migs, 2, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM applied"), 2);
+    db_close(db);
+    CHECK_EQ_INT(db_open(&db, path, migs, 3, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(db_version(db), 3);
+    CHECK_EQ_INT(query_int(db, "SELECT sum(version) FROM applied"), 6);
+    CHECK_EQ_INT(query_int(db, "SELECT n FROM jobs WHERE id = 'a'"), 1); /* data kept */
+    CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 3);
+    db_close(db);
+    teardown();
+}
+
+static void
+test_settings(void)
+{
+    struct db *db;
+    char err[512];
+    sqlite3_stmt *st;
+
+    setup();
+    CHECK_EQ_INT(db_open(&db, path, migs, 1, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "PRAGMA synchronous"), 1); /* NORMAL */
+    CHECK_EQ_INT(query_int(db, "PRAGMA foreign_keys"), 1);
+    CHECK_EQ_INT(query_int(db, "PRAGMA busy_timeout"), 5000);
+    CHECK_EQ_INT(db_prepare(db, "PRAGMA journal_mode", &st), 0);
+    CHECK_EQ_INT(db_step(db, st), 1);
+    CHECK_EQ_STR((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    db_close(db);
+    CHECK_EQ_INT(db_open(&db, path, migs, 1, DB_SYNC_FULL, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "PRAGMA synchronous"), 2); /* FULL */
+    db_close(db);
+    teardown();
+
+    CHECK_EQ_INT(db_open(&db, ":memory:", migs, 3, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(db_version(db), 3);
+    db_close(db);
+}
+
+static void
+test_newer_refused(void)
+{
+    struct db *db = (struct db *)&db;
+    char err[512], expect[512];
+
+    setup();
+    CHECK_EQ_INT(db_open(&db, path, migs, 3, 0, err, sizeof(err)), 0);
+    db_close(db);
+    CHECK_EQ_INT(db_open(&db, path, migs, 2, 0, err, sizeof(err)), -AG_EVERSION);
+    CHECK(db == NULL);
+    snprintf(expect, sizeof(expect),
+             "database %s has schema version 3 but this build knows versions up to 2; refusing "
+             "to use it (was it written by a newer Agora?)",
+             path);
+    CHECK_EQ_STR(err, expect);
+    /* The refusal changed nothing. */
+    CHECK_EQ_INT(db_open(&db, path, migs, 3, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM applied"), 3);
+    db_close(db);
+    teardown();
+}
+
+static void
+test_failed_migration(void)
+{
+    static const struct db_migration bad[] = {
+        {"first", "CREATE TABLE a (x INTEGER);"},
+        {"second", "CREATE TABLE b (x INTEGER); INSERT INTO a VALUES (1); SELEKT 1;"},
+    };
+    struct db *db;
+    char err[512], expect[512];
+
+    setup();
+    CHECK_EQ_INT(db_open(&db, path, bad, 2, 0, err, sizeof(err)), -AG_EDB);
+    snprintf(expect, sizeof(expect),
+             "database %s: migration 2 (second) failed: near \"SELEKT\": syntax error", path);
+    CHECK_EQ_STR(err, expect);
+    /* Version 1 stays; nothing of migration 2 is left behind. */
+    CHECK_EQ_INT(db_open(&db, path, bad, 1, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(db_version(db), 1);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM a"), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'b'"), 0);
+    db_close(db);
+    teardown();
+}
+
+static void
+test_transactions(void)
+{
+    struct db *db;
+    char err[512];
+
+    setup();
+    CHECK_EQ_INT(db_open(&db, path, migs, 2, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(db_commit(db), -AG_ESTATE);
+    CHECK_EQ_INT(db_rollback(db), 0);
+    CHECK_EQ_INT(db_begin(db), 0);
+    CHECK_EQ_INT(db_begin(db), -AG_ESTATE);
+    CHECK_EQ_INT(db_exec(db, "INSERT INTO jobs VALUES ('a', 1); INSERT INTO jobs VALUES ('b', 2)"),
+                 0);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM jobs"), 2);
+    CHECK_EQ_INT(db_rollback(db), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM jobs"), 0);
+
+    CHECK_EQ_INT(db_begin(db), 0);
+    CHECK_EQ_INT(db_exec(db, "INSERT INTO jobs VALUES ('a', 1)"), 0);
+    CHECK_EQ_INT(db_commit(db), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM jobs"), 1);
+
+    /* Errors are translated once. */
+    CHECK_EQ_INT(db_exec(db, "INSERT INTO jobs VALUES ('a', 5)"), -AG_EEXIST);
+    CHECK(strstr(db_errmsg(db), "UNIQUE constraint failed") != NULL);
+    CHECK_EQ_INT(db_exec(db, "INSERT INTO tasks VALUES ('t', 'nojob')"), -AG_ENOENT);
+    CHECK_EQ_INT(db_exec(db, "INSERT INTO jobs VALUES ('c', NULL)"), -AG_EINVAL);
+    CHECK_EQ_INT(db_exec(db, "SELEKT"), -AG_EDB);
+    CHECK_EQ_INT(db_exec(db, NULL), -AG_EINVAL);
+
+    /* Closing with an open transaction rolls it back. */
+    CHECK_EQ_INT(db_begin(db), 0);
+    CHECK_EQ_INT(db_exec(db, "INSERT INTO jobs VALUES ('z', 9)"), 0);
+    db_close(db);
+    CHECK_EQ_INT(db_open(&db, path, migs, 2, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM jobs"), 1);
+    db_close(db);
+    teardown();
+}
+
+static void
+test_statements(void)
+{
+    struct db *db;
+    sqlite3_stmt *a, *b;
+    char err[512];
+
+    CHECK_EQ_INT(db_open(&db, ":memory:", migs, 2, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(db_stmt(db, "INSERT INTO jobs VALUES (?, ?)", &a), 0);
+    sqlite3_bind_text(a, 1, "x", -1, SQLITE_STATIC);
+    sqlite3_bind_int(a, 2, 7);
+    CHECK_EQ_INT(db_step(db, a), 0);
+    CHECK_EQ_INT(db_stmt(db, "INSERT INTO jobs VALUES (?, ?)", &b), 0);
+    CHECK(a == b);
+    sqlite3_bind_text(b, 1, "x", -1, SQLITE_STATIC);
+    CHECK_EQ_INT(db_step(db, b), -AG_EINVAL); /* bindings were cleared: n is NULL */
+    sqlite3_bind_int(b, 2, 7);
+    CHECK_EQ_INT(db_step(db, b), -AG_EEXIST);
+    CHECK_EQ_INT(db_stmt(db, "SELECT n FROM jobs WHERE id = ?", &b), 0);
+    CHECK(a != b);
+    sqlite3_bind_text(b, 1, "x", -1, SQLITE_STATIC);
+    CHECK_EQ_INT(db_step(db, b), 1);
+    CHECK_EQ_INT(sqlite3_column_int(b, 0), 7);
+    CHECK_EQ_INT(db_step(db, b), 0);
+
+    CHECK_EQ_INT(db_prepare(db, "SELECT * FROM nowhere", &a), -AG_EDB);
+    CHECK(a == NULL);
+    CHECK(strstr(db_errmsg(db), "no such table") != NULL);
+    CHECK_EQ_INT(db_stmt(db, "SELECT * FROM nowhere", &a), -AG_EDB);
+    CHECK_EQ_INT(db_prepare(db, "  -- nothing", &a), -AG_EINVAL);
+    CHECK(db_handle(db) != NULL);
+    db_close(db);
+}
+
+static void
+test_bad_files(void)
+{
+    struct db *db = (struct db *)&db;
+    char err[512], junk[160];
+    FILE *f;
+
+    setup();
+    snprintf(junk, sizeof(junk), "%s/junk", dir);
+    f = fopen(junk, "w");
+    CHECK(f != NULL);
+    for (int i = 0; i < 100; i++)
+        fputs("this is not an SQLite database\n", f);
+    fclose(f);
+    CHECK_EQ_INT(db_open(&db, junk, migs, 2, 0, err, sizeof(err)), -AG_EDB);
+    CHECK(db == NULL);
+    CHECK(strstr(err, "file is not a database") != NULL);
+    CHECK(strstr(err, junk) != NULL);
+
+    snprintf(junk, sizeof(junk), "%s/missing/dir/state.db", dir);
+    CHECK_EQ_INT(db_open(&db, junk, migs, 2, 0, err, sizeof(err)), -AG_EIO);
+    CHECK(strstr(err, "cannot open database") != NULL);
+
+    CHECK_EQ_INT(db_open(&db, NULL, migs, 2, 0, err, sizeof(err)), -AG_EINVAL);
+    CHECK_EQ_INT(db_open(&db, path, NULL, 2, 0, err, sizeof(err)), -AG_EINVAL);
+    CHECK_EQ_INT(db_open(&db, path, migs, 2, 0x100, err, sizeof(err)), -AG_EINVAL);
+    CHECK_EQ_INT(db_open(NULL, path, migs, 2, 0, err, sizeof(err)), -AG_EINVAL);
+    db_close(NULL);
+    teardown();
+}
+
+static double
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+struct writer {
+    double waited_ms;
+    int rc;
+};
+
+static void *
+writer_main(void *arg)
+{
+    struct writer *w = arg;
+    struct db *db;
+    char err[512];
+    double t0;
+
+    w->rc = db_open(&db, path, migs, 2, 0, err, sizeof(err));
+    if (w->rc != 0)
+        return NULL;
+    t0 = now_ms();
+    w->rc = db_begin(db); /* waits for the main thread's transaction */
+    w->waited_ms = now_ms() - t0;
+    if (w->rc == 0)
+        w->rc = db_exec(db, "INSERT INTO jobs VALUES ('from-thread', 2)");
+    if (w->rc == 0)
+        w->rc = db_commit(db);
+    db_close(db);
+    return NULL;
+}
+
+static void
+test_concurrent_writers(void)
+{
+    struct writer w = {0, -1};
+    struct db *db;
+    pthread_t t;
+    char err[512];
+
+    setup();
+    CHECK_EQ_INT(db_open(&db, path, migs, 2, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(db_begin(db), 0);
+    CHECK_EQ_INT(db_exec(db, "INSERT INTO jobs VALUES ('from-main', 1)"), 0);
+    CHECK_EQ_INT(pthread_create(&t, NULL, writer_main, &w), 0);
+    usleep(300 * 1000);
+    CHECK_EQ_INT(db_commit(db), 0);
+    CHECK_EQ_INT(pthread_join(t, NULL), 0);
+    CHECK_EQ_INT(w.rc, 0);
+    CHECK(w.waited_ms >= 100); /* it really waited for the lock, then got it */
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM jobs"), 2);
+    db_close(db);
+    teardown();
+}
+
+static void *
+opener_main(void *arg)
+{
+    struct db *db;
+    char err[512];
+    int *rc = arg;
+
+    *rc = db_open(&db, path, migs, 3, 0, err, sizeof(err));
+    if (*rc == 0)
+        db_close(db);
+    else
+        fprintf(stderr, "open failed: %s\n", err);
+    return NULL;
+}
+
+static void
+test_concurrent_open(void)
+{
+    enum { N = 4 };
+    pthread_t t[N];
+    int rc[N];
+    struct db *db;
+    char err[512];
+
+    setup();
+    for (int i = 0; i < N; i++)
+        CHECK_EQ_INT(pthread_create(&t[i], NULL, opener_main, &rc[i]), 0);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ_INT(pthread_join(t[i], NULL), 0);
+        CHECK_EQ_INT(rc[i], 0);
+    }
+    CHECK_EQ_INT(db_open(&db, path, migs, 3, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM applied"), 3); /* each applied once */
+    db_close(db);
+    teardown();
+}
+
+TEST_LIST(TEST_ENTRY(migrations_once), TEST_ENTRY(settings), TEST_ENTRY(newer_refused),
+          TEST_ENTRY(failed_migration), TEST_ENTRY(transactions), TEST_ENTRY(statements),
+          TEST_ENTRY(bad_files), TEST_ENTRY(concurrent_writers), TEST_ENTRY(concurrent_open));
+TEST_MAIN()
