@@ -5,6 +5,8 @@
 #include "master.h"
 
 #include "allocator.h"
+#include "accounting.h"
+#include "report.h"
 #include "error.h"
 #include "flags.h"
 #include "http.h"
@@ -788,6 +790,88 @@ h_teardown(void *arg, struct http_req *req)
     http_reply_json(req, 200, NULL);
 }
 
+/* GET /accounting/report: computed on libuv's thread pool with a read-only
+ * handle of its own, so a long report never stalls the loop. */
+struct report_job {
+    uv_work_t work;
+    struct http_req *req; /* NULL once the server dropped it */
+    char path[4096];
+    struct report_query q;
+    json_t *out;
+    int rc;
+    char err[512];
+};
+
+static void
+report_abort(void *arg, struct http_req *req)
+{
+    struct report_job *j = arg;
+    (void)req;
+    j->req = NULL;
+}
+
+static void
+report_work(uv_work_t *w)
+{
+    struct report_job *j = w->data;
+    sqlite3 *db = NULL;
+
+    j->rc = report_open(&db, j->path, j->err, sizeof(j->err));
+    if (j->rc == 0)
+        j->rc = report_compute(db, &j->q, &j->out, j->err, sizeof(j->err));
+    if (db)
+        sqlite3_close(db);
+}
+
+static void
+report_done(uv_work_t *w, int status)
+{
+    struct report_job *j = w->data;
+    if (j->req) {
+        if (status != 0)
+            http_reply_error(j->req, 503, "report cancelled");
+        else if (j->rc != 0)
+            http_reply_error(j->req, 500, "report failed: %s", j->err);
+        else {
+            http_reply_json(j->req, 200, j->out);
+            j->out = NULL;
+        }
+    }
+    json_decref(j->out);
+    free(j);
+}
+
+static void
+h_accounting_report(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    struct report_job *j = calloc(1, sizeof(*j));
+    int rc;
+
+    if (j == NULL) {
+        http_reply_error(req, 503, "out of memory");
+        return;
+    }
+    rc = report_query_parse(&j->q, (int64_t)(m->now * 1000), http_req_query(req, "since"),
+                            http_req_query(req, "until"), http_req_query(req, "by"),
+                            http_req_query(req, "top"), http_req_query(req, "price"),
+                            http_req_query(req, "timeline"), j->err, sizeof(j->err));
+    if (rc != 0) {
+        http_reply_error(req, 400, "%s", j->err);
+        free(j);
+        return;
+    }
+    /* Events reach the database within about a second (the recorder's batch). */
+    snprintf(j->path, sizeof(j->path), "%s", m->acct_path);
+    j->req = req;
+    j->work.data = j;
+    http_req_on_abort(req, report_abort, j);
+    if (uv_queue_work(m->loop, &j->work, report_work, report_done) != 0) {
+        http_reply_error(req, 503, "cannot schedule the report");
+        free(j);
+    }
+}
+
 int
 mhttp_register(struct master *m)
 {
@@ -818,6 +902,7 @@ mhttp_register(struct master *m)
         {"GET", "/metrics/snapshot", h_metrics_snapshot},
         {"GET", "/metrics", h_metrics},
         {"POST", "/teardown", h_teardown},
+        {"GET", "/accounting/report", h_accounting_report},
     };
     int rc;
 

@@ -5,6 +5,7 @@
  */
 #include "master.h"
 
+#include "accounting.h"
 #include "allocator.h"
 #include "error.h"
 #include "ids.h"
@@ -119,6 +120,32 @@ static struct framework *
 framework_get(struct master *m, const char *id)
 {
     return hmap_get(&m->frameworks, id);
+}
+
+/* The app a task belongs to, from its AGORA_APP_ID or MARATHON_APP_ID label. */
+static const char *
+task_app_id(const struct msg_task_info *ti)
+{
+    for (size_t i = 0; i < ti->nlabels; i++)
+        if (strcmp(ti->labels[i].key, "AGORA_APP_ID") == 0 ||
+            strcmp(ti->labels[i].key, "MARATHON_APP_ID") == 0)
+            return ti->labels[i].value;
+    return "";
+}
+
+/* Records the start of a task's allocation interval. */
+static void
+record_task_start(struct master *m, const struct msg_task_info *ti, const char *role)
+{
+    struct framework *fw = framework_get(m, ti->framework_id);
+    acct_task_start(m->acct, m->now, ti->framework_id, role, fw ? fw->info.principal : "",
+                    task_app_id(ti), ti->task_id, ti->agent_id, &ti->resources);
+}
+
+static const char *
+fw_role(struct framework *fw)
+{
+    return fw && fw->info.nroles > 0 ? fw->info.roles[0] : "*";
 }
 
 static struct agent *
@@ -236,6 +263,9 @@ task_master_update(struct master *m, struct task *t, enum msg_task_state state,
     t->state = state;
     t->acked = true;
     task_forward_status(m, t);
+    if (msg_task_state_terminal(state) || state == MSG_TASK_UNREACHABLE)
+        acct_task_end(m->acct, m->now, t->framework_id, t->info.task_id,
+                      msg_task_state_name(state));
     if (msg_task_state_terminal(state))
         task_recover_resources(m, t);
 }
@@ -507,6 +537,8 @@ task_adopt(struct master *m, struct agent *a, const struct msg_agent_task *at)
     hmap_put(&a->tasks, t->key, t);
     if (fw)
         hmap_put(&fw->tasks, t->info.task_id, t);
+    if (!msg_task_state_terminal(t->state))
+        record_task_start(m, &t->info, fw_role(fw));
     return t;
 }
 
@@ -601,6 +633,7 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
         snprintf(p->owner, sizeof(p->owner), "%s", a->id);
         if ((rc = agent_add_to_allocator(m, a)) != 0)
             log_warn("allocator refused agent %s: %s", a->id, ag_strerror(rc));
+        acct_agent_capacity(m->acct, m->now, a->id, a->hostname, &a->total);
         log_info("agent registered agent_id=%s hostname=%s resources=%s", a->id, a->hostname,
                  (res_format(&a->total, err, sizeof(err)), err));
         agent_send_registered(m, a);
@@ -642,6 +675,8 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
     snprintf(p->owner, sizeof(p->owner), "%s", a->id);
 
     /* Reconcile the tasks: the agent's word wins for tasks it reports. */
+    struct task **to_kill = NULL;
+    size_t nkill = 0;
     struct hmap reported;
     hmap_init(&reported);
     for (size_t i = 0; i < reg->ntasks; i++) {
@@ -658,20 +693,22 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
             /* A task the master lost track of (master restart) is simply known again. */
             continue;
         }
-        if (t->state == MSG_TASK_UNREACHABLE && !msg_task_state_terminal(at->status.state)) {
-            struct framework *fw = framework_get(m, t->framework_id);
-            if (fw && !fw->partition_aware) {
-                /* Non-partition-aware frameworks were told TASK_LOST: kill it (as Mesos). */
-                struct msg k;
-                msg_init(&k, MSG_KILL_TASK);
-                k.u.kill_task.framework_id = t->framework_id;
-                k.u.kill_task.task_id = t->info.task_id;
-                master_send(m, p->id, &k);
-            } else {
-                task_master_update(m, t, at->status.state, "REASON_AGENT_REREGISTERED",
-                                   "agent re-registered");
-            }
+        if (msg_task_state_terminal(at->status.state))
+            continue;
+        if (t->state == MSG_TASK_UNREACHABLE) {
+            /* Partition-aware frameworks learn that the task is back. */
+            task_master_update(m, t, at->status.state, "REASON_AGENT_REREGISTERED",
+                               "agent re-registered");
             t->resources_recovered = false;
+        } else if (msg_task_state_terminal(t->state)) {
+            /* The framework was told it is gone (TASK_LOST): kill it, as Mesos does. Its
+             * resources stay allocated until the agent reports the kill. */
+            to_kill = realloc(to_kill, (nkill + 1) * sizeof(*to_kill));
+            if (to_kill == NULL)
+                abort();
+            to_kill[nkill++] = t;
+            t->resources_recovered = false;
+            log_info("killing task %s: its framework was told it is lost", t->key);
         }
     }
     /* Tasks the master knew but the agent does not: gone while it was away. */
@@ -707,9 +744,18 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
     registry_put_agent(m, a);
     if ((rc = agent_add_to_allocator(m, a)) != 0)
         log_warn("allocator refused agent %s: %s", a->id, ag_strerror(rc));
+    acct_agent_capacity(m->acct, m->now, a->id, a->hostname, &a->total);
     log_info("agent re-registered agent_id=%s hostname=%s tasks=%zu", a->id, a->hostname,
              reg->ntasks);
     agent_send_registered(m, a);
+    for (size_t i = 0; i < nkill; i++) {
+        struct msg k;
+        msg_init(&k, MSG_KILL_TASK);
+        k.u.kill_task.framework_id = to_kill[i]->framework_id;
+        k.u.kill_task.task_id = to_kill[i]->info.task_id;
+        master_send(m, a->peer, &k);
+    }
+    free(to_kill);
 }
 
 /* The agent is unreachable: its offers go, its tasks become UNREACHABLE or LOST. */
@@ -743,6 +789,7 @@ agent_lost(struct master *m, struct agent *a, const char *why)
                            "REASON_AGENT_UNREACHABLE", why);
     }
     alloc_remove_agent(m->alloc, a->id);
+    acct_agent_capacity(m->acct, m->now, a->id, a->hostname, NULL);
     registry_put_agent(m, a);
 }
 
@@ -839,7 +886,18 @@ handle_status_update(struct master *m, struct peer *p, struct msg *msg)
         ack_to_agent(m, a, s);
         return;
     }
-    if (!msg_task_state_terminal(t->state) || t->state == s->state) {
+    if (msg_task_state_terminal(t->state) && t->state != s->state) {
+        /* The framework already heard a terminal state from the master (e.g. LOST while
+         * the agent was unreachable); a later change is not news to it. */
+        ack_to_agent(m, a, s);
+        if (msg_task_state_terminal(s->state)) {
+            task_recover_resources(m, t);
+            if (t->acked)
+                task_forget(m, t);
+        }
+        return;
+    }
+    {
         struct msg_task_status copy;
         msg_task_status_init(&copy);
         if (msg_task_status_copy(&copy, s) != 0)
@@ -853,8 +911,11 @@ handle_status_update(struct master *m, struct peer *p, struct msg *msg)
     }
     log_debug("status update task=%s state=%s uuid=%s", key, msg_task_state_name(s->state),
               s->uuid);
-    if (msg_task_state_terminal(s->state))
+    if (msg_task_state_terminal(s->state)) {
+        acct_task_end(m->acct, m->now, t->framework_id, t->info.task_id,
+                      msg_task_state_name(s->state));
         task_recover_resources(m, t);
+    }
     /* Forward this very update (its uuid is what the agent waits for). */
     if (fw->peer) {
         struct msg u;
@@ -1047,6 +1108,8 @@ framework_remove(struct master *m, struct framework *fw, const char *why)
             if (!msg_task_state_terminal(t->state)) {
                 t->state = MSG_TASK_KILLED;
                 t->status.state = MSG_TASK_KILLED;
+                acct_task_end(m->acct, m->now, t->framework_id, t->info.task_id,
+                              "TASK_KILLED");
             }
             task_forget(m, t);
         }
@@ -1137,6 +1200,16 @@ task_error(struct master *m, struct framework *fw, const struct msg_task_info *t
     log_info("task refused framework_id=%s task_id=%.64s reason=\"%s\"", fw->id, ti->task_id,
              why);
     m->tasks_error++;
+    if (ids_valid(ti->task_id)) {
+        struct msg_task_info none = *ti;
+        struct resources empty;
+        res_init(&empty);
+        none.resources = empty;
+        none.framework_id = fw->id;
+        none.agent_id = (char *)agent_id;
+        record_task_start(m, &none, fw_role(fw));
+        acct_task_end(m->acct, m->now, fw->id, ti->task_id, "TASK_ERROR");
+    }
     send_untracked_status(m, fw, ti->task_id, agent_id, MSG_TASK_ERROR,
                           "REASON_TASK_INVALID", why);
 }
@@ -1242,6 +1315,7 @@ handle_accept(struct master *m, struct framework *fw, struct msg *msg)
                 res_sub(&remaining, &ti->resources);
                 hmap_put(&fw->tasks, t->info.task_id, t);
                 hmap_put(&a->tasks, t->key, t);
+                record_task_start(m, &t->info, role);
 
                 struct msg run;
                 msg_init(&run, MSG_RUN_TASK);
@@ -1278,6 +1352,7 @@ handle_accept(struct master *m, struct framework *fw, struct msg *msg)
                 res_sub(&a->total, &from);
                 res_add(&a->total, &to);
                 registry_put_agent(m, a);
+                acct_agent_capacity(m->acct, m->now, a->id, a->hostname, &a->total);
                 log_info("%s applied agent_id=%s framework_id=%s role=%s", op->type, a->id,
                          fw->id, role);
             }
@@ -1566,6 +1641,15 @@ on_tp_message(void *arg, uint32_t id, const void *data, size_t len)
             send_error(m, id, -AG_ESTATE, "STATUS_UPDATE is for registered agents");
         break;
     case MSG_USAGE_REPORT:
+        if (p->kind == PEER_AGENT) {
+            struct msg_usage_report *ur = &msg.u.usage_report;
+            for (size_t i = 0; i < ur->nsamples; i++) {
+                struct msg_usage_sample *u = &ur->samples[i];
+                acct_usage(m->acct, u->timestamp > 0 ? u->timestamp : m->now, u->framework_id,
+                           u->task_id, u->cpus_user_s, u->cpus_system_s, u->mem_rss_bytes,
+                           u->mem_peak_bytes);
+            }
+        }
         break;
     case MSG_FRAMEWORK_MESSAGE:
         if (p->kind != PEER_NEW)
@@ -1783,6 +1867,15 @@ master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
     }
     if ((rc = registry_open(m)) != 0)
         return rc;
+    if (flags->accounting_db && flags->accounting_db[0])
+        snprintf(m->acct_path, sizeof(m->acct_path), "%s", flags->accounting_db);
+    else
+        snprintf(m->acct_path, sizeof(m->acct_path), "%s/accounting.db", flags->work_dir);
+    if ((rc = acct_open(&m->acct, m->acct_path, flags->accounting_raw_retention_ms, err,
+                        sizeof(err))) != 0) {
+        log_error("cannot open the accounting database: %s", err);
+        return rc;
+    }
     if ((rc = registry_load(m)) != 0)
         return rc;
     if (m->flags.authenticate) {
@@ -1870,6 +1963,7 @@ master_free(struct master *m)
     hmap_fini(&m->credentials);
     hmap_fini(&m->dirty_agents);
     alloc_destroy(m->alloc);
+    acct_close(m->acct);
     registry_close(m);
 }
 

@@ -45,6 +45,7 @@ struct tp_server;
 struct http_server;
 struct alloc;
 struct metrics;
+struct acct;
 struct flag;
 
 enum agent_state { AGENT_ACTIVE, AGENT_UNREACHABLE, AGENT_RECOVERED, AGENT_REMOVED };
@@ -67,6 +68,8 @@ struct master_flags {
     char *min_allocatable_resources;
     int64_t max_completed_tasks;
     char *logging_level;
+    char *accounting_db;
+    int64_t accounting_raw_retention_ms;
     bool authenticate; /* derived: credentials given */
 };
 
@@ -153,6 +156,8 @@ struct master {
     struct tp_server *tp;
     struct http_server *http;
     struct alloc *alloc;
+    struct acct *acct; /* accounting recorder (batched, its own writer thread) */
+    char acct_path[4096];
     struct metrics *metrics;
     const struct flag *flag_table; /* for /flags */
     struct hmap peers;      /* "%u" peer id -> struct peer* */
