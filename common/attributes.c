@@ -4,6 +4,8 @@
  */
 #include "attributes.h"
 
+#include <jansson.h>
+
 #include "error.h"
 #include "resources.h"
 
@@ -289,4 +291,17 @@ attr_matches(const struct attributes *a, const char *name, const char *value)
     if (at->type == ATTR_SCALAR && parse_number(value, strlen(value), &milli))
         return at->scalar == milli;
     return strcmp(at->text, value) == 0;
+}
+
+json_t *
+attr_to_json(const struct attributes *a)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->v[i].type == ATTR_SCALAR)
+            json_object_set_new(o, a->v[i].name, json_real((double)a->v[i].scalar / 1000.0));
+        else
+            json_object_set_new(o, a->v[i].name, json_string(a->v[i].text));
+    }
+    return o;
 }

@@ -58,4 +58,9 @@ const struct attr *attr_find(const struct attributes *a, const char *name);
  * a scalar but `value` is not a number). */
 bool attr_matches(const struct attributes *a, const char *name, const char *value);
 
+/* Renders `a` as a JSON object: scalars as numbers, text as strings (Mesos
+ * shape). Returns a new reference. */
+struct json_t;
+struct json_t *attr_to_json(const struct attributes *a);
+
 #endif

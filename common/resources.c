@@ -10,6 +10,8 @@
  */
 #include "resources.h"
 
+#include <jansson.h>
+
 #include "error.h"
 
 #include <stdarg.h>
@@ -1661,4 +1663,36 @@ res_role_valid(const char *role)
         seg++;
     }
     return seg > 0;
+}
+
+json_t *
+res_to_json(const struct resources *r)
+{
+    json_t *o = json_object();
+    struct resources flat;
+    char buf[4096];
+
+    json_object_set_new(o, "cpus", json_real(0));
+    json_object_set_new(o, "mem", json_real(0));
+    json_object_set_new(o, "disk", json_real(0));
+    json_object_set_new(o, "gpus", json_real(0));
+    res_init(&flat);
+    if (res_flatten(&flat, r) != 0) {
+        res_fini(&flat);
+        return o;
+    }
+    for (size_t i = 0; i < flat.n; i++) {
+        const struct res_item *it = &flat.items[i];
+        if (it->type == RES_SCALAR) {
+            json_object_set_new(o, it->name, json_real((double)it->scalar / RES_SCALE));
+        } else {
+            struct resources one = {.items = (struct res_item *)it, .n = 1, .cap = 1};
+            const char *colon;
+            res_format(&one, buf, sizeof(buf));
+            colon = strchr(buf, ':');
+            json_object_set_new(o, it->name, json_string(colon ? colon + 1 : buf));
+        }
+    }
+    res_fini(&flat);
+    return o;
 }

@@ -171,4 +171,11 @@ int res_parse_scalar(const char *text, size_t len, int64_t *milli);
 /* Prints milli-units as res_format does ("2", "0.5", "-0.125"); snprintf-like. */
 size_t res_format_scalar(int64_t milli, char *buf, size_t len);
 
+/* Renders `r` as Mesos does in JSON: roles summed, scalars as numbers, ranges
+ * and sets in their text form, and cpus, mem, disk and gpus always present:
+ * {"cpus": 2.0, "mem": 1024.0, "disk": 0.0, "gpus": 0.0, "ports": "[31000-32000]"}.
+ * Returns a new reference (an empty object when out of memory while copying). */
+struct json_t;
+struct json_t *res_to_json(const struct resources *r);
+
 #endif

@@ -11,6 +11,7 @@
 #include "flags.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "transport.h"
 
 #include <jansson.h>
@@ -18,49 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Resources as Mesos renders them: scalars as numbers, ranges and sets as text. */
-static json_t *
-res_json(const struct resources *r)
-{
-    json_t *o = json_object();
-    struct resources flat;
-
-    res_init(&flat);
-    res_flatten(&flat, r);
-    json_object_set_new(o, "cpus", json_real(0));
-    json_object_set_new(o, "mem", json_real(0));
-    json_object_set_new(o, "disk", json_real(0));
-    json_object_set_new(o, "gpus", json_real(0));
-    for (size_t i = 0; i < flat.n; i++) {
-        const struct res_item *it = &flat.items[i];
-        if (it->type == RES_SCALAR) {
-            json_object_set_new(o, it->name, json_real((double)it->scalar / RES_SCALE));
-        } else {
-            struct resources one = {.items = (struct res_item *)it, .n = 1, .cap = 1};
-            char buf[4096];
-            const char *colon;
-            res_format(&one, buf, sizeof(buf));
-            colon = strchr(buf, ':');
-            json_object_set_new(o, it->name, json_string(colon ? colon + 1 : buf));
-        }
-    }
-    res_fini(&flat);
-    return o;
-}
-
-static json_t *
-attrs_json(const struct attributes *a)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i < a->n; i++) {
-        if (a->v[i].type == ATTR_SCALAR)
-            json_object_set_new(o, a->v[i].name, json_real((double)a->v[i].scalar / 1000.0));
-        else
-            json_object_set_new(o, a->v[i].name, json_string(a->v[i].text));
-    }
-    return o;
-}
 
 static json_t *
 kv_json(const struct msg_kv *kv, size_t n, bool as_labels)
@@ -105,7 +63,7 @@ task_json(const struct msg_task_info *info, const struct msg_task_status *st,
     json_object_set_new(t, "slave_id", json_string(agent_id));
     json_object_set_new(t, "agent_id", json_string(agent_id));
     json_object_set_new(t, "state", json_string(msg_task_state_name(state)));
-    json_object_set_new(t, "resources", res_json(&info->resources));
+    json_object_set_new(t, "resources", res_to_json(&info->resources));
     if (st->task_id && st->task_id[0]) {
         json_t *s = json_pack("{s:s, s:f}", "state", msg_task_state_name(st->state), "timestamp",
                               st->timestamp);
@@ -185,15 +143,15 @@ agent_json(const struct master *m, const struct agent *a)
     json_object_set_new(o, "registered_time", json_real(a->registered_time));
     if (a->reregistered_time > 0)
         json_object_set_new(o, "reregistered_time", json_real(a->reregistered_time));
-    json_object_set_new(o, "resources", res_json(&a->total));
-    json_object_set_new(o, "used_resources", res_json(&used));
-    json_object_set_new(o, "offered_resources", res_json(&offered));
-    json_object_set_new(o, "reserved_resources", res_json(&reserved));
-    json_object_set_new(o, "unreserved_resources", res_json(&unreserved));
+    json_object_set_new(o, "resources", res_to_json(&a->total));
+    json_object_set_new(o, "used_resources", res_to_json(&used));
+    json_object_set_new(o, "offered_resources", res_to_json(&offered));
+    json_object_set_new(o, "reserved_resources", res_to_json(&reserved));
+    json_object_set_new(o, "unreserved_resources", res_to_json(&unreserved));
     char *text = res_to_string(&a->total);
     json_object_set_new(o, "resources_text", json_string(text ? text : ""));
     free(text);
-    json_object_set_new(o, "attributes", attrs_json(&a->attributes));
+    json_object_set_new(o, "attributes", attr_to_json(&a->attributes));
     json_object_set_new(o, "active", json_boolean(a->state == AGENT_ACTIVE && a->peer != 0));
     json_object_set_new(o, "state", json_string(agent_state_name(a->state)));
     json_object_set_new(o, "draining", json_boolean(a->draining));
@@ -234,7 +192,7 @@ framework_json(const struct master *m, const struct framework *fw, bool with_tas
             json_array_append_new(offers,
                                   json_pack("{s:s, s:s, s:s, s:o}", "id", of->id, "framework_id",
                                             of->framework_id, "slave_id", of->agent_id,
-                                            "resources", res_json(&of->resources)));
+                                            "resources", res_to_json(&of->resources)));
     }
     json_object_set_new(o, "id", json_string(fw->id));
     json_object_set_new(o, "name", json_string(fw->info.name));
@@ -251,9 +209,9 @@ framework_json(const struct master *m, const struct framework *fw, bool with_tas
     json_object_set_new(o, "registered_time", json_real(fw->registered_time));
     if (fw->state == FW_DISCONNECTED)
         json_object_set_new(o, "unregistered_time", json_real(fw->disconnected_time));
-    json_object_set_new(o, "resources", res_json(&used));
-    json_object_set_new(o, "used_resources", res_json(&used));
-    json_object_set_new(o, "offered_resources", res_json(&offered));
+    json_object_set_new(o, "resources", res_to_json(&used));
+    json_object_set_new(o, "used_resources", res_to_json(&used));
+    json_object_set_new(o, "offered_resources", res_to_json(&offered));
     json_object_set_new(o, "task_count", json_integer((json_int_t)hmap_size(&fw->tasks)));
     if (with_tasks) {
         json_t *completed = json_array();
@@ -425,17 +383,17 @@ role_cb(void *arg, const struct alloc_role_info *info)
         json_array_append_new(fws, json_string(info->frameworks[i]));
     o = json_pack("{s:s, s:f, s:o, s:o}", "name", info->role, "weight", info->weight,
                   "frameworks", fws, "resources",
-                  info->allocated ? res_json(info->allocated) : json_object());
-    json_object_set_new(o, "allocated", info->allocated ? res_json(info->allocated) : json_object());
-    json_object_set_new(o, "reserved", info->reserved ? res_json(info->reserved) : json_object());
+                  info->allocated ? res_to_json(info->allocated) : json_object());
+    json_object_set_new(o, "allocated", info->allocated ? res_to_json(info->allocated) : json_object());
+    json_object_set_new(o, "reserved", info->reserved ? res_to_json(info->reserved) : json_object());
     if (info->guarantee || info->limit) {
         json_t *q = json_object();
         json_object_set_new(q, "role", json_string(info->role));
         json_object_set_new(q, "guarantee",
-                            info->guarantee ? res_json(info->guarantee) : json_object());
-        json_object_set_new(q, "limit", info->limit ? res_json(info->limit) : json_object());
+                            info->guarantee ? res_to_json(info->guarantee) : json_object());
+        json_object_set_new(q, "limit", info->limit ? res_to_json(info->limit) : json_object());
         json_object_set_new(q, "consumed",
-                            info->consumed ? res_json(info->consumed) : json_object());
+                            info->consumed ? res_to_json(info->consumed) : json_object());
         json_object_set_new(o, "quota", q);
     }
     json_array_append_new(c->arr, o);
@@ -510,9 +468,9 @@ quota_cb(void *arg, const struct alloc_role_info *info)
         return;
     json_array_append_new(
         arr, json_pack("{s:s, s:o, s:o, s:o}", "role", info->role, "guarantee",
-                       info->guarantee ? res_json(info->guarantee) : json_object(), "limit",
-                       info->limit ? res_json(info->limit) : json_object(), "consumed",
-                       info->consumed ? res_json(info->consumed) : json_object()));
+                       info->guarantee ? res_to_json(info->guarantee) : json_object(), "limit",
+                       info->limit ? res_to_json(info->limit) : json_object(), "consumed",
+                       info->consumed ? res_to_json(info->consumed) : json_object()));
 }
 
 static void
@@ -717,6 +675,9 @@ metrics_json(struct master *m)
     json_object_set_new(o, "transport/retransmits", json_integer((json_int_t)ts.retransmits));
     json_object_set_new(o, "transport/dropped_peers", json_integer((json_int_t)ts.dropped_peers));
     json_object_set_new(o, "transport/malformed_frames", json_integer((json_int_t)ts.malformed));
+    json_t *reg = metrics_to_json(m->metrics);
+    json_object_update(o, reg);
+    json_decref(reg);
     json_object_set_new(o, "transport/peers", json_integer((json_int_t)(m->tp ? tp_server_peers(m->tp) : 0)));
     return o;
 }

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "ids.h"
 #include "log.h"
+#include "metrics.h"
 #include "transport.h"
 
 #include <math.h>
@@ -327,6 +328,12 @@ emit_offer(void *arg, const char *framework_id, const char *agent_id, const char
         /* The allocator only offers to active frameworks and agents; give it back. */
         alloc_recover_resources(m->alloc, framework_id, agent_id, role, offered, 0, m->now);
         return;
+    }
+    if (a->freed_ns != 0) {
+        /* From the task's terminal update to the offer of what it freed. */
+        metrics_record(metrics_timer(m->metrics, "allocator/reoffer_latency_ms"),
+                       uv_hrtime() - a->freed_ns);
+        a->freed_ns = 0;
     }
     o = xcalloc(1, sizeof(*o));
     ids_new(o->id, m->id, "O", ++m->next_offer);
@@ -912,6 +919,8 @@ handle_status_update(struct master *m, struct peer *p, struct msg *msg)
     log_debug("status update task=%s state=%s uuid=%s", key, msg_task_state_name(s->state),
               s->uuid);
     if (msg_task_state_terminal(s->state)) {
+        if (a->freed_ns == 0)
+            a->freed_ns = uv_hrtime();
         acct_task_end(m->acct, m->now, t->framework_id, t->info.task_id,
                       msg_task_state_name(s->state));
         task_recover_resources(m, t);
@@ -1856,6 +1865,7 @@ master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
     hmap_init(&m->credentials);
     hmap_init(&m->dirty_agents);
 
+    m->metrics = metrics_new();
     cfg.role_sorter = flags->roles_sorter;
     cfg.framework_sorter = flags->framework_sorter;
     cfg.weights = flags->weights;
@@ -1964,6 +1974,7 @@ master_free(struct master *m)
     hmap_fini(&m->dirty_agents);
     alloc_destroy(m->alloc);
     acct_close(m->acct);
+    metrics_free(m->metrics);
     registry_close(m);
 }
 

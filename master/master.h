@@ -102,6 +102,7 @@ struct agent {
     uint64_t pong_seq;
     int missed_pings;
     bool draining;
+    uint64_t freed_ns; /* when a task's end freed resources here, until re-offered */
     struct hmap tasks; /* "fwid/taskid" -> struct task* */
 };
 

@@ -129,7 +129,8 @@ static int
 wait_app(const char *base, const char *id, enum wait_goal goal, const char *baseline_failure)
 {
     char path[1200], line[512], last_line[512] = "", fkey[512], seen_fkey[512], ftext[1024] = "";
-    bool tty = isatty(STDOUT_FILENO), printed = false;
+    FILE *out = cli_opt.json ? stderr : stdout; /* with --json, stdout holds JSON only */
+    bool tty = isatty(fileno(out)), printed = false;
     int64_t deadline = cli_now_ms() + opt_timeout_ms;
     long long failures = 0;
     int rc = CLI_FAIL;
@@ -154,12 +155,12 @@ wait_app(const char *base, const char *id, enum wait_goal goal, const char *base
             json_decref(resp);
             if (goal == GOAL_GONE) {
                 if (printed && tty)
-                    fputs("\n", stdout);
-                printf("%s: removed\n", id);
+                    fputs("\n", out);
+                fprintf(out, "%s: removed\n", id);
                 return CLI_OK;
             }
             if (printed && tty)
-                fputs("\n", stdout);
+                fputs("\n", out);
             return cli_error("%s: the app is gone (removed while deploying?)", id);
         }
         if (status != 200 || (app = json_object_get(resp, "app")) == NULL) {
@@ -175,9 +176,6 @@ wait_app(const char *base, const char *id, enum wait_goal goal, const char *base
         deploying = json_array_size(deps) > 0;
         /* Without a deployments field, the counts alone tell. */
         done = goal == GOAL_RUNNING && !deploying && running == n && (!checks || healthy >= n);
-        if (goal == GOAL_RUNNING && !deploying && json_is_array(deps) && !done) {
-            /* The deployment ended (cancelled, replaced) without the instances running. */
-        }
         if (checks)
             snprintf(line, sizeof(line), "%s: %lld running, %lld healthy of %lld instances%s", id,
                      running, healthy, n, deploying ? " (deploying)" : "");
@@ -192,30 +190,30 @@ wait_app(const char *base, const char *id, enum wait_goal goal, const char *base
             failure_text(app, ftext, sizeof(ftext));
             failures++;
             if (printed && tty)
-                fputs("\n", stdout);
-            printf("%s: %s\n", id, ftext);
+                fputs("\n", out);
+            fprintf(out, "%s: %s\n", id, ftext);
             last_line[0] = '\0';
         }
         if (strcmp(line, last_line) != 0) {
             if (tty)
-                printf("\r%s\033[K", line);
+                fprintf(out, "\r%s\033[K", line);
             else
-                printf("%s\n", line);
-            fflush(stdout);
+                fprintf(out, "%s\n", line);
+            fflush(out);
             printed = true;
             snprintf(last_line, sizeof(last_line), "%s", line);
         }
         json_decref(resp);
         if (done) {
             if (tty)
-                fputs("\n", stdout);
-            printf("%s: deployed, %lld instance%s running%s\n", id, n, n == 1 ? "" : "s",
+                fputs("\n", out);
+            fprintf(out, "%s: deployed, %lld instance%s running%s\n", id, n, n == 1 ? "" : "s",
                    checks ? " and healthy" : "");
             return CLI_OK;
         }
         if (opt_max_failures > 0 && failures >= opt_max_failures) {
             if (tty)
-                fputs("\n", stdout);
+                fputs("\n", out);
             return cli_error("%s: giving up, tasks keep failing (%lld failures); last: %s (the "
                              "deployment continues; see 'agora app show %s')",
                              id, failures, ftext, id);
@@ -223,7 +221,7 @@ wait_app(const char *base, const char *id, enum wait_goal goal, const char *base
     next:
         if (cli_now_ms() >= deadline) {
             if (printed && tty)
-                fputs("\n", stdout);
+                fputs("\n", out);
             cli_error("%s: timed out after %llds: %s%s%s (the deployment continues; see 'agora "
                       "app show %s')",
                       id, (long long)(opt_timeout_ms / 1000),
@@ -233,7 +231,7 @@ wait_app(const char *base, const char *id, enum wait_goal goal, const char *base
         }
         if (!cli_sleep_ms(POLL_MS)) {
             if (printed && tty)
-                fputs("\n", stdout);
+                fputs("\n", out);
             return cli_error("%s: stopped waiting; the deployment continues", id);
         }
     }

@@ -1,3 +1,4 @@
+#include <jansson.h>
 /*
  * Unit tests for common/resources.c: parsing (good and bad text, with the
  * error messages), printing, arithmetic per type, roles and hierarchy, DRF
@@ -1047,7 +1048,29 @@ test_property_wide_ranges(void)
     res_fini(&saved);
 }
 
-TEST_LIST(TEST_ENTRY(parse_agent), TEST_ENTRY(parse_scalars_exact), TEST_ENTRY(parse_syntax),
+static void
+test_to_json(void)
+{
+    struct resources r;
+    char err[256];
+    json_t *o;
+
+    res_init(&r);
+    CHECK_EQ_INT(res_parse(&r, "cpus:1.5;cpus(web):0.5;mem:64;ports:[31000-31002,31005-31005];"
+                               "zones:{a,b}",
+                           err, sizeof(err)),
+                 0);
+    o = res_to_json(&r);
+    CHECK(json_real_value(json_object_get(o, "cpus")) == 2.0);
+    CHECK(json_real_value(json_object_get(o, "mem")) == 64.0);
+    CHECK(json_real_value(json_object_get(o, "disk")) == 0.0);
+    CHECK_EQ_STR(json_string_value(json_object_get(o, "ports")), "[31000-31002,31005-31005]");
+    CHECK_EQ_STR(json_string_value(json_object_get(o, "zones")), "{a,b}");
+    json_decref(o);
+    res_fini(&r);
+}
+
+TEST_LIST(TEST_ENTRY(to_json), TEST_ENTRY(parse_agent), TEST_ENTRY(parse_scalars_exact), TEST_ENTRY(parse_syntax),
           TEST_ENTRY(parse_bad), TEST_ENTRY(format), TEST_ENTRY(round_trip),
           TEST_ENTRY(add_sub_scalars), TEST_ENTRY(add_sub_ranges), TEST_ENTRY(add_sub_sets),
           TEST_ENTRY(type_conflict), TEST_ENTRY(add_scalar), TEST_ENTRY(equal_empty_copy),
