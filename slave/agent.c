@@ -4,20 +4,25 @@
 #include "auth.h"
 #include "containerizer.h"
 #include "error.h"
+#include "health.h"
 #include "http.h"
 #include "http_api.h"
+#include "isolator.h"
+#include "isolators/cgroups.h"
 #include "log.h"
 #include "msg.h"
 #include "transport.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
@@ -39,6 +44,7 @@
 
 static void agent_update(struct agent *a, struct agent_task *t, enum msg_task_state state,
                          const char *reason, const char *message, const char *source);
+static void remove_later(struct agent *a, const char *path);
 
 /* ---- small helpers ---- */
 
@@ -206,16 +212,103 @@ agent_send(struct agent *a, struct msg *m)
 }
 
 static int
-su_send_cb(void *arg, const struct msg_task_status *status)
+send_status(struct agent *a, const struct msg_task_status *status)
 {
-    struct agent *a = arg;
     struct msg m;
 
-    if (a->conn != AGENT_REGISTERED)
-        return -AG_ECLOSED;
     msg_init(&m, MSG_STATUS_UPDATE);
     m.u.status_update.status = *status;
     return agent_send(a, &m);
+}
+
+/*
+ * Group commit. Every checkpoint write of one loop turn goes into one SQLite
+ * transaction (each event in its own savepoint, so a failed event undoes only
+ * itself), committed by a uv_check handle at the end of the turn: one fsync
+ * per turn instead of one per event. Status updates put on the wire during
+ * the turn are held until that commit, so nothing leaves the agent before it
+ * is checkpointed.
+ */
+static void ckpt_commit_cb(uv_check_t *h);
+
+static int
+ckpt_begin(struct agent *a)
+{
+    int rv;
+
+    if (!a->txn) {
+        if ((rv = state_begin(a->state)) != 0)
+            return rv;
+        a->txn = true;
+        if (a->has_commit_check)
+            uv_check_start(&a->commit_check, ckpt_commit_cb);
+    }
+    return state_savepoint(a->state);
+}
+
+/* Ends one event's changes: kept when rv is 0, undone otherwise. Returns rv. */
+static int
+ckpt_end(struct agent *a, int rv)
+{
+    if (rv == 0)
+        rv = state_release(a->state);
+    else
+        state_rollback_to(a->state);
+    return rv;
+}
+
+/* Commits the turn's transaction and sends the updates held for it. */
+static void
+ckpt_flush(struct agent *a)
+{
+    int rv;
+
+    if (a->txn) {
+        a->txn = false;
+        if ((rv = state_commit(a->state)) != 0) {
+            log_error("cannot commit the checkpoint: %s (updates sent anyway)", ag_strerror(rv));
+            state_rollback(a->state);
+        }
+    }
+    for (size_t i = 0; i < a->nheld; i++) {
+        if (a->conn == AGENT_REGISTERED)
+            send_status(a, &a->held[i]);
+        msg_task_status_fini(&a->held[i]);
+    }
+    a->nheld = 0;
+}
+
+static void
+ckpt_commit_cb(uv_check_t *h)
+{
+    struct agent *a = h->data;
+
+    uv_check_stop(h);
+    ckpt_flush(a);
+}
+
+static int
+su_send_cb(void *arg, const struct msg_task_status *status)
+{
+    struct agent *a = arg;
+
+    if (a->conn != AGENT_REGISTERED)
+        return -AG_ECLOSED;
+    if (!a->txn)
+        return send_status(a, status);
+    if (a->nheld == a->capheld) { /* held until the turn's commit */
+        size_t cap = a->capheld ? a->capheld * 2 : 64;
+        struct msg_task_status *p = realloc(a->held, cap * sizeof(*p));
+        if (p == NULL)
+            abort();
+        a->held = p;
+        a->capheld = cap;
+    }
+    msg_task_status_init(&a->held[a->nheld]);
+    if (msg_task_status_copy(&a->held[a->nheld], status) != 0)
+        abort();
+    a->nheld++;
+    return 0;
 }
 
 static const struct su_ops agent_su_ops = {
@@ -357,17 +450,19 @@ agent_forget_task(struct agent *a, struct agent_task *t)
     bool drop_fw = f != NULL && f->ntasks <= 1;
     int rv;
 
-    if ((rv = state_begin(a->state)) == 0) {
+    if ((rv = ckpt_begin(a)) == 0) {
         rv = state_del_task(a->state, t->st.info.framework_id, t->st.info.task_id);
         if (rv == 0 && drop_fw)
             rv = state_del_framework(a->state, t->st.info.framework_id);
-        rv = rv == 0 ? state_commit(a->state) : (state_rollback(a->state), rv);
+        rv = ckpt_end(a, rv);
     }
     if (rv != 0)
         log_error("cannot remove task task_id=%s from the checkpoint: %s", t->st.info.task_id,
                   ag_strerror(rv));
     if (!t->live && t->meta[0] != '\0')
-        paths_remove_tree(t->meta);
+        remove_later(a, t->meta);
+    if (t->sandbox[0] != '\0')
+        utimensat(AT_FDCWD, t->sandbox, NULL, 0); /* --gc_delay counts from now */
     if (t->st.container_id[0] != '\0' && hmap_get(&a->containers, t->st.container_id) == t)
         hmap_del(&a->containers, t->st.container_id);
     hmap_del(&a->tasks, t->key);
@@ -407,13 +502,14 @@ agent_update(struct agent *a, struct agent_task *t, enum msg_task_state state, c
     s.source = (char *)source;
     s.uuid = uuid;
     s.timestamp = agent_wall_time();
+    s.healthy = t->healthy;
     if (msg_task_status_copy(&t->st.status, &s) != 0)
         abort();
-    if ((rv = state_begin(a->state)) == 0) {
+    if ((rv = ckpt_begin(a)) == 0) {
         rv = state_put_task(a->state, &t->st);
         if (rv == 0)
             rv = state_add_update(a->state, &t->st.status);
-        rv = rv == 0 ? state_commit(a->state) : (state_rollback(a->state), rv);
+        rv = ckpt_end(a, rv);
     }
     if (rv != 0)
         log_error("cannot checkpoint the update of task_id=%s: %s (sent anyway)",
@@ -442,7 +538,187 @@ agent_update(struct agent *a, struct agent_task *t, enum msg_task_state state, c
         log_error("cannot queue the update of task_id=%s", t->st.info.task_id);
 }
 
+/* ---- usage ---- */
+
+/* utime, stime (clock ticks) and rss (pages) of one process from /proc/PID/stat. */
+static bool
+proc_usage(int pid, struct cg_stats *s)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long utime, stime;
+    long long rss;
+    ssize_t n;
+    int fd;
+    long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (pid <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    if ((p = strrchr(buf, ')')) == NULL)
+        return false;
+    /* After ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+     * utime(14) stime(15) cutime cstime priority nice threads itrealvalue starttime vsize
+     * rss(24). */
+    if (sscanf(p + 2,
+               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
+               "%*u %*u %lld",
+               &utime, &stime, &rss) != 3)
+        return false;
+    s->cpu_user_s = hz > 0 ? (double)utime / (double)hz : 0;
+    s->cpu_system_s = hz > 0 ? (double)stime / (double)hz : 0;
+    s->mem_rss = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
+    s->mem_usage = s->mem_rss;
+    return true;
+}
+
+bool
+agent_task_usage(struct agent *a, const struct agent_task *t, struct cg_stats *out, bool *cgroups)
+{
+    bool ok;
+
+    memset(out, 0, sizeof(*out));
+    *cgroups = false;
+    if (!t->live)
+        return false;
+    if (ctr_usage(a->ctr, t->st.container_id, out) == 0) {
+        *cgroups = true;
+        ok = true;
+    } else {
+        ok = proc_usage(t->task_pid, out);
+    }
+    if (out->cpu_limit <= 0)
+        out->cpu_limit = (double)res_scalar(&t->st.info.resources, "cpus") / RES_SCALE;
+    if (out->mem_limit == 0 || out->mem_limit >= (UINT64_C(1) << 62))
+        out->mem_limit = (uint64_t)(res_scalar(&t->st.info.resources, "mem") / RES_SCALE) << 20;
+    return ok;
+}
+
+int
+agent_resize_task(struct agent *a, const char *framework_id, const char *task_id, double cpus,
+                  double mem_mb, char *err, size_t errlen)
+{
+    struct agent_task *t = task_get(a, framework_id, task_id);
+    int rv;
+
+    if (t == NULL || !t->live || task_terminal(t)) {
+        snprintf(err, errlen, "no running task %s of framework %s", task_id, framework_id);
+        return -AG_ENOENT;
+    }
+    rv = ctr_update(a->ctr, t->st.container_id, cpus,
+                    mem_mb > 0 ? (uint64_t)(mem_mb * 1024 * 1024) : 0, err, errlen);
+    log_info("resize task_id=%s cpus=%g mem=%g: %s%s%s", task_id, cpus, mem_mb,
+             rv ? "refused (" : "done", rv ? err : "", rv ? ")" : "");
+    return rv;
+}
+
+/* Sends USAGE_REPORT with one sample per live task. */
+static void
+send_usage_report(struct agent *a)
+{
+    struct msg m;
+    struct msg_usage_sample *samples;
+    const char *key;
+    void *val;
+    size_t n = 0;
+    double now = agent_wall_time();
+
+    if (hmap_size(&a->containers) == 0)
+        return;
+    samples = xcalloc(hmap_size(&a->containers), sizeof(*samples));
+    for (size_t it = 0; hmap_next(&a->containers, &it, &key, &val);) {
+        const struct agent_task *t = val;
+        struct cg_stats s;
+        bool cg;
+        if (n >= hmap_size(&a->containers) || !agent_task_usage(a, t, &s, &cg))
+            continue;
+        msg_usage_sample_init(&samples[n]);
+        samples[n].framework_id = t->st.info.framework_id;
+        samples[n].task_id = t->st.info.task_id;
+        samples[n].executor_id = "";
+        samples[n].timestamp = now;
+        samples[n].cpus_user_s = s.cpu_user_s;
+        samples[n].cpus_system_s = s.cpu_system_s;
+        samples[n].cpus_throttled_s = s.cpu_throttled_s;
+        samples[n].cpus_limit = s.cpu_limit;
+        samples[n].mem_rss_bytes = s.mem_rss;
+        samples[n].mem_cache_bytes = s.mem_cache;
+        samples[n].mem_peak_bytes = s.mem_peak ? s.mem_peak : s.mem_usage;
+        samples[n].mem_limit_bytes = s.mem_limit;
+        samples[n].pids = (uint32_t)s.pids;
+        n++;
+    }
+    if (n > 0) {
+        msg_init(&m, MSG_USAGE_REPORT);
+        m.u.usage_report.agent_id = a->id;
+        m.u.usage_report.samples = samples;
+        m.u.usage_report.nsamples = n;
+        agent_send(a, &m); /* borrowed pointers: m is never msg_free'd */
+    }
+    free(samples);
+}
+
 /* ---- containerizer callbacks ---- */
+
+/* The task's `index`th port (PORT<index>), 0 when it has fewer. */
+static int
+task_port(const struct agent_task *t, int index)
+{
+    const struct resources *r = &t->st.info.resources;
+    int n = 0;
+
+    for (size_t i = 0; i < r->n; i++) {
+        const struct res_item *it = &r->items[i];
+        if (strcmp(it->name, "ports") != 0 || it->type != RES_RANGES)
+            continue;
+        for (size_t k = 0; k < it->nranges; k++) {
+            uint64_t count = it->ranges[k].end - it->ranges[k].begin + 1;
+            if (index - n < (int64_t)count)
+                return (int)(it->ranges[k].begin + (uint64_t)(index - n));
+            n += (int)count;
+        }
+    }
+    return 0;
+}
+
+static void
+start_health_check(struct agent *a, struct agent_task *t)
+{
+    const struct msg_health_check *hc = &t->st.info.health_check;
+    int port, rv;
+
+    if (!t->st.info.has_health_check || a->health == NULL || t->task_pid <= 0)
+        return;
+    port = hc->port > 0 ? hc->port : task_port(t, hc->port_index);
+    if ((rv = health_start(a->health, t->st.container_id, hc, t->task_pid, port, t->launched)) !=
+            0 &&
+        rv != -AG_EEXIST)
+        log_warn("health check of task_id=%s not started: %s (type %s, port %d)",
+                 t->st.info.task_id, ag_strerror(rv), hc->type ? hc->type : "", port);
+}
+
+static void
+on_health_verdict(void *arg, const char *container_id, bool healthy, const char *why)
+{
+    struct agent *a = arg;
+    struct agent_task *t = hmap_get(&a->containers, container_id);
+
+    if (t == NULL || task_terminal(t) || t->st.killing)
+        return;
+    t->healthy = healthy ? MSG_TRI_TRUE : MSG_TRI_FALSE;
+    if (t->st.status.state != MSG_TASK_RUNNING)
+        return; /* the next update carries it */
+    agent_update(a, t, MSG_TASK_RUNNING, "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", why,
+                 SOURCE_EXECUTOR);
+}
+
+static const struct health_callbacks agent_health_callbacks = {
+    .on_verdict = on_health_verdict,
+};
 
 static void
 on_container_running(void *arg, const char *container_id, int task_pid)
@@ -455,6 +731,7 @@ on_container_running(void *arg, const char *container_id, int task_pid)
     t->task_pid = task_pid;
     if (t->st.status.state == MSG_TASK_STARTING || t->st.status.state == MSG_TASK_STAGING)
         agent_update(a, t, MSG_TASK_RUNNING, NULL, NULL, SOURCE_EXECUTOR);
+    start_health_check(a, t);
 }
 
 static void
@@ -466,9 +743,11 @@ on_container_exit(void *arg, const char *container_id, const struct ctr_outcome 
     const char *reason = NULL, *source = SOURCE_EXECUTOR;
     char message[600], meta[PATH_MAX];
 
+    health_stop(a->health, container_id);
+
     if (t == NULL) { /* a container of a forgotten task (after a reset) */
         if (paths_container(&a->paths, container_id, meta, sizeof(meta)) == 0)
-            paths_remove_tree(meta);
+            remove_later(a, meta);
         return;
     }
     t->live = false;
@@ -492,6 +771,11 @@ on_container_exit(void *arg, const char *container_id, const struct ctr_outcome 
     } else if (t->st.killing || o->killed) {
         state = MSG_TASK_KILLED;
         source = o->how == CTR_LOST ? SOURCE_AGENT : SOURCE_EXECUTOR;
+    } else if (o->oom) {
+        state = MSG_TASK_FAILED;
+        reason = "REASON_CONTAINER_LIMITATION_MEMORY";
+        source = SOURCE_AGENT;
+        snprintf(message, sizeof(message), "%s", o->message);
     } else if (o->how == CTR_EXITED && o->code == 0) {
         state = MSG_TASK_FINISHED;
     } else if (o->how == CTR_LOST) {
@@ -631,11 +915,11 @@ agent_run_task(struct agent *a, struct msg_run_task *rt)
     f->ntasks++;
     a->stats.launched++;
 
-    if ((rv = state_begin(a->state)) == 0) {
+    if ((rv = ckpt_begin(a)) == 0) {
         rv = state_put_framework(a->state, &f->info);
         if (rv == 0)
             rv = state_put_task(a->state, &t->st);
-        rv = rv == 0 ? state_commit(a->state) : (state_rollback(a->state), rv);
+        rv = ckpt_end(a, rv);
     }
     if (rv != 0)
         log_error("cannot checkpoint task task_id=%s: %s", tid, ag_strerror(rv));
@@ -662,6 +946,10 @@ agent_run_task(struct agent *a, struct msg_run_task *rt)
     l.env = env;
     l.nenv = nenv;
     l.kill_grace_ms = task_launch_grace(a, t);
+    l.task = &t->st.info;
+    if (a->cfg.switch_user)
+        l.user = t->st.info.command.user && t->st.info.command.user[0] ? t->st.info.command.user
+                                                                       : f->info.user;
     rv = ctr_launch(a->ctr, &l, &pid, &start, err, sizeof(err));
     env_free(env, nenv);
     if (rv != 0) {
@@ -700,7 +988,9 @@ agent_update_unknown(struct agent *a, const char *framework_id, const char *task
     s.source = SOURCE_AGENT;
     s.uuid = uuid;
     s.timestamp = agent_wall_time();
-    if ((rv = state_add_update(a->state, &s)) != 0)
+    if ((rv = ckpt_begin(a)) == 0)
+        rv = ckpt_end(a, state_add_update(a->state, &s));
+    if (rv != 0)
         log_error("cannot checkpoint an update: %s", ag_strerror(rv));
     log_info("task TASK_LOST framework_id=%s task_id=%s message=unknown task", framework_id,
              task_id);
@@ -754,7 +1044,8 @@ agent_shutdown_framework(struct agent *a, const char *framework_id)
             agent_kill_task(a, t->st.info.framework_id, t->st.info.task_id, -1);
     }
     if (f->ntasks == 0) {
-        state_del_framework(a->state, framework_id);
+        if (ckpt_begin(a) == 0)
+            ckpt_end(a, state_del_framework(a->state, framework_id));
         hmap_del(&a->frameworks, framework_id);
         framework_free(f);
     }
@@ -780,14 +1071,18 @@ agent_reset(struct agent *a, const char *why)
         task_free(t);
     }
     /* Containers still running stay watched; their end finds no task and is ignored. */
-    for (size_t it = 0; hmap_next(&a->containers, &it, &key, &val);)
+    for (size_t it = 0; hmap_next(&a->containers, &it, &key, &val);) {
+        health_stop(a->health, key);
         hmap_del(&a->containers, key);
+    }
     for (size_t it = 0; hmap_next(&a->frameworks, &it, &key, &val);) {
         hmap_del(&a->frameworks, key);
         framework_free(val);
     }
     su_clear(&a->su);
-    if ((rv = state_reset(a->state)) != 0)
+    if ((rv = ckpt_begin(a)) == 0)
+        rv = ckpt_end(a, state_reset(a->state));
+    if (rv != 0)
         log_error("cannot clear the checkpoint: %s", ag_strerror(rv));
     a->id[0] = '\0';
 }
@@ -812,7 +1107,9 @@ handle_registered(struct agent *a, const struct msg_agent_registered *r)
         if (a->id[0] != '\0')
             log_warn("the master gave a new agent id old=%s new=%s", a->id, r->agent_id);
         snprintf(a->id, sizeof(a->id), "%s", r->agent_id);
-        if ((rv = state_set_agent_id(a->state, a->id)) != 0)
+        if ((rv = ckpt_begin(a)) == 0)
+            rv = ckpt_end(a, state_set_agent_id(a->state, a->id));
+        if (rv != 0)
             log_error("cannot checkpoint the agent id: %s", ag_strerror(rv));
     }
     a->conn = AGENT_REGISTERED;
@@ -899,7 +1196,9 @@ handle_status_ack(struct agent *a, const struct msg_status_ack *ack)
                   ack->task_id, ack->uuid);
         return;
     }
-    if ((rv = state_del_update(a->state, ack->uuid)) != 0)
+    if ((rv = ckpt_begin(a)) == 0)
+        rv = ckpt_end(a, state_del_update(a->state, ack->uuid));
+    if (rv != 0)
         log_error("cannot remove an acknowledged update from the checkpoint: %s", ag_strerror(rv));
     t = task_get(a, ack->framework_id, ack->task_id);
     if (t != NULL && task_terminal(t) && !t->live &&
@@ -1018,6 +1317,133 @@ agent_reconnect(struct agent *a, const char *why)
                   ag_strerror(rv));
 }
 
+/* ---- removing directories off the loop thread ---- */
+
+struct removal {
+    uv_work_t req;
+    char path[PATH_MAX];
+};
+
+static void
+removal_work(uv_work_t *req)
+{
+    paths_remove_tree(((struct removal *)req->data)->path);
+}
+
+static void
+removal_done(uv_work_t *req, int status)
+{
+    (void)status;
+    free(req->data);
+}
+
+/*
+ * Removes a directory tree (a container's metadata, a sandbox) without
+ * blocking the loop: it is renamed into <work_dir>/trash at once and deleted
+ * by libuv's thread pool, which touches nothing but that directory. Falls back
+ * to removing it here when it cannot be moved.
+ */
+static void
+remove_later(struct agent *a, const char *path)
+{
+    struct removal *r = xcalloc(1, sizeof(*r));
+
+    if (paths_trash(&a->paths, path, r->path, sizeof(r->path)) != 0) {
+        free(r);
+        paths_remove_tree(path);
+        return;
+    }
+    r->req.data = r;
+    if (uv_queue_work(a->loop, &r->req, removal_work, removal_done) != 0) {
+        paths_remove_tree(r->path);
+        free(r);
+    }
+}
+
+/* Empties <work_dir>/trash (left by an agent that stopped mid-removal). */
+static void
+empty_trash(struct agent *a)
+{
+    char dir[PATH_MAX + 16], path[2 * PATH_MAX];
+    struct dirent *e;
+    DIR *d;
+
+    snprintf(dir, sizeof(dir), "%s/trash", a->paths.work_dir);
+    if ((d = opendir(dir)) == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        struct removal *r;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        r = xcalloc(1, sizeof(*r));
+        snprintf(r->path, sizeof(r->path), "%s", path);
+        r->req.data = r;
+        if (uv_queue_work(a->loop, &r->req, removal_work, removal_done) != 0) {
+            paths_remove_tree(path);
+            free(r);
+        }
+    }
+    closedir(d);
+}
+
+/* ---- sandbox garbage collection ---- */
+
+static int64_t
+gc_delay_ms(const struct agent *a)
+{
+    return a->cfg.gc_delay_ms > 0 ? a->cfg.gc_delay_ms : 7 * 24 * 3600 * 1000LL;
+}
+
+/*
+ * Removes the sandboxes of tasks this agent no longer knows whose directory
+ * was last modified more than --gc_delay ago (a forgotten task's sandbox is
+ * touched when it is forgotten, so the delay counts from then), and framework
+ * directories left empty. Runs from the tick; survives restarts because the
+ * clock is the directory's mtime.
+ */
+static void
+gc_sweep(struct agent *a)
+{
+    double now = agent_wall_time(), delay = (double)gc_delay_ms(a) / 1000.0;
+    char fdir[PATH_MAX + 256], tdir[2 * PATH_MAX];
+    struct dirent *fe, *te;
+    struct stat st;
+    DIR *fd, *td;
+    int removed = 0;
+
+    if ((fd = opendir(a->paths.sandboxes)) == NULL)
+        return;
+    while ((fe = readdir(fd)) != NULL) {
+        bool empty = true;
+        if (fe->d_name[0] == '.' || !ids_valid(fe->d_name))
+            continue;
+        snprintf(fdir, sizeof(fdir), "%s/%s", a->paths.sandboxes, fe->d_name);
+        if ((td = opendir(fdir)) == NULL)
+            continue;
+        while ((te = readdir(td)) != NULL) {
+            if (te->d_name[0] == '.')
+                continue;
+            empty = false;
+            if (task_get(a, fe->d_name, te->d_name) != NULL)
+                continue;
+            snprintf(tdir, sizeof(tdir), "%s/%s", fdir, te->d_name);
+            if (lstat(tdir, &st) != 0 || (double)st.st_mtime + delay > now)
+                continue;
+            log_info("gc: removing the sandbox of finished task framework_id=%s task_id=%s",
+                     fe->d_name, te->d_name);
+            remove_later(a, tdir);
+            removed++;
+        }
+        closedir(td);
+        if (empty && lstat(fdir, &st) == 0 && (double)st.st_mtime + delay <= now)
+            rmdir(fdir);
+    }
+    closedir(fd);
+    if (removed > 0)
+        log_debug("gc: %d sandboxes removed", removed);
+}
+
 /* ---- the tick ---- */
 
 static void
@@ -1029,6 +1455,15 @@ tick_cb(uv_timer_t *h)
     void *val;
 
     su_tick(&a->su, now);
+    if (now >= a->next_gc_ms) {
+        int64_t every = gc_delay_ms(a) / 4;
+        a->next_gc_ms = now + (every < 1000 ? 1000 : every > 60000 ? 60000 : every);
+        gc_sweep(a);
+    }
+    if (a->cfg.usage_report_ms > 0 && a->conn == AGENT_REGISTERED && now >= a->next_usage_ms) {
+        a->next_usage_ms = now + a->cfg.usage_report_ms;
+        send_usage_report(a);
+    }
     for (size_t it = 0; hmap_next(&a->tasks, &it, &key, &val);) {
         struct agent_task *t = val;
         if (t->kill_deadline_ms != 0 && now >= t->kill_deadline_ms && t->live) {
@@ -1079,7 +1514,7 @@ remove_stale_containers(struct agent *a)
                 used = true;
         if (!used) {
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            paths_remove_tree(path);
+            remove_later(a, path);
         }
     }
     closedir(d);
@@ -1109,7 +1544,8 @@ agent_recover(struct agent *a, char *err, size_t errlen)
 
         if (!ids_valid(s->info.framework_id) || !ids_valid(s->info.task_id)) {
             log_warn("checkpointed task with an invalid id dropped");
-            state_del_task(a->state, s->info.framework_id, s->info.task_id);
+            if (ckpt_begin(a) == 0)
+                ckpt_end(a, state_del_task(a->state, s->info.framework_id, s->info.task_id));
             continue;
         }
         t = xcalloc(1, sizeof(*t));
@@ -1120,6 +1556,7 @@ agent_recover(struct agent *a, char *err, size_t errlen)
                       sizeof(t->sandbox));
         paths_container(&a->paths, t->st.container_id, t->meta, sizeof(t->meta));
         t->launched = t->st.status.timestamp;
+        t->healthy = t->st.status.healthy;
         if (hmap_put(&a->tasks, t->key, t) != 0)
             abort();
         framework_get_or_add(a, t->st.info.framework_id, NULL)->ntasks++;
@@ -1143,7 +1580,8 @@ agent_recover(struct agent *a, char *err, size_t errlen)
     for (size_t i = 0; i < snap.nupdates; i++) {
         if (su_add(&a->su, &snap.updates[i], now_ms(a)) != 0) {
             log_warn("checkpointed update with invalid ids dropped uuid=%s", snap.updates[i].uuid);
-            state_del_update(a->state, snap.updates[i].uuid);
+            if (ckpt_begin(a) == 0)
+                ckpt_end(a, state_del_update(a->state, snap.updates[i].uuid));
         }
     }
     /* Terminal tasks whose updates were all acknowledged before the crash. */
@@ -1156,7 +1594,8 @@ agent_recover(struct agent *a, char *err, size_t errlen)
     for (size_t it = 0; hmap_next(&a->frameworks, &it, &key, &val);) {
         struct agent_framework *f = val;
         if (f->ntasks == 0) {
-            state_del_framework(a->state, key);
+            if (ckpt_begin(a) == 0)
+                ckpt_end(a, state_del_framework(a->state, key));
             hmap_del(&a->frameworks, key);
             framework_free(f);
         }
@@ -1208,6 +1647,10 @@ agent_free_cb(uv_handle_t *h)
     const char *key;
     void *val;
 
+    if (--a->open_handles > 0)
+        return;
+    free(a->held);
+
     for (size_t it = 0; hmap_next(&a->tasks, &it, &key, &val);)
         task_free(val);
     for (size_t it = 0; hmap_next(&a->frameworks, &it, &key, &val);)
@@ -1228,6 +1671,11 @@ agent_free_cb(uv_handle_t *h)
 static void
 agent_abort_open(struct agent *a)
 {
+    for (size_t i = 0; i < a->nheld; i++)
+        msg_task_status_fini(&a->held[i]);
+    free(a->held);
+    health_close(a->health);
+    a->health = NULL;
     ctr_close(a->ctr);
     a->ctr = NULL;
     state_close(a->state);
@@ -1248,7 +1696,7 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
            size_t errlen)
 {
     struct agent *a;
-    char path[PATH_MAX + 32], perr[256];
+    char path[PATH_MAX + 32], perr[1024];
     const char *key;
     void *val;
     int rv;
@@ -1300,8 +1748,53 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
     if ((rv = ctr_open(&a->ctr, loop, cfg->launcher_dir, &agent_ctr_callbacks, a, err, errlen)) !=
         0)
         goto fail;
+    if ((rv = health_open(&a->health, loop, ctr_executor_path(a->ctr), &agent_health_callbacks,
+                          a)) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    snprintf(a->image_cache, sizeof(a->image_cache), "%s/images", a->paths.work_dir);
+    if (cfg->isolation != NULL && cfg->isolation[0] != '\0') {
+        /* One subtree per work directory: several agents on one machine (tests,
+         * or one agent per disk) never see each other's containers as orphans. */
+        uint64_t h = 1469598103934665603ull;
+        for (const char *p = a->paths.work_dir; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        snprintf(a->cgroups_root, sizeof(a->cgroups_root), "%s/%016llx",
+                 cfg->cgroups_root && cfg->cgroups_root[0] ? cfg->cgroups_root : "agora",
+                 (unsigned long long)h);
+        struct iso_config ic = {
+            .isolation = cfg->isolation,
+            .cgroups_root = a->cgroups_root,
+            .pids_max = cfg->container_pids_max > 0 ? (uint64_t)cfg->container_pids_max : 0,
+            .cfs_quota = cfg->cgroups_enable_cfs,
+            .image_cache = a->image_cache,
+        };
+        if ((rv = ctr_set_isolation(a->ctr, &ic, perr, sizeof(perr))) != 0) {
+            snprintf(err, errlen, "%s", perr);
+            goto fail;
+        }
+    }
+    log_info("isolation: %s (cgroup layout %s, cgroups under <hierarchy>/%s)",
+             ctr_isolation(a->ctr), ctr_cgroup_layout(a->ctr),
+             a->cgroups_root[0] ? a->cgroups_root : "-");
+    {
+        /* Where our cgroups are, for operators and for tests cleaning up. */
+        char roots[2048], rpath[PATH_MAX + 32];
+        FILE *f;
+        ctr_cgroup_roots(a->ctr, roots, sizeof(roots));
+        snprintf(rpath, sizeof(rpath), "%s/meta/cgroups", a->paths.work_dir);
+        if (roots[0] == '\0')
+            unlink(rpath);
+        else if ((f = fopen(rpath, "we")) != NULL) {
+            fputs(roots, f);
+            fclose(f);
+        }
+    }
+    empty_trash(a); /* before recovery adds to it */
     if ((rv = agent_recover(a, err, errlen)) != 0)
         goto fail;
+    ctr_orphans(a->ctr);
     if (cfg->http) {
         if ((rv = ahttp_start(a, err, errlen)) != 0)
             goto fail;
@@ -1316,6 +1809,12 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
     uv_timer_init(loop, &a->tick);
     a->tick.data = a;
     uv_timer_start(&a->tick, tick_cb, AGENT_TICK_MS, AGENT_TICK_MS);
+    uv_check_init(loop, &a->commit_check);
+    a->commit_check.data = a;
+    a->has_commit_check = true;
+    a->open_handles = 2;
+    if (a->txn) /* what recovery wrote */
+        uv_check_start(&a->commit_check, ckpt_commit_cb);
     res_format(&a->resources, perr, sizeof(perr));
     log_info("agent started version=%s hostname=%s http=%s work_dir=%s master=%s resources=%s",
              AGORA_VERSION, a->hostname, a->http_address, a->paths.work_dir, a->master.host, perr);
@@ -1342,8 +1841,12 @@ agent_close(struct agent *a)
     a->cli = NULL;
     http_server_close(a->http);
     a->http = NULL;
+    health_close(a->health);
+    a->health = NULL;
     ctr_close(a->ctr);
     a->ctr = NULL;
+    ckpt_flush(a);
     uv_timer_stop(&a->tick);
     uv_close((uv_handle_t *)&a->tick, agent_free_cb);
+    uv_close((uv_handle_t *)&a->commit_check, agent_free_cb);
 }

@@ -46,8 +46,10 @@
 #include "state.h"
 #include "status_updates.h"
 
+struct cg_stats;
 struct ctr;
 struct flag;
+struct health;
 struct http_server;
 struct tp_client;
 
@@ -71,6 +73,13 @@ struct agent_config {
     int64_t su_retry_ms;             /* --status_update_retry_interval */
     int64_t su_retry_max_ms;         /* --status_update_retry_max */
     int64_t registration_backoff_ms; /* --registration_backoff_factor */
+    const char *isolation;           /* --isolation (NULL: "posix") */
+    const char *cgroups_root;        /* --cgroups_root (NULL: "agora") */
+    int64_t container_pids_max;      /* --container_pids_max (0: no limit) */
+    bool cgroups_enable_cfs;         /* --cgroups_enable_cfs */
+    bool switch_user;                /* --switch_user */
+    int64_t usage_report_ms;         /* --usage_report_interval (0: none) */
+    int64_t gc_delay_ms;             /* --gc_delay (0: 1 week) */
     bool http;                       /* serve HTTP (tests may turn it off) */
     const struct flag *flags;        /* for /flags; may be NULL */
 };
@@ -91,6 +100,7 @@ struct agent_task {
     int task_pid;             /* 0 until running */
     bool live;                /* its container is watched */
     int64_t kill_deadline_ms; /* loop time of the SIGKILL to the task's group; 0 = none */
+    enum msg_tri healthy;     /* latest health verdict, carried by its updates */
     double launched;          /* wall-clock seconds */
 };
 
@@ -121,11 +131,22 @@ struct agent {
     struct hmap frameworks;   /* framework id -> struct agent_framework * */
     struct hmap containers;   /* container id -> struct agent_task * */
     uv_timer_t tick;
-    int64_t last_master_ms;    /* loop time of the last message from the master */
-    uint32_t ping_interval_ms; /* from AGENT_REGISTERED */
-    int64_t handshake_at_ms;   /* CONNECTED: when to start the handshake */
-    int64_t backoff_ms;        /* handshake retry backoff; 0 after a success */
-    int64_t redial_at_ms;      /* when to retry a tp_client_open that failed */
+    uv_check_t commit_check; /* group commit at the end of a loop turn */
+    bool has_commit_check;
+    bool txn;                     /* a checkpoint transaction is open */
+    struct msg_task_status *held; /* updates waiting for the turn's commit */
+    size_t nheld, capheld;
+    int open_handles;           /* tick and commit_check until closed */
+    int64_t last_master_ms;     /* loop time of the last message from the master */
+    uint32_t ping_interval_ms;  /* from AGENT_REGISTERED */
+    int64_t handshake_at_ms;    /* CONNECTED: when to start the handshake */
+    int64_t backoff_ms;         /* handshake retry backoff; 0 after a success */
+    int64_t redial_at_ms;       /* when to retry a tp_client_open that failed */
+    char image_cache[PATH_MAX]; /* <work_dir>/images */
+    char cgroups_root[300];     /* <--cgroups_root>/<hash of work_dir> ("" without isolation) */
+    int64_t next_usage_ms;      /* loop time of the next USAGE_REPORT */
+    int64_t next_gc_ms;         /* loop time of the next sandbox GC sweep */
+    struct health *health;      /* health checks (health.h) */
     double start_time;
     double registered_time;
     bool closing;
@@ -168,5 +189,22 @@ void agent_close(struct agent *a);
 
 /* Wall-clock seconds since the epoch. */
 double agent_wall_time(void);
+
+/*
+ * Resource usage of a live task: from its container's cgroups (*cgroups set
+ * true), else cpu times and rss of its main process from /proc. Limits not
+ * known from cgroups are the task's resources. Returns false when there is no
+ * figure (the task has no process yet).
+ */
+bool agent_task_usage(struct agent *a, const struct agent_task *t, struct cg_stats *out,
+                      bool *cgroups);
+
+/*
+ * Changes the cpus and/or memory limits of a running task (cpus <= 0, mem_mb
+ * <= 0: unchanged). Returns 0, -AG_ENOENT (no such running task), -AG_ESTATE
+ * (no cgroups) or the kernel's refusal, with a message in `err`.
+ */
+int agent_resize_task(struct agent *a, const char *framework_id, const char *task_id, double cpus,
+                      double mem_mb, char *err, size_t errlen);
 
 #endif

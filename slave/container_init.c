@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
@@ -26,16 +27,15 @@ extern char **environ;
 
 /* Docker's default capability set. */
 static const int default_caps[] = {
-    CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FOWNER,     CAP_FSETID,           CAP_KILL,
-    CAP_SETGID, CAP_SETUID,       CAP_SETPCAP,    CAP_NET_BIND_SERVICE, CAP_NET_RAW,
-    CAP_SYS_CHROOT, CAP_MKNOD,    CAP_AUDIT_WRITE, CAP_SETFCAP,
+    CAP_CHOWN,      CAP_DAC_OVERRIDE, CAP_FOWNER,      CAP_FSETID,           CAP_KILL,
+    CAP_SETGID,     CAP_SETUID,       CAP_SETPCAP,     CAP_NET_BIND_SERVICE, CAP_NET_RAW,
+    CAP_SYS_CHROOT, CAP_MKNOD,        CAP_AUDIT_WRITE, CAP_SETFCAP,
 };
 
 static int err_fd = -1;
 
 /* Reports a failure to the executor and exits. */
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -118,8 +118,8 @@ make_dev(const char *dev)
     static const struct {
         const char *name;
         unsigned maj, min;
-    } nodes[] = {{"null", 1, 3},    {"zero", 1, 5}, {"full", 1, 7},
-                 {"random", 1, 8},  {"urandom", 1, 9}, {"tty", 5, 0}};
+    } nodes[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+                 {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
     static const struct {
         const char *name, *target;
     } links[] = {{"fd", "/proc/self/fd"},
@@ -143,8 +143,7 @@ make_dev(const char *dev)
     }
     snprintf(path, sizeof(path), "%s/pts", dev);
     mkdir(path, 0755);
-    xmount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
-           "newinstance,ptmxmode=0666,mode=0620");
+    xmount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
     snprintf(path, sizeof(path), "%s/shm", dev);
     mkdir(path, 01777);
     xmount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
@@ -168,8 +167,8 @@ enter_rootfs(const struct cinit_spec *s)
         if (off >= sizeof(opts))
             die("too many image layers for one overlay mount");
     }
-    off += (size_t)snprintf(opts + off, sizeof(opts) - off, ",upperdir=%s,workdir=%s",
-                            s->upper_dir, s->work_dir);
+    off += (size_t)snprintf(opts + off, sizeof(opts) - off, ",upperdir=%s,workdir=%s", s->upper_dir,
+                            s->work_dir);
     if (off >= sizeof(opts))
         die("too many image layers for one overlay mount");
     xmount("overlay", s->rootfs_dir, "overlay", 0, opts);
@@ -230,7 +229,7 @@ proc_masks(void)
 {
     static const char *const ro[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                                      "/proc/sysrq-trigger"};
-    static const char *const masked[] = {"/proc/kcore", "/proc/keys", "/proc/timer_list",
+    static const char *const masked[] = {"/proc/kcore",       "/proc/keys", "/proc/timer_list",
                                          "/proc/sched_debug", "/proc/acpi", "/proc/scsi"};
     struct stat st;
 
@@ -298,8 +297,7 @@ drop_caps(void)
 }
 
 /* The task: never returns. */
-static void __attribute__((noreturn))
-exec_task(const struct cinit_spec *s)
+static void __attribute__((noreturn)) exec_task(const struct cinit_spec *s)
 {
     sigset_t none;
     int fd;
@@ -335,12 +333,14 @@ exec_task(const struct cinit_spec *s)
 }
 
 /* PID 1 of the container: forks the task, forwards signals, reaps. */
-static void __attribute__((noreturn))
-run_init(const struct cinit_spec *s)
+static void __attribute__((noreturn)) run_init(const struct cinit_spec *s)
 {
     sigset_t all;
     pid_t task;
 
+    /* Its own session: the host sees a process group led by the container's
+     * first process (task.pid), as without a pid namespace. */
+    setsid();
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
     task = fork();
@@ -395,12 +395,6 @@ cinit_run(const struct cinit_spec *s)
     ssize_t n;
 
     err_fd = s->err_fd;
-    do {
-        n = read(s->sync_fd, &go, 1);
-    } while (n < 0 && errno == EINTR);
-    if (n != 1)
-        _exit(126); /* the executor gave up on us */
-    close(s->sync_fd);
     if (s->ns_flags != 0 && unshare(s->ns_flags) != 0)
         die("unshare namespaces: %s", strerror(errno));
     if (s->ns_flags & CLONE_NEWNET)
@@ -426,6 +420,16 @@ cinit_run(const struct cinit_spec *s)
         if (s->harden && (s->mount_proc || s->nlayers > 0))
             proc_masks();
     }
+    /* Ready: the executor puts us into the cgroups, then says go. */
+    if (write(s->ready_fd, "r", 1) != 1)
+        _exit(126);
+    close(s->ready_fd);
+    do {
+        n = read(s->sync_fd, &go, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(126); /* the executor gave up on us */
+    close(s->sync_fd);
     if (s->pid_ns)
         run_init(s);
     close(s->status_fd);

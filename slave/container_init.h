@@ -4,20 +4,23 @@
  * so it may only use what is safe after fork (no nng, no locks held).
  *
  * Order (each step only when the spec asks for it):
- *   1. wait for "go" on sync_fd (the executor has put us into the cgroups);
- *   2. unshare the mount, UTS, IPC and network namespaces (the pid namespace
+ *   1. unshare the mount, UTS, IPC and network namespaces (the pid namespace
  *      was unshared by the executor before the fork, so we are its PID 1);
  *      bring the private network's loopback up; set the hostname;
- *   3. make every mount private to the container (slave of the host's
+ *   2. make every mount private to the container (slave of the host's
  *      mounts when the task shares the host filesystem);
- *   4. with an image: overlay of the image's layers plus a writable layer on
+ *   3. with an image: overlay of the image's layers plus a writable layer on
  *      rootfs_dir; a fresh /proc, a minimal /dev (tmpfs with null, zero, full,
  *      random, urandom, tty, a private devpts, shm), tmpfs /tmp, read-only
  *      /sys, /etc/hosts, /etc/hostname, /etc/resolv.conf, the sandbox bind-
  *      mounted at /mnt/mesos/sandbox; then pivot_root into it and detach the
  *      old root. Without an image but with a pid namespace: a fresh /proc over
  *      the host's, and the cgroup mounts made read-only;
- *   5. hardening: parts of /proc read-only or masked as Docker does;
+ *   4. hardening: parts of /proc read-only or masked as Docker does;
+ *   5. write one byte on ready_fd and wait for "go" on sync_fd: meanwhile the
+ *      executor puts us into the container's cgroups. Joining only now keeps
+ *      the setup above out of the container's cpu quota (a task with 0.01
+ *      cpus would otherwise wait a CFS period for every millisecond of it);
  *   6. with a pid namespace we stay as a small init: fork the task, forward
  *      SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to its process
  *      group, reap every child, and when the task ends write its wait status
@@ -49,8 +52,8 @@ struct cinit_spec {
     char *const *layers; /* lowest first */
     size_t nlayers;
     const char *rootfs_dir, *upper_dir, *work_dir;
-    const char *sandbox;            /* host path of the sandbox */
-    char *const *readonly_mounts;   /* made read-only (host filesystem) */
+    const char *sandbox;          /* host path of the sandbox */
+    char *const *readonly_mounts; /* made read-only (host filesystem) */
     size_t nreadonly;
     bool harden;      /* capabilities, no_new_privs, /proc masks */
     bool switch_user; /* apply uid/gid/groups */
@@ -59,12 +62,12 @@ struct cinit_spec {
     const gid_t *groups;
     size_t ngroups;
     /* The task. */
-    const char *file;  /* looked up in envp's PATH */
+    const char *file; /* looked up in envp's PATH */
     char *const *argv;
     char *const *envp;
     const char *cwd;
     int stdout_fd, stderr_fd; /* stdin is /dev/null */
-    int sync_fd, err_fd, status_fd;
+    int ready_fd, sync_fd, err_fd, status_fd;
 };
 
 /* Runs steps 1-7 in the forked child. Never returns. */

@@ -4,7 +4,9 @@
 #include "error.h"
 #include "hmap.h"
 #include "ids.h"
+#include "isolator.h"
 #include "log.h"
+#include "resources.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +29,7 @@
 
 #define CTR_EXIT_DRAIN_MS 1000 /* after the executor exits, wait this long for its pipe's EOF */
 #define CTR_POLL_MS 1000       /* liveness polling when pidfds are unavailable */
+#define CTR_CLEANUP_MS 1000    /* retry of cgroups still busy */
 
 extern char **environ;
 
@@ -64,6 +67,11 @@ struct ctr {
     struct hmap containers; /* id -> struct ctr_container * */
     size_t live;            /* containers not yet freed (handles closing included) */
     bool closing;
+    struct iso *iso; /* NULL: plain process trees */
+    char **busy;     /* ids whose cgroups could not be removed yet */
+    size_t nbusy;
+    uv_timer_t cleanup; /* retries `busy` */
+    bool has_cleanup_timer;
 };
 
 static void ctr_free(struct ctr *c);
@@ -142,6 +150,12 @@ read_status(const struct ctr_container *k, struct ctr_outcome *o)
     if ((root = json_load_file(path, 0, &jerr)) == NULL)
         return false;
     o->killed = json_is_true(json_object_get(root, "killed"));
+    if ((v = json_object_get(root, "limitation")) != NULL && json_is_string(v) &&
+        strcmp(json_string_value(v), "memory") == 0) {
+        o->oom = true;
+        snprintf(o->message, sizeof(o->message), "%s",
+                 json_string_value(json_object_get(root, "message")) ?: "Memory limit exceeded");
+    }
     if ((v = json_object_get(root, "error")) != NULL) {
         o->how = CTR_START_FAILED;
         snprintf(o->message, sizeof(o->message), "%s",
@@ -214,6 +228,45 @@ container_new(struct ctr *c, const char *id, const char *meta)
     return k;
 }
 
+static void
+cleanup_timer_cb(uv_timer_t *t)
+{
+    struct ctr *c = t->data;
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->nbusy; i++) {
+        if (iso_cleanup(c->iso, c->busy[i]) == 0) {
+            log_debug("containerizer: cgroups removed container_id=%s", c->busy[i]);
+            free(c->busy[i]);
+        } else {
+            c->busy[n++] = c->busy[i];
+        }
+    }
+    c->nbusy = n;
+    if (n == 0)
+        uv_timer_stop(t);
+}
+
+/* Removes the container's cgroups, or keeps retrying while they are busy. */
+static void
+cleanup_container(struct ctr *c, const char *id)
+{
+    char **p, *copy;
+
+    if (!iso_has_cgroups(c->iso) || iso_cleanup(c->iso, id) == 0)
+        return;
+    if ((copy = strdup(id)) == NULL ||
+        (p = realloc(c->busy, (c->nbusy + 1) * sizeof(*p))) == NULL) {
+        free(copy);
+        log_error("containerizer: out of memory; the cgroups of container_id=%s stay", id);
+        return;
+    }
+    c->busy = p;
+    c->busy[c->nbusy++] = copy;
+    if (c->has_cleanup_timer && !uv_is_active((uv_handle_t *)&c->cleanup))
+        uv_timer_start(&c->cleanup, cleanup_timer_cb, CTR_CLEANUP_MS, CTR_CLEANUP_MS);
+}
+
 /* Reports the verdict of a container whose executor is gone, then frees it. */
 static void
 container_finish(struct ctr_container *k)
@@ -239,11 +292,14 @@ container_finish(struct ctr_container *k)
         else
             snprintf(o.message, sizeof(o.message),
                      "executor terminated without reporting the task's end");
-        if (k->task_pid > 0)
+        if (iso_kill(c->iso, k->id) != 0 && k->task_pid > 0)
             kill(-k->task_pid, SIGKILL);
         log_warn("containerizer: executor gone without status.json container_id=%s pid=%d", k->id,
                  k->pid);
     }
+    if (o.how != CTR_START_FAILED && !o.oom && iso_oom(c->iso, k->id, o.message, sizeof(o.message)))
+        o.oom = true;
+    cleanup_container(c, k->id);
     hmap_del(&c->containers, k->id);
     if (!k->running_reported && k->task_pid > 0 && o.how != CTR_START_FAILED) {
         k->running_reported = true;
@@ -456,16 +512,101 @@ ctr_open(struct ctr **out, uv_loop_t *loop, const char *launcher_dir,
         ctr_free(c);
         return -AG_ENOMEM;
     }
+    uv_timer_init(loop, &c->cleanup);
+    c->cleanup.data = c;
+    c->has_cleanup_timer = true;
+    c->live++;
     *out = c;
     return 0;
+}
+
+int
+ctr_set_isolation(struct ctr *c, const struct iso_config *cfg, char *err, size_t errlen)
+{
+    struct iso *iso;
+    int rv;
+
+    if ((rv = iso_open(&iso, cfg, err, errlen)) != 0)
+        return rv;
+    iso_close(c->iso);
+    c->iso = iso;
+    return 0;
+}
+
+const char *
+ctr_isolation(const struct ctr *c)
+{
+    return c->iso != NULL ? c->iso->names : "posix";
+}
+
+const char *
+ctr_cgroup_layout(const struct ctr *c)
+{
+    return c->iso != NULL ? c->iso->layout.name : "none";
+}
+
+void
+ctr_cgroup_roots(const struct ctr *c, char *buf, size_t len)
+{
+    iso_roots(c->iso, buf, len);
+}
+
+int
+ctr_usage(struct ctr *c, const char *container_id, struct cg_stats *out)
+{
+    if (hmap_get(&c->containers, container_id) == NULL)
+        return -AG_ENOENT;
+    return iso_stats(c->iso, container_id, out);
+}
+
+int
+ctr_update(struct ctr *c, const char *container_id, double cpus, uint64_t mem_bytes, char *err,
+           size_t errlen)
+{
+    if (hmap_get(&c->containers, container_id) == NULL) {
+        snprintf(err, errlen, "no such container");
+        return -AG_ENOENT;
+    }
+    if (!iso_has_cgroups(c->iso)) {
+        snprintf(err, errlen, "containers have no cgroups on this agent (--isolation=%s)",
+                 ctr_isolation(c));
+        return -AG_ESTATE;
+    }
+    return iso_update(c->iso, container_id, cpus, mem_bytes, err, errlen);
+}
+
+static bool
+known_cb(void *arg, const char *id)
+{
+    struct ctr *c = arg;
+    return hmap_get(&c->containers, id) != NULL;
+}
+
+int
+ctr_orphans(struct ctr *c)
+{
+    return iso_orphans(c->iso, known_cb, c);
 }
 
 static void
 ctr_free(struct ctr *c)
 {
+    for (size_t i = 0; i < c->nbusy; i++)
+        free(c->busy[i]);
+    free(c->busy);
+    iso_close(c->iso);
     hmap_fini(&c->containers);
     free(c->env);
     free(c);
+}
+
+static void
+cleanup_timer_closed(uv_handle_t *h)
+{
+    struct ctr *c = h->data;
+
+    if (--c->live == 0 && c->closing)
+        ctr_free(c);
 }
 
 void
@@ -483,6 +624,10 @@ ctr_close(struct ctr *c)
         k->finished = true;
         container_close(k);
     }
+    if (c->has_cleanup_timer) {
+        c->has_cleanup_timer = false;
+        uv_close((uv_handle_t *)&c->cleanup, cleanup_timer_closed);
+    }
     if (c->live == 0)
         ctr_free(c);
 }
@@ -493,11 +638,12 @@ ctr_executor_path(const struct ctr *c)
     return c->exe;
 }
 
-/* Writes `root` to `dir`/`name` atomically. */
+/* Writes `root` to `dir`/`name` atomically. Not fsync'ed: the executor reads
+ * it once, right away, and a machine that crashes takes the container with it. */
 static int
 write_json_atomic(const char *dir, const char *name, json_t *root)
 {
-    char tmp[PATH_MAX + 64], path[PATH_MAX + 64];
+    char tmp[PATH_MAX + 64], path[PATH_MAX + 64], *text = NULL;
     int fd, rv = 0;
 
     snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
@@ -505,8 +651,10 @@ write_json_atomic(const char *dir, const char *name, json_t *root)
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -AG_EIO;
-    if (json_dumpfd(root, fd, JSON_COMPACT) != 0 || fsync(fd) != 0)
+    if ((text = json_dumps(root, JSON_COMPACT)) == NULL ||
+        write(fd, text, strlen(text)) != (ssize_t)strlen(text)) /* one write, not one per token */
         rv = -AG_EIO;
+    free(text);
     if (close(fd) != 0)
         rv = -AG_EIO;
     if (rv == 0 && rename(tmp, path) != 0)
@@ -553,6 +701,7 @@ ctr_launch(struct ctr *c, const struct ctr_launch *l, int *pid, uint64_t *pid_st
     uv_stdio_container_t stdio[3];
     json_t *root;
     int rv, logfd;
+    bool isolated = false;
 
     *pid = 0;
     *pid_start = 0;
@@ -568,6 +717,23 @@ ctr_launch(struct ctr *c, const struct ctr_launch *l, int *pid, uint64_t *pid_st
         snprintf(err, errlen, "out of memory");
         return -AG_ENOMEM;
     }
+    if (l->user != NULL && l->user[0] != '\0')
+        json_object_set_new(root, "user", json_string(l->user));
+    if (c->iso != NULL && l->task != NULL) {
+        struct iso_container ic = {
+            .id = l->container_id,
+            .meta_dir = l->meta_dir,
+            .sandbox_dir = l->sandbox_dir,
+            .task = l->task,
+            .cpus = (double)res_scalar(&l->task->resources, "cpus") / RES_SCALE,
+            .mem_bytes = (uint64_t)(res_scalar(&l->task->resources, "mem") / RES_SCALE) << 20,
+        };
+        if ((rv = iso_prepare(c->iso, &ic, root, err, errlen)) != 0) {
+            json_decref(root);
+            return rv;
+        }
+        isolated = true;
+    }
     /* A fresh start: no verdict of an earlier run may linger. */
     snprintf(logpath, sizeof(logpath), "%s/status.json", l->meta_dir);
     unlink(logpath);
@@ -577,17 +743,23 @@ ctr_launch(struct ctr *c, const struct ctr_launch *l, int *pid, uint64_t *pid_st
     json_decref(root);
     if (rv != 0) {
         snprintf(err, errlen, "cannot write %s/launch.json: %s", l->meta_dir, strerror(errno));
+        if (isolated)
+            cleanup_container(c, l->container_id);
         return rv;
     }
     snprintf(logpath, sizeof(logpath), "%s/executor.log", l->meta_dir);
     logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (logfd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", logpath, strerror(errno));
+        if (isolated)
+            cleanup_container(c, l->container_id);
         return -AG_EIO;
     }
     if ((k = container_new(c, l->container_id, l->meta_dir)) == NULL) {
         close(logfd);
         snprintf(err, errlen, "out of memory");
+        if (isolated)
+            cleanup_container(c, l->container_id);
         return -AG_ENOMEM;
     }
     k->child = true;
@@ -624,6 +796,8 @@ ctr_launch(struct ctr *c, const struct ctr_launch *l, int *pid, uint64_t *pid_st
     k->nhandles++;
     if (rv != 0) {
         snprintf(err, errlen, "cannot spawn %s: %s", c->exe, uv_strerror(rv));
+        if (isolated)
+            cleanup_container(c, k->id);
         hmap_del(&c->containers, k->id);
         k->finished = true;
         container_close(k);
@@ -679,6 +853,8 @@ ctr_kill_now(struct ctr *c, const char *container_id)
     if (k == NULL)
         return -AG_ENOENT;
     read_task_pid(k);
+    if (iso_kill(c->iso, k->id) == 0)
+        return 0;
     if (k->task_pid > 0) {
         kill(-k->task_pid, SIGKILL);
         return 0;

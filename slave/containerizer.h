@@ -28,9 +28,20 @@
  * the container already removed: the callback may launch others.
  *
  * Kill: ctr_kill() sends SIGTERM to the executor, which forwards it to the
- * task's process group and sends SIGKILL after the grace period written into
- * launch.json; ctr_kill_now() sends SIGKILL to the task's process group at
- * once (the agent's own deadline, e.g. a shorter grace period in KILL_TASK).
+ * task (through the container's init, or to the task's process group) and
+ * after the grace period written into launch.json freezes the container's
+ * cgroup and SIGKILLs everything in it; ctr_kill_now() does that last step
+ * itself at once (the agent's own deadline, e.g. a shorter grace period in
+ * KILL_TASK, or an executor that is gone), or SIGKILLs the task's process
+ * group when containers have no cgroups.
+ *
+ * Isolation: ctr_set_isolation() chooses the isolators (isolator.h); without
+ * it containers are plain process trees ("posix"). With cgroups, a container's
+ * groups are created by ctr_launch() and removed once it is gone (retried
+ * every second while a group is busy); an OOM kill recorded by the memory
+ * cgroup makes the outcome a memory limitation even when the executor could
+ * not say so; ctr_orphans() removes groups of containers nobody knows after a
+ * restart.
  *
  * Threads: loop thread only. Functions return 0 or a negative AG_E* code.
  */
@@ -57,6 +68,7 @@ struct ctr_outcome {
     enum ctr_end how;
     int code;
     bool killed; /* the executor was asked to kill the task */
+    bool oom;    /* the memory limit was hit (message says so) */
     char message[512];
 };
 
@@ -74,7 +86,9 @@ struct ctr_launch {
     const struct msg_command *command;
     const struct msg_kv *env; /* added to the task's environment, in order */
     size_t nenv;
-    int64_t kill_grace_ms; /* SIGTERM to SIGKILL, written into launch.json */
+    int64_t kill_grace_ms;            /* SIGTERM to SIGKILL, written into launch.json */
+    const struct msg_task_info *task; /* resources, container; may be NULL (no limits) */
+    const char *user;                 /* run as this user; NULL or "": the agent's */
 };
 
 struct ctr_info {
@@ -85,6 +99,8 @@ struct ctr_info {
 };
 
 struct ctr;
+struct cg_stats;
+struct iso_config;
 
 /*
  * Opens a containerizer on `loop`. The executor is `launcher_dir`/agora-executor,
@@ -101,6 +117,34 @@ int ctr_open(struct ctr **out, uv_loop_t *loop, const char *launcher_dir,
  * the loop once the handles are closed. Accepts NULL.
  */
 void ctr_close(struct ctr *c);
+
+/*
+ * Chooses the isolators (isolator.h) for containers launched from now on.
+ * Returns 0 or the code of iso_open with a message in `err` (the isolation is
+ * then unchanged).
+ */
+int ctr_set_isolation(struct ctr *c, const struct iso_config *cfg, char *err, size_t errlen);
+
+/* The isolators in use ("posix" when none) and the cgroup layout ("none"). */
+const char *ctr_isolation(const struct ctr *c);
+const char *ctr_cgroup_layout(const struct ctr *c);
+
+/* The agent's cgroup root directories, one per line ("" without cgroups). */
+void ctr_cgroup_roots(const struct ctr *c, char *buf, size_t len);
+
+/* Statistics from the container's cgroups; -AG_ENOENT without cgroups or
+ * when the container is not watched. */
+int ctr_usage(struct ctr *c, const char *container_id, struct cg_stats *out);
+
+/* New cpus (<= 0: unchanged) and memory (0: unchanged) limits for a running
+ * container. -AG_ENOENT when not watched, -AG_ESTATE without cgroups, or the
+ * kernel's refusal (e.g. memory below what the task uses) with a message. */
+int ctr_update(struct ctr *c, const char *container_id, double cpus, uint64_t mem_bytes, char *err,
+               size_t errlen);
+
+/* Destroys cgroups under the agent's root that belong to no watched
+ * container (call after recovery). Returns how many. */
+int ctr_orphans(struct ctr *c);
 
 /* The path of agora-executor. */
 const char *ctr_executor_path(const struct ctr *c);

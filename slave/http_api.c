@@ -2,6 +2,7 @@
 #include "http_api.h"
 
 #include "agent.h"
+#include "isolators/cgroups.h"
 #include "containerizer.h"
 #include "error.h"
 #include "flags.h"
@@ -177,6 +178,9 @@ get_state(void *arg, struct http_req *req)
     json_object_set_new(o, "master", json_string(a->master.stream_url));
     json_object_set_new(o, "connection", json_string(conn_name(a->conn)));
     json_object_set_new(o, "work_dir", json_string(a->paths.work_dir));
+    json_object_set_new(o, "isolation", json_string(ctr_isolation(a->ctr)));
+    json_object_set_new(o, "cgroup_layout", json_string(ctr_cgroup_layout(a->ctr)));
+    json_object_set_new(o, "cgroups_root", json_string(a->cgroups_root));
     json_object_set_new(o, "resources", res_json(&a->resources));
     res_format(&a->resources, buf, sizeof(buf));
     json_object_set_new(o, "resources_text", json_string(buf));
@@ -226,41 +230,6 @@ get_health(void *arg, struct http_req *req)
     http_reply_text(req, 200, "text/plain", "", 0);
 }
 
-/* utime, stime (clock ticks) and rss (pages) of one process from /proc/PID/stat. */
-static bool
-proc_usage(int pid, double *user_s, double *sys_s, uint64_t *rss_bytes)
-{
-    char path[64], buf[1024], *p;
-    unsigned long long utime, stime;
-    long long rss;
-    ssize_t n;
-    int fd;
-    long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    if (pid <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return false;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    if ((p = strrchr(buf, ')')) == NULL)
-        return false;
-    /* After ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-     * utime(14) stime(15) cutime cstime priority nice threads itrealvalue starttime vsize
-     * rss(24). */
-    if (sscanf(p + 2,
-               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
-               "%*u %*u %lld",
-               &utime, &stime, &rss) != 3)
-        return false;
-    *user_s = hz > 0 ? (double)utime / (double)hz : 0;
-    *sys_s = hz > 0 ? (double)stime / (double)hz : 0;
-    *rss_bytes = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
-    return true;
-}
-
 static void
 get_statistics(void *arg, struct http_req *req)
 {
@@ -271,9 +240,9 @@ get_statistics(void *arg, struct http_req *req)
 
     for (size_t it = 0; hmap_next(&a->tasks, &it, &key, &val);) {
         const struct agent_task *t = val;
+        struct cg_stats s;
         json_t *o, *st;
-        double user_s = 0, sys_s = 0;
-        uint64_t rss = 0;
+        bool cg;
 
         if (!t->live)
             continue;
@@ -287,21 +256,66 @@ get_statistics(void *arg, struct http_req *req)
         json_object_set_new(o, "executor_pid", json_integer(t->st.pid));
         json_object_set_new(o, "task_pid", json_integer(t->task_pid));
         json_object_set_new(st, "timestamp", json_real(agent_wall_time()));
-        if (proc_usage(t->task_pid, &user_s, &sys_s, &rss)) {
-            json_object_set_new(st, "cpus_user_time_secs", json_real(user_s));
-            json_object_set_new(st, "cpus_system_time_secs", json_real(sys_s));
-            json_object_set_new(st, "mem_rss_bytes", json_integer((json_int_t)rss));
+        if (agent_task_usage(a, t, &s, &cg)) {
+            json_object_set_new(st, "cpus_user_time_secs", json_real(s.cpu_user_s));
+            json_object_set_new(st, "cpus_system_time_secs", json_real(s.cpu_system_s));
+            json_object_set_new(st, "mem_rss_bytes", json_integer((json_int_t)s.mem_rss));
         }
-        json_object_set_new(
-            st, "cpus_limit",
-            json_real((double)res_scalar(&t->st.info.resources, "cpus") / RES_SCALE));
-        json_object_set_new(st, "mem_limit_bytes",
-                            json_integer((json_int_t)(res_scalar(&t->st.info.resources, "mem") /
-                                                      RES_SCALE * 1024 * 1024)));
+        json_object_set_new(st, "cpus_limit", json_real(s.cpu_limit));
+        json_object_set_new(st, "mem_limit_bytes", json_integer((json_int_t)s.mem_limit));
+        if (cg) {
+            json_object_set_new(st, "cpus_nr_periods", json_integer((json_int_t)s.cpu_periods));
+            json_object_set_new(st, "cpus_nr_throttled",
+                                json_integer((json_int_t)s.cpu_throttled_periods));
+            json_object_set_new(st, "cpus_throttled_time_secs", json_real(s.cpu_throttled_s));
+            json_object_set_new(st, "cpus_shares", json_integer((json_int_t)s.cpu_shares));
+            json_object_set_new(st, "mem_anon_bytes", json_integer((json_int_t)s.mem_rss));
+            json_object_set_new(st, "mem_cache_bytes", json_integer((json_int_t)s.mem_cache));
+            json_object_set_new(st, "mem_file_bytes", json_integer((json_int_t)s.mem_cache));
+            json_object_set_new(st, "mem_total_bytes", json_integer((json_int_t)s.mem_usage));
+            json_object_set_new(st, "mem_peak_bytes", json_integer((json_int_t)s.mem_peak));
+            json_object_set_new(st, "mem_oom_kills", json_integer((json_int_t)s.oom_kills));
+            json_object_set_new(st, "processes", json_integer((json_int_t)s.pids));
+            json_object_set_new(st, "processes_limit", json_integer((json_int_t)s.pids_max));
+        }
         json_object_set_new(o, "statistics", st);
         json_array_append_new(arr, o);
     }
     http_reply_json(req, 200, arr);
+}
+
+/* POST /containers/update {"framework_id", "task_id", "cpus", "mem"}: new limits
+ * for a running task (cgroups only). */
+static void
+post_containers_update(void *arg, struct http_req *req)
+{
+    struct agent *a = arg;
+    char err[512];
+    json_t *body = http_req_json(req, err, sizeof(err));
+    const char *fid, *tid;
+    double cpus, mem;
+    int rv;
+
+    if (body == NULL) {
+        http_reply_error(req, 400, "%s", err);
+        return;
+    }
+    fid = json_string_value(json_object_get(body, "framework_id"));
+    tid = json_string_value(json_object_get(body, "task_id"));
+    cpus = json_number_value(json_object_get(body, "cpus"));
+    mem = json_number_value(json_object_get(body, "mem"));
+    if (fid == NULL || tid == NULL || (cpus <= 0 && mem <= 0)) {
+        json_decref(body);
+        http_reply_error(req, 400,
+                         "expected {\"framework_id\", \"task_id\", \"cpus\" and/or \"mem\" (MB)}");
+        return;
+    }
+    rv = agent_resize_task(a, fid, tid, cpus, mem, err, sizeof(err));
+    json_decref(body);
+    if (rv == 0)
+        http_reply_json(req, 200, NULL);
+    else
+        http_reply_error(req, rv == -AG_ENOENT ? 404 : rv == -AG_ESTATE ? 409 : 400, "%s", err);
 }
 
 static void
@@ -645,6 +659,13 @@ ahttp_start(struct agent *a, char *err, size_t errlen)
             a->http = NULL;
             return rv;
         }
+    }
+    if ((rv = http_route(a->http, "POST", "/containers/update", post_containers_update, a, 0)) !=
+        0) {
+        snprintf(err, errlen, "cannot add route /containers/update: %s", ag_strerror(rv));
+        http_server_close(a->http);
+        a->http = NULL;
+        return rv;
     }
     return 0;
 }

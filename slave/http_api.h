@@ -1,15 +1,18 @@
 /*
- * The agent's HTTP endpoints (common/http.h server on --ip:--port), all GET
- * and answered on the loop thread from the agent's state:
+ * The agent's HTTP endpoints (common/http.h server on --ip:--port), answered
+ * on the loop thread from the agent's state; all GET except the last:
  *
  *   /health                    200, empty body
  *   /flags                     {"flags": {name: value}}
  *   /state                     the agent, its frameworks, executors and tasks (Mesos shape)
  *   /monitor/statistics        one entry per running executor with its pids and usage
+ *                              (the container's cgroups when it has them)
  *   /metrics/snapshot          counters and gauges, Mesos names ("slave/tasks_running")
  *   /files/browse?path=P       entries of directory P: [{path, size, mode, mtime, nlink, uid, gid}]
  *   /files/read?path=P&offset=O&length=L   {"data": "...", "offset": O}; offset=-1 gives
  *                              the file size in "offset"; at most 1 MiB per call
+ *   POST /containers/update    {"framework_id", "task_id", "cpus", "mem" (MB)}: new cgroup
+ *                              limits for a running task (200, 400, 404, 409 without cgroups)
  *
  * The /files endpoints serve only what lies inside <work_dir>/sandboxes: a path that
  * resolves elsewhere (.., symlinks) is 403, a missing one 404. The ".json"

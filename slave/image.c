@@ -2,13 +2,13 @@
 #include "image.h"
 
 #include "error.h"
+#include "sha256.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,8 +35,7 @@ struct ctx {
     size_t errlen;
 };
 
-static int
-fail(struct ctx *x, int rv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct ctx *x, int rv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int
 fail(struct ctx *x, int rv, const char *fmt, ...)
@@ -88,57 +87,39 @@ strv_push(char ***v, size_t *n, const char *s)
 
 /* ---- hashing ---- */
 
-static void
-hex_of(const unsigned char *md, unsigned len, char *hex)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (unsigned i = 0; i < len; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[2 * len] = '\0';
-}
-
 static int
 sha256_buf(const void *data, size_t len, char hex[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-
-    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-        return -AG_EIO;
-    hex_of(md, mdlen, hex);
+    sha256_hex(data, len, hex);
     return 0;
 }
 
 int
 img_sha256_file(const char *path, char hex[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE], *buf;
-    unsigned mdlen = 0;
-    EVP_MD_CTX *h;
+    struct sha256 h;
+    unsigned char *buf;
     ssize_t n;
     int fd, rv = 0;
 
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return ag_from_errno(errno);
-    if ((buf = malloc(1 << 20)) == NULL || (h = EVP_MD_CTX_new()) == NULL) {
-        free(buf);
+    if ((buf = malloc(1 << 20)) == NULL) {
         close(fd);
         return -AG_ENOMEM;
     }
-    if (EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1)
-        rv = -AG_EIO;
-    while (rv == 0 && (n = read(fd, buf, 1 << 20)) != 0) {
-        if (n < 0 || EVP_DigestUpdate(h, buf, (size_t)n) != 1)
+    sha256_init(&h);
+    while ((n = read(fd, buf, 1 << 20)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
             rv = -AG_EIO;
+            break;
+        }
+        sha256_update(&h, buf, (size_t)n);
     }
-    if (rv == 0 && EVP_DigestFinal_ex(h, md, &mdlen) != 1)
-        rv = -AG_EIO;
     if (rv == 0)
-        hex_of(md, mdlen, hex);
-    EVP_MD_CTX_free(h);
+        sha256_final(&h, hex);
     free(buf);
     close(fd);
     return rv;
@@ -198,7 +179,7 @@ static int
 load_json(struct ctx *x, const char *path, const char *want_hex, const char *what, json_t **out)
 {
     char *buf, hex[65];
-    size_t len;
+    size_t len = 0;
     json_error_t jerr;
     int rv;
 
@@ -311,8 +292,8 @@ untar(struct ctx *x, const char *archive, const char *dest, const char *what)
             dup2(null, 1);
         }
         dup2(pfd[1], 2);
-        execlp("tar", "tar", "--extract", "--file", archive, "--directory", dest,
-               "--numeric-owner", "--no-overwrite-dir", (char *)NULL);
+        execlp("tar", "tar", "--extract", "--file", archive, "--directory", dest, "--numeric-owner",
+               "--no-overwrite-dir", (char *)NULL);
         dprintf(2, "cannot run tar: %s\n", strerror(errno));
         _exit(127);
     }
@@ -337,9 +318,17 @@ untar(struct ctx *x, const char *archive, const char *dest, const char *what)
         return 0;
     while (got > 0 && out[got - 1] == '\n')
         out[--got] = '\0';
+    /* The last two lines ("tar: Unexpected EOF in archive", "tar: Error is not
+     * recoverable: exiting now"), joined. */
     line = strrchr(out, '\n');
-    return fail(x, -AG_EIO, "cannot unpack the %s: %s", what,
-                got ? (line ? line + 1 : out) : "tar failed");
+    if (line != NULL) {
+        char *prev;
+        *line = '\0';
+        prev = strrchr(out, '\n');
+        return fail(x, -AG_EIO, "cannot unpack the %s: %s; %s", what, prev ? prev + 1 : out,
+                    line + 1);
+    }
+    return fail(x, -AG_EIO, "cannot unpack the %s: %s", what, got ? out : "tar failed");
 }
 
 /* OCI whiteouts -> overlayfs: ".wh.NAME" becomes a 0/0 character device NAME,
@@ -464,8 +453,8 @@ config_apply(struct img *m, json_t *doc)
     if ((m->workdir = strdup(wd ? wd : "")) == NULL)
         return -AG_ENOMEM;
     if ((rv = strs_from_json(json_object_get(c, "Env"), &m->env, &m->nenv)) != 0 ||
-        (rv = strs_from_json(json_object_get(c, "Entrypoint"), &m->entrypoint,
-                             &m->nentrypoint)) != 0 ||
+        (rv = strs_from_json(json_object_get(c, "Entrypoint"), &m->entrypoint, &m->nentrypoint)) !=
+            0 ||
         (rv = strs_from_json(json_object_get(c, "Cmd"), &m->cmd, &m->ncmd)) != 0)
         return rv;
     return 0;
@@ -566,9 +555,9 @@ oci_dir(struct ctx *x, const char *dir, const char *pin, struct img *m)
     snprintf(path, sizeof(path), "%s/blobs/sha256/%s", dir, hex);
     if ((rv = load_json(x, path, hex, "manifest", &manifest)) != 0)
         goto out;
-    if (!digest_hex(json_string_value(json_object_get(json_object_get(manifest, "config"),
-                                                      "digest")),
-                    hex)) {
+    if (!digest_hex(
+            json_string_value(json_object_get(json_object_get(manifest, "config"), "digest")),
+            hex)) {
         rv = fail(x, -AG_EINVAL, "the manifest has no valid config digest");
         goto out;
     }
@@ -730,8 +719,7 @@ ref_load(struct ctx *x, const char *key, struct img *m)
     layers = json_object_get(root, "layers");
     snprintf(m->digest, sizeof(m->digest), "%s",
              json_string_value(json_object_get(root, "digest")) ?: "");
-    if (!json_is_array(layers) || json_array_size(layers) == 0 ||
-        config_apply(m, root) != 0)
+    if (!json_is_array(layers) || json_array_size(layers) == 0 || config_apply(m, root) != 0)
         ok = false;
     json_array_foreach(layers, i, e)
     {
@@ -760,9 +748,8 @@ archive(struct ctx *x, const char *file, const struct stat *st, const char *pin,
     if (realpath(file, real) == NULL)
         return fail(x, -AG_ENOENT, "%s", strerror(errno));
     snprintf(keysrc, sizeof(keysrc), "%s\n%llu\n%llu\n%lld\n%lld.%09ld\n%s", real,
-             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
-             (long long)st->st_size, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
-             pin ? pin : "");
+             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino, (long long)st->st_size,
+             (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, pin ? pin : "");
     sha256_buf(keysrc, strlen(keysrc), key);
     if (ref_load(x, key, m))
         return 0;
@@ -793,6 +780,12 @@ archive(struct ctx *x, const char *file, const struct stat *st, const char *pin,
     if (access(probe, F_OK) == 0) {
         rv = docker_dir(x, tmp, pin, m);
         goto save;
+    }
+    snprintf(probe, sizeof(probe), "%s/oci-layout", tmp);
+    if (access(probe, F_OK) == 0 ||
+        (snprintf(probe, sizeof(probe), "%s/blobs", tmp), access(probe, F_OK) == 0)) {
+        rv = fail(x, -AG_EINVAL, "an OCI archive without index.json (cut short?)");
+        goto out;
     }
     /* A plain root filesystem: the unpacked archive is the one layer. */
     if (pin != NULL && strcmp(pin, hex) != 0) {
@@ -856,8 +849,7 @@ img_prepare(const char *ref, const char *cache_dir, struct img *m, char *err, si
         snprintf(probe, sizeof(probe), "%s/index.json", path);
         if (access(probe, F_OK) == 0)
             rv = oci_dir(&x, path, pin, m);
-        else if (snprintf(probe, sizeof(probe), "%s/manifest.json", path),
-                 access(probe, F_OK) == 0)
+        else if (snprintf(probe, sizeof(probe), "%s/manifest.json", path), access(probe, F_OK) == 0)
             rv = docker_dir(&x, path, pin, m);
         else
             rv = fail(&x, -AG_EINVAL,

@@ -43,7 +43,7 @@ struct img {
     size_t nentrypoint;
     char **cmd;
     size_t ncmd;
-    char *workdir; /* "" when the config has none */
+    char *workdir;   /* "" when the config has none */
     char digest[80]; /* what the reference resolved to ("sha256:HEX") */
 };
 

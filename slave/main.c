@@ -13,6 +13,9 @@
 static char *f_master, *f_ip, *f_advertise_ip, *f_hostname, *f_work_dir, *f_resources;
 static char *f_attributes, *f_credential, *f_launcher_dir, *f_logging_level;
 static int64_t f_port, f_grace_ms, f_su_retry_ms, f_su_retry_max_ms, f_backoff_ms;
+static char *f_isolation, *f_cgroups_root;
+static int64_t f_pids_max, f_usage_ms, f_gc_delay_ms;
+static bool f_cfs, f_switch_user;
 
 static const struct flag agent_flag_table[] = {
     {"master", FLAG_STRING, &f_master, FLAG_REQUIRED,
@@ -45,6 +48,24 @@ static const struct flag agent_flag_table[] = {
     {"registration_backoff_factor", FLAG_DURATION, &f_backoff_ms, "1secs",
      "First delay before retrying a refused registration or authentication; it doubles up to "
      "one minute."},
+    {"isolation", FLAG_STRING, &f_isolation, "auto",
+     "Isolators, comma separated: cgroups/cpu, cgroups/mem, cgroups/pids, namespaces/pid, "
+     "namespaces/ipc, namespaces/uts, namespaces/net, filesystem/linux; \"posix\" for plain "
+     "processes; \"auto\" for every isolator the kernel supports when running as root "
+     "(docs/isolation.md)."},
+    {"cgroups_root", FLAG_STRING, &f_cgroups_root, "agora",
+     "Name of the agent's cgroup subtree in each hierarchy; containers get "
+     "<hierarchy>/<cgroups_root>/<container id>."},
+    {"container_pids_max", FLAG_INT64, &f_pids_max, "4096",
+     "Most processes and threads one container may have (cgroups/pids); 0 = no limit."},
+    {"cgroups_enable_cfs", FLAG_BOOL, &f_cfs, "true",
+     "Limit a container's cpu time to its cpus with a CFS quota (shares are always set)."},
+    {"switch_user", FLAG_BOOL, &f_switch_user, "true",
+     "Run each task as its command's user, else its framework's user (when not empty)."},
+    {"usage_report_interval", FLAG_DURATION, &f_usage_ms, "10secs",
+     "How often the agent reports its tasks' resource usage to the master (0 = never)."},
+    {"gc_delay", FLAG_DURATION, &f_gc_delay_ms, "1weeks",
+     "How long the sandbox of a finished task is kept."},
     {"logging_level", FLAG_STRING, &f_logging_level, "INFO", "DEBUG, INFO, WARNING or ERROR."},
     {NULL},
 };
@@ -125,6 +146,13 @@ main(int argc, char **argv)
     cfg.su_retry_ms = f_su_retry_ms;
     cfg.su_retry_max_ms = f_su_retry_max_ms;
     cfg.registration_backoff_ms = f_backoff_ms;
+    cfg.isolation = f_isolation;
+    cfg.cgroups_root = f_cgroups_root;
+    cfg.container_pids_max = f_pids_max;
+    cfg.cgroups_enable_cfs = f_cfs;
+    cfg.switch_user = f_switch_user;
+    cfg.usage_report_ms = f_usage_ms;
+    cfg.gc_delay_ms = f_gc_delay_ms;
     cfg.http = true;
     cfg.flags = agent_flag_table;
 

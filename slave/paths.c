@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int __attribute__((format(printf, 3, 4)))
@@ -59,7 +60,7 @@ int
 paths_init(struct paths *p, const char *work_dir, char *err, size_t errlen)
 {
     char sub[PATH_MAX];
-    static const char *const dirs[] = {"meta", "meta/containers", "sandboxes"};
+    static const char *const dirs[] = {"meta", "meta/containers", "sandboxes", "trash"};
     int rv;
 
     memset(p, 0, sizeof(*p));
@@ -109,6 +110,25 @@ paths_sandbox(const struct paths *p, const char *framework_id, const char *task_
     if (!ids_valid(framework_id) || !ids_valid(task_id))
         return -AG_EINVAL;
     return path_fmt(out, len, "%s/%s/%s", p->sandboxes, framework_id, task_id);
+}
+
+int
+paths_trash(const struct paths *p, const char *path, char *out, size_t len)
+{
+    static unsigned seq;
+    struct timespec ts;
+    int rv;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if ((rv = path_fmt(out, len, "%s/trash/%lld.%09ld.%d.%u", p->work_dir, (long long)ts.tv_sec,
+                       ts.tv_nsec, (int)getpid(), seq++)) != 0)
+        return rv;
+    if (rename(path, out) != 0) {
+        rv = errno == ENOENT ? -AG_ENOENT : ag_from_errno(errno);
+        out[0] = '\0';
+        return rv;
+    }
+    return 0;
 }
 
 int

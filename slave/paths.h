@@ -9,6 +9,8 @@
  *       executor.log  agora-executor's own stderr
  *   <work_dir>/sandboxes/<framework_id>/<task_id>/  the task's working directory
  *       stdout, stderr, and whatever the task writes
+ *   <work_dir>/trash/                               directories being removed
+ *   <work_dir>/images/                              unpacked image layers (image.h)
  *
  * Container metadata lives outside the sandbox so that a task cannot forge its
  * own outcome. Every id that goes into a path is checked with ids_valid() first,
@@ -46,6 +48,11 @@ int paths_sandbox(const struct paths *p, const char *framework_id, const char *t
 
 /* <work_dir>/meta/containers/<container_id>. Returns as paths_sandbox. */
 int paths_container(const struct paths *p, const char *container_id, char *out, size_t len);
+
+/* Moves `path` into <work_dir>/trash under a fresh name (in `out`), so that it
+ * can be removed at leisure while its old name is free again. Returns 0,
+ * -AG_ENOENT when `path` does not exist, or another errno translation. */
+int paths_trash(const struct paths *p, const char *path, char *out, size_t len);
 
 /* mkdir -p `path` with `mode` for the directories it creates. Returns 0 or an
  * errno translation (directories created before a failure stay). */

@@ -85,6 +85,26 @@ state_commit(struct state *st)
 }
 
 int
+state_savepoint(struct state *st)
+{
+    return db_exec(st->db, "SAVEPOINT ev");
+}
+
+int
+state_release(struct state *st)
+{
+    return db_exec(st->db, "RELEASE ev");
+}
+
+int
+state_rollback_to(struct state *st)
+{
+    int rv = db_exec(st->db, "ROLLBACK TO ev");
+    int rv2 = db_exec(st->db, "RELEASE ev");
+    return rv ? rv : rv2;
+}
+
+int
 state_rollback(struct state *st)
 {
     return db_rollback(st->db);

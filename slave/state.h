@@ -65,6 +65,12 @@ int state_begin(struct state *st);
 int state_commit(struct state *st);
 int state_rollback(struct state *st);
 
+/* Inside a transaction, one event's changes: SAVEPOINT, then RELEASE to keep
+ * them or ROLLBACK TO (and release) to undo only them. */
+int state_savepoint(struct state *st);
+int state_release(struct state *st);
+int state_rollback_to(struct state *st);
+
 /* Stores the agent id ("" forgets it). */
 int state_set_agent_id(struct state *st, const char *agent_id);
 

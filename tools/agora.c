@@ -138,8 +138,8 @@ cli_services_url(char *buf, size_t len)
 }
 
 int
-cli_request(const char *method, const char *base, const char *path, json_t *body,
-            const char *what, int timeout_ms, int *status, json_t **out)
+cli_request(const char *method, const char *base, const char *path, json_t *body, const char *what,
+            int timeout_ms, int *status, json_t **out)
 {
     char url[4096], *resp = NULL, *data = NULL;
     size_t resp_len = 0;
@@ -149,9 +149,11 @@ cli_request(const char *method, const char *base, const char *path, json_t *body
     snprintf(url, sizeof(url), "%s%s", base, path);
     if (body != NULL && (data = json_dumps(body, JSON_COMPACT)) == NULL)
         return cli_error("out of memory");
-    rv = http_request(method, url, data ? "application/json" : NULL, data,
-                      data ? strlen(data) : 0, timeout_ms, status, &resp, &resp_len);
+    rv = http_request(method, url, data ? "application/json" : NULL, data, data ? strlen(data) : 0,
+                      timeout_ms, status, &resp, &resp_len);
     free(data);
+    if (rv != 0 && what == NULL)
+        return CLI_FAIL;
     if (rv == -AG_ECLOSED || rv == -AG_EIO)
         return cli_error("cannot reach %s at %s (%s): is it running?", what, base,
                          rv == -AG_ECLOSED ? "connection refused" : ag_strerror(rv));
@@ -175,12 +177,14 @@ cli_body_message(json_t *body, char *buf, size_t len)
     if (json_is_array(details)) {
         size_t i;
         json_t *d;
-        json_array_foreach(details, i, d) {
+        json_array_foreach(details, i, d)
+        {
             const char *dp = json_string_value(json_object_get(d, "path"));
             json_t *errs = json_object_get(d, "errors");
             size_t j;
             json_t *e;
-            json_array_foreach(errs, j, e) {
+            json_array_foreach(errs, j, e)
+            {
                 n = strlen(buf);
                 if (n + 1 < len && json_is_string(e))
                     snprintf(buf + n, len - n, "%s%s%s%s", n ? "; " : "", dp ? dp : "",
@@ -397,7 +401,7 @@ cli_table_print(struct cli_table *t, FILE *f)
             if (n > w[c])
                 w[c] = n;
         }
-    for (size_t r = 0; r < t->nrows; r++) {
+    for (size_t r = 0; r < t->nrows && f != NULL; r++) {
         for (size_t c = 0; c < t->ncols; c++) {
             const char *s = t->cells[r * t->ncols + c];
             if (c + 1 == t->ncols || w == NULL)
@@ -437,8 +441,7 @@ cmd_version(int argc, char **argv)
     if ((rc = cli_master_url(base, sizeof(base))) != 0)
         return rc;
     snprintf(url, sizeof(url), "%s/version", base);
-    if (http_request("GET", url, NULL, NULL, 0, 3000, &status, &resp, NULL) == 0 &&
-        status == 200)
+    if (http_request("GET", url, NULL, NULL, 0, 3000, &status, &resp, NULL) == 0 && status == 200)
         mv = json_loads(resp, 0, NULL);
     free(resp);
     if (cli_opt.json) {
@@ -492,12 +495,13 @@ print_overview(FILE *f)
                "Commands:\n");
     for (const struct command *c = commands; c->name != NULL; c++)
         fprintf(f, "  %-11s %s\n", c->name, c->summary);
-    fprintf(f,
-            "\nEvery command takes --help. Addresses: --master=HOST:PORT (default $AGORA_MASTER or\n"
-            "%s), --services=HOST:PORT (default $AGORA_SERVICES or %s).\n"
-            "Listings take --json. Exit status: 0 success, 1 the operation failed or a server\n"
-            "could not be reached, 2 usage error.\n",
-            CLI_DEFAULT_MASTER, CLI_DEFAULT_SERVICES);
+    fprintf(
+        f,
+        "\nEvery command takes --help. Addresses: --master=HOST:PORT (default $AGORA_MASTER or\n"
+        "%s), --services=HOST:PORT (default $AGORA_SERVICES or %s).\n"
+        "Listings take --json. Exit status: 0 success, 1 the operation failed or a server\n"
+        "could not be reached, 2 usage error.\n",
+        CLI_DEFAULT_MASTER, CLI_DEFAULT_SERVICES);
 }
 
 static const struct command *

@@ -39,14 +39,20 @@ extern struct cli_opts cli_opt;
 
 /* The entries of cli_opt, to put at the start of a command's flag table. */
 #define CLI_FLAG_MASTER                                                                            \
-    {"master", FLAG_STRING, &cli_opt.master, CLI_DEFAULT_MASTER,                                   \
-     "The master, HOST:PORT (environment: AGORA_MASTER)."}
+    {                                                                                              \
+        "master", FLAG_STRING, &cli_opt.master, CLI_DEFAULT_MASTER,                                \
+            "The master, HOST:PORT (environment: AGORA_MASTER)."                                   \
+    }
 #define CLI_FLAG_SERVICES                                                                          \
-    {"services", FLAG_STRING, &cli_opt.services, CLI_DEFAULT_SERVICES,                             \
-     "agora-services (the Marathon API), HOST:PORT (environment: AGORA_SERVICES)."}
+    {                                                                                              \
+        "services", FLAG_STRING, &cli_opt.services, CLI_DEFAULT_SERVICES,                          \
+            "agora-services (the Marathon API), HOST:PORT (environment: AGORA_SERVICES)."          \
+    }
 #define CLI_FLAG_JSON                                                                              \
-    {"json", FLAG_BOOL, &cli_opt.json, "false",                                                    \
-     "Print JSON (the endpoint's objects, unchanged) instead of a table."}
+    {                                                                                              \
+        "json", FLAG_BOOL, &cli_opt.json, "false",                                                 \
+            "Print JSON (the endpoint's objects, unchanged) instead of a table."                   \
+    }
 
 /* A command's help: `usage` is one or more synopsis lines (without "agora "),
  * `text` the explanation; the flags of `table` follow. */
@@ -81,8 +87,9 @@ int cli_services_url(char *buf, size_t len);
  * Performs METHOD base+path with an optional JSON body (borrowed) and parses
  * the answer. `what` names the server in messages ("the master"). Returns 0
  * with *status and *out (a new reference, or NULL when the body is empty or
- * not JSON); otherwise prints why the server could not be reached and returns
- * CLI_FAIL. `timeout_ms` <= 0 means 10 s.
+ * not JSON); otherwise prints why the server could not be reached (unless
+ * `what` is NULL: polling loops retry quietly) and returns CLI_FAIL.
+ * `timeout_ms` <= 0 means 10 s.
  */
 int cli_request(const char *method, const char *base, const char *path, json_t *body,
                 const char *what, int timeout_ms, int *status, json_t **out);
@@ -136,7 +143,7 @@ struct cli_table {
 void cli_table_init(struct cli_table *t, const char *const *header);
 /* Adds a row of t->ncols strings (copied; NULL prints as "-"). */
 void cli_table_add(struct cli_table *t, const char *const *row);
-/* Prints the table aligned to `f` and releases it. */
+/* Prints the table aligned to `f` (NULL: nothing) and releases it. */
 void cli_table_print(struct cli_table *t, FILE *f);
 
 /* ---- commands ---- */

@@ -55,9 +55,9 @@ static const struct cli_help app_help = {
     "rm wait the same way.",
 };
 
-/* "/v2/apps/ID" for an app id with or without its leading '/'. */
+/* "/v2/apps/ID[SUFFIX][?force=true]" for an app id with or without its leading '/'. */
 static int
-app_path(const char *id, const char *suffix, char *buf, size_t len)
+app_path(const char *id, const char *suffix, bool force, char *buf, size_t len)
 {
     char enc[1024];
 
@@ -65,8 +65,7 @@ app_path(const char *id, const char *suffix, char *buf, size_t len)
         id++;
     if (*id == '\0' || cli_urlencode(id, true, enc, sizeof(enc)) != 0)
         return -1;
-    snprintf(buf, len, "/v2/apps/%s%s%s", enc, suffix ? suffix : "",
-             opt_force ? "?force=true" : "");
+    snprintf(buf, len, "/v2/apps/%s%s%s", enc, suffix ? suffix : "", force ? "?force=true" : "");
     return 0;
 }
 
@@ -101,9 +100,10 @@ failure_key(json_t *app, char *buf, size_t len)
     const char *t = json_string_value(json_object_get(f, "taskId"));
     const char *ts = json_string_value(json_object_get(f, "timestamp"));
 
-    snprintf(buf, len, "%s@%s", t ? t : "", ts ? ts : "");
-    if (f == NULL || json_is_null(f))
+    if (!json_is_object(f))
         buf[0] = '\0';
+    else
+        snprintf(buf, len, "%s@%s", t ? t : "", ts ? ts : "");
 }
 
 static void
@@ -115,53 +115,95 @@ failure_text(json_t *app, char *buf, size_t len)
     const char *msg = json_string_value(json_object_get(f, "message"));
     const char *host = json_string_value(json_object_get(f, "host"));
 
-    snprintf(buf, len, "task %s %s%s%s: %s", t ? t : "?", st ? st : "failed",
-             host ? " on " : "", host ? host : "", msg && msg[0] ? msg : "(no message)");
+    snprintf(buf, len, "task %s %s%s%s: %s", t ? t : "?", st ? st : "failed", host ? " on " : "",
+             host ? host : "", msg && msg[0] ? msg : "(no message)");
 }
+
+/* Whether the app's "deployments" lists `dep`. */
+static bool
+has_deployment(json_t *app, const char *dep)
+{
+    json_t *d;
+    size_t i;
+
+    json_array_foreach(json_object_get(app, "deployments"), i, d)
+    {
+        const char *id = json_string_value(json_object_get(d, "id"));
+        if (id != NULL && strcmp(id, dep) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* What a change started: the deployment id and the app version it deploys. */
+struct change {
+    char dep[128];     /* "" when the answer named none */
+    char version[128]; /* "" when the answer named none */
+    char failure[512]; /* lastTaskFailure before the change (older failures are not news) */
+};
 
 enum wait_goal { GOAL_RUNNING, GOAL_GONE };
 
+/* After a failure message: where to see the failed task's output. Returns `rc`. */
+static int
+failed_hint(const char *task_id, int rc)
+{
+    if (task_id[0])
+        fprintf(stderr, "agora: the last failed task's output: agora task logs %s --stderr\n",
+                task_id);
+    return rc;
+}
+
 /*
- * Polls the app until `goal` is reached, the timeout passes, tasks keep
- * failing or the user interrupts. Prints progress; returns the exit status.
+ * Polls the app until `goal` is reached: GOAL_RUNNING when the change's
+ * deployment is over and the app runs its instances (healthy, with health
+ * checks) at the change's version; GOAL_GONE when the app is gone. Stops with
+ * a failure when the deployment is replaced by another (an automatic rollback
+ * or someone else's change), when the app ends at another version (rolled
+ * back), after --max_failures new task failures, on timeout or interruption.
+ * Prints progress (one \r-updated line on a terminal); returns the exit status.
  */
 static int
-wait_app(const char *base, const char *id, enum wait_goal goal, const char *baseline_failure)
+wait_app(const char *base, const char *id, enum wait_goal goal, const struct change *ch)
 {
     char path[1200], line[512], last_line[512] = "", fkey[512], seen_fkey[512], ftext[1024] = "";
+    char ftask[256] = "";
     FILE *out = cli_opt.json ? stderr : stdout; /* with --json, stdout holds JSON only */
     bool tty = isatty(fileno(out)), printed = false;
     int64_t deadline = cli_now_ms() + opt_timeout_ms;
     long long failures = 0;
-    int rc = CLI_FAIL;
 
-    snprintf(seen_fkey, sizeof(seen_fkey), "%s", baseline_failure ? baseline_failure : "");
-    {
-        bool saved = opt_force;
-        opt_force = false; /* no ?force on GETs */
-        app_path(id, NULL, path, sizeof(path));
-        opt_force = saved;
-    }
+#define END_LINE()                                                                                 \
+    do {                                                                                           \
+        if (printed && tty)                                                                        \
+            fputs("\n", out);                                                                      \
+        printed = false;                                                                           \
+    } while (0)
+    snprintf(seen_fkey, sizeof(seen_fkey), "%s", ch->failure);
+    app_path(id, NULL, false, path, sizeof(path));
     cli_catch_signals();
     for (;;) {
-        json_t *resp = NULL, *app, *deps;
+        json_t *resp = NULL, *app;
         long long n, running, healthy, staged;
-        bool checks, deploying, done;
+        bool checks, deploying, ours, at_version, done;
+        const char *version;
+        char now_version[128];
         int status;
 
-        if (cli_request("GET", base, path, NULL, "agora-services", 0, &status, &resp) != 0)
+        if (cli_request("GET", base, path, NULL, NULL, 0, &status, &resp) != 0)
             goto next; /* transient: keep trying until the deadline */
         if (status == 404) {
             json_decref(resp);
+            END_LINE();
             if (goal == GOAL_GONE) {
-                if (printed && tty)
-                    fputs("\n", out);
                 fprintf(out, "%s: removed\n", id);
                 return CLI_OK;
             }
-            if (printed && tty)
-                fputs("\n", out);
-            return cli_error("%s: the app is gone (removed while deploying?)", id);
+            return failed_hint(
+                ftask,
+                cli_error("%s: the app is gone: its deployment failed and was rolled back, or "
+                          "it was removed%s%s",
+                          id, ftext[0] ? "; last task failure: " : "", ftext));
         }
         if (status != 200 || (app = json_object_get(resp, "app")) == NULL) {
             json_decref(resp);
@@ -172,10 +214,25 @@ wait_app(const char *base, const char *id, enum wait_goal goal, const char *base
         healthy = app_int(app, "tasksHealthy");
         staged = app_int(app, "tasksStaged");
         checks = json_array_size(json_object_get(app, "healthChecks")) > 0;
-        deps = json_object_get(app, "deployments");
-        deploying = json_array_size(deps) > 0;
-        /* Without a deployments field, the counts alone tell. */
-        done = goal == GOAL_RUNNING && !deploying && running == n && (!checks || healthy >= n);
+        deploying = json_array_size(json_object_get(app, "deployments")) > 0;
+        ours = ch->dep[0] && has_deployment(app, ch->dep);
+        version = json_string_value(json_object_get(app, "version"));
+        at_version = !ch->version[0] || version == NULL || strcmp(version, ch->version) == 0;
+        snprintf(now_version, sizeof(now_version), "%s", version ? version : "");
+
+        failure_key(app, fkey, sizeof(fkey));
+        if (fkey[0] && strcmp(fkey, seen_fkey) != 0) {
+            snprintf(seen_fkey, sizeof(seen_fkey), "%s", fkey);
+            failure_text(app, ftext, sizeof(ftext));
+            snprintf(ftask, sizeof(ftask), "%s",
+                     json_string_value(
+                         json_object_get(json_object_get(app, "lastTaskFailure"), "taskId"))
+                         ?: "");
+            failures++;
+            END_LINE();
+            fprintf(out, "%s: %s\n", id, ftext);
+            last_line[0] = '\0';
+        }
         if (checks)
             snprintf(line, sizeof(line), "%s: %lld running, %lld healthy of %lld instances%s", id,
                      running, healthy, n, deploying ? " (deploying)" : "");
@@ -184,16 +241,6 @@ wait_app(const char *base, const char *id, enum wait_goal goal, const char *base
                      deploying ? " (deploying)" : "");
         if (staged > 0 && strlen(line) + 32 < sizeof(line))
             snprintf(line + strlen(line), sizeof(line) - strlen(line), ", %lld staged", staged);
-        failure_key(app, fkey, sizeof(fkey));
-        if (fkey[0] && strcmp(fkey, seen_fkey) != 0) {
-            snprintf(seen_fkey, sizeof(seen_fkey), "%s", fkey);
-            failure_text(app, ftext, sizeof(ftext));
-            failures++;
-            if (printed && tty)
-                fputs("\n", out);
-            fprintf(out, "%s: %s\n", id, ftext);
-            last_line[0] = '\0';
-        }
         if (strcmp(line, last_line) != 0) {
             if (tty)
                 fprintf(out, "\r%s\033[K", line);
@@ -204,73 +251,81 @@ wait_app(const char *base, const char *id, enum wait_goal goal, const char *base
             snprintf(last_line, sizeof(last_line), "%s", line);
         }
         json_decref(resp);
+        if (goal == GOAL_RUNNING && !ours && deploying && ch->dep[0]) {
+            /* Our deployment is over and another one runs: a rollback or someone else's change. */
+            END_LINE();
+            return failed_hint(
+                ftask,
+                cli_error("%s: deployment %s was replaced by another deployment (an automatic "
+                          "rollback after failed tasks, or another change)%s%s",
+                          id, ch->dep, ftext[0] ? "; last task failure: " : "", ftext));
+        }
+        if (goal == GOAL_RUNNING && !deploying && !at_version) {
+            END_LINE();
+            return failed_hint(
+                ftask, cli_error("%s: the deployment was rolled back: the app runs version %s, not "
+                                 "%s%s%s",
+                                 id, now_version, ch->version,
+                                 ftext[0] ? "; last task failure: " : "", ftext));
+        }
+        done = goal == GOAL_RUNNING && !deploying && running >= n && (!checks || healthy >= n);
         if (done) {
-            if (tty)
-                fputs("\n", out);
+            END_LINE();
             fprintf(out, "%s: deployed, %lld instance%s running%s\n", id, n, n == 1 ? "" : "s",
-                   checks ? " and healthy" : "");
+                    checks ? " and healthy" : "");
             return CLI_OK;
         }
         if (opt_max_failures > 0 && failures >= opt_max_failures) {
-            if (tty)
-                fputs("\n", out);
-            return cli_error("%s: giving up, tasks keep failing (%lld failures); last: %s (the "
-                             "deployment continues; see 'agora app show %s')",
-                             id, failures, ftext, id);
+            END_LINE();
+            return failed_hint(
+                ftask,
+                cli_error(
+                    "%s: giving up, tasks keep failing (%lld failures); last: %s (agora-services "
+                    "keeps trying; see 'agora app show %s')",
+                    id, failures, ftext, id));
         }
     next:
         if (cli_now_ms() >= deadline) {
-            if (printed && tty)
-                fputs("\n", out);
-            cli_error("%s: timed out after %llds: %s%s%s (the deployment continues; see 'agora "
-                      "app show %s')",
-                      id, (long long)(opt_timeout_ms / 1000),
-                      last_line[0] ? last_line + strlen(id) + 2 : "no answer",
-                      ftext[0] ? "; last task failure: " : "", ftext, id);
-            return rc;
+            END_LINE();
+            return failed_hint(
+                ftask, cli_error("%s: timed out after %llds: %s%s%s (the deployment continues; see "
+                                 "'agora app show %s')",
+                                 id, (long long)(opt_timeout_ms / 1000),
+                                 last_line[0] ? last_line + strlen(id) + 2 : "no answer",
+                                 ftext[0] ? "; last task failure: " : "", ftext, id));
         }
         if (!cli_sleep_ms(POLL_MS)) {
-            if (printed && tty)
-                fputs("\n", out);
+            END_LINE();
             return cli_error("%s: stopped waiting; the deployment continues", id);
         }
     }
+#undef END_LINE
 }
 
-/* The current lastTaskFailure key of an app (to ignore failures from before a change). */
+/* Reads what a change answered: {"deploymentId", "version"} (PUT, restart,
+ * DELETE) or the app with "deployments" and "version" (POST). */
 static void
-current_failure(const char *base, const char *id, char *buf, size_t len)
-{
-    char path[1200];
-    json_t *resp = NULL;
-    int status;
-    bool saved = opt_force;
-
-    buf[0] = '\0';
-    opt_force = false;
-    app_path(id, NULL, path, sizeof(path));
-    opt_force = saved;
-    if (cli_request("GET", base, path, NULL, "agora-services", 0, &status, &resp) == 0 &&
-        status == 200)
-        failure_key(json_object_get(resp, "app"), buf, len);
-    json_decref(resp);
-}
-
-/* Prints what a change answered ({"deploymentId"} or an app with "deployments"). */
-static void
-print_started(const char *what, const char *id, json_t *body)
+change_read(json_t *body, struct change *ch)
 {
     const char *dep = json_string_value(json_object_get(body, "deploymentId"));
-    json_t *deps = json_object_get(body, "deployments");
+    const char *version = json_string_value(json_object_get(body, "version"));
 
     if (dep == NULL)
-        dep = json_string_value(json_object_get(json_array_get(deps, 0), "id"));
+        dep = json_string_value(
+            json_object_get(json_array_get(json_object_get(body, "deployments"), 0), "id"));
+    snprintf(ch->dep, sizeof(ch->dep), "%s", dep ? dep : "");
+    snprintf(ch->version, sizeof(ch->version), "%s", version ? version : "");
+}
+
+static void
+print_started(const char *what, const char *id, json_t *body, const struct change *ch)
+{
     if (cli_opt.json) {
         cli_print_json(body ? body : json_null());
         return;
     }
-    if (dep != NULL)
-        printf("%s: %s, deployment %s\n", id, what, dep);
+    if (ch->dep[0])
+        printf("%s: %s, deployment %s\n", id, what, ch->dep);
     else
         printf("%s: %s\n", id, what);
 }
@@ -286,7 +341,7 @@ load_app(const char *file, json_t **out)
     else
         app = json_load_file(file, 0, &jerr);
     if (app == NULL) {
-        if (jerr.line <= 0 && strcmp(file, "-") != 0)
+        if (jerr.line <= 0)
             return cli_error("%s: %s", file, jerr.text);
         return cli_error("%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
     }
@@ -299,81 +354,66 @@ load_app(const char *file, json_t **out)
     return 0;
 }
 
+/*
+ * Applies one change (METHOD /v2/apps/ID[SUFFIX], optional body) to app `id`
+ * and, with --wait, follows it to `goal`. With `create`, a missing app is
+ * created instead (POST /v2/apps with the body). Returns the exit status.
+ */
 static int
-app_deploy(const char *base, const char *file)
+app_change(const char *base, const char *verb, const char *id, const char *method,
+           const char *suffix, json_t *body, enum wait_goal goal, bool create)
 {
-    char path[1200], fkey[512] = "";
-    json_t *app = NULL, *resp = NULL;
-    const char *id;
+    char path[1200], get[1200];
+    struct change ch = {0};
+    json_t *resp = NULL;
     int status, rc;
     bool exists;
 
-    if ((rc = load_app(file, &app)) != 0)
+    if (app_path(id, suffix, opt_force, path, sizeof(path)) != 0)
+        return cli_error("bad app id \"%s\"", id);
+    app_path(id, NULL, false, get, sizeof(get));
+    if ((rc = cli_request("GET", base, get, NULL, "agora-services", 0, &status, &resp)) != 0)
         return rc;
-    id = json_string_value(json_object_get(app, "id"));
-    if (app_path(id, NULL, path, sizeof(path)) != 0) {
-        rc = cli_error("%s: bad app id \"%s\"", file, id);
-        goto out;
-    }
-    {
-        char get[1200];
-        bool saved = opt_force;
-        opt_force = false;
-        app_path(id, NULL, get, sizeof(get));
-        opt_force = saved;
-        if ((rc = cli_request("GET", base, get, NULL, "agora-services", 0, &status, &resp)) != 0)
-            goto out;
-    }
-    if (status != 200 && status != 404) {
-        rc = change_failed("deploy", id, status, resp);
-        goto out;
-    }
-    exists = status == 200;
-    if (exists)
-        failure_key(json_object_get(resp, "app"), fkey, sizeof(fkey));
-    json_decref(resp);
-    resp = NULL;
-    if (exists)
-        rc = cli_request("PUT", base, path, app, "agora-services", 0, &status, &resp);
-    else
-        rc = cli_request("POST", base, opt_force ? "/v2/apps?force=true" : "/v2/apps", app,
-                         "agora-services", 0, &status, &resp);
-    if (rc != 0)
-        goto out;
-    if (status < 200 || status > 299) {
-        rc = change_failed(exists ? "update" : "create", id, status, resp);
-        goto out;
-    }
-    print_started(exists ? "updating" : "created", id, resp);
-    if (opt_wait)
-        rc = wait_app(base, id, GOAL_RUNNING, fkey);
-out:
-    json_decref(resp);
-    json_decref(app);
-    return rc;
-}
-
-static int
-app_change(const char *base, const char *verb, const char *id, const char *method,
-           const char *suffix, json_t *body, enum wait_goal goal)
-{
-    char path[1200], fkey[512];
-    json_t *resp = NULL;
-    int status, rc;
-
-    if (app_path(id, suffix, path, sizeof(path)) != 0)
-        return cli_usage_error("app", "bad app id \"%s\"", id);
-    current_failure(base, id, fkey, sizeof(fkey));
-    if ((rc = cli_request(method, base, path, body, "agora-services", 0, &status, &resp)) != 0)
-        return rc;
-    if (status < 200 || status > 299) {
+    if (status != 200 && !(status == 404 && create)) {
         rc = change_failed(verb, id, status, resp);
         json_decref(resp);
         return rc;
     }
-    print_started(goal == GOAL_GONE ? "removing" : verb, id, resp);
+    exists = status == 200;
+    if (exists)
+        failure_key(json_object_get(resp, "app"), ch.failure, sizeof(ch.failure));
     json_decref(resp);
-    return opt_wait ? wait_app(base, id, goal, fkey) : CLI_OK;
+    if (exists)
+        rc = cli_request(method, base, path, body, "agora-services", 0, &status, &resp);
+    else
+        rc = cli_request("POST", base, opt_force ? "/v2/apps?force=true" : "/v2/apps", body,
+                         "agora-services", 0, &status, &resp);
+    if (rc != 0)
+        return rc;
+    if (status < 200 || status > 299) {
+        rc = change_failed(exists ? verb : "create", id, status, resp);
+        json_decref(resp);
+        return rc;
+    }
+    change_read(resp, &ch);
+    print_started(exists ? verb : "created", id, resp, &ch);
+    json_decref(resp);
+    return opt_wait ? wait_app(base, id, goal, &ch) : CLI_OK;
+}
+
+static int
+app_deploy(const char *base, const char *file)
+{
+    json_t *app = NULL;
+    const char *id;
+    int rc;
+
+    if ((rc = load_app(file, &app)) != 0)
+        return rc;
+    id = json_string_value(json_object_get(app, "id"));
+    rc = app_change(base, "updating", id, "PUT", NULL, app, GOAL_RUNNING, true);
+    json_decref(app);
+    return rc;
 }
 
 static int
@@ -398,7 +438,8 @@ app_list(const char *base)
     }
     cli_table_init(&t, (const char *const[]){"ID", "INSTANCES", "RUNNING", "HEALTHY", "CPUS", "MEM",
                                              "STATUS", "CMD", NULL});
-    json_array_foreach(apps, i, app) {
+    json_array_foreach(apps, i, app)
+    {
         char inst[32], run[32], healthy[32], cpus[32], mem[32], cmd[64];
         const char *c = json_string_value(json_object_get(app, "cmd"));
         const char *status;
@@ -442,7 +483,7 @@ app_show(const char *base, const char *id)
     size_t i;
     int status, rc;
 
-    if (app_path(id, "?embed=app.tasks&embed=app.lastTaskFailure", path, sizeof(path)) != 0)
+    if (app_path(id, "?embed=app.tasks&embed=app.lastTaskFailure", false, path, sizeof(path)) != 0)
         return cli_usage_error("app", "bad app id \"%s\"", id);
     if ((rc = cli_request("GET", base, path, NULL, "agora-services", 0, &status, &resp)) != 0)
         return rc;
@@ -473,7 +514,8 @@ app_show(const char *base, const char *id)
         printf("version:     %s\n", json_string_value(json_object_get(app, "version")));
     deps = json_object_get(app, "deployments");
     printf("deployments: %s", json_array_size(deps) ? "" : "none");
-    json_array_foreach(deps, i, d) {
+    json_array_foreach(deps, i, d)
+    {
         printf("%s%s", i ? ", " : "", json_string_value(json_object_get(d, "id")));
     }
     printf("\n");
@@ -487,30 +529,33 @@ app_show(const char *base, const char *id)
     if (json_array_size(tasks) > 0) {
         struct cli_table t;
         printf("\n");
-        cli_table_init(&t, (const char *const[]){"TASK", "HOST", "PORTS", "STATE", "HEALTH",
-                                                 "STARTED", NULL});
-        json_array_foreach(tasks, i, tk) {
+        cli_table_init(
+            &t, (const char *const[]){"TASK", "HOST", "PORTS", "STATE", "HEALTH", "STARTED", NULL});
+        json_array_foreach(tasks, i, tk)
+        {
             char ports[256] = "";
             const char *health = "-";
             json_t *p, *hc = json_object_get(tk, "healthCheckResults");
             size_t j, n = 0;
-            json_array_foreach(json_object_get(tk, "ports"), j, p) {
+            json_array_foreach(json_object_get(tk, "ports"), j, p)
+            {
                 if (n < sizeof(ports))
                     n += (size_t)snprintf(ports + n, sizeof(ports) - n, "%s%lld", j ? "," : "",
                                           (long long)json_integer_value(p));
             }
             if (json_array_size(hc) > 0) {
                 health = "healthy";
-                json_array_foreach(hc, j, p) {
+                json_array_foreach(hc, j, p)
+                {
                     if (!json_is_true(json_object_get(p, "alive")))
                         health = "unhealthy";
                 }
             }
-            cli_table_add(&t, (const char *const[]){
-                                  json_string_value(json_object_get(tk, "id")),
-                                  json_string_value(json_object_get(tk, "host")), ports,
-                                  json_string_value(json_object_get(tk, "state")), health,
-                                  json_string_value(json_object_get(tk, "startedAt"))});
+            cli_table_add(
+                &t, (const char *const[]){json_string_value(json_object_get(tk, "id")),
+                                          json_string_value(json_object_get(tk, "host")), ports,
+                                          json_string_value(json_object_get(tk, "state")), health,
+                                          json_string_value(json_object_get(tk, "startedAt"))});
         }
         cli_table_print(&t, stdout);
     }
@@ -569,14 +614,14 @@ cmd_app(int argc, char **argv)
             goto out;
         }
         body = json_pack("{s:I}", "instances", (json_int_t)n);
-        rc = app_change(base, "scaling", argv[2], "PUT", NULL, body, GOAL_RUNNING);
+        rc = app_change(base, "scaling", argv[2], "PUT", NULL, body, GOAL_RUNNING, false);
         json_decref(body);
     } else if (strcmp(sub, "restart") == 0) {
         NEED_ARGS(1, "ID");
-        rc = app_change(base, "restarting", argv[2], "POST", "/restart", NULL, GOAL_RUNNING);
+        rc = app_change(base, "restarting", argv[2], "POST", "/restart", NULL, GOAL_RUNNING, false);
     } else if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0) {
         NEED_ARGS(1, "ID");
-        rc = app_change(base, "remove", argv[2], "DELETE", NULL, NULL, GOAL_GONE);
+        rc = app_change(base, "removing", argv[2], "DELETE", NULL, NULL, GOAL_GONE, false);
     } else {
         rc = cli_usage_error("app", "unknown subcommand \"%s\"", sub);
     }

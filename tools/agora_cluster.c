@@ -264,10 +264,18 @@ is_component(pid_t pid, const struct component *c)
 
     if (pid <= 0 || (n = read_cmdline(pid, cmd, sizeof(cmd))) <= 0 || process_zombie(pid))
         return false;
+    /* The program is argv[0], or argv[1] for a script run by its interpreter. */
     base = strrchr(cmd, '/');
     base = base ? base + 1 : cmd;
-    if (strcmp(base, c->prog) != 0)
-        return false;
+    if (strcmp(base, c->prog) != 0) {
+        const char *a1 = cmd + strlen(cmd) + 1;
+        if (a1 >= cmd + n)
+            return false;
+        base = strrchr(a1, '/');
+        base = base ? base + 1 : a1;
+        if (strcmp(base, c->prog) != 0)
+            return false;
+    }
     snprintf(want, sizeof(want), "--work_dir=%s", c->work_dir);
     for (const char *a = cmd + strlen(cmd) + 1; a < cmd + n; a += strlen(a) + 1)
         if (strcmp(a, want) == 0)
@@ -423,8 +431,8 @@ agent_resources(const struct layout *l, int i, char *buf, size_t len)
     if (mem < 256)
         mem = 256;
     if (statvfs(l->dir, &vfs) == 0) {
-        disk_mb = ((long long)vfs.f_bavail * (long long)vfs.f_frsize / (1 << 20) - 5120) /
-                  l->agents;
+        disk_mb =
+            ((long long)vfs.f_bavail * (long long)vfs.f_frsize / (1 << 20) - 5120) / l->agents;
         if (disk_mb < 1024)
             disk_mb = 1024;
     }
@@ -467,9 +475,10 @@ start_component(const struct layout *l, const struct component *c, int idx)
             argv[n++] = a[k];
     } else {
         snprintf(a[1], sizeof(a[1]), "--master=%s:%d", HOST, l->port);
-        snprintf(a[2], sizeof(a[2]), "--http_port=%d", c->port);
-        argv[n++] = a[1];
-        argv[n++] = a[2];
+        snprintf(a[2], sizeof(a[2]), "--ip=%s", HOST);
+        snprintf(a[3], sizeof(a[3]), "--http_port=%d", c->port);
+        for (int k = 1; k <= 3; k++)
+            argv[n++] = a[k];
         argv[n++] = a[0];
     }
     argv[n] = NULL;
@@ -499,7 +508,8 @@ active_agents(const struct layout *l, bool active[MAX_AGENTS + 1])
         return -1;
     o = status == 200 ? json_loads(resp, 0, NULL) : NULL;
     free(resp);
-    json_array_foreach(json_object_get(o, "slaves"), i, a) {
+    json_array_foreach(json_object_get(o, "slaves"), i, a)
+    {
         const char *h = json_string_value(json_object_get(a, "hostname"));
         int k;
         if (h && json_is_true(json_object_get(a, "active")) && sscanf(h, "agent%d", &k) == 1 &&
@@ -522,8 +532,7 @@ print_addresses(const struct layout *l)
     for (int i = 1; i <= l->agents; i++)
         printf("  agent%-3d  http://%s:%d\n", i, HOST, l->port + i);
     if (l->services)
-        printf("  services  http://%s:%d   (agora app deploy FILE.json)\n", HOST,
-               l->services_port);
+        printf("  services  http://%s:%d   (agora app deploy FILE.json)\n", HOST, l->services_port);
     printf("  logs      %s/*.log\n", l->dir);
     if (l->port != 5050 || (l->services && l->services_port != 8080)) {
         printf("Point the CLI at it:\n  export AGORA_MASTER=%s:%d", HOST, l->port);
@@ -572,11 +581,12 @@ cluster_up(struct layout *l)
     if (l->agents < 1 || l->agents > MAX_AGENTS)
         return cli_usage_error("cluster", "--agents must be between 1 and %d", MAX_AGENTS);
     if (l->services_port >= l->port && l->services_port <= l->port + l->agents)
-        return cli_usage_error("cluster", "--services_port %d collides with the agents' ports "
-                                          "%d..%d",
+        return cli_usage_error("cluster",
+                               "--services_port %d collides with the agents' ports "
+                               "%d..%d",
                                l->services_port, l->port + 1, l->port + l->agents);
-    if (any_running && (l->port != old.port || l->agents != old.agents ||
-                        l->services_port != old.services_port))
+    if (any_running &&
+        (l->port != old.port || l->agents != old.agents || l->services_port != old.services_port))
         return cli_error("the cluster in %s runs with --port=%d --agents=%d --services_port=%d; "
                          "run 'agora cluster down' first to change them",
                          l->dir, old.port, old.agents, old.services_port);
@@ -641,11 +651,12 @@ cluster_up(struct layout *l)
             for (int k = 1; k <= l->agents && m < sizeof(missing); k++)
                 if (!active[k])
                     m += (size_t)snprintf(missing + m, sizeof(missing) - m, " agent%d", k);
-            return cli_error("the cluster did not come up within %llds: %d of %d agents active%s%s%s"
-                             " (logs in %s)",
-                             (long long)(opt_timeout_ms / 1000), count < 0 ? 0 : count,
-                             l->agents, m ? ", missing:" : "", missing,
-                             services_ok ? "" : "; agora-services does not answer", l->dir);
+            return cli_error(
+                "the cluster did not come up within %llds: %d of %d agents active%s%s%s"
+                " (logs in %s)",
+                (long long)(opt_timeout_ms / 1000), count < 0 ? 0 : count, l->agents,
+                m ? ", missing:" : "", missing,
+                services_ok ? "" : "; agora-services does not answer", l->dir);
         }
         cli_sleep_ms(100);
     }
@@ -729,7 +740,7 @@ stop_tasks(const struct layout *l)
 {
     enum { MAXEX = 4096 };
     pid_t *pids = calloc(MAXEX, sizeof(*pids));
-    char (*meta)[PATH_MAX] = calloc(MAXEX, sizeof(*meta));
+    char(*meta)[PATH_MAX] = calloc(MAXEX, sizeof(*meta));
     size_t n;
     int64_t until;
     int left = 0;
@@ -860,8 +871,8 @@ cluster_status(struct layout *l)
         component_at(l, 1 + l->agents, &c);
         l->services = file_executable(l->bin, "agora-services") || running_pid(l, &c) > 0;
     }
-    cli_table_init(&t, (const char *const[]){"COMPONENT", "PID", "STATE", "HEALTH", "ADDRESS",
-                                             "LOG", NULL});
+    cli_table_init(
+        &t, (const char *const[]){"COMPONENT", "PID", "STATE", "HEALTH", "ADDRESS", "LOG", NULL});
     for (int i = 0; i < ncomponents(l); i++) {
         struct component c;
         char pidtxt[16], addr[64], log[PATH_MAX + 64];
@@ -890,18 +901,13 @@ cluster_status(struct layout *l)
         json_array_append_new(arr, json_pack("{s:s, s:i, s:b, s:b, s:s, s:s, s:s}", "name", c.name,
                                              "pid", (int)pid, "running", pid > 0, "healthy", ok,
                                              "health", health, "address", addr, "log", log));
-        cli_table_add(&t, (const char *const[]){c.name, pid > 0 ? pidtxt : "-",
-                                                pid > 0 ? "running" : "stopped", health, addr,
-                                                log});
+        cli_table_add(&t,
+                      (const char *const[]){c.name, pid > 0 ? pidtxt : "-",
+                                            pid > 0 ? "running" : "stopped", health, addr, log});
     }
-    if (cli_opt.json) {
+    if (cli_opt.json)
         cli_print_json(arr);
-        for (size_t i = 0; i < t.nrows * t.ncols; i++)
-            free(t.cells[i]);
-        free(t.cells);
-    } else {
-        cli_table_print(&t, stdout);
-    }
+    cli_table_print(&t, cli_opt.json ? NULL : stdout);
     json_decref(arr);
     return all_ok ? CLI_OK : CLI_FAIL;
 }

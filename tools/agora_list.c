@@ -37,7 +37,8 @@ attrs_text(json_t *attrs, char *buf, size_t len)
     size_t n = 0;
 
     buf[0] = '\0';
-    json_object_foreach(attrs, key, v) {
+    json_object_foreach(attrs, key, v)
+    {
         char num[32];
         const char *s = json_string_value(v);
         if (s == NULL) {
@@ -84,7 +85,8 @@ cmd_agents(int argc, char **argv)
     }
     cli_table_init(&t, (const char *const[]){"ID", "HOSTNAME", "ADDRESS", "STATE", "CPUS", "MEM",
                                              "DISK", "TASKS", "ATTRIBUTES", NULL});
-    json_array_foreach(arr, i, a) {
+    json_array_foreach(arr, i, a)
+    {
         char cpus[64], mem[64], disk[64], tasks[32], attrs[512], state[64];
         json_t *used = json_object_get(a, "used_resources");
         json_t *total = json_object_get(a, "resources");
@@ -97,15 +99,16 @@ cmd_agents(int argc, char **argv)
                  (long long)json_integer_value(json_object_get(a, "task_count")));
         attrs_text(json_object_get(a, "attributes"), attrs, sizeof(attrs));
         /* An agent ACTIVE in the registry whose connection dropped is not active. */
-        if (st == NULL || (strcmp(st, "ACTIVE") == 0 && !json_is_true(json_object_get(a, "active"))))
+        if (st == NULL ||
+            (strcmp(st, "ACTIVE") == 0 && !json_is_true(json_object_get(a, "active"))))
             st = json_is_true(json_object_get(a, "active")) ? "ACTIVE" : "DISCONNECTED";
         snprintf(state, sizeof(state), "%s%s", st,
                  json_is_true(json_object_get(a, "draining")) ? ",DRAINING" : "");
-        cli_table_add(&t, (const char *const[]){
-                              json_string_value(json_object_get(a, "id")),
-                              json_string_value(json_object_get(a, "hostname")),
-                              json_string_value(json_object_get(a, "http_address")), state, cpus,
-                              mem, disk, tasks, attrs});
+        cli_table_add(&t,
+                      (const char *const[]){json_string_value(json_object_get(a, "id")),
+                                            json_string_value(json_object_get(a, "hostname")),
+                                            json_string_value(json_object_get(a, "http_address")),
+                                            state, cpus, mem, disk, tasks, attrs});
     }
     cli_table_print(&t, stdout);
 out:
@@ -149,7 +152,8 @@ cmd_frameworks(int argc, char **argv)
     }
     cli_table_init(&t, (const char *const[]){"ID", "NAME", "ROLE", "STATE", "TASKS", "CPUS", "MEM",
                                              "DISK", "REGISTERED", NULL});
-    json_array_foreach(arr, i, f) {
+    json_array_foreach(arr, i, f)
+    {
         char cpus[32], mem[32], disk[32], tasks[32], reg[64];
         json_t *used = json_object_get(f, "used_resources");
         const char *state;
@@ -260,7 +264,8 @@ cmd_tasks(int argc, char **argv)
         agents = NULL;
     cli_table_init(&t, (const char *const[]){"ID", "NAME", "FRAMEWORK", "AGENT", "STATE", "CPUS",
                                              "MEM", "MESSAGE", NULL});
-    json_array_foreach(arr, i, tk) {
+    json_array_foreach(arr, i, tk)
+    {
         char cpus[32], mem[32];
         const char *agent = json_string_value(json_object_get(tk, "slave_id"));
         json_t *res = json_object_get(tk, "resources");
@@ -269,7 +274,8 @@ cmd_tasks(int argc, char **argv)
         json_t *a;
         size_t j;
 
-        json_array_foreach(json_object_get(agents, "slaves"), j, a) {
+        json_array_foreach(json_object_get(agents, "slaves"), j, a)
+        {
             const char *id = json_string_value(json_object_get(a, "id"));
             if (id && agent && strcmp(id, agent) == 0) {
                 agent = json_string_value(json_object_get(a, "hostname"));
@@ -278,12 +284,12 @@ cmd_tasks(int argc, char **argv)
         }
         cli_fmt_num(json_number_value(json_object_get(res, "cpus")), cpus, sizeof(cpus));
         cli_fmt_mib(json_number_value(json_object_get(res, "mem")), mem, sizeof(mem));
-        cli_table_add(&t, (const char *const[]){
-                              json_string_value(json_object_get(tk, "id")),
-                              json_string_value(json_object_get(tk, "name")),
-                              json_string_value(json_object_get(tk, "framework_id")), agent,
-                              json_string_value(json_object_get(tk, "state")), cpus, mem,
-                              json_string_value(json_object_get(last, "message"))});
+        cli_table_add(
+            &t, (const char *const[]){json_string_value(json_object_get(tk, "id")),
+                                      json_string_value(json_object_get(tk, "name")),
+                                      json_string_value(json_object_get(tk, "framework_id")), agent,
+                                      json_string_value(json_object_get(tk, "state")), cpus, mem,
+                                      json_string_value(json_object_get(last, "message"))});
     }
     cli_table_print(&t, stdout);
 out:

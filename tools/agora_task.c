@@ -71,9 +71,10 @@ find_task(const char *base, const char *task_id, const char *fwid, bool quiet, j
     } else {
         snprintf(path, sizeof(path), "/tasks");
     }
-    if ((rc = cli_get_json(base, path, "the master", &resp)) != 0)
+    if ((rc = cli_get_json(base, path, quiet ? NULL : "the master", &resp)) != 0)
         return rc;
-    json_array_foreach(json_object_get(resp, "tasks"), i, tk) {
+    json_array_foreach(json_object_get(resp, "tasks"), i, tk)
+    {
         const char *id = json_string_value(json_object_get(tk, "id"));
         const char *f = json_string_value(json_object_get(tk, "framework_id"));
         if (id == NULL || f == NULL || strcmp(id, task_id) != 0)
@@ -109,7 +110,8 @@ agent_url(const char *base, const char *agent_id, char *buf, size_t len)
 
     if ((rc = cli_get_json(base, "/slaves", "the master", &resp)) != 0)
         return rc;
-    json_array_foreach(json_object_get(resp, "slaves"), i, a) {
+    json_array_foreach(json_object_get(resp, "slaves"), i, a)
+    {
         const char *id = json_string_value(json_object_get(a, "id"));
         const char *addr = json_string_value(json_object_get(a, "http_address"));
         if (id != NULL && addr != NULL && addr[0] && strcmp(id, agent_id) == 0) {
@@ -133,12 +135,14 @@ sandbox_dir(const char *agent, const char *fwid, const char *task_id, char *buf,
     snprintf(buf, len, "%s/%s", fwid, task_id);
     if (cli_get_json(agent, "/state", "the agent", &state) != 0)
         return;
-    json_array_foreach(json_object_get(state, "frameworks"), i, fw) {
+    json_array_foreach(json_object_get(state, "frameworks"), i, fw)
+    {
         const char *id = json_string_value(json_object_get(fw, "id"));
         if (id == NULL || strcmp(id, fwid) != 0)
             continue;
         for (size_t l = 0; l < 2; l++)
-            json_array_foreach(json_object_get(fw, lists[l]), j, ex) {
+            json_array_foreach(json_object_get(fw, lists[l]), j, ex)
+            {
                 const char *eid = json_string_value(json_object_get(ex, "id"));
                 const char *dir = json_string_value(json_object_get(ex, "directory"));
                 if (eid != NULL && dir != NULL && dir[0] && strcmp(eid, task_id) == 0) {
@@ -154,10 +158,10 @@ sandbox_dir(const char *agent, const char *fwid, const char *task_id, char *buf,
 /*
  * Prints the file from *offset to its end, advancing *offset. Returns 0; 1
  * when the file does not exist (yet) and `quiet_missing`; otherwise prints
- * the problem and returns CLI_FAIL.
+ * the problem (a transport error only unless `quiet`) and returns CLI_FAIL.
  */
 static int
-read_rest(const char *agent, const char *file, int64_t *offset, bool quiet_missing)
+read_rest(const char *agent, const char *file, int64_t *offset, bool quiet_missing, bool quiet)
 {
     char enc[8192], path[8400], msg[512];
     json_t *resp;
@@ -171,7 +175,8 @@ read_rest(const char *agent, const char *file, int64_t *offset, bool quiet_missi
 
         snprintf(path, sizeof(path), "/files/read?path=%s&offset=%lld&length=%d", enc,
                  (long long)*offset, READ_CHUNK);
-        if ((rc = cli_request("GET", agent, path, NULL, "the agent", 0, &status, &resp)) != 0)
+        if ((rc = cli_request("GET", agent, path, NULL, quiet ? NULL : "the agent", 0, &status,
+                              &resp)) != 0)
             return rc;
         if (status == 404 && quiet_missing) {
             json_decref(resp);
@@ -225,12 +230,12 @@ task_logs(const char *task_id)
     sandbox_dir(agent, fwid, task_id, dir, sizeof(dir));
     snprintf(file, sizeof(file), "%s/%s", dir, opt_stderr ? "stderr" : "stdout");
     if (!opt_follow) {
-        rc = read_rest(agent, file, &offset, false);
+        rc = read_rest(agent, file, &offset, false, false);
         goto out;
     }
     cli_catch_signals();
     for (;;) {
-        int r = read_rest(agent, file, &offset, !terminal);
+        int r = read_rest(agent, file, &offset, !terminal, warned);
         if (r == CLI_FAIL && !terminal) {
             /* The agent may be restarting: keep trying while the task lives. */
             if (!warned)

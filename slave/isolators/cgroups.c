@@ -24,11 +24,8 @@
 #define CG_KILL_ROUNDS 64 /* rounds of "kill what is listed" without a freezer */
 
 static const char *const ctrl_names[CG_NCTRL] = {
-    [CG_CPU] = "cpu",
-    [CG_CPUACCT] = "cpuacct",
-    [CG_MEMORY] = "memory",
-    [CG_PIDS] = "pids",
-    [CG_FREEZER] = "freezer",
+    [CG_CPU] = "cpu",   [CG_CPUACCT] = "cpuacct", [CG_MEMORY] = "memory",
+    [CG_PIDS] = "pids", [CG_FREEZER] = "freezer",
 };
 
 const char *
@@ -37,8 +34,8 @@ cg_ctrl_name(enum cg_ctrl c)
     return c < CG_NCTRL ? ctrl_names[c] : "?";
 }
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -200,6 +197,21 @@ subgroups_each(const char *dir, void (*fn)(void *arg, const char *path), void *a
     closedir(d);
 }
 
+static bool
+has_subgroups(const char *dir)
+{
+    struct dirent *e;
+    bool found = false;
+    DIR *d;
+
+    if ((d = opendir(dir)) == NULL)
+        return false;
+    while (!found && (e = readdir(d)) != NULL)
+        found = e->d_type == DT_DIR && e->d_name[0] != '.';
+    closedir(d);
+    return found;
+}
+
 static void
 kill_group_cb(void *arg, const char *path)
 {
@@ -226,6 +238,8 @@ cg_dir_kill(const char *procs_dir, const char *freezer_dir, int version, int fre
 
     if (access(procs_dir, F_OK) != 0)
         return -AG_ENOENT;
+    if (procs_each(procs_dir, NULL) == 0 && !has_subgroups(procs_dir))
+        return 0; /* nothing left: no freeze needed (the common case at the end) */
     if (version == 2 && file_exists(procs_dir, "cgroup.kill"))
         return cg_dir_write(procs_dir, "cgroup.kill", "1", NULL, 0);
     if (freezer_dir != NULL && access(freezer_dir, F_OK) == 0) {
@@ -368,7 +382,7 @@ cg_layout_parse(struct cg_layout *out, const char *text)
             continue;
         p = sep + 3;
         s2 = NULL;
-        f[6] = strtok_r(p, " ", &s2); /* fstype */
+        f[6] = strtok_r(p, " ", &s2);    /* fstype */
         f[7] = strtok_r(NULL, " ", &s2); /* source */
         f[8] = strtok_r(NULL, " ", &s2); /* super options */
         if (f[6] == NULL)
@@ -599,7 +613,9 @@ cg_create(const struct cg_layout *l, const char *root, unsigned mask, const char
             cg_destroy(l, root, mask, id);
             return rv;
         }
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        if (mkdir(path, 0755) != 0 && errno == ENOENT) /* the root was removed under us */
+            mkdir_p(path, NULL, 0);
+        if (access(path, F_OK) != 0) {
             rv = ag_from_errno(errno);
             seterr(err, errlen, "mkdir %s: %s", path, strerror(errno));
             cg_destroy(l, root, mask, id);
@@ -779,8 +795,7 @@ cg_stats(const struct cg_layout *l, const char *root, unsigned mask, const char 
     memset(s, 0, sizeof(*s));
     if (hz <= 0)
         hz = 100;
-    if ((mask & CG_MASK(CG_CPUACCT)) &&
-        cg_path(l, root, CG_CPUACCT, id, dir, sizeof(dir)) == 0) {
+    if ((mask & CG_MASK(CG_CPUACCT)) && cg_path(l, root, CG_CPUACCT, id, dir, sizeof(dir)) == 0) {
         if (l->ctrl[CG_CPUACCT].version == 2) {
             if (cg_dir_read_key(dir, "cpu.stat", "user_usec", &v) == 0)
                 s->cpu_user_s = (double)v / 1e6;

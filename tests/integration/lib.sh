@@ -32,6 +32,21 @@ cleanup() {
         kill -KILL -- "-$(cat "$f")" 2>/dev/null || true
     done
     pkill -KILL -f "agora-executor --meta=$T" 2>/dev/null || true
+    # Containers' cgroups left by this test's agents (meta/cgroups lists their roots).
+    for f in "$T"/agent-*/meta/cgroups; do
+        [ -f "$f" ] || continue
+        while read -r root; do
+            for g in "$root"/*/; do
+                [ -d "$g" ] || continue
+                for p in $(cat "$g/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+            done
+        done <"$f"
+        sleep 0.2
+        while read -r root; do
+            for g in "$root"/*/; do rmdir "$g" 2>/dev/null || true; done
+            rmdir "$root" 2>/dev/null || true
+        done <"$f"
+    done
     if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
         for f in "$T"/*.log; do
             [ -f "$f" ] || continue

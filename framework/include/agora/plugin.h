@@ -204,7 +204,8 @@ int ag_kv_list(struct ag_plugin_ctx *ctx, const char *prefix,
  * together or not at all (also across a crash). Returns 0; begin returns
  * -AG_ESTATE when one is already open, commit -AG_ESTATE when none is. A
  * transaction still open when the callback (or timer) that began it returns
- * is rolled back, with a warning.
+ * is rolled back, with a warning. So a transaction belongs inside one
+ * callback, timer, init or fini, not across them or in a thread of the plugin.
  */
 int ag_kv_begin(struct ag_plugin_ctx *ctx);
 int ag_kv_commit(struct ag_plugin_ctx *ctx);

@@ -1,0 +1,160 @@
+# Helpers for agora-services integration tests; source after lib.sh.
+#
+#   start_svc_agent NAME [FLAGS...] an agent with a random port range
+#   start_services [FLAGS...]     agora-services on a free port ($SVC_PORT), state in $T/services
+#   kill9_services / restart_services [FLAGS...]
+#   api METHOD PATH [BODY]        prints the body; the status code goes to $T/api.code
+#   app_json ID                   GET /v2/apps/ID (.app)
+#   wait_app ID RUNNING [SECS]    until ID has RUNNING tasks running and no deployment
+#   start_events                  records /v2/events into $T/events.sse
+#   event_count TYPE [JQ]         number of recorded events of TYPE (matching JQ)
+#   master_running_tasks          running task ids the master knows for our framework
+
+SVC_PORT=""
+SVC_PID=""
+EVENTS_PID=""
+
+# start_svc_agent NAME [FLAGS...]: like start_agent, with a port range of its
+# own in 10000-18999, below the ephemeral ports (tasks bind their ports; other
+# tests on this host use 31000-31099).
+start_svc_agent() {
+    local name=$1 base
+    shift
+    local port=${AGENT_PORT[$name]:-$(free_port)}
+    AGENT_PORT[$name]=$port
+    base=${SVC_PORT_BASE[$name]:-$((10000 + RANDOM % 90 * 100))}
+    SVC_PORT_BASE[$name]=$base
+    "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
+        --hostname="$name" --work_dir="$T/agent-$name" \
+        --resources="cpus:4;mem:4096;disk:10000;ports:[$base-$((base + 99))]" \
+        "$@" >>"$T/agent-$name.log" 2>&1 &
+    AGENT_PID[$name]=$!
+    PIDS+=("${AGENT_PID[$name]}")
+}
+declare -A SVC_PORT_BASE
+
+start_services() {
+    SVC_PORT=${SVC_PORT:-$(free_port)}
+    SVC_FLAGS=("$@")
+    "$AGORA_BIN/agora-services" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 \
+        --http_port="$SVC_PORT" --hostname=127.0.0.1 --work_dir="$T/services" \
+        "$@" >>"$T/services.log" 2>&1 &
+    SVC_PID=$!
+    PIDS+=("$SVC_PID")
+    wait_until 10 curl -sf "http://127.0.0.1:$SVC_PORT/ping" || fail "agora-services did not start"
+    wait_until 10 sh -c "curl -sf http://127.0.0.1:$SVC_PORT/v2/info | jq -e '.frameworkId != null'" ||
+        fail "agora-services did not subscribe"
+}
+
+kill9_services() {
+    kill -KILL "$SVC_PID" 2>/dev/null || true
+    wait "$SVC_PID" 2>/dev/null || true
+}
+
+restart_services() {
+    kill9_services
+    start_services "${SVC_FLAGS[@]}"
+}
+
+api() {
+    local method=$1 path=$2 body=${3:-}
+    local args=(-s -o "$T/api.body" -w '%{http_code}' -X "$method")
+    if [ -n "$body" ]; then
+        args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    fi
+    curl "${args[@]}" "http://127.0.0.1:$SVC_PORT$path" >"$T/api.code" || echo 000 >"$T/api.code"
+    cat "$T/api.body"
+}
+
+api_code() {
+    cat "$T/api.code"
+}
+
+# expect_code CODE METHOD PATH [BODY]: the request must answer CODE.
+expect_code() {
+    local want=$1
+    shift
+    api "$@" >/dev/null
+    [ "$(api_code)" = "$want" ] || fail "$1 $2 answered $(api_code), expected $want: $(cat "$T/api.body")"
+}
+
+app_json() {
+    curl -sf "http://127.0.0.1:$SVC_PORT/v2/apps/${1#/}" | jq -c .app
+}
+
+app_is() {
+    local id=$1 running=$2
+    app_json "$id" | jq -e --argjson n "$running" \
+        '.tasksRunning == $n and .tasksStaged == 0 and (.deployments | length) == 0 and
+         ([.tasks[] | select(.killing)] | length) == 0' >/dev/null
+}
+
+wait_app() {
+    local id=$1 running=$2 secs=${3:-30}
+    wait_until "$secs" app_is "$id" "$running" ||
+        fail "app $id: expected $running running and no deployment; have $(app_json "$id" |
+            jq -c '{tasksRunning, tasksStaged, tasksHealthy, deployments}')"
+}
+
+app_task_ids() {
+    app_json "$1" | jq -r '.tasks[].id' | sort
+}
+
+start_events() {
+    curl -sN "http://127.0.0.1:$SVC_PORT/v2/events" >"$T/events.sse" 2>/dev/null &
+    EVENTS_PID=$!
+    PIDS+=("$EVENTS_PID")
+    wait_until 5 grep -q event_stream_attached "$T/events.sse" || fail "no event stream"
+}
+
+# The recorded events as JSON lines.
+events_json() {
+    sed -n 's/^data: //p' "$T/events.sse"
+}
+
+event_count() {
+    local type=$1 filter=${2:-true}
+    events_json | jq -c --arg t "$type" "select(.eventType == \$t) | select($filter)" | wc -l
+}
+
+framework_id() {
+    curl -sf "http://127.0.0.1:$SVC_PORT/v2/info" | jq -r .frameworkId
+}
+
+master_running_tasks() {
+    master_json /state | jq -r --arg f "$FRAMEWORK_ID" \
+        '.frameworks[] | select(.id == $f) | .tasks[] | select(.state == "TASK_RUNNING") | .id' |
+        sort
+}
+
+# A command serving HTTP on $PORT0 from ./www, healthy while www/health exists
+# (busybox httpd, from Debian's busybox-static).
+HTTPD_CMD='mkdir -p www && echo ok > www/health && exec busybox httpd -f -p $PORT0 -h www'
+
+# http_check PATH: an HTTP health check on port index 0, checked every second.
+http_check() {
+    echo "[{\"protocol\": \"HTTP\", \"path\": \"$1\", \"portIndex\": 0, \"delaySeconds\": 0,
+        \"intervalSeconds\": 1, \"timeoutSeconds\": 1, \"gracePeriodSeconds\": 3,
+        \"maxConsecutiveFailures\": 2}]"
+}
+
+# sandbox TASK_ID: the task's sandbox directory on its (local) agent.
+sandbox() {
+    ls -d "$T"/agent-*/sandboxes/*/"$1" 2>/dev/null | head -1
+}
+
+# Whether the agent runs health checks (verdicts reach the framework). Deploys
+# a probe app with an HTTP check and waits for a healthy verdict.
+health_checks_supported() {
+    local ok=1
+    command -v busybox >/dev/null || return 1
+    api POST /v2/apps "{\"id\": \"/hc-probe\", \"cmd\": \"$HTTPD_CMD\", \"cpus\": 0.01,
+        \"mem\": 8, \"healthChecks\": $(http_check /health)}" >/dev/null
+    if wait_until 20 sh -c "curl -sf http://127.0.0.1:$SVC_PORT/v2/apps/hc-probe | jq -e '.app.tasksHealthy == 1'"; then
+        ok=0
+    fi
+    api DELETE "/v2/apps/hc-probe?force=true" >/dev/null
+    wait_until 20 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$SVC_PORT/v2/apps/hc-probe)\" = 404 ]" ||
+        fail "hc-probe not removed"
+    return $ok
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Container images (filesystem/linux): a plain rootfs tarball, an OCI image
+# layout (two layers, one deleting a file of the other) and an OCI archive each
+# give the task only the image's files, with a writable layer of its own and
+# its sandbox at /mnt/mesos/sandbox; a missing, corrupt or tampered image, or
+# one pinned to the wrong digest, gives TASK_FAILED with a clear message and
+# leaves no mount and no cgroup behind; layers are unpacked once.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/images.sh"
+require_root
+require_busybox
+
+agent_json() {
+    curl -sf "http://127.0.0.1:${AGENT_PORT[a1]}$1"
+}
+saw_event() {
+    jq -e -s "any(.[]; $1)" "$T/sched-$SCHED_NAME.events" >/dev/null 2>&1
+}
+wait_event() {
+    wait_until "$1" saw_event "$2" || fail "no event matching '$2' within $1 s ($3)"
+}
+event_of() {
+    jq -c -s "[.[] | select($1)] | last" "$T/sched-$SCHED_NAME.events"
+}
+update_is() { # TASK STATE
+    echo ".event == \"update\" and .task_id == \"$1\" and .state == \"$2\""
+}
+task_dir() {
+    agent_json /state | jq -r --arg t "$1" \
+        '[.frameworks[].executors[] | select(.id == $t) | .directory][0] // empty'
+}
+cg_count() {
+    local n=0 r g
+    for r in $(cat "$T/agent-a1/meta/cgroups"); do
+        for g in "$r"/*/; do [ -d "$g" ] && n=$((n + 1)); done
+    done
+    echo "$n"
+}
+
+# The images.
+mkdir -p "$T/img"
+make_rootfs_tar "$T/img/rootfs.tar"
+make_oci "$T/img/oci"
+make_oci_archive "$T/img/oci" "$T/img/oci.tar"
+head -c 100000 "$T/img/rootfs.tar" >"$T/img/corrupt.tar" # cut in the middle of a member
+sleep 1 # another mtime, so other layer digests than "oci"'s (a cached digest is trusted)
+make_oci "$T/img/tampered"
+printf 'x' >>"$T/img/tampered/blobs/sha256/$OCI_LAYER1"
+wrong=$(printf '%064d' 0)
+
+start_master
+start_agent a1
+wait_agents 1
+agent_id=$(master_json /state | jq -r '.slaves[0].id')
+start_scheduler fw1
+expect_event 10 '.event == "subscribed"' "subscription" >/dev/null
+ev=$(expect_event 10 '.event == "offers"' "first offer")
+offer=$(echo "$ev" | jq -r '.offers[0].id')
+
+check='ls / > ls.out; cat /etc/image-marker > marker.out 2>&1; test -e /etc/removed && echo present > removed.out; cat /etc/added > added.out 2>&1; echo "$IMAGE_VAR" > env.out; pwd > pwd.out; echo hi > /written-by-task && echo ok > write.out; (echo 1 > /proc/sys/kernel/domainname) 2> procsys.out; test -e /work && echo visible > host.out; echo done > done.out; sleep 1000'
+tasks=$(jq -c --arg c "$check" --arg T "$T" '[
+  {task_id: "tar", resources: "cpus:0.1;mem:64", image: ($T + "/img/rootfs.tar"), cmd: $c},
+  {task_id: "oci", resources: "cpus:0.1;mem:64", image: ($T + "/img/oci"), cmd: $c},
+  {task_id: "archive", resources: "cpus:0.1;mem:64", image: ($T + "/img/oci.tar"), cmd: $c},
+  {task_id: "missing", resources: "cpus:0.1;mem:32", image: ($T + "/img/nope.tar"), cmd: "true"},
+  {task_id: "corrupt", resources: "cpus:0.1;mem:32", image: ($T + "/img/corrupt.tar"), cmd: "true"},
+  {task_id: "tampered", resources: "cpus:0.1;mem:32", image: ($T + "/img/tampered"), cmd: "true"},
+  {task_id: "pinned", resources: "cpus:0.1;mem:32", image: ($T + "/img/oci@sha256:" + "'"$wrong"'"), cmd: "true"},
+  {task_id: "relative", resources: "cpus:0.1;mem:32", image: "img/oci", cmd: "true"}
+]' <<<'null')
+send launch_json "$offer" "$tasks"
+
+# Bad images: TASK_FAILED with a message saying what is wrong.
+declare -A want=(
+    [missing]="No such file or directory"
+    [corrupt]="cannot unpack"
+    [tampered]="does not match its digest"
+    [pinned]="no manifest with digest"
+    [relative]="absolute path"
+)
+for t in "${!want[@]}"; do
+    wait_event 30 "$(update_is "$t" TASK_FAILED)" "$t failed"
+    ev=$(event_of "$(update_is "$t" TASK_FAILED)")
+    echo "$ev" | jq -e '.reason == "REASON_CONTAINER_LAUNCH_FAILED"' >/dev/null || fail "$t: reason: $ev"
+    echo "$ev" | jq -e --arg w "${want[$t]}" '.message | contains($w) and test("^image ")' >/dev/null ||
+        fail "$t: message: $ev"
+    log "$t: $(echo "$ev" | jq -r .message)"
+done
+
+# Good images: only the image's files, a writable layer, the sandbox inside.
+for t in tar oci archive; do
+    wait_event 30 "$(update_is $t TASK_RUNNING)" "$t running"
+    dir=$(task_dir $t)
+    wait_until 10 test -s "$dir/done.out" || fail "$t: the task did not write its checks: $(cat "$dir/stderr")"
+    [ "$(cat "$dir/marker.out")" = from-the-image ] || fail "$t: /etc/image-marker: $(cat "$dir/marker.out")"
+    [ "$(cat "$dir/pwd.out")" = /mnt/mesos/sandbox ] || fail "$t: cwd $(cat "$dir/pwd.out")"
+    [ ! -e "$dir/host.out" ] || fail "$t: the host's /work is visible"
+    grep -q -i "read-only" "$dir/procsys.out" || fail "$t: /proc/sys is writable: $(cat "$dir/procsys.out")"
+    ! grep -qx work "$dir/ls.out" || fail "$t: / has the host's directories"
+    [ ! -e /written-by-task ] || fail "$t: the task wrote into the host's /"
+done
+for t in oci archive; do
+    dir=$(task_dir $t)
+    [ ! -e "$dir/removed.out" ] || fail "$t: the whiteout of layer two did not hide /etc/removed"
+    [ "$(cat "$dir/added.out")" = from-layer-two ] || fail "$t: /etc/added: $(cat "$dir/added.out")"
+    [ "$(cat "$dir/env.out")" = from-image ] || fail "$t: the image's Env is missing: $(cat "$dir/env.out")"
+done
+# The writable layer lives in the container's metadata, not in the image cache.
+n=$(find "$T/agent-a1/meta/containers" -path '*/upper/written-by-task' | wc -l)
+[ "$n" = 3 ] || fail "expected 3 writable layers with the task's file, found $n"
+! find "$T/agent-a1/images/layers" -name written-by-task | grep -q . || fail "a task wrote into a cached layer"
+# Layers unpacked once: rootfs tarball 1, OCI 2 (shared by the layout and its archive).
+n=$(ls "$T/agent-a1/images/layers" | wc -l)
+[ "$n" = 3 ] || fail "expected 3 cached layers, found $n: $(ls "$T/agent-a1/images/layers")"
+
+# The containers' mounts live in their own mount namespaces, never in ours.
+! grep -q "$T" /proc/self/mountinfo || fail "mounts leaked into the host: $(grep "$T" /proc/self/mountinfo)"
+
+for t in tar oci archive; do send kill $t "$agent_id"; done
+for t in tar oci archive; do wait_event 15 "$(update_is $t TASK_KILLED)" "$t killed"; done
+wait_until 10 test "$(cg_count)" = 0 || fail "cgroups left behind"
+! grep -q "$T" /proc/self/mountinfo || fail "mounts left behind"
+log "ok"

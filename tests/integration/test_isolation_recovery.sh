@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Containers across an agent restart: after `kill -9` of the agent, tasks in
+# containers (one with an image) keep running and their updates keep flowing;
+# a task that went over its memory while the agent was down is reported
+# TASK_FAILED with the memory reason; one that exited is reported with its
+# status; cgroups of finished containers and orphan groups are removed; a kill
+# after the restart still takes the whole container down.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/images.sh"
+require_root
+
+agent_json() {
+    curl -sf "http://127.0.0.1:${AGENT_PORT[a1]}$1"
+}
+saw_event() {
+    jq -e -s "any(.[]; $1)" "$T/sched-$SCHED_NAME.events" >/dev/null 2>&1
+}
+wait_event() {
+    wait_until "$1" saw_event "$2" || fail "no event matching '$2' within $1 s ($3)"
+}
+event_of() {
+    jq -c -s "[.[] | select($1)] | last" "$T/sched-$SCHED_NAME.events"
+}
+update_is() { # TASK STATE
+    echo ".event == \"update\" and .task_id == \"$1\" and .state == \"$2\""
+}
+task_field() {
+    agent_json /state | jq -r --arg t "$1" \
+        "[.frameworks[].executors[], .frameworks[].completed_executors[]] | .[].tasks[], .[].completed_tasks[] | select(.id == \$t) | $2" |
+        head -1
+}
+cg_groups() {
+    local r
+    for r in $(cat "$T/agent-a1/meta/cgroups"); do ls -d "$r"/*/ 2>/dev/null || true; done
+}
+
+image=""
+if [ -x /bin/busybox ]; then
+    make_rootfs_tar "$T/rootfs.tar"
+    image=$T/rootfs.tar
+else
+    echo "NOTE: /bin/busybox missing: the image part of this test is skipped" >&2
+fi
+
+start_master
+start_agent a1 --status_update_retry_interval=500ms --executor_shutdown_grace_period=1secs
+wait_agents 1
+agent_id=$(master_json /state | jq -r '.slaves[0].id')
+start_scheduler fw1
+expect_event 10 '.event == "subscribed"' "subscription" >/dev/null
+ev=$(expect_event 10 '.event == "offers"' "first offer")
+offer=$(echo "$ev" | jq -r '.offers[0].id')
+tasks=$(jq -c --arg img "$image" '[
+  {task_id: "long", resources: "cpus:0.1;mem:32", cmd: "sleep 8881 & sleep 8882"},
+  {task_id: "oomlater", resources: "cpus:0.1;mem:32", cmd: "sleep 4; dd if=/dev/zero of=/dev/null bs=256M count=1; sleep 60"},
+  {task_id: "exitlater", resources: "cpus:0.1;mem:32", cmd: "sleep 4; exit 3"}
+] + (if $img == "" then [] else [{task_id: "img", resources: "cpus:0.1;mem:64", image: $img, cmd: "sleep 1000"}] end)' <<<'null')
+send launch_json "$offer" "$tasks"
+running=(long oomlater exitlater)
+[ -n "$image" ] && running+=(img)
+for t in "${running[@]}"; do wait_event 20 "$(update_is $t TASK_RUNNING)" "$t running"; done
+long_pid=$(task_field long .pid)
+[ -n "$image" ] && img_pid=$(task_field img .pid)
+
+# kill -9 the agent; a stray group appears under its root meanwhile.
+kill -KILL "${AGENT_PID[a1]}"
+wait "${AGENT_PID[a1]}" 2>/dev/null || true
+log "agent killed"
+mem_root=$(grep /memory/ "$T/agent-a1/meta/cgroups" || head -1 "$T/agent-a1/meta/cgroups")
+mkdir "$mem_root/stray-orphan"
+sleep 6
+kill -0 "$long_pid" || fail "long died with the agent"
+start_agent a1 --status_update_retry_interval=500ms --executor_shutdown_grace_period=1secs
+wait_event 20 "$(update_is oomlater TASK_FAILED)" "oomlater's end after the restart"
+ev=$(event_of "$(update_is oomlater TASK_FAILED)")
+echo "$ev" | jq -e '.reason == "REASON_CONTAINER_LIMITATION_MEMORY"' >/dev/null || fail "oomlater: $ev"
+wait_event 20 "$(update_is exitlater TASK_FAILED)" "exitlater's end after the restart"
+event_of "$(update_is exitlater TASK_FAILED)" | jq -e '.message | test("status 3")' >/dev/null ||
+    fail "exitlater's message"
+wait_agents 1
+[ "$(master_json /state | jq -r '.slaves[0].id')" = "$agent_id" ] || fail "another agent id"
+[ "$(task_field long .state)" = TASK_RUNNING ] || fail "long is not running after the restart"
+[ "$(task_field long .pid)" = "$long_pid" ] || fail "long has another pid"
+[ ! -d "$mem_root/stray-orphan" ] || fail "the orphan group was not removed"
+if [ -n "$image" ]; then
+    [ "$(task_field img .pid)" = "$img_pid" ] || fail "img has another pid"
+fi
+# Statistics still come from the recovered containers' cgroups.
+agent_json /monitor/statistics | jq -e '[.[] | select(.executor_id == "long") | .statistics.processes] | .[0] >= 3' >/dev/null ||
+    fail "no cgroup statistics for long after the restart"
+
+# Kill after the restart: the whole container goes.
+send kill long "$agent_id"
+[ -n "$image" ] && send kill img "$agent_id"
+wait_event 15 "$(update_is long TASK_KILLED)" "long killed"
+[ -n "$image" ] && wait_event 15 "$(update_is img TASK_KILLED)" "img killed"
+wait_until 5 sh -c "! kill -0 $long_pid 2>/dev/null" || fail "long survived"
+! pgrep -f "sleep 888[12]" >/dev/null || fail "a process of long survived: $(pgrep -af 'sleep 888[12]')"
+wait_until 10 test -z "$(cg_groups)" || fail "cgroups left: $(cg_groups)"
+! grep -q "$T" /proc/self/mountinfo || fail "mounts left behind"
+log "ok"

@@ -1,0 +1,611 @@
+/*
+ * bench-launch: how fast one local agent starts and kills containers.
+ *
+ *   bench-launch [--tasks=100,1000] [--window=N] [--bin=DIR] [--image=PATH] [--keep]
+ *
+ * Starts agora-master and agora-agent (from --bin, default: this program's
+ * directory) in a scratch directory, builds a busybox root filesystem tarball
+ * (from Debian's busybox-static, /bin/busybox) unless --image is given, and
+ * drives them through libagora-scheduler:
+ *
+ *   1. warm-up: one container, so the image is unpacked into the agent's cache
+ *      before anything is measured;
+ *   2. for each N in --tasks: launches N containers running `sleep 3600` from
+ *      the image (cpus 0.1, mem 32 MB each), keeping at most --window of them
+ *      between ACCEPT and TASK_RUNNING (a closed loop: new launches go out on
+ *      the offers that come back as earlier ones start). Prints containers per
+ *      second (N over first ACCEPT to last TASK_RUNNING) and the p50 / p99 /
+ *      max time from the ACCEPT of a task to its TASK_RUNNING; then kills all N
+ *      at once and prints the time until the last TASK_KILLED;
+ *   3. baseline: when runc or crun is installed, `run`s /bin/true in a bundle
+ *      made of the same root filesystem 20 times and prints the median.
+ *
+ * Goals (docs/isolation.md): >= 200 containers/s, p99 accept-to-RUNNING <= 20
+ * ms, 1000 containers killed in <= 2 s. Needs root (cgroups, namespaces).
+ * Each container gets 0.1 cpus: with a CFS quota of 0.01 cpus (1 ms per 100
+ * ms period) the exec of the task itself waits for the next period.
+ * BENCH_DEBUG=1 prints offers and accepts on stderr. Build it without
+ * sanitizers (-DCMAKE_BUILD_TYPE=Release) for meaningful figures.
+ */
+#define _GNU_SOURCE
+#include "error.h"
+#include "http.h"
+
+#include <agora/scheduler.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TASKS 100000
+#define TASK_RES "cpus:0.1;mem:32"
+
+extern char **environ;
+
+struct run {
+    int n, window;
+    const char *prefix;
+    int launched, running, killed, failed, inflight;
+    double *accept_at, *running_at, *killed_at;
+    double first_accept, kill_start;
+    bool killing;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct ag_driver *d;
+    char offers[16][128]; /* held offers (one agent: all usable in one accept) */
+    int noffers;
+    struct run *r;
+    const char *image;
+    char agent_id[128];
+} B = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static char work[64], bindir[PATH_MAX];
+static bool debug; /* BENCH_DEBUG=1: offers and accepts on stderr */
+static pid_t master_pid, agent_pid;
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "bench-launch: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    if (agent_pid > 0)
+        kill(agent_pid, SIGTERM);
+    if (master_pid > 0)
+        kill(master_pid, SIGTERM);
+    exit(1);
+}
+
+static int
+free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int s = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        getsockname(s, (struct sockaddr *)&sa, &len) != 0)
+        die("cannot find a free port: %s", strerror(errno));
+    port = ntohs(sa.sin_port);
+    close(s);
+    return port;
+}
+
+static pid_t
+spawn(char *const argv[], const char *log)
+{
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int rv;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    rv = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rv != 0)
+        die("cannot start %s: %s", argv[0], strerror(rv));
+    return pid;
+}
+
+static void
+wait_health(int port, const char *what)
+{
+    char url[64];
+    int status;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/health", port);
+    for (int i = 0; i < 200; i++) {
+        if (http_get(url, &status, NULL, NULL) == 0 && status == 200)
+            return;
+        usleep(50000);
+    }
+    die("%s did not come up (see %s)", what, work);
+}
+
+static void
+sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    if (system(cmd) != 0)
+        die("command failed: %s", cmd);
+}
+
+/* ---- the framework (callbacks run on the driver thread) ---- */
+
+static void
+launch_some(void)
+{
+    struct run *r = B.r;
+    struct ag_task *tasks[256];
+    const char *ids[16];
+    int k = 0;
+    char id[64];
+    double t;
+
+    if (r == NULL || B.noffers == 0 || r->killing)
+        return;
+    while (k < 256 && r->launched + k < r->n && r->inflight + k < r->window) {
+        snprintf(id, sizeof(id), "%s-%d", r->prefix, r->launched + k);
+        tasks[k] = ag_task_new(id, NULL, NULL);
+        if (tasks[k] == NULL || ag_task_set_resources(tasks[k], TASK_RES) != 0 ||
+            ag_task_set_command(tasks[k], "exec sleep 3600") != 0 ||
+            ag_task_set_image(tasks[k], B.image) != 0 || ag_task_set_kill_grace(tasks[k], 1000))
+            die("cannot build a task: %s", ag_last_error());
+        k++;
+    }
+    if (k == 0)
+        return;
+    t = now_s();
+    if (r->launched == 0)
+        r->first_accept = t;
+    for (int i = 0; i < k; i++)
+        r->accept_at[r->launched + i] = t;
+    r->launched += k;
+    r->inflight += k;
+    for (int i = 0; i < B.noffers; i++)
+        ids[i] = B.offers[i];
+    if (debug)
+        fprintf(stderr, "debug: accept %d tasks on %d offers (first %s)\n", k, B.noffers, ids[0]);
+    if (ag_driver_accept(B.d, ids, (size_t)B.noffers, tasks, (size_t)k, 0) != 0)
+        die("accept: %s", ag_last_error());
+    B.noffers = 0;
+    for (int i = 0; i < k; i++)
+        ag_task_free(tasks[i]);
+}
+
+static void
+on_offers(struct ag_driver *d, void *arg, const struct ag_offer *const *offers, size_t n)
+{
+    (void)arg;
+    pthread_mutex_lock(&B.mu);
+    for (size_t i = 0; i < n; i++) {
+        if (B.noffers == 16) { /* cannot happen with one agent; return it */
+            const char *id = ag_offer_id(offers[i]);
+            ag_driver_decline(d, &id, 1, 1);
+            continue;
+        }
+        snprintf(B.offers[B.noffers++], sizeof(B.offers[0]), "%s", ag_offer_id(offers[i]));
+        if (debug)
+            fprintf(stderr, "debug: offer %s %s\n", ag_offer_id(offers[i]),
+                    ag_offer_resources(offers[i]));
+        snprintf(B.agent_id, sizeof(B.agent_id), "%s", ag_offer_agent_id(offers[i]));
+    }
+    launch_some();
+    pthread_cond_broadcast(&B.cv);
+    pthread_mutex_unlock(&B.mu);
+}
+
+static void
+on_rescind(struct ag_driver *d, void *arg, const char *offer_id)
+{
+    (void)d;
+    (void)arg;
+    pthread_mutex_lock(&B.mu);
+    for (int i = 0; i < B.noffers; i++) {
+        if (strcmp(B.offers[i], offer_id) == 0) {
+            memmove(B.offers[i], B.offers[B.noffers - 1], sizeof(B.offers[0]));
+            B.noffers--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&B.mu);
+}
+
+static void
+on_status(struct ag_driver *d, void *arg, const struct ag_task_status *s)
+{
+    struct run *r;
+    const char *id = ag_status_task_id(s), *dash;
+    enum ag_task_state st = ag_status_state(s);
+    double t = now_s();
+    int i;
+
+    (void)d;
+    (void)arg;
+    pthread_mutex_lock(&B.mu);
+    r = B.r;
+    dash = strrchr(id, '-');
+    if (r == NULL || dash == NULL || strncmp(id, r->prefix, strlen(r->prefix)) != 0 ||
+        (i = atoi(dash + 1)) < 0 || i >= r->n) {
+        pthread_mutex_unlock(&B.mu);
+        return;
+    }
+    if (st == AG_TASK_RUNNING && r->running_at[i] == 0) {
+        r->running_at[i] = t;
+        r->running++;
+        r->inflight--;
+        launch_some();
+    } else if (st == AG_TASK_KILLED && r->killed_at[i] == 0) {
+        r->killed_at[i] = t;
+        r->killed++;
+    } else if (st == AG_TASK_FAILED || st == AG_TASK_ERROR || st == AG_TASK_LOST ||
+               st == AG_TASK_DROPPED || st == AG_TASK_FINISHED) {
+        fprintf(stderr, "bench-launch: task %s ended: %s %s\n", id, ag_status_reason(s),
+                ag_status_message(s));
+        r->failed++;
+        if (r->running_at[i] == 0)
+            r->inflight--;
+        r->killed_at[i] = t;
+        r->killed++;
+        launch_some();
+    }
+    pthread_cond_broadcast(&B.cv);
+    pthread_mutex_unlock(&B.mu);
+}
+
+static void
+on_error(struct ag_driver *d, void *arg, int code, const char *message, bool fatal)
+{
+    (void)d;
+    (void)arg;
+    fprintf(stderr, "bench-launch: error %d: %s%s\n", code, message, fatal ? " (fatal)" : "");
+}
+
+/* Waits (driver lock held) until `cond` or `secs` pass. */
+#define WAIT_FOR(cond, secs, what)                                                                 \
+    do {                                                                                           \
+        struct timespec dl_;                                                                       \
+        clock_gettime(CLOCK_REALTIME, &dl_);                                                       \
+        dl_.tv_sec += (secs);                                                                      \
+        while (!(cond))                                                                            \
+            if (pthread_cond_timedwait(&B.cv, &B.mu, &dl_) == ETIMEDOUT) {                         \
+                pthread_mutex_unlock(&B.mu);                                                       \
+                die("timed out waiting for %s (see %s)", what, work);                              \
+            }                                                                                      \
+    } while (0)
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+pct(double *v, int n, double p)
+{
+    int i = (int)(p * (n - 1) + 0.5);
+    return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+/* Launches r->n containers, then kills them all. */
+static void
+run_one(struct run *r, bool quiet)
+{
+    double *lat, last = 0, last_kill = 0;
+    char id[64];
+
+    r->accept_at = calloc((size_t)r->n, sizeof(double));
+    r->running_at = calloc((size_t)r->n, sizeof(double));
+    r->killed_at = calloc((size_t)r->n, sizeof(double));
+    lat = calloc((size_t)r->n, sizeof(double));
+    if (!r->accept_at || !r->running_at || !r->killed_at || !lat)
+        die("out of memory");
+    pthread_mutex_lock(&B.mu);
+    B.r = r;
+    launch_some(); /* on the offers held since the last round, if any */
+    pthread_mutex_unlock(&B.mu);
+    ag_driver_revive(B.d, NULL); /* brings an offer back if we had none */
+    pthread_mutex_lock(&B.mu);
+    WAIT_FOR(r->running + r->failed >= r->n, 300, "the containers to run");
+    r->killing = true;
+    r->kill_start = now_s();
+    pthread_mutex_unlock(&B.mu);
+    for (int i = 0; i < r->n; i++) {
+        if (r->running_at[i] == 0)
+            continue;
+        snprintf(id, sizeof(id), "%s-%d", r->prefix, i);
+        if (ag_driver_kill(B.d, id, B.agent_id) != 0)
+            die("kill: %s", ag_last_error());
+    }
+    pthread_mutex_lock(&B.mu);
+    WAIT_FOR(r->killed >= r->n, 300, "the containers to be killed");
+    pthread_mutex_unlock(&B.mu);
+    if (quiet)
+        goto out;
+    int m = 0;
+    for (int i = 0; i < r->n; i++) {
+        if (r->running_at[i] == 0)
+            continue;
+        lat[m++] = (r->running_at[i] - r->accept_at[i]) * 1000.0;
+        if (r->running_at[i] > last)
+            last = r->running_at[i];
+        if (r->killed_at[i] > last_kill)
+            last_kill = r->killed_at[i];
+    }
+    qsort(lat, (size_t)m, sizeof(double), cmp_double);
+    printf("%6d containers (window %d): %7.1f containers/s; accept-to-RUNNING p50 %6.1f ms  "
+           "p99 %6.1f ms  max %6.1f ms; all killed in %6.3f s%s\n",
+           r->n, r->window, m > 0 ? m / (last - r->first_accept) : 0.0, m ? pct(lat, m, 0.5) : 0,
+           m ? pct(lat, m, 0.99) : 0, m ? lat[m - 1] : 0, last_kill - r->kill_start,
+           r->failed ? " (some failed, see above)" : "");
+    fflush(stdout);
+out:
+    pthread_mutex_lock(&B.mu);
+    B.r = NULL;
+    pthread_mutex_unlock(&B.mu);
+    free(lat);
+    free(r->accept_at);
+    free(r->running_at);
+    free(r->killed_at);
+}
+
+/* utime + stime of a process (`children`: of its reaped children), in seconds. */
+static double
+cpu_seconds(pid_t pid, bool children)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ut, &st,
+               &cut, &cst);
+    fclose(f);
+    return (double)(children ? cut + cst : ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* ---- the OCI runtime baseline ---- */
+
+static void
+baseline(const char *runtime, const char *rootfs_tar)
+{
+    char path[PATH_MAX], bundle[PATH_MAX], cmd[PATH_MAX * 2];
+    double t[20];
+    json_t *cfg, *proc;
+    json_error_t jerr;
+    int ok = 0;
+
+    snprintf(path, sizeof(path), "command -v %s >/dev/null 2>&1", runtime);
+    if (system(path) != 0) {
+        printf("baseline %-4s: not installed\n", runtime);
+        return;
+    }
+    snprintf(bundle, sizeof(bundle), "%s/bundle-%s", work, runtime);
+    sh("mkdir -p %s/rootfs && tar -C %s/rootfs -xf %s && cd %s && %s spec", bundle, bundle,
+       rootfs_tar, bundle, runtime);
+    snprintf(path, sizeof(path), "%s/config.json", bundle);
+    if ((cfg = json_load_file(path, 0, &jerr)) == NULL)
+        die("%s spec wrote no config.json", runtime);
+    proc = json_object_get(cfg, "process");
+    json_object_set_new(proc, "terminal", json_false());
+    json_object_set_new(proc, "args", json_pack("[s]", "/bin/true"));
+    json_dump_file(cfg, path, JSON_INDENT(2));
+    json_decref(cfg);
+    for (int i = 0; i < 20; i++) {
+        double t0 = now_s();
+        snprintf(cmd, sizeof(cmd), "%s run -b %s agora-bench-%d-%d >/dev/null 2>>%s/%s.log",
+                 runtime, bundle, (int)getpid(), i, work, runtime);
+        if (system(cmd) != 0) {
+            char line[256] = "", logp[PATH_MAX + 16];
+            FILE *f;
+            snprintf(logp, sizeof(logp), "%s/%s.log", work, runtime);
+            if ((f = fopen(logp, "r")) != NULL) {
+                if (fgets(line, sizeof(line), f) != NULL)
+                    line[strcspn(line, "\n")] = '\0';
+                fclose(f);
+            }
+            printf("baseline %-4s: `run` failed: %s\n", runtime, line);
+            return;
+        }
+        t[ok++] = (now_s() - t0) * 1000.0;
+    }
+    qsort(t, (size_t)ok, sizeof(double), cmp_double);
+    printf("baseline %-4s: `run` of /bin/true in the same rootfs: median %.1f ms (%.0f runs/s "
+           "sequentially)\n",
+           runtime, t[ok / 2], 1000.0 / t[ok / 2]);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *tasks_arg = "100,1000", *image = NULL;
+    char mport[16], aport[16], master[64], rootfs_tar[PATH_MAX], margs[4][PATH_MAX + 32];
+    char res[128], *save = NULL, *list, *tok;
+    int window = 16, mp, ap;
+    bool keep = false;
+    struct ag_framework_info *fi;
+    struct ag_scheduler_callbacks cb = {.size = sizeof(cb),
+                                        .offers = on_offers,
+                                        .rescind = on_rescind,
+                                        .status_update = on_status,
+                                        .error = on_error};
+    ssize_t n;
+
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--tasks=", 8) == 0)
+            tasks_arg = argv[i] + 8;
+        else if (strncmp(argv[i], "--window=", 9) == 0)
+            window = atoi(argv[i] + 9);
+        else if (strncmp(argv[i], "--bin=", 6) == 0)
+            snprintf(bindir, sizeof(bindir), "%s", argv[i] + 6);
+        else if (strncmp(argv[i], "--image=", 8) == 0)
+            image = argv[i] + 8;
+        else if (strcmp(argv[i], "--keep") == 0)
+            keep = true;
+        else {
+            fprintf(stderr, "usage: bench-launch [--tasks=100,1000] [--window=16] [--bin=DIR] "
+                            "[--image=PATH] [--keep]\n");
+            return 2;
+        }
+    }
+    if (geteuid() != 0)
+        die("needs root (cgroups, namespaces)");
+    debug = getenv("BENCH_DEBUG") != NULL;
+    if (window < 1)
+        window = 1;
+    if (bindir[0] == '\0') {
+        n = readlink("/proc/self/exe", bindir, sizeof(bindir) - 1);
+        if (n <= 0)
+            die("cannot find my directory");
+        bindir[n] = '\0';
+        *strrchr(bindir, '/') = '\0';
+    }
+    snprintf(work, sizeof(work), "/tmp/agora-bench-XXXXXX");
+    if (mkdtemp(work) == NULL)
+        die("mkdtemp: %s", strerror(errno));
+    if (image == NULL) {
+        if (access("/bin/busybox", X_OK) != 0)
+            die("/bin/busybox is missing (tools/deps installs busybox-static), or give --image");
+        snprintf(rootfs_tar, sizeof(rootfs_tar), "%s/busybox-rootfs.tar", work);
+        sh("set -e; d=%s/rootfs; mkdir -p $d/bin $d/etc $d/tmp $d/proc $d/dev $d/sys; "
+           "cp /bin/busybox $d/bin/; for a in $($d/bin/busybox --list); do "
+           "[ $a = busybox ] || ln -s busybox $d/bin/$a; done; "
+           "echo root:x:0:0:root:/:/bin/sh > $d/etc/passwd; tar -C $d -cf %s .; rm -rf $d",
+           work, rootfs_tar);
+        image = rootfs_tar;
+    } else {
+        snprintf(rootfs_tar, sizeof(rootfs_tar), "%s", image);
+    }
+    B.image = image;
+
+    mp = free_port();
+    ap = free_port();
+    snprintf(mport, sizeof(mport), "%d", mp);
+    snprintf(aport, sizeof(aport), "%d", ap);
+    snprintf(margs[0], sizeof(margs[0]), "%s/agora-master", bindir);
+    snprintf(margs[1], sizeof(margs[1]), "--port=%s", mport);
+    snprintf(margs[2], sizeof(margs[2]), "--work_dir=%s/master", work);
+    {
+        char *args[] = {margs[0], "--ip=127.0.0.1",          margs[1],
+                        margs[2], "--logging_level=WARNING", NULL};
+        char log[PATH_MAX];
+        snprintf(log, sizeof(log), "%s/master.log", work);
+        master_pid = spawn(args, log);
+    }
+    wait_health(mp, "agora-master");
+    {
+        int most = 0;
+        char a0[PATH_MAX + 32], a1[96], a2[PATH_MAX + 32], a3[64], a4[160], log[PATH_MAX];
+        for (list = strdup(tasks_arg), tok = strtok_r(list, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save))
+            most = atoi(tok) > most ? atoi(tok) : most;
+        free(list);
+        snprintf(res, sizeof(res), "cpus:%g;mem:%d;disk:1000;ports:[31000-31010]",
+                 0.1 * (most + 2) + 0.5, 32 * (most + 2) + 64);
+        snprintf(a0, sizeof(a0), "%s/agora-agent", bindir);
+        snprintf(a1, sizeof(a1), "--master=127.0.0.1:%s", mport);
+        snprintf(a2, sizeof(a2), "--work_dir=%s/agent", work);
+        snprintf(a3, sizeof(a3), "--port=%s", aport);
+        snprintf(a4, sizeof(a4), "--resources=%s", res);
+        char *args[] = {a0,
+                        a1,
+                        "--ip=127.0.0.1",
+                        a2,
+                        a3,
+                        a4,
+                        "--cgroups_root=agora-bench",
+                        "--logging_level=WARNING",
+                        "--executor_shutdown_grace_period=1secs",
+                        NULL};
+        snprintf(log, sizeof(log), "%s/agent.log", work);
+        agent_pid = spawn(args, log);
+    }
+    wait_health(ap, "agora-agent");
+
+    snprintf(master, sizeof(master), "127.0.0.1:%s", mport);
+    fi = ag_framework_info_new();
+    ag_framework_info_set_name(fi, "bench-launch");
+    if (ag_driver_new(&B.d, master, fi, &cb, NULL) != 0 || ag_driver_set_rate_limit(B.d, 0, 0) ||
+        ag_driver_start(B.d) != 0)
+        die("cannot start the scheduler driver: %s", ag_last_error());
+    ag_framework_info_free(fi);
+
+    printf("bench-launch: agent at 127.0.0.1:%s, image %s, scratch %s\n", aport, image, work);
+    {
+        struct run warm = {.n = 1, .window = 1, .prefix = "warm"};
+        double t0 = now_s();
+        run_one(&warm, true);
+        printf("warm-up (image unpacked into the cache): %.0f ms\n", (now_s() - t0) * 1000.0);
+    }
+    for (list = strdup(tasks_arg), tok = strtok_r(list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        static int round;
+        char prefix[32];
+        struct run r = {.n = atoi(tok), .window = window};
+        if (r.n <= 0 || r.n > MAX_TASKS)
+            continue;
+        snprintf(prefix, sizeof(prefix), "r%d", round++);
+        r.prefix = prefix;
+        run_one(&r, false);
+    }
+    free(list);
+    ag_driver_teardown(B.d);
+    ag_driver_free(B.d);
+    baseline("crun", rootfs_tar);
+    baseline("runc", rootfs_tar);
+
+    printf("cpu time used: agent %.2f s, its executors and containers %.2f s, master %.2f s "
+           "(whole run)\n",
+           cpu_seconds(agent_pid, false), cpu_seconds(agent_pid, true),
+           cpu_seconds(master_pid, false));
+    kill(agent_pid, SIGTERM);
+    waitpid(agent_pid, NULL, 0);
+    kill(master_pid, SIGTERM);
+    waitpid(master_pid, NULL, 0);
+    /* The agent's (now empty) cgroup subtree. */
+    sh("f=%s/agent/meta/cgroups; [ -f $f ] && while read -r r; do rmdir $r/*/ $r $(dirname $r) "
+       "2>/dev/null; done < $f; true",
+       work);
+    if (!keep)
+        sh("rm -rf %s", work);
+    return 0;
+}
