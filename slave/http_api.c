@@ -23,51 +23,6 @@
 
 /* ---- JSON shapes ---- */
 
-/* Mesos shape: {"cpus": 2.0, "mem": 1024.0, "ports": "[31000-32000]"} (roles summed). */
-static json_t *
-res_json(const struct resources *r)
-{
-    struct resources flat;
-    json_t *o = json_object();
-    char buf[4096];
-
-    res_init(&flat);
-    if (res_flatten(&flat, r) != 0) {
-        res_fini(&flat);
-        return o;
-    }
-    for (size_t i = 0; i < flat.n; i++) {
-        const struct res_item *it = &flat.items[i];
-        struct resources one = {.items = (struct res_item *)it, .n = 1, .cap = 1};
-        const char *colon;
-
-        if (it->type == RES_SCALAR) {
-            json_object_set_new(o, it->name, json_real((double)it->scalar / RES_SCALE));
-            continue;
-        }
-        res_format(&one, buf, sizeof(buf));
-        colon = strchr(buf, ':');
-        json_object_set_new(o, it->name, json_string(colon ? colon + 1 : buf));
-    }
-    res_fini(&flat);
-    return o;
-}
-
-static json_t *
-attr_json(const struct attributes *attrs)
-{
-    json_t *o = json_object();
-
-    for (size_t i = 0; i < attrs->n; i++) {
-        const struct attr *at = &attrs->v[i];
-        if (at->type == ATTR_SCALAR)
-            json_object_set_new(o, at->name, json_real((double)at->scalar / RES_SCALE));
-        else
-            json_object_set_new(o, at->name, json_string(at->text));
-    }
-    return o;
-}
-
 static json_t *
 status_json(const struct msg_task_status *s)
 {
@@ -97,7 +52,7 @@ task_json(const struct agent *a, const struct agent_task *t)
     json_object_set_new(o, "slave_id", json_string(a->id));
     json_object_set_new(o, "agent_id", json_string(a->id));
     json_object_set_new(o, "state", json_string(msg_task_state_name(t->st.status.state)));
-    json_object_set_new(o, "resources", res_json(&info->resources));
+    json_object_set_new(o, "resources", res_to_json(&info->resources));
     if (t->st.status.state != MSG_TASK_STAGING)
         json_array_append_new(statuses, status_json(&t->st.status));
     json_object_set_new(o, "statuses", statuses);
@@ -123,7 +78,7 @@ executor_json(const struct agent *a, const struct agent_task *t)
     json_object_set_new(o, "framework_id", json_string(t->st.info.framework_id));
     json_object_set_new(o, "container", json_string(t->st.container_id));
     json_object_set_new(o, "directory", json_string(t->sandbox));
-    json_object_set_new(o, "resources", res_json(&t->st.info.resources));
+    json_object_set_new(o, "resources", res_to_json(&t->st.info.resources));
     json_array_append_new(msg_task_state_terminal(t->st.status.state) ? done : tasks,
                           task_json(a, t));
     json_object_set_new(o, "tasks", tasks);
@@ -181,10 +136,10 @@ get_state(void *arg, struct http_req *req)
     json_object_set_new(o, "isolation", json_string(ctr_isolation(a->ctr)));
     json_object_set_new(o, "cgroup_layout", json_string(ctr_cgroup_layout(a->ctr)));
     json_object_set_new(o, "cgroups_root", json_string(a->cgroups_root));
-    json_object_set_new(o, "resources", res_json(&a->resources));
+    json_object_set_new(o, "resources", res_to_json(&a->resources));
     res_format(&a->resources, buf, sizeof(buf));
     json_object_set_new(o, "resources_text", json_string(buf));
-    json_object_set_new(o, "attributes", attr_json(&a->attributes));
+    json_object_set_new(o, "attributes", attr_to_json(&a->attributes));
     if (a->cfg.flags != NULL)
         json_object_set_new(o, "flags", flags_to_json(a->cfg.flags));
     for (size_t it = 0; hmap_next(&a->frameworks, &it, &key, &val);) {
