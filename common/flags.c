@@ -28,14 +28,19 @@ static const struct flags_unit flags_duration_units[] = {
     {"us", 1000ULL},
     {"ms", NS_PER_MS},
     {"secs", NS_PER_SEC},
+    {"sec", NS_PER_SEC},
     {"s", NS_PER_SEC},
     {"mins", 60 * NS_PER_SEC},
+    {"min", 60 * NS_PER_SEC},
     {"m", 60 * NS_PER_SEC},
     {"hrs", 3600 * NS_PER_SEC},
+    {"hr", 3600 * NS_PER_SEC},
     {"h", 3600 * NS_PER_SEC},
     {"days", 86400 * NS_PER_SEC},
+    {"day", 86400 * NS_PER_SEC},
     {"d", 86400 * NS_PER_SEC},
     {"weeks", 604800 * NS_PER_SEC},
+    {"week", 604800 * NS_PER_SEC},
     {"w", 604800 * NS_PER_SEC},
     {NULL, 0},
 };
@@ -133,6 +138,10 @@ flags_parse_duration(const char *text, int64_t *ms)
     if (text[0] == '-')
         return -AG_ERANGE;
     n = strspn(text, "0123456789.");
+    if (strcmp(text, "0") == 0) {
+        *ms = 0; /* zero needs no unit ("0" turns a period off) */
+        return 0;
+    }
     u = text[n] == '\0' ? NULL : flags_find_unit(flags_duration_units, text + n);
     if (u == NULL)
         return -AG_EINVAL;

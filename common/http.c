@@ -114,6 +114,7 @@ struct http_server {
     struct route *routes;
     struct http_req *live;
     struct http_stream *streams;
+    char *allow_origin; /* Access-Control-Allow-Origin on every reply, or NULL */
 };
 
 /* ---- small helpers ---- */
@@ -523,6 +524,7 @@ evq_closed(struct evq *q)
         free(r->path);
         free(r);
     }
+    free(srv->allow_origin);
     free(srv);
 }
 
@@ -607,6 +609,18 @@ int
 http_server_port(const struct http_server *srv)
 {
     return srv->port;
+}
+
+int
+http_server_allow_origin(struct http_server *srv, const char *origin)
+{
+    char *copy = NULL;
+
+    if (origin != NULL && (copy = strdup(origin)) == NULL)
+        return -AG_ENOMEM;
+    free(srv->allow_origin);
+    srv->allow_origin = copy;
+    return 0;
 }
 
 int
@@ -827,6 +841,12 @@ req_reply(struct http_req *req, int status, const char *ctype, const void *data,
     struct http_shim *shim = req->shim;
     nng_http_res *res = res_make(status, ctype, data, len, req->resp_hdrs);
     int rv = 0;
+
+    if (res != NULL && req->srv->allow_origin != NULL &&
+        nng_http_res_set_header(res, "Access-Control-Allow-Origin", req->srv->allow_origin) != 0) {
+        nng_http_res_free(res);
+        res = NULL;
+    }
 
     pthread_mutex_lock(&shim->lock);
     if (req->aio == NULL) {

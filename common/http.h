@@ -72,6 +72,13 @@ int http_route(struct http_server *srv, const char *method, const char *path, ht
                void *arg, int flags);
 
 /*
+ * Makes every reply carry "Access-Control-Allow-Origin: <origin>" (e.g. "*"),
+ * so pages served elsewhere (the master's web UI) may read these endpoints.
+ * NULL turns it off. Returns 0 or -AG_ENOMEM.
+ */
+int http_server_allow_origin(struct http_server *srv, const char *origin);
+
+/*
  * Stops the server: requests not yet handed to a handler are answered 503,
  * requests kept by handlers get their abort callback and are released, open
  * streams are closed. Memory is released from the loop, so the loop must run

@@ -105,9 +105,10 @@ void acct_task_end(struct acct *a, double t, const char *framework_id, const cha
 void acct_agent_capacity(struct acct *a, double t, const char *agent_id, const char *hostname,
                          const struct resources *total);
 
-/* A usage sample of a task at time `t` from its agent: cumulative user and
- * system cpu seconds since the task started, resident memory now and the peak
- * resident memory since the task started, in bytes. */
+/* A usage sample of a task from its agent's USAGE_REPORT, at time `t` (the
+ * master's clock when the report arrived, like the other events): cumulative
+ * user and system cpu seconds since the task started, resident memory now and
+ * the peak resident memory since the task started, in bytes. */
 void acct_usage(struct acct *a, double t, const char *framework_id, const char *task_id,
                 double cpus_user_s, double cpus_system_s, uint64_t mem_rss_bytes,
                 uint64_t mem_peak_bytes);

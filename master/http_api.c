@@ -6,6 +6,7 @@
 
 #include "allocator.h"
 #include "accounting.h"
+#include "assets.h"
 #include "report.h"
 #include "error.h"
 #include "flags.h"
@@ -19,6 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The dashboard, generated from master/webui/ at build time (master/CMakeLists.txt). */
+extern const struct asset master_webui[];
+extern const size_t master_webui_count;
 
 static json_t *
 kv_json(const struct msg_kv *kv, size_t n, bool as_labels)
@@ -878,7 +883,7 @@ mhttp_register(struct master *m)
         if (rc != 0)
             return rc;
     }
-    return 0;
+    return assets_route(m->http, master_webui, master_webui_count);
 }
 
 void

@@ -1652,11 +1652,12 @@ on_tp_message(void *arg, uint32_t id, const void *data, size_t len)
     case MSG_USAGE_REPORT:
         if (p->kind == PEER_AGENT) {
             struct msg_usage_report *ur = &msg.u.usage_report;
+            /* Samples are dated by the master's clock, as the task intervals
+             * they fall into: an agent's clock may be off. */
             for (size_t i = 0; i < ur->nsamples; i++) {
                 struct msg_usage_sample *u = &ur->samples[i];
-                acct_usage(m->acct, u->timestamp > 0 ? u->timestamp : m->now, u->framework_id,
-                           u->task_id, u->cpus_user_s, u->cpus_system_s, u->mem_rss_bytes,
-                           u->mem_peak_bytes);
+                acct_usage(m->acct, m->now, u->framework_id, u->task_id, u->cpus_user_s,
+                           u->cpus_system_s, u->mem_rss_bytes, u->mem_peak_bytes);
             }
         }
         break;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -246,11 +247,18 @@ post_containers_update(void *arg, struct http_req *req)
 {
     struct agent *a = arg;
     char err[512];
-    json_t *body = http_req_json(req, err, sizeof(err));
+    const char *ctype = http_req_header(req, "Content-Type");
+    json_t *body;
     const char *fid, *tid;
     double cpus, mem;
     int rv;
 
+    /* Only JSON: a page of another origin cannot send it without a pre-flight, which fails. */
+    if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0) {
+        http_reply_error(req, 415, "expected Content-Type: application/json");
+        return;
+    }
+    body = http_req_json(req, err, sizeof(err));
     if (body == NULL) {
         http_reply_error(req, 400, "%s", err);
         return;
@@ -618,6 +626,13 @@ ahttp_start(struct agent *a, char *err, size_t errlen)
     if ((rv = http_route(a->http, "POST", "/containers/update", post_containers_update, a, 0)) !=
         0) {
         snprintf(err, errlen, "cannot add route /containers/update: %s", ag_strerror(rv));
+        http_server_close(a->http);
+        a->http = NULL;
+        return rv;
+    }
+    /* The master's web UI (another origin) reads /state and sandbox files here. */
+    if ((rv = http_server_allow_origin(a->http, "*")) != 0) {
+        snprintf(err, errlen, "out of memory");
         http_server_close(a->http);
         a->http = NULL;
         return rv;

@@ -528,11 +528,13 @@ static void
 print_addresses(const struct layout *l)
 {
     printf("\nAgora is running (%s):\n", l->dir);
-    printf("  master    http://%s:%d   (agora agents | frameworks | tasks)\n", HOST, l->port);
+    printf("  master    http://%s:%d   (web dashboard; agora agents | frameworks | tasks)\n", HOST,
+           l->port);
     for (int i = 1; i <= l->agents; i++)
         printf("  agent%-3d  http://%s:%d\n", i, HOST, l->port + i);
     if (l->services)
-        printf("  services  http://%s:%d   (agora app deploy FILE.json)\n", HOST, l->services_port);
+        printf("  services  http://%s:%d   (apps page; agora app deploy FILE.json)\n", HOST,
+               l->services_port);
     printf("  logs      %s/*.log\n", l->dir);
     if (l->port != 5050 || (l->services && l->services_port != 8080)) {
         printf("Point the CLI at it:\n  export AGORA_MASTER=%s:%d", HOST, l->port);

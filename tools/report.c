@@ -1201,6 +1201,29 @@ fmt_num(double v, int dec, char *buf, size_t len)
     return buf;
 }
 
+/* Decimals for unit-hour figures whose largest is `largest`: one for reports
+ * of real clusters, more for short windows on small ones (a minute on one
+ * agent is a few thousandths of a cpu-hour, which one decimal shows as 0.0). */
+static int
+hours_dec(double largest)
+{
+    return largest >= 10 ? 1 : largest >= 1 ? 2 : largest >= 0.1 ? 3 : 4;
+}
+
+/* hours_dec for the figures of report `rep`: its capacity and allocation. */
+static int
+report_dec(json_t *rep)
+{
+    json_t *cl = json_object_get(rep, "cluster");
+    double m = 0;
+
+    for (int i = 0; i < REPORT_NRES; i++) {
+        json_t *x = json_object_get(cl, res_names[i]);
+        m = fmax(m, fmax(jnum(x, "capacity"), jnum(x, "allocated")));
+    }
+    return hours_dec(m);
+}
+
 static char *
 fmt_bytes(double b, char *buf, size_t len)
 {
@@ -1375,7 +1398,7 @@ resource_present(json_t *cl, int i)
 /* ---- table ---- */
 
 static void
-render_group_row(struct table *t, json_t *g, bool priced, const char *label)
+render_group_row(struct table *t, json_t *g, bool priced, int dec, const char *label)
 {
     double ca = jnum(g, "cpus_allocated"), cu = jnum(g, "cpus_used");
     double ma = jnum(g, "mem_allocated"), mu = jnum(g, "mem_used");
@@ -1383,11 +1406,11 @@ render_group_row(struct table *t, json_t *g, bool priced, const char *label)
     const char *cells[13];
 
     fmt_num(jnum(g, "tasks"), 0, c[0], 64);
-    fmt_num(ca, 1, c[1], 64);
-    fmt_num(cu, 1, c[2], 64);
+    fmt_num(ca, dec, c[1], 64);
+    fmt_num(cu, dec, c[2], 64);
     fmt_pct(cu, ca, c[3], 64);
-    fmt_num(ma, 1, c[4], 64);
-    fmt_num(mu, 1, c[5], 64);
+    fmt_num(ma, dec, c[4], 64);
+    fmt_num(mu, dec, c[5], 64);
     fmt_pct(mu, ma, c[6], 64);
     fmt_bytes(jnum(g, "mem_peak_bytes"), c[7], 64);
     if (priced) {
@@ -1416,13 +1439,16 @@ render_table(FILE *f, json_t *rep)
     bool priced = !jnull(rep, "cost");
     char a[64], b[64], c[64], d[64], e[64], p1[32], p2[32], p3[32], states[1024];
     struct table t = {0};
+    int dec = report_dec(rep);
     size_t i;
     json_t *g, *w;
 
     fmt_short_time((int64_t)jnum(rep, "window.since_ms"), a, sizeof(a));
     fmt_short_time((int64_t)jnum(rep, "window.until_ms"), b, sizeof(b));
-    fprintf(f, "Agora accounting report, %s .. %s UTC (%s hours), by %s\n\n", a, b,
-            fmt_num(jnum(rep, "window.hours"), 1, c, sizeof(c)), by);
+    fprintf(
+        f, "Agora accounting report, %s .. %s UTC (%s hours), by %s\n\n", a, b,
+        fmt_num(jnum(rep, "window.hours"), jnum(rep, "window.hours") >= 1 ? 1 : 3, c, sizeof(c)),
+        by);
 
     fprintf(f, "Cluster utilization (%lld agents)\n", (long long)jnum(cl, "agents"));
     t.ncol = 6;
@@ -1435,15 +1461,15 @@ render_table(FILE *f, json_t *rep)
 
         if (!resource_present(cl, r))
             continue;
-        fmt_num(cap, 1, a, sizeof(a));
-        snprintf(alloc, sizeof(alloc), "%s (%s)", fmt_num(jnum(x, "allocated"), 1, b, 64),
+        fmt_num(cap, dec, a, sizeof(a));
+        snprintf(alloc, sizeof(alloc), "%s (%s)", fmt_num(jnum(x, "allocated"), dec, b, 64),
                  fmt_pct(jnum(x, "allocated"), cap, p1, sizeof(p1)));
         if (jnull(x, "used"))
             snprintf(used, sizeof(used), "-");
         else
-            snprintf(used, sizeof(used), "%s (%s)", fmt_num(jnum(x, "used"), 1, c, 64),
+            snprintf(used, sizeof(used), "%s (%s)", fmt_num(jnum(x, "used"), dec, c, 64),
                      fmt_pct(jnum(x, "used"), cap, p2, sizeof(p2)));
-        snprintf(idle, sizeof(idle), "%s (%s)", fmt_num(jnum(x, "idle"), 1, d, 64),
+        snprintf(idle, sizeof(idle), "%s (%s)", fmt_num(jnum(x, "idle"), dec, d, 64),
                  fmt_pct(jnum(x, "idle"), cap, p3, sizeof(p3)));
         table_row(&t, (const char *[]){res_names[r], jstr(x, "unit"), a, alloc, used, idle});
     }
@@ -1471,14 +1497,14 @@ render_table(FILE *f, json_t *rep)
                                            "FINAL STATES"});
         json_array_foreach(json_object_get(rep, "groups"), i, g)
         {
-            render_group_row(&t, g, priced, NULL);
+            render_group_row(&t, g, priced, dec, NULL);
         }
         g = json_object_get(rep, "other");
         if (g && !json_is_null(g)) {
             snprintf(a, sizeof(a), "(%lld others)", (long long)jnum(g, "groups"));
-            render_group_row(&t, g, priced, a);
+            render_group_row(&t, g, priced, dec, a);
         }
-        render_group_row(&t, json_object_get(rep, "total"), priced, "TOTAL");
+        render_group_row(&t, json_object_get(rep, "total"), priced, dec, "TOTAL");
         table_print(f, &t);
     }
 
@@ -1647,6 +1673,17 @@ nice_max(double v, double *step)
     return ceil(v / *step) * *step;
 }
 
+/* Decimals that tell apart the ticks of an axis with this step. */
+static int
+step_dec(double step)
+{
+    int dec = 0;
+
+    while (dec < 6 && step * pow(10, dec) < 0.999)
+        dec++;
+    return dec;
+}
+
 #define SVG_W 960
 #define SVG_L 70
 #define SVG_R 20
@@ -1691,7 +1728,7 @@ svg_timeline(FILE *f, json_t *tl, const char *res, const char *unit)
         fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>", SVG_L,
                 SVG_W - SVG_R, Y(v), Y(v));
         fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", SVG_L - 6, Y(v) + 4,
-                fmt_num(v, step < 1 ? 1 : 0, lab, sizeof(lab)));
+                fmt_num(v, step_dec(step), lab, sizeof(lab)));
     }
     json_array_foreach(roles, ri, role)
     {
@@ -1814,8 +1851,9 @@ svg_bars(FILE *f, json_t *groups, const char *res, const char *unit, size_t max)
                 "<title>used</title></rect>",
                 L, y + 12, pw * used / vmax);
         fprintf(f, "<text x=\"%.1f\" y=\"%d\">%s / %s (%.0f%%)</text>\n",
-                L + pw * fmax(alloc, used) / vmax + 6, y + 15, fmt_num(alloc, 1, va, sizeof(va)),
-                fmt_num(used, 1, vu, sizeof(vu)), alloc > 0 ? 100 * used / alloc : 0);
+                L + pw * fmax(alloc, used) / vmax + 6, y + 15,
+                fmt_num(alloc, hours_dec(vmax), va, sizeof(va)),
+                fmt_num(used, hours_dec(vmax), vu, sizeof(vu)), alloc > 0 ? 100 * used / alloc : 0);
     }
     for (double v = 0; v <= vmax * 1.0001; v += step) {
         char lab[32];
@@ -1823,7 +1861,7 @@ svg_bars(FILE *f, json_t *groups, const char *res, const char *unit, size_t max)
         fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#ccc\"/>", x, x, T,
                 T + row * (int)n);
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", x,
-                T + row * (int)n + 14, fmt_num(v, step < 1 ? 1 : 0, lab, sizeof(lab)));
+                T + row * (int)n + 14, fmt_num(v, step_dec(step), lab, sizeof(lab)));
     }
     fprintf(f,
             "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"#a0cbe8\"/>"
@@ -1893,7 +1931,7 @@ svg_utilization(FILE *f, json_t *cl)
 }
 
 static void
-html_group_row(FILE *f, json_t *g, bool priced, const char *label)
+html_group_row(FILE *f, json_t *g, bool priced, int dec, const char *label)
 {
     char c[10][64], states[512];
 
@@ -1903,11 +1941,12 @@ html_group_row(FILE *f, json_t *g, bool priced, const char *label)
     fprintf(f,
             "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
             "<td>%s</td><td>%s</td>",
-            fmt_num(jnum(g, "tasks"), 0, c[0], 64), fmt_num(jnum(g, "cpus_allocated"), 1, c[1], 64),
-            fmt_num(jnum(g, "cpus_used"), 1, c[2], 64),
+            fmt_num(jnum(g, "tasks"), 0, c[0], 64),
+            fmt_num(jnum(g, "cpus_allocated"), dec, c[1], 64),
+            fmt_num(jnum(g, "cpus_used"), dec, c[2], 64),
             fmt_pct(jnum(g, "cpus_used"), jnum(g, "cpus_allocated"), c[3], 64),
-            fmt_num(jnum(g, "mem_allocated"), 1, c[4], 64),
-            fmt_num(jnum(g, "mem_used"), 1, c[5], 64),
+            fmt_num(jnum(g, "mem_allocated"), dec, c[4], 64),
+            fmt_num(jnum(g, "mem_used"), dec, c[5], 64),
             fmt_pct(jnum(g, "mem_used"), jnum(g, "mem_allocated"), c[6], 64),
             fmt_bytes(jnum(g, "mem_peak_bytes"), c[7], 64));
     if (priced)
@@ -1926,6 +1965,7 @@ render_html(FILE *f, json_t *rep, json_t *apps)
     const char *by = jstr(rep, "by");
     bool priced = !jnull(rep, "cost");
     char a[64], b[64], c[64], d[64], p[32], states[1024];
+    int dec = report_dec(rep);
     size_t i;
 
     fmt_short_time((int64_t)jnum(rep, "window.since_ms"), a, sizeof(a));
@@ -1940,11 +1980,13 @@ render_html(FILE *f, json_t *rep, json_t *apps)
             "h2{margin-top:28px;font-size:18px}.muted{color:#777}\n"
             "</style></head><body>\n",
             a, b);
-    fprintf(f,
-            "<h1>Agora accounting report</h1>\n<p>%s .. %s UTC (%s hours), by %s, "
-            "%lld agents.</p>\n",
-            a, b, fmt_num(jnum(rep, "window.hours"), 1, c, sizeof(c)), by,
-            (long long)jnum(cl, "agents"));
+    fprintf(
+        f,
+        "<h1>Agora accounting report</h1>\n<p>%s .. %s UTC (%s hours), by %s, "
+        "%lld agents.</p>\n",
+        a, b,
+        fmt_num(jnum(rep, "window.hours"), jnum(rep, "window.hours") >= 1 ? 1 : 3, c, sizeof(c)),
+        by, (long long)jnum(cl, "agents"));
 
     fprintf(f, "<h2>Cluster utilization</h2>\n<table><tr><th>resource</th><th>unit</th>"
                "<th>capacity</th><th>allocated</th><th>used</th><th>idle</th></tr>\n");
@@ -1955,14 +1997,15 @@ render_html(FILE *f, json_t *rep, json_t *apps)
         if (!resource_present(cl, r))
             continue;
         fprintf(f, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s (%s)</td>", res_names[r],
-                jstr(x, "unit"), fmt_num(cap, 1, a, 64), fmt_num(jnum(x, "allocated"), 1, b, 64),
+                jstr(x, "unit"), fmt_num(cap, dec, a, 64),
+                fmt_num(jnum(x, "allocated"), dec, b, 64),
                 fmt_pct(jnum(x, "allocated"), cap, p, sizeof(p)));
         if (jnull(x, "used"))
             fprintf(f, "<td>-</td>");
         else
-            fprintf(f, "<td>%s (%s)</td>", fmt_num(jnum(x, "used"), 1, c, 64),
+            fprintf(f, "<td>%s (%s)</td>", fmt_num(jnum(x, "used"), dec, c, 64),
                     fmt_pct(jnum(x, "used"), cap, p, sizeof(p)));
-        fprintf(f, "<td>%s (%s)</td></tr>\n", fmt_num(jnum(x, "idle"), 1, d, 64),
+        fprintf(f, "<td>%s (%s)</td></tr>\n", fmt_num(jnum(x, "idle"), dec, d, 64),
                 fmt_pct(jnum(x, "idle"), cap, p, sizeof(p)));
     }
     fprintf(f, "</table>\n");
@@ -2001,14 +2044,14 @@ render_html(FILE *f, json_t *rep, json_t *apps)
                 priced ? "<th>cost</th><th>wasted</th>" : "");
         json_array_foreach(json_object_get(rep, "groups"), i, g)
         {
-            html_group_row(f, g, priced, NULL);
+            html_group_row(f, g, priced, dec, NULL);
         }
         g = json_object_get(rep, "other");
         if (g && !json_is_null(g)) {
             snprintf(a, sizeof(a), "(%lld others)", (long long)jnum(g, "groups"));
-            html_group_row(f, g, priced, a);
+            html_group_row(f, g, priced, dec, a);
         }
-        html_group_row(f, json_object_get(rep, "total"), priced, "total");
+        html_group_row(f, json_object_get(rep, "total"), priced, dec, "total");
         fprintf(f, "</table>\n");
     }
     if (priced) {

@@ -3,6 +3,7 @@
 #include "api.h"
 
 #include "app.h"
+#include "assets.h"
 #include "error.h"
 #include "events.h"
 #include "http.h"
@@ -15,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* The app view, generated from framework/services/webui/ at build time. */
+extern const struct asset services_webui[];
+extern const size_t services_webui_count;
 
 /* ---- helpers ---- */
 
@@ -889,5 +894,7 @@ api_register(struct svc *s)
             return rc;
         }
     }
-    return 0;
+    if ((rc = assets_route(s->http, services_webui, services_webui_count)) != 0)
+        log_error("cannot register the web UI's routes: %s", ag_strerror(rc));
+    return rc;
 }

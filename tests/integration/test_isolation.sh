@@ -126,11 +126,17 @@ log "busy loop with cpus:0.5 used $share of a core"
 [ "$(stat_of busy .mem_limit_bytes)" = $((32 << 20)) ] || fail "mem_limit_bytes $(stat_of busy .mem_limit_bytes)"
 
 # Resources change on a running task.
-curl -sf -X POST -d "{\"framework_id\":\"$fid\",\"task_id\":\"busy\",\"cpus\":1.5,\"mem\":64}" \
+update='{"framework_id":"'$fid'","task_id":"busy","cpus":1.5,"mem":64}'
+# Only as JSON (a page of another origin could post text/plain without asking).
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: text/plain' -d "$update" \
+    "http://127.0.0.1:${AGENT_PORT[a1]}/containers/update")
+[ "$code" = 415 ] || fail "/containers/update as text/plain gave $code"
+[ "$(stat_of busy .cpus_limit)" = 0.5 ] || fail "a refused update changed cpus_limit"
+curl -sf -X POST -H 'Content-Type: application/json' -d "$update" \
     "http://127.0.0.1:${AGENT_PORT[a1]}/containers/update" >/dev/null || fail "/containers/update refused"
 [ "$(stat_of busy .cpus_limit)" = 1.5 ] || fail "cpus_limit after the update: $(stat_of busy .cpus_limit)"
 [ "$(stat_of busy .mem_limit_bytes)" = $((64 << 20)) ] || fail "mem_limit_bytes after the update"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d "{\"framework_id\":\"$fid\",\"task_id\":\"nope\",\"cpus\":1}" \
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "{\"framework_id\":\"$fid\",\"task_id\":\"nope\",\"cpus\":1}" \
     "http://127.0.0.1:${AGENT_PORT[a1]}/containers/update")
 [ "$code" = 404 ] || fail "/containers/update of an unknown task gave $code"
 

@@ -575,6 +575,54 @@ test_rollup_keeps_figures(void)
     teardown();
 }
 
+/* A minute on one small agent, as a live cluster shows it right after a task
+ * ran: the table and the page give its few thousandths of a cpu-hour
+ * instead of rounding everything to 0.0. cpus:4 for 60 s = 0.0667 cpu-h;
+ * the task cpus:1 for 30 s = 0.0083 cpu-h, of which it used 15 s = 0.0042. */
+static void
+test_short_window_figures(void)
+{
+    struct report_query q;
+    struct acct *a;
+    json_t *rep = NULL;
+    sqlite3 *db;
+    char err[256], *buf;
+    size_t len;
+    FILE *f;
+
+    setup();
+    CHECK_EQ_INT(acct_open(&a, path, 0, err, sizeof(err)), 0);
+    capacity(a, H(0), "a1", "cpus:4;mem:4096");
+    start(a, H(0) + 10, "F", "r", "", "t", "a1", "cpus:1;mem:64");
+    acct_usage(a, H(0) + 25, "F", "t", 7, 0.5, 4 << 20, 4 << 20);
+    acct_usage(a, H(0) + 40, "F", "t", 14, 1, 4 << 20, 4 << 20);
+    acct_task_end(a, H(0) + 40, "F", "t", "TASK_FINISHED");
+    acct_close(a);
+    CHECK_EQ_INT(report_open(&db, path, err, sizeof(err)), 0);
+    memset(&q, 0, sizeof(q));
+    q.since_ms = HMS(0);
+    q.until_ms = HMS(0) + 60000;
+    q.now_ms = HMS(1);
+    q.by = REPORT_BY_TASK;
+    CHECK_EQ_INT(report_compute(db, &q, &rep, err, sizeof(err)), 0);
+    CHECK_NEAR(num(rep, "cluster.cpus.capacity"), 4.0 / 60);
+    CHECK_NEAR(num(rep, "cluster.cpus.used"), 15.0 / 3600);
+    for (int fmt = REPORT_TABLE; fmt <= REPORT_HTML; fmt += REPORT_HTML - REPORT_TABLE) {
+        f = open_memstream(&buf, &len);
+        CHECK_EQ_INT(report_render(f, (enum report_format)fmt, rep, NULL), 0);
+        fclose(f);
+        CHECK(strstr(buf, "(0.017 hours)") != NULL);
+        CHECK(strstr(buf, "0.0667") != NULL);         /* capacity */
+        CHECK(strstr(buf, "0.0083 (12.5%)") != NULL); /* allocated */
+        CHECK(strstr(buf, "0.0042 (6.2%)") != NULL);  /* used */
+        CHECK(strstr(buf, "50.0%") != NULL);          /* the task's cpu efficiency */
+        free(buf);
+    }
+    json_decref(rep);
+    sqlite3_close(db);
+    teardown();
+}
+
 /* Query parameters and the database checks. */
 static void
 test_query_parse(void)
@@ -634,5 +682,6 @@ test_query_parse(void)
 
 TEST_LIST(TEST_ENTRY(cluster_figures), TEST_ENTRY(by_role_sums_to_cluster),
           TEST_ENTRY(edges_clipped), TEST_ENTRY(cost), TEST_ENTRY(timeline), TEST_ENTRY(formats),
-          TEST_ENTRY(rollup_keeps_figures), TEST_ENTRY(query_parse));
+          TEST_ENTRY(rollup_keeps_figures), TEST_ENTRY(short_window_figures),
+          TEST_ENTRY(query_parse));
 TEST_MAIN()

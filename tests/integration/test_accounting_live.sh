@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Resource accounting end to end (docs/accounting.md): the agent sends usage
+# samples every --usage_report_interval, the master records them with the
+# tasks' allocation intervals, and `agora report` (from the master and from the
+# database file) shows allocated and used cpu and memory per task, framework
+# and role. A busy loop with cpus:1 uses about what it was given, a sleeping
+# task almost nothing; running tasks count up to now; groups sum to the
+# cluster; csv and html come out of the same figures.
+#
+# As root the agent runs its tasks in cgroups (usage from cpuacct and memory);
+# otherwise with --isolation=posix (usage from /proc), and the test reports
+# the cgroups part as skipped (77) once the rest has passed.
+. "$(dirname "$0")/lib.sh"
+
+AG="$AGORA_BIN/agora"
+ROOT=0
+[ "$(id -u)" -eq 0 ] && ROOT=1
+HZ=$(getconf CLK_TCK)
+
+now_ms() { date +%s%3N; }
+
+# calc EXPR: prints the value of an awk expression; is EXPR: true when it holds.
+calc() { awk "BEGIN { printf \"%.6f\", $* }"; }
+is() { awk "BEGIN { exit !($*) }"; }
+
+# kernel_cpu_s CONTAINER PID: cpu seconds the kernel counted for the task: its
+# container's cpuacct (cgroup v1) or cpu.stat (v2) group, else /proc/PID/stat.
+kernel_cpu_s() {
+    local root dir
+    if [ -s "$T/agent-a1/meta/cgroups" ]; then
+        while read -r root; do
+            dir="$root/$1"
+            if [ -f "$dir/cpuacct.usage" ]; then
+                calc "$(cat "$dir/cpuacct.usage") / 1e9"
+                return
+            elif [ -f "$dir/cpu.stat" ] && [ ! -f "$dir/cpu.cfs_quota_us" ]; then
+                calc "$(awk '$1 == "usage_usec" { print $2 }' "$dir/cpu.stat") / 1e6"
+                return
+            fi
+        done <"$T/agent-a1/meta/cgroups"
+    fi
+    calc "$(sed 's/.*) //' "/proc/$2/stat" | awk '{ print $12 + $13 }') / $HZ"
+}
+
+agent_json() {
+    curl -sf "http://127.0.0.1:${AGENT_PORT[a1]}$1"
+}
+
+# wait_update TASK STATE: waits for that status update (events in any order).
+saw_update() {
+    jq -e -s --arg t "$1" --arg s "$2" \
+        'any(.[]; .event == "update" and .task_id == $t and .state == $s)' \
+        "$T/sched-$SCHED_NAME.events" >/dev/null 2>&1
+}
+wait_update() {
+    wait_until 10 saw_update "$1" "$2" || fail "no $2 update for $1 within 10 s"
+}
+
+# report OUT ARGS...: `agora report ARGS` into $T/OUT, failing the test on an error.
+report() {
+    local out=$1
+    shift
+    "$AG" report "$@" >"$T/$out" 2>"$T/$out.err" || fail "agora report $*: $(cat "$T/$out.err")"
+}
+
+# check JQ_FILTER FILE WHAT: fails unless the filter is true on FILE.
+check() {
+    jq -e "$1" "$T/$2" >/dev/null || fail "$3: $(jq -c "${4:-.}" "$T/$2" 2>&1 | head -c 3000)"
+}
+
+# The groups of a report add up to its total and to the cluster's figures.
+SUMS='def near(a; b): ((a - b) | fabs) <= 1e-9 + 1e-6 * (b | fabs);
+  . as $r | all(["cpus_allocated", "cpus.allocated"], ["cpus_used", "cpus.used"],
+                ["mem_allocated", "mem.allocated"], ["mem_used", "mem.used"];
+      .[0] as $g | (.[1] | split(".")) as $p |
+      near([$r.groups[][$g]] | add; $r.cluster[$p[0]][$p[1]]) and
+      near($r.total[$g]; $r.cluster[$p[0]][$p[1]])) and
+  ([$r.groups[].tasks] | add) == $r.cluster.tasks'
+
+start_master
+if [ "$ROOT" = 1 ]; then
+    start_agent a1 --usage_report_interval=1secs --executor_shutdown_grace_period=1secs
+else
+    start_agent a1 --usage_report_interval=1secs --executor_shutdown_grace_period=1secs \
+        --isolation=posix
+fi
+wait_agents 1
+isolation=$(agent_json /state | jq -r .isolation)
+log "isolation: $isolation"
+if [ "$ROOT" = 1 ]; then
+    case "$isolation" in
+    *cgroups/cpu*cgroups/mem* | *cgroups/mem*cgroups/cpu*) ;;
+    *) fail "as root the agent should isolate with cgroups/cpu and cgroups/mem: $isolation" ;;
+    esac
+fi
+
+start_scheduler fw1 --role=acct
+fwid=$(expect_event 10 '.event == "subscribed"' "subscription" | jq -r .framework_id)
+offer=$(expect_event 10 '.event == "offers"' "first offer" | jq -r '.offers[0].id')
+
+t_launch=$(now_ms)
+tasks=$(jq -c . <<'JSON'
+[{"task_id": "busy", "resources": "cpus:1;mem:64", "cmd": "while :; do :; done"},
+ {"task_id": "sleeper", "resources": "cpus:1;mem:64", "cmd": "sleep 600"}]
+JSON
+)
+send launch_json "$offer" "$tasks"
+wait_update busy TASK_RUNNING
+wait_update sleeper TASK_RUNNING
+read -r busy_ctr busy_pid < <(agent_json /monitor/statistics |
+    jq -r '.[] | select(.executor_id == "busy") | "\(.container_id) \(.task_pid)"')
+[ "${busy_pid:-0}" -gt 0 ] || fail "no container and pid for the busy task"
+
+# While the tasks run, their open intervals count up to now, with the usage
+# sampled so far.
+sleep 3.5
+report live.json --master="127.0.0.1:$MASTER_PORT" --since=10mins --by=task --format=json
+check '[.groups[] | select(.states.RUNNING == 1)] | length == 2' live.json "running tasks in the report"
+check "[.groups[] | select(.key == \"$fwid/busy\" or .key == \"$fwid/sleeper\")] | length == 2 and
+       all(.[]; .cpus_allocated * 3600 > 2.5 and .cpus_used <= .cpus_allocated and
+                .mem_used > 0 and .mem_peak_bytes > 0) and
+       (map(select(.key | endswith(\"/busy\")))[0].cpus_used > 0)" live.json \
+    "running tasks: allocated and used so far" .groups
+check "$SUMS" live.json "live groups do not sum to the cluster" '{cluster, total}'
+
+sleep 4.5
+# The kernel's count of the busy loop's cpu time, just before the kill.
+busy_cpu_s=$(kernel_cpu_s "$busy_ctr" "$busy_pid")
+send kill busy
+send kill sleeper
+wait_update busy TASK_KILLED
+wait_update sleeper TASK_KILLED
+t_killed=$(now_ms)
+wall_s=$(calc "($t_killed - $t_launch) / 1000")
+
+# A window around the whole run, closed in the past, so that the master and
+# the database file give the same answer. The writer commits every second.
+since="@$(((t_launch - 2000) / 1000))"
+until="@$(((t_killed + 1500) / 1000 + 1))"
+sleep 2.6
+db="$T/master/accounting.db"
+report task.json --master="127.0.0.1:$MASTER_PORT" --since="$since" --until="$until" --by=task \
+    --format=json
+report task-db.json --db="$db" --since="$since" --until="$until" --by=task --format=json
+jq -S . "$T/task.json" >"$T/a.json"
+jq -S . "$T/task-db.json" >"$T/b.json"
+cmp -s "$T/a.json" "$T/b.json" || fail "master and database reports differ: $(diff "$T/a.json" "$T/b.json" | head -20)"
+log "by task: $(jq -c '[.groups[] | {key, states, cpus_allocated, cpus_used, mem_allocated,
+    mem_used, mem_peak_bytes}]' "$T/task.json")"
+log "busy loop: kernel cpu ${busy_cpu_s} s before the kill; launch to killed ${wall_s} s"
+
+busy="$fwid/busy"
+sleeper="$fwid/sleeper"
+g() { jq -r --arg k "$1" ".groups[] | select(.key == \$k) | .$2" "$T/task.json"; }
+[ "$(jq '.groups | length' "$T/task.json")" = 2 ] || fail "two tasks expected: $(cat "$T/task.json")"
+for k in "$busy" "$sleeper"; do
+    [ "$(g "$k" 'states.TASK_KILLED')" = 1 ] || fail "$k: final state: $(g "$k" states)"
+    # Allocated: cpus:1 and mem:64 from the launch to the kill (within a second).
+    alloc_s=$(calc "$(g "$k" cpus_allocated) * 3600")
+    is "$alloc_s > $wall_s - 1.5 && $alloc_s <= $wall_s + 0.1" ||
+        fail "$k: $alloc_s cpu-seconds allocated, ran ${wall_s} s with cpus:1"
+    ratio=$(calc "$(g "$k" mem_allocated) * 1024 / 64 / $(g "$k" cpus_allocated)")
+    is "$ratio > 0.999 && $ratio < 1.001" ||
+        fail "$k: mem allocated is not 64 MiB over the same interval as cpus:1 ($ratio)"
+    is "$(g "$k" mem_peak_bytes) > 0" || fail "$k: no peak memory"
+    is "$(g "$k" mem_used) > 0" || fail "$k: no memory used"
+    # Resident memory of a shell loop: far less than the 64 MiB given.
+    is "$(g "$k" mem_used) < 0.5 * $(g "$k" mem_allocated)" ||
+        fail "$k: memory used $(g "$k" mem_used) GiB-h of $(g "$k" mem_allocated)"
+done
+busy_used_s=$(calc "$(g "$busy" cpus_used) * 3600")
+busy_alloc_s=$(calc "$(g "$busy" cpus_allocated) * 3600")
+sleeper_used_s=$(calc "$(g "$sleeper" cpus_used) * 3600")
+sleeper_alloc_s=$(calc "$(g "$sleeper" cpus_allocated) * 3600")
+log "busy: used $busy_used_s of $busy_alloc_s cpu-s; sleeper: used $sleeper_used_s of $sleeper_alloc_s"
+# What was recorded is what the kernel counted, less what the loop used
+# after the agent's last reading (one interval, 1 s, at the loop's rate; twice
+# that for an agent slowed down by a loaded machine), plus what it used
+# between our reading and the kill.
+share=$(calc "$busy_cpu_s / $wall_s")
+is "$busy_used_s > $busy_cpu_s - 2 * $share - 0.1 && $busy_used_s < $busy_cpu_s + 0.5" ||
+    fail "busy: $busy_used_s cpu-s recorded, the kernel counted $busy_cpu_s (share $share)"
+# On a machine that gave the loop its core, that is most of what it was given.
+if is "$share >= 0.75"; then
+    is "$busy_used_s > 0.6 * $busy_alloc_s" ||
+        fail "busy: used $busy_used_s of $busy_alloc_s cpu-s allocated (want > 60%)"
+else
+    log "busy machine: the loop got $share of a core; used/allocated checked against the kernel only"
+fi
+is "$sleeper_used_s < 0.1 * $sleeper_alloc_s" ||
+    fail "sleeper: used $sleeper_used_s of $sleeper_alloc_s cpu-s allocated (want < 10%)"
+check "$SUMS" task.json "groups by task do not sum to the cluster" '{cluster, total}'
+check '.cluster.agents == 1 and .cluster.states.TASK_KILLED == 2 and .warnings == [] and
+       .cluster.cpus.allocated <= .cluster.cpus.capacity' task.json "cluster figures" .cluster
+
+# By framework and by role: one group each, the same figures as by task.
+for by in framework role; do
+    report "$by.json" --master="127.0.0.1:$MASTER_PORT" --since="$since" --until="$until" \
+        --by="$by" --format=json
+    check "$SUMS" "$by.json" "groups by $by do not sum to the cluster" '{cluster, total}'
+    key=$([ "$by" = role ] && echo acct || echo "$fwid")
+    check "(.groups | length == 1) and .groups[0].key == \"$key\" and .groups[0].tasks == 2" \
+        "$by.json" "by $by: one group" .groups
+    jq -S .cluster "$T/$by.json" >"$T/a.json"
+    jq -S .cluster "$T/task.json" >"$T/b.json"
+    cmp -s "$T/a.json" "$T/b.json" || fail "by $by: cluster figures differ from by task"
+done
+
+# CSV and HTML from the database file.
+report task.csv --db="$db" --since="$since" --until="$until" --by=task --format=csv
+head -1 "$T/task.csv" | grep -q '^by,key,tasks,.*cpu_hours_allocated,cpu_hours_used,' ||
+    fail "csv header: $(head -1 "$T/task.csv")"
+for k in "$busy" "$sleeper" "(total)"; do
+    grep -qF "task,$k," "$T/task.csv" || fail "csv: no row for $k: $(cat "$T/task.csv")"
+done
+[ "$(wc -l <"$T/task.csv")" = 4 ] || fail "csv: header, two tasks and the total: $(cat "$T/task.csv")"
+report role.csv --master="127.0.0.1:$MASTER_PORT" --since="$since" --until="$until" --by=role \
+    --format=csv
+grep -q '^role,acct,2,' "$T/role.csv" || fail "csv by role: $(cat "$T/role.csv")"
+"$AG" report --db="$db" --since="$since" --until="$until" --by=task --format=html \
+    --output="$T/report.html" || fail "html report"
+grep -q '<svg' "$T/report.html" || fail "html report without <svg>"
+grep -qF "$busy" "$T/report.html" || fail "html report without the busy task"
+# The table shows the busy task's few thousandths of a cpu-hour, not 0.0.
+report table.txt --db="$db" --since="$since" --until="$until" --by=task
+log "$(cat "$T/table.txt")"
+row=$(grep -F "$busy " "$T/table.txt") || fail "table: no row for the busy task"
+is "$(echo "$row" | awk '{ print $4 }') > 0" || fail "table: the busy task used nothing: $row"
+
+if [ "$ROOT" = 0 ]; then
+    # Clean up as after a pass (lib.sh keeps the scratch directory on any other status).
+    disown -a
+    true
+    (cleanup)
+    trap - EXIT
+    echo "SKIP: usage from cgroups needs root; the rest passed with --isolation=posix" >&2
+    exit 77
+fi
+log "ok"
