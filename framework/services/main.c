@@ -4,12 +4,15 @@
 #include "error.h"
 #include "flags.h"
 #include "log.h"
+#include "planner.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct svc_flags sf;
@@ -111,6 +114,10 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     uv_loop_init(&loop);
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+    plan_seed(seed);
     rc = svc_start(&s, &loop, &sf);
     if (rc != 0) {
         fprintf(stderr, "agora-services: cannot start: %s (see the log above)\n", ag_strerror(rc));

@@ -235,6 +235,72 @@ port_role(const struct plan_agent *a, uint64_t p, const struct app_spec *s,
     return NULL;
 }
 
+/* splitmix64 over a state of the loop thread's; plan_seed() sets it. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+void
+plan_seed(uint64_t seed)
+{
+    rng_state = seed;
+}
+
+static uint64_t
+rng_next(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/*
+ * A free port the app may use, chosen at random among all of them (as
+ * Marathon does), so that a port held by something outside Agora on one
+ * agent is not chosen again and again. Sets *role. Returns 0 if none.
+ */
+static uint64_t
+random_port(const struct plan_agent *a, const struct app_spec *s, const char *const *defaults,
+            const struct plan_fit *fit, const char **role)
+{
+    uint64_t total = 0, skip = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            if (total <= fit->nports)
+                return 0; /* at most the ports this task already took */
+            skip = rng_next() % total;
+        }
+        /* pass 0 counts; pass 1 walks to the chosen one, then on to a free one. */
+        for (int round = 0; round < (pass == 0 ? 1 : 2); round++) {
+            for (size_t k = 0; k < a->avail.n; k++) {
+                const struct res_item *it = &a->avail.items[k];
+                if (it->type != RES_RANGES || strcmp(it->name, "ports") != 0 ||
+                    !role_accepted(it->role, s, defaults))
+                    continue;
+                for (size_t r = 0; r < it->nranges; r++) {
+                    uint64_t b = it->ranges[r].begin, e = it->ranges[r].end, n = e - b + 1;
+                    if (pass == 0) {
+                        total += n;
+                        continue;
+                    }
+                    if (skip >= n) {
+                        skip -= n;
+                        continue;
+                    }
+                    for (uint64_t p = b + skip; p <= e; p++)
+                        if (!port_taken(fit->ports, fit->nports, p)) {
+                            *role = it->role;
+                            return p;
+                        }
+                    skip = 0;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 /* Picks ports into fit->ports and adds them to fit->res. */
 static int
 take_ports(const struct plan_agent *a, const struct app_spec *s, const char *const *defaults,
@@ -254,23 +320,8 @@ take_ports(const struct plan_agent *a, const struct app_spec *s, const char *con
             if (port_taken(fit->ports, fit->nports, want) ||
                 (role = port_role(a, want, s, defaults)) == NULL)
                 return -AG_ENOSPC;
-        } else {
-            /* The lowest free port the app may use. */
-            for (size_t k = 0; k < a->avail.n && role == NULL; k++) {
-                const struct res_item *it = &a->avail.items[k];
-                if (it->type != RES_RANGES || strcmp(it->name, "ports") != 0 ||
-                    !role_accepted(it->role, s, defaults))
-                    continue;
-                for (size_t r = 0; r < it->nranges && role == NULL; r++)
-                    for (uint64_t p = it->ranges[r].begin; p <= it->ranges[r].end; p++)
-                        if (!port_taken(fit->ports, fit->nports, p)) {
-                            want = p;
-                            role = it->role;
-                            break;
-                        }
-            }
-            if (role == NULL)
-                return -AG_ENOSPC;
+        } else if ((want = random_port(a, s, defaults, fit, &role)) == 0) {
+            return -AG_ENOSPC;
         }
         roles[fit->nports] = role;
         fit->ports[fit->nports++] = (uint32_t)want;

@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* What is left of an offer. */
 struct plan_agent {
@@ -50,6 +51,13 @@ struct plan_fit {
     uint32_t ports[APP_MAX_PORTS];
     size_t nports;
 };
+
+/*
+ * Seeds the choice of ports: a task that does not require given ports gets
+ * free ones chosen at random among those the offer has (as Marathon does).
+ * Tests seed it for repeatable runs; agora-services seeds it once at start.
+ */
+void plan_seed(uint64_t seed);
 
 void plan_fit_init(struct plan_fit *f);
 void plan_fit_fini(struct plan_fit *f);

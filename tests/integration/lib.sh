@@ -47,7 +47,7 @@ cleanup() {
             rmdir "$root" 2>/dev/null || true
         done <"$f"
     done
-    if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
+    if { [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; } || [ "$FAILED" -ne 0 ]; then
         for f in "$T"/*.log; do
             [ -f "$f" ] || continue
             echo "----- $f (last 60 lines)" >&2

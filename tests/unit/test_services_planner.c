@@ -65,8 +65,18 @@ test_fit_resources(void)
         placed++;
         CHECK_EQ_INT(f.nports, 2);
         res_format(&f.res, buf, sizeof(buf));
+        CHECK(f.ports[0] >= 31000 && f.ports[0] <= 31003);
+        CHECK(f.ports[1] >= 31000 && f.ports[1] <= 31003);
+        CHECK(f.ports[0] != f.ports[1]);
         if (placed == 1) {
-            CHECK_EQ_STR(buf, "cpus:1;mem:100;ports:[31000-31001]");
+            char want[64];
+            uint32_t lo = f.ports[0] < f.ports[1] ? f.ports[0] : f.ports[1];
+            uint32_t hi = f.ports[0] ^ f.ports[1] ^ lo;
+            if (hi == lo + 1)
+                snprintf(want, sizeof(want), "cpus:1;mem:100;ports:[%u-%u]", lo, hi);
+            else
+                snprintf(want, sizeof(want), "cpus:1;mem:100;ports:[%u-%u,%u-%u]", lo, lo, hi, hi);
+            CHECK_EQ_STR(buf, want);
         }
     }
     CHECK_EQ_INT(placed, 2); /* ports run out before cpus */
@@ -123,7 +133,7 @@ test_required_ports(void)
     plan_fit_init(&f);
     CHECK_EQ_INT(plan_fit(s, NULL, &a, NULL, 0, NULL, 0, &f, &why), 0);
     CHECK_EQ_INT(f.ports[0], 31005);
-    CHECK_EQ_INT(f.ports[1], 31000);
+    CHECK(f.ports[1] >= 31000 && f.ports[1] <= 31010 && f.ports[1] != 31005);
     /* 31005 is now taken. */
     CHECK_EQ_INT(plan_fit(s, NULL, &a, NULL, 0, NULL, 0, &f, &why), -AG_ENOSPC);
     CHECK_EQ_STR(why, "ports");
@@ -272,6 +282,42 @@ test_unique_in_round(void)
     app_free(s);
 }
 
+/* Ports not required are chosen at random among the free ones, over all the ranges. */
+static void
+test_random_ports(void)
+{
+    struct app_spec *s = spec("{\"id\": \"/a\", \"cmd\": \"x\", \"cpus\": 0.01, \"mem\": 1, "
+                              "\"ports\": [0]}");
+    struct plan_agent a;
+    struct attributes at;
+    struct plan_fit f;
+    bool seen[20] = {false};
+    int placed = 0, low = 0, distinct = 0;
+
+    plan_seed(42);
+    agent(&a, "h1", &at, "", "cpus:1;mem:100;ports:[31000-31009,32000-32009]");
+    plan_fit_init(&f);
+    while (plan_fit(s, NULL, &a, NULL, 0, NULL, 0, &f, NULL) == 0) {
+        uint32_t p = f.ports[0];
+        int idx = p >= 32000 ? (int)(p - 32000) + 10 : (int)(p - 31000);
+        CHECK(idx >= 0 && idx < 20);
+        CHECK(!seen[idx]); /* a port is never given twice */
+        seen[idx] = true;
+        if (placed < 10 && idx < 10)
+            low++;
+        placed++;
+    }
+    for (int i = 0; i < 20; i++)
+        distinct += seen[i];
+    CHECK_EQ_INT(placed, 20); /* every port, then none left */
+    CHECK_EQ_INT(distinct, 20);
+    /* Lowest-first would give 31000-31009 to the first ten tasks. */
+    CHECK(low < 10);
+    plan_fit_fini(&f);
+    agent_fini(&a, &at);
+    app_free(s);
+}
+
 TEST_LIST(TEST_ENTRY(fit_resources), TEST_ENTRY(roles), TEST_ENTRY(required_ports),
-          TEST_ENTRY(constraints), TEST_ENTRY(unique_in_round));
+          TEST_ENTRY(constraints), TEST_ENTRY(unique_in_round), TEST_ENTRY(random_ports));
 TEST_MAIN()
