@@ -407,6 +407,29 @@ allow_add(char *allow, size_t n, const char *method)
     snprintf(allow + used, n - used, "%s%s", used > 0 ? ", " : "", method);
 }
 
+/*
+ * Whether a request may change state: GET and HEAD always; other methods
+ * unless a browser says they come from a page of another origin (its Origin
+ * header names another host than the Host the request was sent to). Pages of
+ * any site can make a browser send simple POSTs; this keeps them from driving
+ * the daemons' APIs (tearing down frameworks, scaling apps) behind the
+ * operator's back. Tools (curl, the CLI, frameworks) send no Origin.
+ */
+static bool
+origin_ok(struct http_req *req)
+{
+    const char *origin, *host, *o;
+
+    if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
+        return true;
+    if ((origin = http_req_header(req, "Origin")) == NULL)
+        return true;
+    host = http_req_header(req, "Host");
+    if ((o = strstr(origin, "://")) == NULL || host == NULL)
+        return false; /* "null" (a file or sandboxed page) or garbage */
+    return strcasecmp(o + 3, host) == 0;
+}
+
 /* Loop: a request from nng; picks the route and calls its handler. */
 static void
 http_dispatch(void *arg, int status)
@@ -453,6 +476,14 @@ http_dispatch(void *arg, int status)
         } else {
             http_reply_error(req, 404, "no such path: %s", req->path);
         }
+        return;
+    }
+    if (!origin_ok(req)) {
+        const char *origin = http_req_header(req, "Origin");
+        log_warn("http: refused %s %s from a page of another origin (%s)", req->method, req->path,
+                 origin);
+        http_reply_error(req, 403, "%s %s refused: sent by a page of another origin (%s)",
+                         req->method, req->path, origin);
         return;
     }
     req->subpath = best->prefix ? req->path + best->len : "";

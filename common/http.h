@@ -15,7 +15,9 @@
  * Allow header; both with a JSON body {"message": "..."}. HEAD is served by
  * GET routes (nng drops the body). Paths are percent-decoded before matching.
  * Bodies over the server's limit are refused by nng with 400 before any route
- * runs.
+ * runs. A request other than GET or HEAD whose Origin header names another
+ * host than its Host header (a page of another site making the browser send
+ * it) gets 403 before any route runs; requests without Origin (tools) pass.
  *
  * Sharing a port with the transport (validated by tests/unit/test_http.c):
  * open the HTTP server on HOST:PORT and the transport server on

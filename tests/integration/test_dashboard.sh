@@ -38,6 +38,14 @@ if curl -s -D - -o /dev/null "http://127.0.0.1:$MASTER_PORT/state" | grep -qi '^
     fail "the master's /state must not allow other origins"
 fi
 
+# A page of another site cannot make the operator's browser change anything.
+code=$(curl -s -o "$T/csrf.body" -w '%{http_code}' -X POST -H 'Origin: http://evil.example' \
+    -H 'Content-Type: text/plain' --data "frameworkId=$FRAMEWORK_ID" "http://127.0.0.1:$MASTER_PORT/teardown")
+[ "$code" = 403 ] || fail "a cross-origin POST /teardown answered $code"
+grep -q "another origin" "$T/csrf.body" || fail "the 403 does not say why: $(cat "$T/csrf.body")"
+master_json /state | jq -e --arg f "$FRAMEWORK_ID" '.frameworks[] | select(.id == $f and .active)' \
+    >/dev/null || fail "the framework is gone after a refused teardown"
+
 browser_dir=$(cd "$(dirname "$0")/../browser" && pwd)
 chromium=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$chromium" ]; then
@@ -77,6 +85,12 @@ MASTER_URL="http://127.0.0.1:$MASTER_PORT" SERVICES_URL="http://127.0.0.1:$SVC_P
     CHROMIUM="$chromium" timeout 180 node "$browser_dir/dashboard.mjs" >"$T/browser.log" 2>&1 ||
     { cat "$T/browser.log" >&2; fail "browser test failed (screenshots in $artifacts)"; }
 cat "$T/browser.log" >&2
+
+# Cross-origin writes to agora-services are refused too; same-origin ones (the
+# page's own, above) and tools' pass.
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Origin: http://evil.example' \
+    -H 'Content-Type: application/json' --data '{"instances": 5}' "http://127.0.0.1:$SVC_PORT/v2/apps/ui/echo")
+[ "$code" = 403 ] || fail "a cross-origin PUT /v2/apps/ui/echo answered $code"
 
 # The scale the browser asked for is what the API says now.
 [ "$(app_json /ui/echo | jq '.instances')" = 3 ] || fail "the app was not scaled to 3"
