@@ -224,10 +224,14 @@ send_status(struct agent *a, const struct msg_task_status *status)
 /*
  * Group commit. Every checkpoint write of one loop turn goes into one SQLite
  * transaction (each event in its own savepoint, so a failed event undoes only
- * itself), committed by a uv_check handle at the end of the turn: one fsync
- * per turn instead of one per event. Status updates put on the wire during
- * the turn are held until that commit, so nothing leaves the agent before it
- * is checkpointed.
+ * itself), committed by a uv_check handle at the end of the turn (a launch
+ * commits at once: ckpt_flush). A commit does not wait for the disk: the fsync
+ * runs on a thread of the checkpoint's own and covers every commit made before
+ * it started (state_sync), so the loop goes on launching and watching
+ * meanwhile. Status
+ * updates wait in their streams for the commit that holds them to be durable
+ * (su_add_after, su_set_durable), so nothing leaves the agent before it is
+ * checkpointed on disk.
  */
 static void ckpt_commit_cb(uv_check_t *h);
 
@@ -257,7 +261,15 @@ ckpt_end(struct agent *a, int rv)
     return rv;
 }
 
-/* Commits the turn's transaction and sends the updates held for it. */
+static void
+ckpt_durable_cb(void *arg, uint64_t durable)
+{
+    struct agent *a = arg;
+
+    su_set_durable(&a->su, durable, now_ms(a));
+}
+
+/* Commits the turn's transaction and starts syncing it to disk. */
 static void
 ckpt_flush(struct agent *a)
 {
@@ -270,12 +282,16 @@ ckpt_flush(struct agent *a)
             state_rollback(a->state);
         }
     }
-    for (size_t i = 0; i < a->nheld; i++) {
-        if (a->conn == AGENT_REGISTERED)
-            send_status(a, &a->held[i]);
-        msg_task_status_fini(&a->held[i]);
-    }
-    a->nheld = 0;
+    if (!a->closing && (rv = state_sync(a->state, a->loop, ckpt_durable_cb, a)) != 0)
+        log_error("cannot sync the checkpoint: %s", ag_strerror(rv));
+}
+
+/* Makes sure the turn ends with ckpt_flush (writes outside a transaction). */
+static void
+ckpt_kick(struct agent *a)
+{
+    if (a->has_commit_check && !a->closing)
+        uv_check_start(&a->commit_check, ckpt_commit_cb);
 }
 
 static void
@@ -294,21 +310,7 @@ su_send_cb(void *arg, const struct msg_task_status *status)
 
     if (a->conn != AGENT_REGISTERED)
         return -AG_ECLOSED;
-    if (!a->txn)
-        return send_status(a, status);
-    if (a->nheld == a->capheld) { /* held until the turn's commit */
-        size_t cap = a->capheld ? a->capheld * 2 : 64;
-        struct msg_task_status *p = realloc(a->held, cap * sizeof(*p));
-        if (p == NULL)
-            abort();
-        a->held = p;
-        a->capheld = cap;
-    }
-    msg_task_status_init(&a->held[a->nheld]);
-    if (msg_task_status_copy(&a->held[a->nheld], status) != 0)
-        abort();
-    a->nheld++;
-    return 0;
+    return send_status(a, status); /* durable already: su waits for that */
 }
 
 static const struct su_ops agent_su_ops = {
@@ -534,8 +536,9 @@ agent_update(struct agent *a, struct agent_task *t, enum msg_task_state state, c
              t->st.info.framework_id, t->st.info.task_id, reason && *reason ? " reason=" : "",
              reason ? reason : "", message && *message ? " message=" : "", message ? message : "",
              uuid);
-    if (su_add(&a->su, &t->st.status, now_ms(a)) != 0)
+    if (su_add_after(&a->su, &t->st.status, state_seq(a->state), now_ms(a)) != 0)
         log_error("cannot queue the update of task_id=%s", t->st.info.task_id);
+    ckpt_kick(a);
 }
 
 /* ---- usage ---- */
@@ -576,6 +579,16 @@ proc_usage(int pid, struct cg_stats *s)
     return true;
 }
 
+/* Limits a sample reports when the counters have none: the task's resources. */
+static void
+usage_limits(const struct agent_task *t, struct cg_stats *s)
+{
+    if (s->cpu_limit <= 0)
+        s->cpu_limit = (double)res_scalar(&t->st.info.resources, "cpus") / RES_SCALE;
+    if (s->mem_limit == 0 || s->mem_limit >= (UINT64_C(1) << 62))
+        s->mem_limit = (uint64_t)(res_scalar(&t->st.info.resources, "mem") / RES_SCALE) << 20;
+}
+
 bool
 agent_task_usage(struct agent *a, const struct agent_task *t, struct cg_stats *out, bool *cgroups)
 {
@@ -591,10 +604,7 @@ agent_task_usage(struct agent *a, const struct agent_task *t, struct cg_stats *o
     } else {
         ok = proc_usage(t->task_pid, out);
     }
-    if (out->cpu_limit <= 0)
-        out->cpu_limit = (double)res_scalar(&t->st.info.resources, "cpus") / RES_SCALE;
-    if (out->mem_limit == 0 || out->mem_limit >= (UINT64_C(1) << 62))
-        out->mem_limit = (uint64_t)(res_scalar(&t->st.info.resources, "mem") / RES_SCALE) << 20;
+    usage_limits(t, out);
     return ok;
 }
 
@@ -616,11 +626,44 @@ agent_resize_task(struct agent *a, const char *framework_id, const char *task_id
     return rv;
 }
 
+static void
+usage_sample(const struct agent_task *t, const struct cg_stats *s, double now,
+             struct msg_usage_sample *out)
+{
+    msg_usage_sample_init(out);
+    out->framework_id = t->st.info.framework_id;
+    out->task_id = t->st.info.task_id;
+    out->executor_id = "";
+    out->timestamp = now;
+    out->cpus_user_s = s->cpu_user_s;
+    out->cpus_system_s = s->cpu_system_s;
+    out->cpus_throttled_s = s->cpu_throttled_s;
+    out->cpus_limit = s->cpu_limit;
+    out->mem_rss_bytes = s->mem_rss;
+    out->mem_cache_bytes = s->mem_cache;
+    out->mem_peak_bytes = s->mem_peak ? s->mem_peak : s->mem_usage;
+    out->mem_limit_bytes = s->mem_limit;
+    out->pids = (uint32_t)s->pids;
+}
+
+static void
+send_usage_samples(struct agent *a, struct msg_usage_sample *samples, size_t n)
+{
+    struct msg m;
+
+    if (n == 0 || a->conn != AGENT_REGISTERED)
+        return;
+    msg_init(&m, MSG_USAGE_REPORT);
+    m.u.usage_report.agent_id = a->id;
+    m.u.usage_report.samples = samples;
+    m.u.usage_report.nsamples = n;
+    agent_send(a, &m); /* borrowed pointers: m is never msg_free'd */
+}
+
 /* Sends USAGE_REPORT with one sample per live task. */
 static void
 send_usage_report(struct agent *a)
 {
-    struct msg m;
     struct msg_usage_sample *samples;
     const char *key;
     void *val;
@@ -636,30 +679,23 @@ send_usage_report(struct agent *a)
         bool cg;
         if (n >= hmap_size(&a->containers) || !agent_task_usage(a, t, &s, &cg))
             continue;
-        msg_usage_sample_init(&samples[n]);
-        samples[n].framework_id = t->st.info.framework_id;
-        samples[n].task_id = t->st.info.task_id;
-        samples[n].executor_id = "";
-        samples[n].timestamp = now;
-        samples[n].cpus_user_s = s.cpu_user_s;
-        samples[n].cpus_system_s = s.cpu_system_s;
-        samples[n].cpus_throttled_s = s.cpu_throttled_s;
-        samples[n].cpus_limit = s.cpu_limit;
-        samples[n].mem_rss_bytes = s.mem_rss;
-        samples[n].mem_cache_bytes = s.mem_cache;
-        samples[n].mem_peak_bytes = s.mem_peak ? s.mem_peak : s.mem_usage;
-        samples[n].mem_limit_bytes = s.mem_limit;
-        samples[n].pids = (uint32_t)s.pids;
-        n++;
+        usage_sample(t, &s, now, &samples[n++]);
     }
-    if (n > 0) {
-        msg_init(&m, MSG_USAGE_REPORT);
-        m.u.usage_report.agent_id = a->id;
-        m.u.usage_report.samples = samples;
-        m.u.usage_report.nsamples = n;
-        agent_send(a, &m); /* borrowed pointers: m is never msg_free'd */
-    }
+    send_usage_samples(a, samples, n);
     free(samples);
+}
+
+/* The last sample of a task whose container just ended: what it used since
+ * the previous report would be lost with its cgroups otherwise. */
+static void
+send_final_usage(struct agent *a, const struct agent_task *t, const struct cg_stats *counters)
+{
+    struct msg_usage_sample sample;
+    struct cg_stats s = *counters;
+
+    usage_limits(t, &s);
+    usage_sample(t, &s, agent_wall_time(), &sample);
+    send_usage_samples(a, &sample, 1);
 }
 
 /* ---- containerizer callbacks ---- */
@@ -752,6 +788,8 @@ on_container_exit(void *arg, const char *container_id, const struct ctr_outcome 
     }
     t->live = false;
     t->kill_deadline_ms = 0;
+    if (o->usage != NULL && a->cfg.usage_report_ms > 0)
+        send_final_usage(a, t, o->usage);
     if (task_terminal(t))
         return;
     switch (o->how) {
@@ -994,7 +1032,8 @@ agent_update_unknown(struct agent *a, const char *framework_id, const char *task
         log_error("cannot checkpoint an update: %s", ag_strerror(rv));
     log_info("task TASK_LOST framework_id=%s task_id=%s message=unknown task", framework_id,
              task_id);
-    su_add(&a->su, &s, now_ms(a));
+    su_add_after(&a->su, &s, state_seq(a->state), now_ms(a));
+    ckpt_kick(a);
 }
 
 static void
@@ -1248,9 +1287,12 @@ on_message(void *arg, const void *data, size_t len)
             log_warn("%s before registration ignored", msg_type_name(m.type));
             break;
         }
-        if (m.type == MSG_RUN_TASK)
+        if (m.type == MSG_RUN_TASK) {
             agent_run_task(a, &m.u.run_task);
-        else if (m.type == MSG_KILL_TASK)
+            /* Its own commit: TASK_STARTING need not wait for the other
+             * launches of this turn (the fsyncs still group on the syncer). */
+            ckpt_flush(a);
+        } else if (m.type == MSG_KILL_TASK)
             agent_kill_task(a, m.u.kill_task.framework_id, m.u.kill_task.task_id,
                             m.u.kill_task.grace_ms);
         else if (m.type == MSG_SHUTDOWN_FRAMEWORK)
@@ -1649,8 +1691,6 @@ agent_free_cb(uv_handle_t *h)
 
     if (--a->open_handles > 0)
         return;
-    free(a->held);
-
     for (size_t it = 0; hmap_next(&a->tasks, &it, &key, &val);)
         task_free(val);
     for (size_t it = 0; hmap_next(&a->frameworks, &it, &key, &val);)
@@ -1671,9 +1711,6 @@ agent_free_cb(uv_handle_t *h)
 static void
 agent_abort_open(struct agent *a)
 {
-    for (size_t i = 0; i < a->nheld; i++)
-        msg_task_status_fini(&a->held[i]);
-    free(a->held);
     health_close(a->health);
     a->health = NULL;
     ctr_close(a->ctr);

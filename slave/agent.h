@@ -134,8 +134,6 @@ struct agent {
     uv_check_t commit_check; /* group commit at the end of a loop turn */
     bool has_commit_check;
     bool txn;                     /* a checkpoint transaction is open */
-    struct msg_task_status *held; /* updates waiting for the turn's commit */
-    size_t nheld, capheld;
     int open_handles;           /* tick and commit_check until closed */
     int64_t last_master_ms;     /* loop time of the last message from the master */
     uint32_t ping_interval_ms;  /* from AGENT_REGISTERED */

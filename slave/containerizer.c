@@ -13,11 +13,14 @@
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef SYS_pidfd_open
@@ -30,6 +33,7 @@
 #define CTR_EXIT_DRAIN_MS 1000 /* after the executor exits, wait this long for its pipe's EOF */
 #define CTR_POLL_MS 1000       /* liveness polling when pidfds are unavailable */
 #define CTR_CLEANUP_MS 1000    /* retry of cgroups still busy */
+#define CTR_CHILD_POLL_MS 100  /* exit polling of our own executors when pidfds are unavailable */
 
 extern char **environ;
 
@@ -40,7 +44,7 @@ struct ctr_container {
     int pid;
     uint64_t start;
     int task_pid;
-    bool child;     /* spawned by us: proc and out are live */
+    bool child;     /* spawned by us: our child until reaped; out is live */
     bool recovered; /* attached after an agent restart */
     bool exited;    /* the executor process ended */
     bool eof;       /* its stdout pipe is done */
@@ -49,8 +53,7 @@ struct ctr_container {
     int exit_status, term_signal; /* child only */
     int pidfd;
     int nhandles; /* handles initialized and not yet closed */
-    bool has_proc, has_pipe, has_poll;
-    uv_process_t proc;
+    bool has_pipe, has_poll;
     uv_pipe_t out;
     uv_poll_t poll;
     uv_timer_t timer;
@@ -194,8 +197,6 @@ container_handle_closed(uv_handle_t *h)
 static void
 container_close(struct ctr_container *k)
 {
-    if (k->has_proc && !uv_is_closing((uv_handle_t *)&k->proc))
-        uv_close((uv_handle_t *)&k->proc, container_handle_closed);
     if (k->has_pipe && !uv_is_closing((uv_handle_t *)&k->out))
         uv_close((uv_handle_t *)&k->out, container_handle_closed);
     if (k->has_poll && !uv_is_closing((uv_handle_t *)&k->poll))
@@ -273,6 +274,7 @@ container_finish(struct ctr_container *k)
 {
     struct ctr *c = k->c;
     struct ctr_outcome o;
+    struct cg_stats usage;
 
     if (k->finished)
         return;
@@ -299,6 +301,9 @@ container_finish(struct ctr_container *k)
     }
     if (o.how != CTR_START_FAILED && !o.oom && iso_oom(c->iso, k->id, o.message, sizeof(o.message)))
         o.oom = true;
+    /* The final counters, for accounting: gone with the cgroups. */
+    if (iso_stats(c->iso, k->id, &usage) == 0)
+        o.usage = &usage;
     cleanup_container(c, k->id);
     hmap_del(&c->containers, k->id);
     if (!k->running_reported && k->task_pid > 0 && o.how != CTR_START_FAILED) {
@@ -371,18 +376,52 @@ pipe_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
-static void
-proc_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
+/* Reaps our executor if it has ended. Returns true when it has. */
+static bool
+child_reap(struct ctr_container *k)
 {
-    struct ctr_container *k = p->data;
+    siginfo_t si;
 
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_PID, (id_t)k->pid, &si, WEXITED | WNOHANG) != 0) {
+        if (errno == EINTR)
+            return false;
+        k->exit_status = -1; /* ECHILD: reaped elsewhere; status.json still tells */
+    } else if (si.si_pid == 0) {
+        return false;
+    } else if (si.si_code == CLD_EXITED) {
+        k->exit_status = si.si_status;
+    } else {
+        k->term_signal = si.si_status;
+    }
     k->exited = true;
-    k->exit_status = (int)exit_status;
-    k->term_signal = term_signal;
+    if (k->has_poll)
+        uv_poll_stop(&k->poll);
     if (k->eof)
         container_finish(k);
     else
         uv_timer_start(&k->timer, finish_timer_cb, CTR_EXIT_DRAIN_MS, 0);
+    return true;
+}
+
+static void
+child_pidfd_cb(uv_poll_t *h, int status, int events)
+{
+    struct ctr_container *k = h->data;
+
+    (void)h;
+    (void)status;
+    (void)events;
+    child_reap(k);
+}
+
+static void
+child_poll_timer_cb(uv_timer_t *t)
+{
+    struct ctr_container *k = t->data;
+
+    if (!k->exited)
+        child_reap(k);
 }
 
 /* ---- recovered executors: pidfd or polling ---- */
@@ -690,17 +729,57 @@ launch_json(const struct ctr_launch *l)
     return root;
 }
 
+/*
+ * Starts the executor detached (its own session, default signal dispositions,
+ * an empty signal mask), stdin `infd`, stdout `outfd`, stderr `logfd`, cwd
+ * `cwd`. posix_spawn suspends only the calling thread and shares its memory
+ * until the exec (clone with CLONE_VM | CLONE_VFORK): unlike fork() its cost
+ * does not grow with the agent's address space, and the loop is blocked for
+ * the exec only. Returns 0 with the pid, or an errno value.
+ */
+static int
+spawn_executor(struct ctr *c, const char *cwd, char *const args[], int infd, int outfd, int logfd,
+               int *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    pid_t p;
+    int rv;
+
+    if ((rv = posix_spawn_file_actions_init(&fa)) != 0)
+        return rv;
+    if ((rv = posix_spawnattr_init(&at)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return rv;
+    }
+    sigemptyset(&none);
+    sigfillset(&all);
+    if ((rv = posix_spawn_file_actions_adddup2(&fa, infd, 0)) == 0 &&
+        (rv = posix_spawn_file_actions_adddup2(&fa, outfd, 1)) == 0 &&
+        (rv = posix_spawn_file_actions_adddup2(&fa, logfd, 2)) == 0 &&
+        (rv = posix_spawn_file_actions_addchdir_np(&fa, cwd)) == 0 &&
+        (rv = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                                POSIX_SPAWN_SETSIGDEF)) == 0 &&
+        (rv = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
+        (rv = posix_spawnattr_setsigdefault(&at, &all)) == 0)
+        rv = posix_spawn(&p, c->exe, &fa, &at, args, c->env);
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rv == 0)
+        *pid = (int)p;
+    return rv;
+}
+
 int
 ctr_launch(struct ctr *c, const struct ctr_launch *l, int *pid, uint64_t *pid_start, char *err,
            size_t errlen)
 {
     struct ctr_container *k;
     char meta_arg[PATH_MAX + 16], sandbox_arg[PATH_MAX + 16], logpath[PATH_MAX + 16];
-    char *args[4];
-    uv_process_options_t o;
-    uv_stdio_container_t stdio[3];
+    char *args[5];
     json_t *root;
-    int rv, logfd;
+    int rv, logfd, outp[2] = {-1, -1}, inp[2] = {-1, -1};
     bool isolated = false;
 
     *pid = 0;
@@ -719,6 +798,61 @@ ctr_launch(struct ctr *c, const struct ctr_launch *l, int *pid, uint64_t *pid_st
     }
     if (l->user != NULL && l->user[0] != '\0')
         json_object_set_new(root, "user", json_string(l->user));
+    /* A fresh start: no verdict of an earlier run may linger. */
+    snprintf(logpath, sizeof(logpath), "%s/status.json", l->meta_dir);
+    unlink(logpath);
+    snprintf(logpath, sizeof(logpath), "%s/task.pid", l->meta_dir);
+    unlink(logpath);
+    snprintf(logpath, sizeof(logpath), "%s/executor.log", l->meta_dir);
+    logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (logfd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", logpath, strerror(errno));
+        json_decref(root);
+        return -AG_EIO;
+    }
+    if ((k = container_new(c, l->container_id, l->meta_dir)) == NULL) {
+        close(logfd);
+        json_decref(root);
+        snprintf(err, errlen, "out of memory");
+        return -AG_ENOMEM;
+    }
+    k->child = true;
+    uv_pipe_init(c->loop, &k->out, 0);
+    k->out.data = k;
+    k->has_pipe = true;
+    k->nhandles++;
+
+    /* The executor starts first and waits on its stdin (--wait): its exec
+     * overlaps with making the cgroups and launch.json below. */
+    snprintf(meta_arg, sizeof(meta_arg), "--meta=%s", l->meta_dir);
+    snprintf(sandbox_arg, sizeof(sandbox_arg), "--sandbox=%s", l->sandbox_dir);
+    args[0] = c->exe;
+    args[1] = meta_arg;
+    args[2] = sandbox_arg;
+    args[3] = "--wait";
+    args[4] = NULL;
+    if (pipe2(outp, O_CLOEXEC) != 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, inp) != 0)
+        rv = errno;
+    else
+        rv = spawn_executor(c, l->meta_dir, args, inp[0], outp[1], logfd, &k->pid);
+    close(logfd);
+    if (outp[1] >= 0)
+        close(outp[1]);
+    if (inp[0] >= 0)
+        close(inp[0]);
+    if (rv == 0 && uv_pipe_open(&k->out, outp[0]) != 0) {
+        close(outp[0]); /* no pipe: status.json still tells, only later */
+        k->eof = true;
+    } else if (rv != 0 && outp[0] >= 0) {
+        close(outp[0]);
+    }
+    if (rv != 0) {
+        snprintf(err, errlen, "cannot spawn %s: %s", c->exe, strerror(rv));
+        rv = -AG_EIO;
+        goto fail;
+    }
+    k->start = ctr_proc_start_time(k->pid);
+
     if (c->iso != NULL && l->task != NULL) {
         struct iso_container ic = {
             .id = l->container_id,
@@ -728,88 +862,55 @@ ctr_launch(struct ctr *c, const struct ctr_launch *l, int *pid, uint64_t *pid_st
             .cpus = (double)res_scalar(&l->task->resources, "cpus") / RES_SCALE,
             .mem_bytes = (uint64_t)(res_scalar(&l->task->resources, "mem") / RES_SCALE) << 20,
         };
-        if ((rv = iso_prepare(c->iso, &ic, root, err, errlen)) != 0) {
-            json_decref(root);
-            return rv;
-        }
+        if ((rv = iso_prepare(c->iso, &ic, root, err, errlen)) != 0)
+            goto fail;
         isolated = true;
     }
-    /* A fresh start: no verdict of an earlier run may linger. */
-    snprintf(logpath, sizeof(logpath), "%s/status.json", l->meta_dir);
-    unlink(logpath);
-    snprintf(logpath, sizeof(logpath), "%s/task.pid", l->meta_dir);
-    unlink(logpath);
-    rv = write_json_atomic(l->meta_dir, "launch.json", root);
-    json_decref(root);
-    if (rv != 0) {
+    if ((rv = write_json_atomic(l->meta_dir, "launch.json", root)) != 0) {
         snprintf(err, errlen, "cannot write %s/launch.json: %s", l->meta_dir, strerror(errno));
-        if (isolated)
-            cleanup_container(c, l->container_id);
-        return rv;
+        goto fail;
     }
-    snprintf(logpath, sizeof(logpath), "%s/executor.log", l->meta_dir);
-    logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (logfd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", logpath, strerror(errno));
-        if (isolated)
-            cleanup_container(c, l->container_id);
-        return -AG_EIO;
+    if (send(inp[1], "g", 1, MSG_NOSIGNAL) != 1) { /* no SIGPIPE if it died meanwhile */
+        snprintf(err, errlen, "cannot start %s: %s", c->exe, strerror(errno));
+        rv = -AG_EIO;
+        goto fail;
     }
-    if ((k = container_new(c, l->container_id, l->meta_dir)) == NULL) {
-        close(logfd);
-        snprintf(err, errlen, "out of memory");
-        if (isolated)
-            cleanup_container(c, l->container_id);
-        return -AG_ENOMEM;
-    }
-    k->child = true;
-    uv_pipe_init(c->loop, &k->out, 0);
-    k->out.data = k;
-    k->has_pipe = true;
-    k->nhandles++;
+    close(inp[1]);
+    json_decref(root);
 
-    snprintf(meta_arg, sizeof(meta_arg), "--meta=%s", l->meta_dir);
-    snprintf(sandbox_arg, sizeof(sandbox_arg), "--sandbox=%s", l->sandbox_dir);
-    args[0] = c->exe;
-    args[1] = meta_arg;
-    args[2] = sandbox_arg;
-    args[3] = NULL;
-    memset(&o, 0, sizeof(o));
-    memset(stdio, 0, sizeof(stdio));
-    stdio[0].flags = UV_IGNORE;
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&k->out;
-    stdio[2].flags = UV_INHERIT_FD;
-    stdio[2].data.fd = logfd;
-    o.file = c->exe;
-    o.args = args;
-    o.env = c->env;
-    o.cwd = l->meta_dir;
-    o.flags = UV_PROCESS_DETACHED;
-    o.stdio = stdio;
-    o.stdio_count = 3;
-    o.exit_cb = proc_exit_cb;
-    k->proc.data = k;
-    rv = uv_spawn(c->loop, &k->proc, &o);
-    close(logfd);
-    k->has_proc = true;
-    k->nhandles++;
-    if (rv != 0) {
-        snprintf(err, errlen, "cannot spawn %s: %s", c->exe, uv_strerror(rv));
-        if (isolated)
-            cleanup_container(c, k->id);
-        hmap_del(&c->containers, k->id);
-        k->finished = true;
-        container_close(k);
-        return -AG_EIO;
+    k->pidfd = pidfd_open_(k->pid);
+    if (k->pidfd >= 0 && uv_poll_init(c->loop, &k->poll, k->pidfd) == 0) {
+        k->poll.data = k;
+        k->has_poll = true;
+        k->nhandles++;
+        uv_poll_start(&k->poll, UV_READABLE, child_pidfd_cb);
+    } else {
+        log_info("containerizer: no pidfd for pid=%d (%s), polling it", k->pid, strerror(errno));
+        uv_timer_start(&k->timer, child_poll_timer_cb, CTR_CHILD_POLL_MS, CTR_CHILD_POLL_MS);
     }
-    k->pid = k->proc.pid;
-    k->start = ctr_proc_start_time(k->pid);
-    uv_read_start((uv_stream_t *)&k->out, pipe_alloc_cb, pipe_read_cb);
+    if (!k->eof)
+        uv_read_start((uv_stream_t *)&k->out, pipe_alloc_cb, pipe_read_cb);
     *pid = k->pid;
     *pid_start = k->start;
     log_debug("containerizer: executor started container_id=%s pid=%d", k->id, k->pid);
     return 0;
+
+fail:
+    /* An executor still waiting on its stdin has done nothing yet. */
+    if (k->pid > 0) {
+        kill(k->pid, SIGKILL);
+        while (waitpid(k->pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    if (inp[1] >= 0)
+        close(inp[1]);
+    json_decref(root);
+    if (isolated)
+        cleanup_container(c, k->id);
+    hmap_del(&c->containers, k->id);
+    k->finished = true;
+    container_close(k);
+    return rv;
 }
 
 int
@@ -836,10 +937,10 @@ ctr_kill(struct ctr *c, const char *container_id)
         return -AG_ENOENT;
     if (k->exited)
         return 0;
-    if (k->child)
-        uv_process_kill(&k->proc, SIGTERM);
-    else if (k->pidfd >= 0)
+    if (k->pidfd >= 0)
         pidfd_kill_(k->pidfd, SIGTERM);
+    else if (k->child)
+        kill(k->pid, SIGTERM); /* not reaped yet: still our child */
     else if (k->pid > 0 && recovered_alive(k))
         kill(k->pid, SIGTERM);
     return 0;
@@ -861,10 +962,10 @@ ctr_kill_now(struct ctr *c, const char *container_id)
     }
     if (k->exited)
         return 0;
-    if (k->child)
-        uv_process_kill(&k->proc, SIGKILL);
-    else if (k->pidfd >= 0)
+    if (k->pidfd >= 0)
         pidfd_kill_(k->pidfd, SIGKILL);
+    else if (k->child)
+        kill(k->pid, SIGKILL);
     else if (k->pid > 0 && recovered_alive(k))
         kill(k->pid, SIGKILL);
     return 0;

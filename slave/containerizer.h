@@ -10,9 +10,14 @@
  * stdout is a pipe to us carrying "running PID" (reported as on_running) and
  * "exited"; its stderr goes to META/executor.log.
  *
- * Watching: an executor we spawned is our child (libuv reaps it). After an
- * agent restart, ctr_recover() attaches to an executor that is no longer our
- * child through a pidfd (pidfd_open, polled by the loop), after checking that
+ * The executor is started with posix_spawn (the loop is suspended for the
+ * exec only, whatever the agent's size, where fork() would copy its page
+ * tables).
+ *
+ * Watching: an executor we spawned is our child, watched through a pidfd
+ * polled by the loop and reaped with waitid() (polled every 100 ms where
+ * pidfds are missing). After an agent restart, ctr_recover() attaches to an
+ * executor that is no longer our child through a pidfd, after checking that
  * the pid still belongs to the process we started (its start time in
  * /proc/PID/stat). Either way the outcome is read from META/status.json, which
  * the executor writes atomically before it exits: status.json is the truth,
@@ -64,12 +69,17 @@ enum ctr_end {
     CTR_LOST          /* the executor ended without reporting: message says how */
 };
 
+struct cg_stats;
+
 struct ctr_outcome {
     enum ctr_end how;
     int code;
     bool killed; /* the executor was asked to kill the task */
     bool oom;    /* the memory limit was hit (message says so) */
     char message[512];
+    /* The container's last usage counters, read just before its cgroups were
+     * removed (valid during on_exit), or NULL without cgroups. */
+    const struct cg_stats *usage;
 };
 
 struct ctr_callbacks {
@@ -99,7 +109,6 @@ struct ctr_info {
 };
 
 struct ctr;
-struct cg_stats;
 struct iso_config;
 
 /*

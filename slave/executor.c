@@ -1,18 +1,22 @@
 /*
  * agora-executor: runs one task for the agent and outlives the agent.
  *
- *   agora-executor --meta=DIR --sandbox=DIR
+ *   agora-executor --meta=DIR --sandbox=DIR [--wait]
  *   agora-executor --probe ...      (one health check probe: health_probe.h)
  *
  * The agent writes DIR/launch.json (see launch_read below) and spawns this
- * program detached. The executor
+ * program detached; with --wait it spawns it first and writes one byte on
+ * its stdin once launch.json and the cgroups exist (the executor's own start
+ * overlaps with making them; EOF instead means give up). The executor
  *   1. with an image, resolves it into unpacked layers (slave/image.h);
  *   2. with a pid namespace, unshares it, so that the child forked next is
  *      the container's PID 1 (a small init, slave/container_init.h);
- *   3. puts the child into the container's cgroups, then lets it go on: it
- *      builds the rest of the container and execs the task (with a pid
- *      namespace: the init forks the task and reaps); stdout and stderr are
- *      appended to sandbox/stdout and sandbox/stderr, cwd is the sandbox;
+ *   3. puts the child into the container's cgroups other than cpu at once
+ *      (in parallel with the container's setup), and into the cpu ones once
+ *      the child has built the container, then lets it go on: it execs the
+ *      task (with a pid namespace: the init forks the task and reaps); stdout
+ *      and stderr are appended to sandbox/stdout and sandbox/stderr, cwd is
+ *      the sandbox;
  *   4. writes "running PID" on its stdout (a pipe to the agent, if the agent
  *      is still there) and META/task.pid: PID is the child (the init, or the
  *      task itself without a pid namespace), leader of its own session;
@@ -29,7 +33,8 @@
  * launch.json: {"command": {shell, value, arguments}, "env": {K: V},
  * "kill_grace_ms": N, "user": NAME ("" = do not switch), "container": {
  * "namespaces": ["pid", "mnt", "uts", "ipc", "net"], "hostname", "harden",
- * "cgroups": [DIR...] (joined), "kill": {"procs", "freezer", "version"},
+ * "cgroups": [DIR...] (joined), "cgroups_setup": [DIR...] (the
+ * part of "cgroups" joined before the setup), "kill": {"procs", "freezer", "version"},
  * "memory": {"dir", "version"}, "readonly": [DIR...], "image", "image_cache"}}.
  * Without "container" the task is a plain process tree.
  *
@@ -411,6 +416,43 @@ mkdir_meta(struct launch *l, const char *name, char *out, size_t len)
     }
 }
 
+/* True when `dir` is one of `list`'s strings. */
+static bool
+json_has_string(json_t *list, const char *dir)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(list, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), dir) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Puts the child into the groups of `list` except those of `skip`; ends the
+ * executor (start_failed) when the kernel refuses. */
+static void
+join_cgroups(struct launch *l, json_t *list, json_t *skip)
+{
+    char msg[2048], why[2200];
+    size_t i;
+    json_t *val;
+
+    json_array_foreach(list, i, val)
+    {
+        if (!json_is_string(val) || json_has_string(skip, json_string_value(val)))
+            continue;
+        if (cg_dir_join(json_string_value(val), ct.child, msg, sizeof(msg)) != 0) {
+            kill(ct.child, SIGKILL);
+            waitpid(ct.child, NULL, 0);
+            snprintf(why, sizeof(why), "cannot put the task into its cgroup: %s", msg);
+            start_failed(l, why);
+        }
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -424,7 +466,7 @@ main(int argc, char **argv)
     const char *key, *file = NULL, *hostname;
     json_t *val, *arr;
     int syncp[2], readyp[2], errp[2], statp[2], sfd, oomfd = -1, status = 0, task_status = 0;
-    bool have_task_status = false, killed = false, oom = false, oom_poll = false;
+    bool have_task_status = false, killed = false, oom = false, oom_poll = false, wait_go = false;
     long long deadline = -1;
     size_t i, nro = 0;
     sigset_t mask;
@@ -444,8 +486,10 @@ main(int argc, char **argv)
             meta_dir = argv[a] + 7;
         else if (strncmp(argv[a], "--sandbox=", 10) == 0)
             sandbox_dir = argv[a] + 10;
+        else if (strcmp(argv[a], "--wait") == 0)
+            wait_go = true;
         else if (strcmp(argv[a], "--help") == 0) {
-            printf("usage: agora-executor --meta=DIR --sandbox=DIR\n"
+            printf("usage: agora-executor --meta=DIR --sandbox=DIR [--wait]\n"
                    "Runs one task as described by DIR/launch.json; started by agora-agent.\n");
             return 0;
         } else
@@ -455,6 +499,20 @@ main(int argc, char **argv)
         die("--meta and --sandbox are required; see --help");
     signal(SIGPIPE, SIG_IGN);
     setsid();
+    if (wait_go) {
+        char go;
+        ssize_t n;
+        int null;
+        do {
+            n = read(0, &go, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1)
+            return 0; /* the agent gave up on this launch */
+        if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+            dup2(null, 0);
+            close(null);
+        }
+    }
     launch_read(&l);
     memset(&image, 0, sizeof(image));
     memset(&spec, 0, sizeof(spec));
@@ -595,6 +653,14 @@ main(int argc, char **argv)
     close(statp[1]);
     close(spec.stdout_fd);
     close(spec.stderr_fd);
+    /* Meanwhile the child builds the container: memory, pids and freezer now. */
+    if (l.container != NULL) {
+        join_cgroups(&l, json_object_get(l.container, "cgroups_setup"), NULL);
+        if (ct.mem_dir[0] != '\0') {
+            oomfd = cg_dir_oom_fd(ct.mem_dir, ct.mem_version);
+            oom_poll = oomfd < 0 || ct.mem_version != 2;
+        }
+    }
 
     /* The child builds the container, says it is ready; into the cgroups
      * before the task runs. Nothing on the ready pipe: the child failed, its
@@ -603,23 +669,9 @@ main(int argc, char **argv)
         r = read(readyp[0], buf, 1);
     } while (r < 0 && errno == EINTR);
     close(readyp[0]);
-    if (r == 1 && l.container != NULL) {
-        json_array_foreach(json_object_get(l.container, "cgroups"), i, val)
-        {
-            if (json_is_string(val) &&
-                cg_dir_join(json_string_value(val), ct.child, msg, sizeof(msg)) != 0) {
-                char why[2200];
-                kill(ct.child, SIGKILL);
-                waitpid(ct.child, NULL, 0);
-                snprintf(why, sizeof(why), "cannot put the task into its cgroup: %s", msg);
-                start_failed(&l, why);
-            }
-        }
-        if (ct.mem_dir[0] != '\0') {
-            oomfd = cg_dir_oom_fd(ct.mem_dir, ct.mem_version);
-            oom_poll = oomfd < 0 || ct.mem_version != 2;
-        }
-    }
+    if (r == 1 && l.container != NULL)
+        join_cgroups(&l, json_object_get(l.container, "cgroups"),
+                     json_object_get(l.container, "cgroups_setup"));
     if (r == 1 && write(syncp[1], "g", 1) != 1)
         fprintf(stderr, "agora-executor: sync pipe: %s\n", strerror(errno));
     close(syncp[1]);

@@ -228,6 +228,31 @@ iso_prepare(struct iso *iso, const struct iso_container *c, json_t *launch, char
                 json_array_append_new(groups, json_string(dir));
         }
         json_object_set_new(container, "cgroups", groups);
+        /* The groups the container's first process may join at once, while it
+         * builds the container: all but the cpu ones (the setup must not run
+         * under the task's cpu quota, nor count as its cpu usage). */
+        {
+            json_t *setup = json_array();
+            char cpu[2][PATH_MAX];
+            for (int k = 0; k < 2; k++) {
+                cpu[k][0] = '\0';
+                if (iso->cg_mask & CG_MASK(k))
+                    cg_path(&iso->layout, iso->cg_root, k, c->id, cpu[k], sizeof(cpu[k]));
+            }
+            for (int k = CG_CPUACCT + 1; k < CG_NCTRL; k++) {
+                bool dup = false;
+                if (!(iso->cg_mask & CG_MASK(k)))
+                    continue;
+                cg_path(&iso->layout, iso->cg_root, k, c->id, dir, sizeof(dir));
+                if (strcmp(dir, cpu[0]) == 0 || strcmp(dir, cpu[1]) == 0)
+                    continue; /* shared with cpu (cgroup v2, co-mounted v1) */
+                for (size_t j = 0; j < json_array_size(setup); j++)
+                    dup = dup || strcmp(json_string_value(json_array_get(setup, j)), dir) == 0;
+                if (!dup)
+                    json_array_append_new(setup, json_string(dir));
+            }
+            json_object_set_new(container, "cgroups_setup", setup);
+        }
         {
             json_t *kill = json_object();
             int pc = (iso->cg_mask & CG_MASK(CG_FREEZER)) ? CG_FREEZER : -1;

@@ -20,8 +20,10 @@
  * Division of labour: the agent creates a container's cgroups and writes their
  * limits (iso_prepare, on the loop thread: a few mkdir and writes), and
  * describes the rest of the container in launch.json's "container" object;
- * agora-executor puts the container's first process into the cgroups and
- * builds namespaces and filesystem (slave/executor.c, container_init.c). The
+ * agora-executor puts the container's first process into the cgroups (all
+ * but the cpu ones, listed in "cgroups_setup", while the process builds the
+ * container; the cpu ones afterwards) and builds namespaces and filesystem
+ * (slave/executor.c, container_init.c). The
  * agent removes the cgroups once the container is gone (iso_cleanup), and
  * removes groups under its root that belong to no known container after a
  * restart (iso_orphans). Containers' groups live at

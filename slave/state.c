@@ -4,13 +4,57 @@
 #include "error.h"
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STATE_CKPT_COMMITS 256 /* commits between checkpoints of the WAL (~1000 pages) */
 
 struct state {
     struct db *db;
+    char path[PATH_MAX];
+    char wal_path[PATH_MAX + 8];
+    int wal_fd;         /* the WAL, for fdatasync off the loop (-1 until the first sync) */
+    bool in_txn;        /* between state_begin and state_commit/state_rollback */
+    uint64_t committed; /* commits so far (autocommitted writes included) */
+    uint64_t durable;   /* commits known to be on disk */
+    bool blocking;      /* the WAL could not be opened: commits fsync themselves */
+    /* The syncer: a thread of its own (not libuv's pool, where slow
+     * removals of old sandboxes would queue ahead of it) doing one fdatasync
+     * at a time, and an async handle that brings the result to the loop. */
+    uv_loop_t *loop;
+    uv_async_t async;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool has_async, has_thread;
+    bool requested, finished, quit; /* under mu */
+    int sync_errno;                 /* under mu */
+    /* The checkpointer: copies the WAL into the database file (two fsyncs)
+     * through a connection of its own, so that no commit on the loop does. */
+    pthread_t ckpt_thread;
+    pthread_cond_t ckpt_cv;
+    bool has_ckpt_thread, ckpt_requested; /* under mu */
+    uint64_t ckpt_seq;                    /* loop thread: durable at the last request */
+    bool syncing;                         /* loop thread: a sync is in flight */
+    uint64_t syncing_seq;
+    state_durable_cb done;
+    void *done_arg;
 };
+
+/* A write outside a transaction commits at once. */
+static void
+autocommitted(struct state *st)
+{
+    if (!st->in_txn)
+        st->committed++;
+}
 
 static const struct db_migration state_migrations[] = {
     {"agent checkpoint",
@@ -53,14 +97,36 @@ state_open(struct state **out, const char *path, char *err, size_t errlen)
     *out = NULL;
     if ((st = calloc(1, sizeof(*st))) == NULL)
         return -AG_ENOMEM;
+    st->wal_fd = -1;
+    /* synchronous=NORMAL: a commit writes the WAL without fsync; state_sync()
+     * fsyncs it (see state.h). Checkpoints of the WAL into the database file
+     * stay synchronized by SQLite itself. */
     rv = db_open(&st->db, path, state_migrations,
-                 sizeof(state_migrations) / sizeof(state_migrations[0]), DB_SYNC_FULL, err, errlen);
+                 sizeof(state_migrations) / sizeof(state_migrations[0]), 0, err, errlen);
     if (rv != 0) {
         free(st);
         return rv;
     }
+    snprintf(st->path, sizeof(st->path), "%s", path);
+    snprintf(st->wal_path, sizeof(st->wal_path), "%s-wal", path);
+    /* Checkpoints are SQLite's own (at commit) until the first state_sync
+     * starts the checkpointer thread. */
     *out = st;
     return 0;
+}
+
+static void
+state_free(struct state *st)
+{
+    if (st->wal_fd >= 0)
+        close(st->wal_fd);
+    free(st);
+}
+
+static void
+async_closed_cb(uv_handle_t *h)
+{
+    state_free(h->data);
 }
 
 void
@@ -68,20 +134,248 @@ state_close(struct state *st)
 {
     if (st == NULL)
         return;
+    if (st->has_thread) {
+        pthread_mutex_lock(&st->mu);
+        st->quit = true;
+        pthread_cond_signal(&st->cv);
+        pthread_cond_signal(&st->ckpt_cv);
+        pthread_mutex_unlock(&st->mu);
+        pthread_join(st->thread, NULL);
+        if (st->has_ckpt_thread)
+            pthread_join(st->ckpt_thread, NULL);
+        pthread_mutex_destroy(&st->mu);
+        pthread_cond_destroy(&st->cv);
+        pthread_cond_destroy(&st->ckpt_cv);
+    }
+    if (st->wal_fd >= 0 && st->durable < st->committed && fdatasync(st->wal_fd) != 0)
+        log_error("state: cannot sync %s: %s", st->wal_path, strerror(errno));
     db_close(st->db);
-    free(st);
+    st->db = NULL;
+    if (st->has_async) { /* freed once the async handle is closed */
+        st->async.data = st;
+        uv_close((uv_handle_t *)&st->async, async_closed_cb);
+        return;
+    }
+    state_free(st);
 }
 
 int
 state_begin(struct state *st)
 {
-    return db_begin(st->db);
+    int rv = db_begin(st->db);
+    if (rv == 0)
+        st->in_txn = true;
+    return rv;
 }
 
 int
 state_commit(struct state *st)
 {
-    return db_commit(st->db);
+    int rv = db_commit(st->db);
+    /* Counted also when it failed (the caller rolls back): who waits for this
+     * commit is not held forever. */
+    if (st->in_txn)
+        st->committed++;
+    st->in_txn = false; /* a failed COMMIT is rolled back by db_commit */
+    return rv;
+}
+
+uint64_t
+state_seq(const struct state *st)
+{
+    return st->in_txn ? st->committed + 1 : st->committed;
+}
+
+uint64_t
+state_durable(const struct state *st)
+{
+    return st->durable;
+}
+
+static void *
+sync_thread(void *arg)
+{
+    struct state *st = arg;
+    int rv;
+
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        while (!st->requested && !st->quit)
+            pthread_cond_wait(&st->cv, &st->mu);
+        if (st->quit)
+            break;
+        st->requested = false;
+        pthread_mutex_unlock(&st->mu);
+        rv = fdatasync(st->wal_fd) == 0 ? 0 : errno;
+        pthread_mutex_lock(&st->mu);
+        st->sync_errno = rv;
+        st->finished = true;
+        uv_async_send(&st->async);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+
+static void *
+ckpt_thread(void *arg)
+{
+    struct state *st = arg;
+    sqlite3 *h = NULL;
+    int rc, nlog = 0, nckpt = 0;
+
+    rc = sqlite3_open_v2(st->path, &h, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(h, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        log_error("state: checkpointer cannot open %s: %s", st->path,
+                  h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        while (!st->ckpt_requested && !st->quit)
+            pthread_cond_wait(&st->ckpt_cv, &st->mu);
+        if (st->quit)
+            break;
+        pthread_mutex_unlock(&st->mu);
+        /* PASSIVE: never blocks the loop's writes; SQLite syncs the WAL before
+         * and the database file after copying, and the next write restarts
+         * the WAL from its beginning. */
+        if (rc == SQLITE_OK && sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog,
+                                                         &nckpt) != SQLITE_OK)
+            log_warn("state: checkpoint of %s: %s", st->path, sqlite3_errmsg(h));
+        pthread_mutex_lock(&st->mu);
+        st->ckpt_requested = false;
+    }
+    pthread_mutex_unlock(&st->mu);
+    sqlite3_close(h);
+    return NULL;
+}
+
+static int sync_start(struct state *st);
+
+static void
+sync_done_cb(uv_async_t *h)
+{
+    struct state *st = h->data;
+    bool finished;
+    int err;
+
+    pthread_mutex_lock(&st->mu);
+    finished = st->finished;
+    st->finished = false;
+    err = st->sync_errno;
+    pthread_mutex_unlock(&st->mu);
+    if (!finished || !st->syncing)
+        return;
+    st->syncing = false;
+    if (err != 0) /* as a failed commit: logged, and what waited for it goes on */
+        log_error("state: cannot sync the checkpoint %s: %s", st->wal_path, strerror(err));
+    if (st->syncing_seq > st->durable)
+        st->durable = st->syncing_seq;
+    if (st->has_ckpt_thread && st->durable - st->ckpt_seq >= STATE_CKPT_COMMITS) {
+        st->ckpt_seq = st->durable;
+        pthread_mutex_lock(&st->mu);
+        st->ckpt_requested = true;
+        pthread_cond_signal(&st->ckpt_cv);
+        pthread_mutex_unlock(&st->mu);
+    }
+    if (st->done != NULL)
+        st->done(st->done_arg, st->durable);
+    if (st->durable < st->committed && !st->syncing)
+        sync_start(st);
+}
+
+/* Starts the syncer thread on the first sync. */
+static int
+thread_start(struct state *st)
+{
+    int rv;
+
+    if (st->has_thread)
+        return 0;
+    if (!st->has_async) {
+        if ((rv = uv_async_init(st->loop, &st->async, sync_done_cb)) != 0)
+            return rv;
+        st->async.data = st;
+        st->has_async = true;
+    }
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    pthread_cond_init(&st->ckpt_cv, NULL);
+    if ((rv = pthread_create(&st->thread, NULL, sync_thread, st)) != 0) {
+        pthread_mutex_destroy(&st->mu);
+        pthread_cond_destroy(&st->cv);
+        pthread_cond_destroy(&st->ckpt_cv);
+        return uv_translate_sys_error(rv);
+    }
+    st->has_thread = true;
+    if (pthread_create(&st->ckpt_thread, NULL, ckpt_thread, st) == 0) {
+        pthread_mutex_lock(&st->mu);
+        st->has_ckpt_thread = true;
+        pthread_mutex_unlock(&st->mu);
+        /* From now on no commit on the loop checkpoints. */
+        db_exec(st->db, "PRAGMA wal_autocheckpoint=0");
+    }
+    return 0;
+}
+
+/* Opens the WAL once; false (and blocking mode from now on) when it cannot. */
+static bool
+wal_open(struct state *st)
+{
+    if (st->wal_fd >= 0)
+        return true;
+    if (!st->blocking && (st->wal_fd = open(st->wal_path, O_RDONLY | O_CLOEXEC)) >= 0)
+        return true;
+    if (!st->blocking) {
+        log_warn("state: cannot open %s (%s): every commit syncs on the loop from now on",
+                 st->wal_path, strerror(errno));
+        st->blocking = true;
+        db_exec(st->db, "PRAGMA synchronous=FULL");
+        /* What was committed before: a FULL checkpoint syncs the WAL and the
+         * database file. */
+        db_exec(st->db, "PRAGMA wal_checkpoint(FULL)");
+    }
+    return false;
+}
+
+static int
+sync_start(struct state *st)
+{
+    int rv;
+
+    if (st->syncing || st->durable >= st->committed)
+        return 0;
+    if (!wal_open(st)) { /* commits are synchronous now */
+        st->durable = st->committed;
+        if (st->done != NULL)
+            st->done(st->done_arg, st->durable);
+        return 0;
+    }
+    st->syncing_seq = st->committed;
+    if ((rv = thread_start(st)) != 0) {
+        log_error("state: cannot start the syncer: %s; syncing on the loop", uv_strerror(rv));
+        if (fdatasync(st->wal_fd) != 0)
+            log_error("state: cannot sync %s: %s", st->wal_path, strerror(errno));
+        st->durable = st->syncing_seq;
+        if (st->done != NULL)
+            st->done(st->done_arg, st->durable);
+        return 0;
+    }
+    st->syncing = true;
+    pthread_mutex_lock(&st->mu);
+    st->requested = true;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    return 0;
+}
+
+int
+state_sync(struct state *st, uv_loop_t *loop, state_durable_cb done, void *arg)
+{
+    st->loop = loop;
+    st->done = done;
+    st->done_arg = arg;
+    return sync_start(st);
 }
 
 int
@@ -107,6 +401,10 @@ state_rollback_to(struct state *st)
 int
 state_rollback(struct state *st)
 {
+    if (st->in_txn) {
+        st->in_txn = false;
+        st->committed++; /* nothing to wait for: see state_commit */
+    }
     return db_rollback(st->db);
 }
 
@@ -124,6 +422,7 @@ exec_text(struct state *st, const char *sql, const char *a, const char *b)
     if (b != NULL)
         sqlite3_bind_text(s, 2, b, -1, SQLITE_TRANSIENT);
     rv = db_step(st->db, s);
+    autocommitted(st);
     return rv < 0 ? rv : 0;
 }
 
@@ -213,6 +512,7 @@ state_put_framework(struct state *st, const struct msg_framework_info *info)
         rv = db_step(st->db, s);
     }
     free(buf);
+    autocommitted(st);
     return rv < 0 ? rv : 0;
 }
 
@@ -252,6 +552,7 @@ state_put_task(struct state *st, const struct state_task *t)
 out:
     free(ibuf);
     free(sbuf);
+    autocommitted(st);
     return rv < 0 ? rv : 0;
 }
 
@@ -284,6 +585,7 @@ state_add_update(struct state *st, const struct msg_task_status *status)
         rv = db_step(st->db, s);
     }
     free(buf);
+    autocommitted(st);
     return rv < 0 ? rv : 0;
 }
 
@@ -296,8 +598,10 @@ state_del_update(struct state *st, const char *uuid)
 int
 state_reset(struct state *st)
 {
-    return db_exec(st->db, "DELETE FROM agent; DELETE FROM frameworks; DELETE FROM tasks;"
-                           "DELETE FROM updates;");
+    int rv = db_exec(st->db, "DELETE FROM agent; DELETE FROM frameworks; DELETE FROM tasks;"
+                             "DELETE FROM updates;");
+    autocommitted(st);
+    return rv;
 }
 
 /* Grows an array of `size`-byte elements to hold one more. */

@@ -1,8 +1,8 @@
 /*
  * The agent's checkpoint: everything it needs to carry on after being killed
  * and restarted with the same --work_dir. One SQLite file,
- * <work_dir>/meta/agent.db (synchronous=FULL: a checkpointed update survives a
- * power loss), with
+ * <work_dir>/meta/agent.db (a checkpointed update survives a power loss once
+ * its commit is synced: see below), with
  *
  *   agent       the agent id the master gave (key "agent_id")
  *   frameworks  framework_id -> framework_info
@@ -19,6 +19,19 @@
  * state_commit() so that the checkpoint moves from one consistent state to the
  * next; each write function also works outside a transaction (autocommit).
  * Every function returns 0 or a negative AG_E* code and logs the failure.
+ *
+ * Durability is separate from commit, so that the loop never waits for the
+ * disk: the database runs with synchronous=NORMAL (a commit writes the WAL
+ * but does not fsync it; SQLite still synchronizes its checkpoints of the WAL
+ * into the database file), and state_sync() fsyncs the WAL (fdatasync) on a
+ * thread of its own. Commits are numbered: state_seq() names the commit that
+ * will contain the writes made so far, state_durable() the last one on disk.
+ * One sync covers every commit made before it started (group commit); while
+ * one is in flight the next waits for it. Together this gives what
+ * synchronous=FULL gives (a commit is on disk once its sync has completed)
+ * without blocking the caller. Anything that must not be seen before it is
+ * durable (status updates) waits for its commit's number (status_updates.h).
+ * If the WAL cannot be opened, the checkpoint falls back to synchronous=FULL.
  */
 #ifndef AGORA_SLAVE_STATE_H
 #define AGORA_SLAVE_STATE_H
@@ -27,10 +40,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "ids.h"
 #include "msg.h"
 
 struct state;
+
+/* Called on the loop thread when the commits up to `durable` are on disk. */
+typedef void (*state_durable_cb)(void *arg, uint64_t durable);
 
 /* One task as checkpointed. */
 struct state_task {
@@ -57,8 +75,22 @@ struct state_snapshot {
  * or a negative code with a message in `err` (nothing left open). */
 int state_open(struct state **out, const char *path, char *err, size_t errlen);
 
-/* Closes the checkpoint, rolling back an open transaction. Accepts NULL. */
+/* Closes the checkpoint, rolling back an open transaction, after syncing what
+ * was committed. A sync in flight finishes on the loop without calling back.
+ * Accepts NULL. */
 void state_close(struct state *st);
+
+/* The number of the commit that makes the writes made so far durable (the
+ * open transaction's, when there is one), and the last durable commit. */
+uint64_t state_seq(const struct state *st);
+uint64_t state_durable(const struct state *st);
+
+/* Starts making every commit so far durable on the syncer thread (its
+ * completion is delivered on `loop`) unless a sync is in flight (when it ends it starts the next
+ * one by itself). `done` is called on the loop with the new durable number after each sync; it is
+ * kept for later syncs. A failed fsync is logged and counted as done, as a failed commit is.
+ * Returns 0 or a negative code. */
+int state_sync(struct state *st, uv_loop_t *loop, state_durable_cb done, void *arg);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK (see db.h). */
 int state_begin(struct state *st);

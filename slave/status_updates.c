@@ -38,10 +38,12 @@ update_free(struct su_update *u)
 }
 
 static void
-stream_free(struct su_stream *st)
+stream_free(struct su *s, struct su_stream *st)
 {
     struct su_update *u, *next;
 
+    if (st->waiting)
+        s->nwaiting--;
     for (u = st->head; u != NULL; u = next) {
         next = u->next;
         update_free(u);
@@ -53,9 +55,19 @@ stream_free(struct su_stream *st)
 static void
 stream_send_head(struct su *s, struct su_stream *st, int64_t now_ms, int64_t backoff_ms)
 {
+    bool waiting;
+
     st->backoff_ms = backoff_ms;
     st->retry_at_ms = now_ms + backoff_ms;
-    if (!s->online || st->head == NULL)
+    waiting = st->head != NULL && st->head->seq > s->durable;
+    if (waiting != st->waiting) {
+        st->waiting = waiting;
+        if (waiting)
+            s->nwaiting++;
+        else
+            s->nwaiting--;
+    }
+    if (!s->online || st->head == NULL || waiting)
         return;
     st->sends++;
     s->sent++;
@@ -83,7 +95,7 @@ su_clear(struct su *s)
 
     for (size_t it = 0; hmap_next(&s->streams, &it, &key, &val);) {
         hmap_del(&s->streams, key);
-        stream_free(val);
+        stream_free(s, val);
     }
 }
 
@@ -99,6 +111,12 @@ su_fini(struct su *s)
 int
 su_add(struct su *s, const struct msg_task_status *status, int64_t now_ms)
 {
+    return su_add_after(s, status, 0, now_ms);
+}
+
+int
+su_add_after(struct su *s, const struct msg_task_status *status, uint64_t seq, int64_t now_ms)
+{
     char key[2 * AG_ID_MAX + 2];
     struct su_stream *st;
     struct su_update *u;
@@ -109,6 +127,7 @@ su_add(struct su *s, const struct msg_task_status *status, int64_t now_ms)
         return -AG_EINVAL;
     if ((u = calloc(1, sizeof(*u))) == NULL)
         return -AG_ENOMEM;
+    u->seq = seq;
     msg_task_status_init(&u->status);
     if (msg_task_status_copy(&u->status, status) != 0) {
         free(u);
@@ -159,7 +178,7 @@ su_ack(struct su *s, const char *framework_id, const char *task_id, const char *
     s->acked++;
     if (st->head == NULL) {
         hmap_del(&s->streams, key);
-        free(st);
+        stream_free(s, st);
         return 0;
     }
     st->sends = 0;
@@ -192,13 +211,31 @@ su_tick(struct su *s, int64_t now_ms)
         struct su_stream *st = val;
         int64_t next;
 
-        if (now_ms < st->retry_at_ms)
+        if (st->waiting || now_ms < st->retry_at_ms)
             continue;
         next = st->backoff_ms * 2;
         if (next > s->max_ms)
             next = s->max_ms;
         s->retries++;
         stream_send_head(s, st, now_ms, next);
+    }
+}
+
+void
+su_set_durable(struct su *s, uint64_t seq, int64_t now_ms)
+{
+    const char *key;
+    void *val;
+
+    if (seq <= s->durable)
+        return;
+    s->durable = seq;
+    for (size_t it = 0; s->nwaiting > 0 && hmap_next(&s->streams, &it, &key, &val);) {
+        struct su_stream *st = val;
+        if (st->waiting && st->head->seq <= seq) {
+            st->sends = 0;
+            stream_send_head(s, st, now_ms, s->initial_ms);
+        }
     }
 }
 
@@ -225,7 +262,7 @@ su_drop(struct su *s, const char *framework_id, const char *task_id)
     if (stream_key(key, sizeof(key), framework_id, task_id) != 0)
         return;
     if ((st = hmap_del(&s->streams, key)) != NULL)
-        stream_free(st);
+        stream_free(s, st);
 }
 
 size_t

@@ -11,6 +11,9 @@
  *              uuid) is ignored, so duplicates on either side are harmless.
  *   su_set_online(true) resends every head at once (after (re-)registration)
  *              and restarts their backoff; while offline nothing is sent.
+ *   su_set_durable() tells which checkpoint commits are on disk: an update
+ *              added with su_add_after(seq) is not put on the wire before
+ *              commit `seq` is (state.h); once it is, it goes at once.
  *
  * Time is passed in (milliseconds on any monotonic clock), so the module does
  * no I/O of its own: sending is the `send` callback, persistence is the
@@ -36,6 +39,7 @@ struct su_ops {
 
 struct su_update {
     struct su_update *next;
+    uint64_t seq; /* the checkpoint commit it waits for (0: none) */
     struct msg_task_status status;
 };
 
@@ -47,6 +51,7 @@ struct su_stream {
     int64_t retry_at_ms; /* when the head is sent again */
     int64_t backoff_ms;  /* the interval that led to retry_at_ms */
     uint64_t sends;      /* times the current head was put on the wire */
+    bool waiting;        /* the head waits for its commit to be durable */
 };
 
 struct su {
@@ -54,6 +59,8 @@ struct su {
     int64_t initial_ms;
     int64_t max_ms;
     bool online;
+    uint64_t durable; /* checkpoint commits known to be on disk */
+    size_t nwaiting;  /* streams whose head waits for durability */
     const struct su_ops *ops;
     void *arg;
     uint64_t sent;    /* updates put on the wire, retries included */
@@ -71,6 +78,14 @@ void su_fini(struct su *s);
  * head and `s` is online. Returns 0, -AG_EINVAL (bad ids or no uuid) or
  * -AG_ENOMEM (nothing queued). */
 int su_add(struct su *s, const struct msg_task_status *status, int64_t now_ms);
+
+/* su_add for an update that must not be sent before checkpoint commit `seq`
+ * is durable (see su_set_durable). */
+int su_add_after(struct su *s, const struct msg_task_status *status, uint64_t seq, int64_t now_ms);
+
+/* The checkpoint commits up to `seq` are durable: heads that waited for them
+ * are sent now (when online). */
+void su_set_durable(struct su *s, uint64_t seq, int64_t now_ms);
 
 /* Handles an acknowledgement. Returns 0 when it matched the head of the stream
  * (dropped; the next update, if any, is sent), -AG_ENOENT otherwise. */

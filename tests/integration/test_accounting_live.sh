@@ -227,6 +227,28 @@ log "$(cat "$T/table.txt")"
 row=$(grep -F "$busy " "$T/table.txt") || fail "table: no row for the busy task"
 is "$(echo "$row" | awk '{ print $4 }') > 0" || fail "table: the busy task used nothing: $row"
 
+if [ "$ROOT" = 1 ]; then
+    # A task that ends between two reports still has its usage counted: the
+    # agent sends its container's last counters when the container ends (an
+    # agent that reports hourly would otherwise record nothing for it).
+    start_agent a2 --usage_report_interval=1hrs --executor_shutdown_grace_period=1secs
+    wait_agents 2
+    send revive
+    offer2=$(expect_event 10 '.event == "offers" and any(.offers[]; .hostname == "a2")' \
+        "an offer of a2" | jq -r '[.offers[] | select(.hostname == "a2")][0].id')
+    t_short=$(now_ms)
+    short='[{"task_id": "short", "resources": "cpus:1;mem:64", "cmd": "timeout 2 sh -c \"while :; do :; done\"; exit 0"}]'
+    send launch_json "$offer2" "$short"
+    wait_until 15 saw_update short TASK_FINISHED || fail "the short task did not finish"
+    sleep 2.6 # the recorder's batch
+    report short.json --db="$db" --since="@$((t_short / 1000 - 2))" --by=task --format=json
+    short_used_s=$(calc "$(jq -r --arg k "$fwid/short" '.groups[] | select(.key == $k) | .cpus_used' \
+        "$T/short.json") * 3600")
+    log "short task: used $short_used_s cpu-s in about 2 s, with no periodic report"
+    is "$short_used_s > 0.5 && $short_used_s < 3" ||
+        fail "short task: $short_used_s cpu-s recorded (its container's last counters not reported?)"
+fi
+
 if [ "$ROOT" = 0 ]; then
     # Clean up as after a pass (lib.sh keeps the scratch directory on any other status).
     disown -a

@@ -1,7 +1,8 @@
 /*
  * bench-launch: how fast one local agent starts and kills containers.
  *
- *   bench-launch [--tasks=100,1000] [--window=N] [--bin=DIR] [--image=PATH] [--keep]
+ *   bench-launch [--tasks=100,1000] [--window=N] [--rate=R] [--bin=DIR] [--image=PATH]
+ *                [--keep]
  *
  * Starts agora-master and agora-agent (from --bin, default: this program's
  * directory) in a scratch directory, builds a busybox root filesystem tarball
@@ -17,7 +18,18 @@
  *      second (N over first ACCEPT to last TASK_RUNNING) and the p50 / p99 /
  *      max time from the ACCEPT of a task to its TASK_RUNNING; then kills all N
  *      at once and prints the time until the last TASK_KILLED;
- *   3. baseline: when runc or crun is installed, `run`s /bin/true in a bundle
+ *   3. for each N again, open loop (unless --rate=0): tasks arrive one every
+ *      1/R s (--rate, default 100 per second) whatever happens to earlier
+ *      ones, and each is accepted as soon as it has arrived and an offer is
+ *      held (the framework launches as offers arrive). Prints the same figures
+ *      and also arrival-to-RUNNING (which includes waiting for an offer).
+ *      The closed loop keeps the agent saturated: each task queues behind up
+ *      to --window - 1 others, so its latency is mostly --window divided by
+ *      the throughput (Little's law), whatever a single launch costs; the open
+ *      loop below saturation measures what a task waits when the cluster is
+ *      not overloaded. Every round starts once the agent has been idle for
+ *      300 ms (the previous round's sandboxes are removed meanwhile);
+ *   4. baseline: when runc or crun is installed, `run`s /bin/true in a bundle
  *      made of the same root filesystem 20 times and prints the median.
  *
  * Goals (docs/isolation.md): >= 200 containers/s, p99 accept-to-RUNNING <= 20
@@ -59,9 +71,10 @@ extern char **environ;
 
 struct run {
     int n, window;
+    double rate; /* open loop: arrivals per second (0: closed loop) */
     const char *prefix;
-    int launched, running, killed, failed, inflight;
-    double *accept_at, *running_at, *killed_at;
+    int launched, running, killed, failed, inflight, arrived;
+    double *arrive_at, *accept_at, *running_at, *killed_at;
     double first_accept, kill_start;
     bool killing;
 };
@@ -179,7 +192,8 @@ launch_some(void)
 
     if (r == NULL || B.noffers == 0 || r->killing)
         return;
-    while (k < 256 && r->launched + k < r->n && r->inflight + k < r->window) {
+    while (k < 256 && r->launched + k < r->n && r->inflight + k < r->window &&
+           (r->rate <= 0 || r->launched + k < r->arrived)) {
         snprintf(id, sizeof(id), "%s-%d", r->prefix, r->launched + k);
         tasks[k] = ag_task_new(id, NULL, NULL);
         if (tasks[k] == NULL || ag_task_set_resources(tasks[k], TASK_RES) != 0 ||
@@ -323,24 +337,59 @@ pct(double *v, int n, double p)
     return v[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
+static double cpu_seconds(pid_t pid, bool children);
+
+/* Waits (at most 20 s) until the agent has been idle for 300 ms: the removal
+ * of the previous round's sandboxes would otherwise run during the next. */
+static void
+settle(void)
+{
+    double before = cpu_seconds(agent_pid, false), after;
+
+    for (int i = 0; i < 66; i++) {
+        usleep(300000);
+        after = cpu_seconds(agent_pid, false);
+        if (after - before < 0.015)
+            return;
+        before = after;
+    }
+}
+
 /* Launches r->n containers, then kills them all. */
 static void
 run_one(struct run *r, bool quiet)
 {
-    double *lat, last = 0, last_kill = 0;
+    double *lat, *wait, last = 0, last_kill = 0;
     char id[64];
 
+    r->arrive_at = calloc((size_t)r->n, sizeof(double));
     r->accept_at = calloc((size_t)r->n, sizeof(double));
     r->running_at = calloc((size_t)r->n, sizeof(double));
     r->killed_at = calloc((size_t)r->n, sizeof(double));
     lat = calloc((size_t)r->n, sizeof(double));
-    if (!r->accept_at || !r->running_at || !r->killed_at || !lat)
+    wait = calloc((size_t)r->n, sizeof(double));
+    if (!r->arrive_at || !r->accept_at || !r->running_at || !r->killed_at || !lat || !wait)
         die("out of memory");
+    settle();
     pthread_mutex_lock(&B.mu);
     B.r = r;
     launch_some(); /* on the offers held since the last round, if any */
     pthread_mutex_unlock(&B.mu);
     ag_driver_revive(B.d, NULL); /* brings an offer back if we had none */
+    if (r->rate > 0) {
+        double t0 = now_s();
+        for (int i = 0; i < r->n; i++) {
+            double due = t0 + i / r->rate, wait = due - now_s();
+            if (wait > 0) {
+                struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
+                nanosleep(&ts, NULL);
+            }
+            pthread_mutex_lock(&B.mu);
+            r->arrive_at[r->arrived++] = now_s();
+            launch_some();
+            pthread_mutex_unlock(&B.mu);
+        }
+    }
     pthread_mutex_lock(&B.mu);
     WAIT_FOR(r->running + r->failed >= r->n, 300, "the containers to run");
     r->killing = true;
@@ -362,6 +411,7 @@ run_one(struct run *r, bool quiet)
     for (int i = 0; i < r->n; i++) {
         if (r->running_at[i] == 0)
             continue;
+        wait[m] = (r->running_at[i] - (r->rate > 0 ? r->arrive_at[i] : r->accept_at[i])) * 1000.0;
         lat[m++] = (r->running_at[i] - r->accept_at[i]) * 1000.0;
         if (r->running_at[i] > last)
             last = r->running_at[i];
@@ -369,17 +419,29 @@ run_one(struct run *r, bool quiet)
             last_kill = r->killed_at[i];
     }
     qsort(lat, (size_t)m, sizeof(double), cmp_double);
-    printf("%6d containers (window %d): %7.1f containers/s; accept-to-RUNNING p50 %6.1f ms  "
-           "p99 %6.1f ms  max %6.1f ms; all killed in %6.3f s%s\n",
-           r->n, r->window, m > 0 ? m / (last - r->first_accept) : 0.0, m ? pct(lat, m, 0.5) : 0,
-           m ? pct(lat, m, 0.99) : 0, m ? lat[m - 1] : 0, last_kill - r->kill_start,
-           r->failed ? " (some failed, see above)" : "");
+    qsort(wait, (size_t)m, sizeof(double), cmp_double);
+    if (r->rate > 0)
+        printf("%6d containers (open loop, %g/s): %7.1f containers/s; accept-to-RUNNING p50 %6.1f "
+               "ms  p99 %6.1f ms  max %6.1f ms; arrival-to-RUNNING p50 %6.1f ms  p99 %6.1f ms; all "
+               "killed in %6.3f s%s\n",
+               r->n, r->rate, m > 0 ? m / (last - r->first_accept) : 0.0, m ? pct(lat, m, 0.5) : 0,
+               m ? pct(lat, m, 0.99) : 0, m ? lat[m - 1] : 0, m ? pct(wait, m, 0.5) : 0,
+               m ? pct(wait, m, 0.99) : 0, last_kill - r->kill_start,
+               r->failed ? " (some failed, see above)" : "");
+    else
+        printf("%6d containers (window %d): %7.1f containers/s; accept-to-RUNNING p50 %6.1f ms  "
+               "p99 %6.1f ms  max %6.1f ms; all killed in %6.3f s%s\n",
+               r->n, r->window, m > 0 ? m / (last - r->first_accept) : 0.0,
+               m ? pct(lat, m, 0.5) : 0, m ? pct(lat, m, 0.99) : 0, m ? lat[m - 1] : 0,
+               last_kill - r->kill_start, r->failed ? " (some failed, see above)" : "");
     fflush(stdout);
 out:
     pthread_mutex_lock(&B.mu);
     B.r = NULL;
     pthread_mutex_unlock(&B.mu);
     free(lat);
+    free(wait);
+    free(r->arrive_at);
     free(r->accept_at);
     free(r->running_at);
     free(r->killed_at);
@@ -461,6 +523,7 @@ main(int argc, char **argv)
     char mport[16], aport[16], master[64], rootfs_tar[PATH_MAX], margs[4][PATH_MAX + 32];
     char res[128], *save = NULL, *list, *tok;
     int window = 16, mp, ap;
+    double rate = 100;
     bool keep = false;
     struct ag_framework_info *fi;
     struct ag_scheduler_callbacks cb = {.size = sizeof(cb),
@@ -475,6 +538,8 @@ main(int argc, char **argv)
             tasks_arg = argv[i] + 8;
         else if (strncmp(argv[i], "--window=", 9) == 0)
             window = atoi(argv[i] + 9);
+        else if (strncmp(argv[i], "--rate=", 7) == 0)
+            rate = atof(argv[i] + 7);
         else if (strncmp(argv[i], "--bin=", 6) == 0)
             snprintf(bindir, sizeof(bindir), "%s", argv[i] + 6);
         else if (strncmp(argv[i], "--image=", 8) == 0)
@@ -482,8 +547,8 @@ main(int argc, char **argv)
         else if (strcmp(argv[i], "--keep") == 0)
             keep = true;
         else {
-            fprintf(stderr, "usage: bench-launch [--tasks=100,1000] [--window=16] [--bin=DIR] "
-                            "[--image=PATH] [--keep]\n");
+            fprintf(stderr, "usage: bench-launch [--tasks=100,1000] [--window=16] [--rate=100] "
+                            "[--bin=DIR] [--image=PATH] [--keep]\n");
             return 2;
         }
     }
@@ -584,6 +649,18 @@ main(int argc, char **argv)
         if (r.n <= 0 || r.n > MAX_TASKS)
             continue;
         snprintf(prefix, sizeof(prefix), "r%d", round++);
+        r.prefix = prefix;
+        run_one(&r, false);
+    }
+    free(list);
+    for (list = strdup(tasks_arg), tok = strtok_r(list, ",", &save); rate > 0 && tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        static int round;
+        char prefix[32];
+        struct run r = {.n = atoi(tok), .window = MAX_TASKS, .rate = rate};
+        if (r.n <= 0 || r.n > MAX_TASKS)
+            continue;
+        snprintf(prefix, sizeof(prefix), "o%d", round++);
         r.prefix = prefix;
         run_one(&r, false);
     }
