@@ -236,5 +236,73 @@ test_many(void)
     teardown();
 }
 
-TEST_LIST(TEST_ENTRY(round_trip), TEST_ENTRY(rollback), TEST_ENTRY(reset), TEST_ENTRY(many));
+static uint64_t synced;
+static int nsynced;
+
+static void
+on_durable(void *arg, uint64_t durable)
+{
+    (void)arg;
+    CHECK(durable >= synced); /* never goes back */
+    synced = durable;
+    nsynced++;
+}
+
+/* Commits are numbered; state_sync makes them durable off the caller's thread
+ * and says so on the loop, one sync covering every commit before it. */
+static void
+test_durable_numbers(void)
+{
+    struct state *st;
+    struct state_snapshot snap;
+    uv_loop_t loop;
+    char err[256];
+
+    setup();
+    synced = 0;
+    nsynced = 0;
+    CHECK_EQ_INT(uv_loop_init(&loop), 0);
+    CHECK_EQ_INT(state_open(&st, dbpath, err, sizeof(err)), 0);
+    CHECK_EQ_INT(state_seq(st), 0);
+    CHECK_EQ_INT(state_durable(st), 0);
+    CHECK_EQ_INT(state_begin(st), 0);
+    CHECK_EQ_INT(state_seq(st), 1); /* the open transaction's commit */
+    CHECK_EQ_INT(state_set_agent_id(st, "abc-S1"), 0);
+    CHECK_EQ_INT(state_commit(st), 0);
+    CHECK_EQ_INT(state_seq(st), 1);
+    CHECK_EQ_INT(state_durable(st), 0); /* committed, not yet synced */
+    CHECK_EQ_INT(state_sync(st, &loop, on_durable, NULL), 0);
+    while (state_durable(st) < 1)
+        CHECK(uv_run(&loop, UV_RUN_ONCE) >= 0);
+    CHECK_EQ_INT(synced, 1);
+    /* Two more commits, one sync: it covers both. */
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ_INT(state_begin(st), 0);
+        CHECK_EQ_INT(state_set_agent_id(st, i == 0 ? "abc-S2" : "abc-S3"), 0);
+        CHECK_EQ_INT(state_commit(st), 0);
+    }
+    CHECK_EQ_INT(state_seq(st), 3);
+    CHECK_EQ_INT(state_sync(st, &loop, on_durable, NULL), 0);
+    while (state_durable(st) < 3)
+        CHECK(uv_run(&loop, UV_RUN_ONCE) >= 0);
+    CHECK_EQ_INT(synced, 3);
+    /* A rolled-back transaction still takes its number (waiters are released). */
+    CHECK_EQ_INT(state_begin(st), 0);
+    CHECK_EQ_INT(state_set_agent_id(st, "abc-S9"), 0);
+    CHECK_EQ_INT(state_rollback(st), 0);
+    CHECK_EQ_INT(state_seq(st), 4);
+    state_close(st);
+    CHECK_EQ_INT(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+
+    CHECK_EQ_INT(state_open(&st, dbpath, err, sizeof(err)), 0);
+    CHECK_EQ_INT(state_load(st, &snap), 0);
+    CHECK_EQ_STR(snap.agent_id, "abc-S3");
+    state_snapshot_fini(&snap);
+    state_close(st);
+    teardown();
+}
+
+TEST_LIST(TEST_ENTRY(round_trip), TEST_ENTRY(rollback), TEST_ENTRY(reset), TEST_ENTRY(many),
+          TEST_ENTRY(durable_numbers));
 TEST_MAIN()

@@ -4,6 +4,7 @@
 #include "status_updates.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #define MAX_SENT 64
 
@@ -221,7 +222,47 @@ test_drop_and_clear(void)
     su_fini(&s);
 }
 
-TEST_LIST(TEST_ENTRY(ordering), TEST_ENTRY(ack_mismatch), TEST_ENTRY(retry_backoff),
+/* An update added after a commit is not sent before that commit is durable. */
+static void
+test_durability_gate(void)
+{
+    struct su s;
+    struct msg_task_status a1 = status("fw", "a", "u1", MSG_TASK_STARTING);
+    struct msg_task_status a2 = status("fw", "a", "u2", MSG_TASK_RUNNING);
+    struct msg_task_status b1 = status("fw", "b", "u3", MSG_TASK_RUNNING);
+
+    reset_sent();
+    su_init(&s, 1000, 8000, &ops, NULL);
+    su_set_online(&s, true, 0);
+    su_set_durable(&s, 4, 0);
+    CHECK_EQ_INT(su_add_after(&s, &a1, 5, 0), 0);
+    CHECK_EQ_INT(su_add_after(&s, &b1, 4, 0), 0); /* already durable: goes at once */
+    CHECK_EQ_INT(nsent, 1);
+    CHECK_EQ_STR(sent[0], "u3");
+    /* Neither retries nor going online again send a head still waiting. */
+    su_tick(&s, 50000);
+    su_set_online(&s, true, 50000);
+    for (int i = 0; i < nsent; i++)
+        CHECK(strcmp(sent[i], "u1") != 0);
+    CHECK_EQ_INT(su_pending(&s, "fw", "a"), 1);
+    /* Durable up to 5: u1 goes now. */
+    int before = nsent;
+    su_set_durable(&s, 5, 50001);
+    CHECK_EQ_INT(nsent, before + 1);
+    CHECK_EQ_STR(sent[nsent - 1], "u1");
+    /* The next update of the stream waits for its own commit, even after the ack. */
+    CHECK_EQ_INT(su_add_after(&s, &a2, 7, 50002), 0);
+    CHECK_EQ_INT(su_ack(&s, "fw", "a", "u1", 50003), 0);
+    CHECK_EQ_INT(nsent, before + 1);
+    su_set_durable(&s, 6, 50004);
+    CHECK_EQ_INT(nsent, before + 1);
+    su_set_durable(&s, 7, 50005);
+    CHECK_EQ_INT(nsent, before + 2);
+    CHECK_EQ_STR(sent[nsent - 1], "u2");
+    su_fini(&s);
+}
+
+TEST_LIST(TEST_ENTRY(ordering), TEST_ENTRY(durability_gate), TEST_ENTRY(ack_mismatch), TEST_ENTRY(retry_backoff),
           TEST_ENTRY(retry_resets_after_ack), TEST_ENTRY(offline), TEST_ENTRY(invalid),
           TEST_ENTRY(drop_and_clear));
 TEST_MAIN()
