@@ -783,6 +783,36 @@ stop_tasks(const struct layout *l)
     return 0;
 }
 
+/*
+ * Waits (at most 5 s) until no agent of the cluster lists a live container:
+ * each has seen its executors end and removed their cgroups and mounts, which
+ * only a running agent does.
+ */
+static void
+wait_agents_idle(const struct layout *l)
+{
+    int64_t until = cli_now_ms() + 5000;
+
+    for (int i = 1; i <= l->agents; i++) {
+        char url[128];
+        snprintf(url, sizeof(url), "http://%s:%d/monitor/statistics", HOST, l->port + i);
+        for (;;) {
+            char *body = NULL;
+            int status = 0;
+            bool idle = true;
+            if (http_request("GET", url, NULL, NULL, 0, 1000, &status, &body, NULL) == 0) {
+                json_t *j = status == 200 ? json_loads(body, 0, NULL) : NULL;
+                idle = j == NULL || !json_is_array(j) || json_array_size(j) == 0;
+                json_decref(j);
+                free(body);
+            }
+            if (idle || cli_now_ms() >= until)
+                break;
+            cli_sleep_ms(50);
+        }
+    }
+}
+
 static int
 rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -799,7 +829,7 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 static int
 cluster_down(struct layout *l)
 {
-    bool found;
+    bool found, tasks_stopped = false;
     int rc, failed = 0;
 
     if ((rc = load_layout(l, &found)) != 0)
@@ -811,15 +841,19 @@ cluster_down(struct layout *l)
         return CLI_OK;
     }
     l->services = true;
-    /* services first (it would relaunch tasks), then the agents, tasks, master. */
+    /* services first (it would relaunch tasks), then the tasks while their
+     * agents still run (they clean up after them), the agents, the master. */
     for (int i = ncomponents(l) - 1; i >= 0; i--) {
         struct component c;
         char pidf[PATH_MAX + 64];
         pid_t pid;
 
         component_at(l, i, &c);
-        if (i == 0 && !opt_keep_tasks)
+        if (i <= l->agents && !tasks_stopped && !opt_keep_tasks) {
             stop_tasks(l);
+            wait_agents_idle(l);
+            tasks_stopped = true;
+        }
         pid_path(l, &c, pidf, sizeof(pidf));
         if ((pid = running_pid(l, &c)) <= 0) {
             unlink(pidf);
@@ -840,6 +874,21 @@ cluster_down(struct layout *l)
     if (failed)
         return CLI_FAIL;
     if (opt_purge) {
+        /* The agents' cgroup roots (kept across agent restarts for recovery)
+         * go with the state; each is empty once its containers are gone. */
+        for (int i = 1; i <= l->agents; i++) {
+            char path[PATH_MAX + 96], root[PATH_MAX];
+            FILE *f;
+            snprintf(path, sizeof(path), "%s/agent%d/meta/cgroups", l->dir, i);
+            if ((f = fopen(path, "r")) == NULL)
+                continue;
+            while (fgets(root, sizeof(root), f) != NULL) {
+                root[strcspn(root, "\n")] = '\0';
+                if (root[0] == '/' && rmdir(root) != 0 && errno != ENOENT)
+                    cli_error("cannot remove the cgroup %s: %s", root, strerror(errno));
+            }
+            fclose(f);
+        }
         if (nftw(l->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
             return CLI_FAIL;
         printf("removed %s\n", l->dir);

@@ -244,7 +244,24 @@ expect_rc 1 "$CL" cluster status --dir="$CL_DIR"
 grep -q "^master  *-  *stopped" "$T/out" || fail "status after down: $(cat "$T/out")"
 # Restart on the kept state: the agents come back under their ids.
 expect_rc 0 "$CL" cluster up --dir="$CL_DIR"
+# down stops the tasks while their agents run, so that the agents remove the
+# containers' cgroups; --purge removes the agents' cgroup roots with the state.
+saved_port=$MASTER_PORT
+MASTER_PORT=$CL_PORT
+start_scheduler down
+MASTER_PORT=$saved_port
+offer=$(expect_event 10 '.event == "offers"' "an offer of the local cluster" | jq -r '.offers[0].id')
+send launch "$offer" t1 "cpus:0.1;mem:16" sleep 600
+expect_event 10 '.event == "update" and .task_id == "t1" and .state == "TASK_RUNNING"' "t1 running" >/dev/null
+roots=$(cat "$CL_DIR"/agent*/meta/cgroups 2>/dev/null || true)
+if [ -n "$roots" ]; then
+    [ "$(for r in $roots; do ls -d "$r"/*/ 2>/dev/null; done | wc -l)" -gt 0 ] ||
+        fail "no container cgroups under the agents roots while the app runs: $roots; $(cat "$T/out")"
+fi
 expect_rc 0 "$CL" cluster down --dir="$CL_DIR" --purge
 [ ! -e "$CL_DIR" ] || fail "--purge left $CL_DIR"
+for r in $roots; do
+    [ ! -e "$r" ] || fail "cluster down --purge left the cgroup $r ($(ls "$r" | head -20 | tr '\n' ' '))"
+done
 expect_rc 0 "$CL" cluster down --dir="$CL_DIR"
 log "ok"
