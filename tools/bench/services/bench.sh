@@ -71,6 +71,27 @@ done
 . "$here/../../../tests/integration/images.sh"
 
 now() { date +%s.%N; }
+# Microseconds, without starting a process (the polling loops below run every
+# 20-100 ms while the machine is busy with what is timed).
+now_us() { echo "${EPOCHREALTIME/./}"; }
+
+# settle: waits (at most 60 s) until the cpus are at least 90% idle over a
+# second, so that a timed phase does not pay for the clean-up of the one
+# before it (the kernel tears down cgroups and namespaces for seconds after
+# 1,000 containers end). Both Agora and Swarm get it before each timed step.
+settle() {
+    local i idle=0 a b c d e f g h t1 i1 t2 i2
+    for i in $(seq 1 60); do
+        read -r _ a b c d e f g h _ </proc/stat
+        t1=$((a + b + c + d + e + f + g + h)) i1=$((d + e))
+        sleep 1
+        read -r _ a b c d e f g h _ </proc/stat
+        t2=$((a + b + c + d + e + f + g + h)) i2=$((d + e))
+        idle=$((100 * (i2 - i1) / (t2 - t1 > 0 ? t2 - t1 : 1)))
+        [ "$idle" -ge 90 ] && return 0
+    done
+    echo "bench: the machine did not settle (cpus ${idle}% idle); figures may be high" >&2
+}
 
 # ---- Docker Swarm baseline ----
 # Everything lives under $SW (a temporary directory of its own, removed at exit
@@ -149,11 +170,11 @@ swarm_replicas() {
 # swarm_scale N SECS: scales the service to N; waits until N tasks run.
 swarm_scale() {
     local n=$1 secs=$2 t0
-    t0=$(now)
+    t0=$(now_us)
     dk service scale --detach "bench=$n" >/dev/null 2>&1 || fail "docker service scale bench=$n failed"
     until [ "$(swarm_replicas)" = "$n/$n" ]; do
         sleep 0.1
-        if [ "$(echo "$(now) - $t0 > $secs" | bc)" = 1 ]; then
+        if (($(now_us) - t0 > secs * 1000000)); then
             fail "Swarm: $n tasks not running after $secs s ($(swarm_replicas))"
         fi
     done
@@ -185,24 +206,31 @@ latency() {
         printf "p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d bytes)", p50, p99, t[NR], b }'
 }
 
+# Polled every 20 ms while containers start: one curl, no jq.
 running() {
-    curl -sf "http://127.0.0.1:$SVC_PORT/v2/apps/bench?embed=none" | jq .app.tasksRunning
+    local body
+    body=$(curl -sf "http://127.0.0.1:$SVC_PORT/v2/apps/bench?embed=none") || return 0
+    [[ $body =~ \"tasksRunning\":([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
 }
 
 ntasks() {
-    curl -sf "http://127.0.0.1:$SVC_PORT/v2/apps" | jq '.apps[0] | .tasksRunning + .tasksStaged'
+    local body r s
+    body=$(curl -sf "http://127.0.0.1:$SVC_PORT/v2/apps/bench?embed=none") || return 0
+    [[ $body =~ \"tasksRunning\":([0-9]+) ]] && r=${BASH_REMATCH[1]}
+    [[ $body =~ \"tasksStaged\":([0-9]+) ]] && s=${BASH_REMATCH[1]}
+    echo $((${r:-0} + ${s:-0}))
 }
 
 # scale N SECS: PUTs instances N and waits until N tasks run (N > 0) or none
 # is left (N = 0).
 scale() {
     local n=$1 secs=$2 t0
-    t0=$(now)
+    t0=$(now_us)
     api PUT "/v2/apps/bench?force=true" "{\"instances\": $n}" >/dev/null
     [ "$(api_code)" = 200 ] || fail "scale to $n: $(api_code) $(cat "$T/api.body")"
     while if [ "$n" = 0 ]; then [ "$(ntasks)" != 0 ]; else [ "$(running)" != "$n" ]; fi; do
         sleep 0.02
-        if [ "$(echo "$(now) - $t0 > $secs" | bc)" = 1 ]; then
+        if (($(now_us) - t0 > secs * 1000000)); then
             fail "scaling to $n did not finish in $secs s: $(app_json /bench |
                 jq -c '{tasksRunning, tasksStaged}'); lastTaskFailure: $(app_json /bench |
                 jq -c '.lastTaskFailure.message')"
@@ -261,6 +289,7 @@ scale 0 120
 declare -A AGORA_S
 IFS=, read -ra S <<<"$sizes"
 for n in "${S[@]}"; do
+    settle
     t0=$(now)
     scale "$n" 300
     t1=$(now)
@@ -281,6 +310,7 @@ if [ "$swarm" != no ]; then
         "$SWARM_IMAGE" sleep 3600 >/dev/null 2>&1 || fail "docker service create failed"
     swarm_scale 1 120 # warm-up, as the Agora side
     swarm_scale 0 120
+    settle
     t0=$(now)
     swarm_scale "$swarm_size" 600
     swarm_s=$(echo "$(now) - $t0" | bc)
