@@ -61,11 +61,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free TCP port on 127.0.0.1.
+# A free TCP port on 127.0.0.1: 20000-30999, below the kernel's ephemeral
+# ports (32768 and up: an outgoing connection's local port is not seen by the
+# check below, and binding it fails) and clear of the tasks' port ranges
+# (10000-18999 in services tests, 31000-32999 elsewhere).
 free_port() {
     local p
     while :; do
-        p=$((20000 + RANDOM % 20000))
+        p=$((20000 + RANDOM % 11000))
         if ! (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
             echo "$p"
             return

@@ -135,7 +135,8 @@ swarm_cleanup() {
     rm -rf "$SW"
     SW=""
 }
-trap 'rc=$?; swarm_cleanup; (exit $rc); cleanup' EXIT
+# (exit $rc) hands the status to cleanup; set +e so that a failing one does not end the trap.
+trap 'rc=$?; swarm_cleanup; set +e; (exit $rc); cleanup' EXIT
 
 # swarm_unavailable WHY: with --swarm a failure, else a note and no baseline.
 swarm_unavailable() {
