@@ -28,6 +28,10 @@
 
 #define MAX_CMD_LEN (256 * 1024)
 #define MAX_KV 1000
+#define MAX_REGEX_LEN 256   /* LIKE / UNLIKE patterns: characters */
+#define MAX_REGEX_DEPTH 16  /* nested groups */
+#define MAX_REGEX_BOUND 255 /* largest m or n in {m,n} */
+#define MAX_REGEX_SIZE 5000 /* estimated automaton size, see regex_too_costly() */
 
 /* ---- errors ---- */
 
@@ -275,9 +279,11 @@ app_id_normalize(const char *in, char *out, char *why, size_t whylen)
     n = strlen(in);
     while (n > 1 && in[n - 1] == '/')
         n--;
-    if (n + 2 > APP_ID_MAX) {
+    /* The limit applies to the normalized id, so that it normalizes again. */
+    if ((in[0] != '/') + n + 1 > APP_ID_MAX) {
         if (why)
-            snprintf(why, whylen, "an app id has at most %d characters", APP_ID_MAX - 2);
+            snprintf(why, whylen, "an app id has at most %d characters (with its leading '/')",
+                     APP_ID_MAX - 1);
         return -AG_EINVAL;
     }
     if (in[0] != '/')
@@ -500,6 +506,87 @@ parse_op(const char *name, enum app_cons_op *op)
     return false;
 }
 
+/*
+ * glibc compiles a regular expression into an automaton whose size can grow
+ * exponentially with stacked quantifiers ("a.*++++++++++++" takes seconds and
+ * close to 1 GB) or multiplied bounds ("((a{100}){100}){100}"). Constraint
+ * values come from API users, so a pattern is refused unless its estimated
+ * size is small: every atom counts 1, a group the sum of its contents, `*`,
+ * `+` and `?` double what they apply to, {m,n} multiplies it by max(m, n).
+ */
+static bool
+regex_too_costly(const char *re)
+{
+    double size[MAX_REGEX_DEPTH + 1] = {0}, last[MAX_REGEX_DEPTH + 1] = {0};
+    int depth = 0;
+    bool after_quant = false;
+    size_t n = strlen(re);
+
+    if (n > MAX_REGEX_LEN)
+        return true;
+    for (size_t i = 0; i < n; i++) {
+        char c = re[i];
+        double atom = 1;
+
+        if (c == '*' || c == '+' || c == '?' || c == '{') {
+            double mult = 2;
+            if (after_quant)
+                return true;
+            if (c == '{') {
+                char *end;
+                long lo = strtol(re + i + 1, &end, 10), hi = lo;
+                if (*end == ',')
+                    hi = end[1] == '}' ? lo : strtol(end + 1, &end, 10);
+                if (*end != '}' && !(end[0] == ',' && end[1] == '}'))
+                    return false; /* not a bound; regcomp decides */
+                if (lo < 0 || hi < 0 || lo > MAX_REGEX_BOUND || hi > MAX_REGEX_BOUND)
+                    return true;
+                mult = (double)(lo > hi ? lo : hi);
+                if (mult < 1)
+                    mult = 1;
+                i = (size_t)(strchr(re + i, '}') - re);
+            }
+            size[depth] += last[depth] * (mult - 1);
+            last[depth] *= mult;
+            after_quant = true;
+            continue;
+        }
+        after_quant = false;
+        if (c == '\\') {
+            if (i + 1 < n && re[i + 1] >= '1' && re[i + 1] <= '9')
+                return true; /* back references make matching exponential */
+            i++;
+        } else if (c == '[') {
+            size_t j = i + 1;
+            if (j < n && re[j] == '^')
+                j++;
+            if (j < n && re[j] == ']')
+                j++;
+            while (j < n && re[j] != ']')
+                j++;
+            i = j;
+        } else if (c == '(') {
+            if (++depth > MAX_REGEX_DEPTH)
+                return true;
+            size[depth] = last[depth] = 0;
+            continue;
+        } else if (c == ')' && depth > 0) {
+            atom = size[depth--];
+        } else if (c == '|') {
+            last[depth] = 0;
+            continue;
+        }
+        size[depth] += atom;
+        last[depth] = atom;
+        if (size[depth] > MAX_REGEX_SIZE)
+            return true;
+    }
+    for (int d = 0; d <= depth; d++)
+        if (size[d] > MAX_REGEX_SIZE)
+            return true;
+    return false;
+}
+
 static void
 parse_constraints(struct app_spec *s, const json_t *in, json_t *c, struct app_errors *err)
 {
@@ -579,6 +666,14 @@ parse_constraints(struct app_spec *s, const json_t *in, json_t *c, struct app_er
                 app_errors_add(err, path, "%s takes a regular expression", opname);
                 continue;
             }
+            if (regex_too_costly(value)) {
+                app_errors_add(err, path,
+                               "'%s' is too costly a regular expression: use at most %d "
+                               "characters, no quantifier right after another, no back "
+                               "references and small {m,n} bounds",
+                               value, MAX_REGEX_LEN);
+                continue;
+            }
             if (asprintf(&anchored, "^(%s)$", value) < 0)
                 abort();
             if (regcomp(&k->re, anchored, REG_EXTENDED | REG_NOSUB) != 0) {
@@ -655,13 +750,17 @@ parse_health_checks(struct app_spec *s, const json_t *in, json_t *c, struct app_
         bool have_port = json_is_number(json_object_get(h, "port"));
         get_num(h, "port", "/healthChecks(0)/port", 0, &port, err);
         get_num(h, "portIndex", "/healthChecks(0)/portIndex", 0, &idx, err);
-        if (!is_integer(port) || port < 0 || port > 65535)
+        bool port_ok = is_integer(port) && port >= 0 && port <= 65535;
+        bool idx_ok = is_integer(idx) && idx >= 0 && idx <= APP_MAX_PORTS;
+        if (!port_ok)
             app_errors_add(err, "/healthChecks(0)/port", "must be between 0 and 65535");
-        if (!is_integer(idx) || idx < 0)
-            app_errors_add(err, "/healthChecks(0)/portIndex", "must be a non-negative integer");
-        hc->port = (int)port;
-        hc->port_index = (int)idx;
-        if (hc->port == 0 && (idx < 0 || (size_t)idx >= s->nports))
+        if (!idx_ok)
+            app_errors_add(err, "/healthChecks(0)/portIndex", "must be an integer between 0 and %d",
+                           APP_MAX_PORTS);
+        /* Out-of-range values are rejected above; they are never converted. */
+        hc->port = port_ok ? (int)port : 0;
+        hc->port_index = idx_ok ? (int)idx : 0;
+        if (hc->port == 0 && idx_ok && (size_t)hc->port_index >= s->nports)
             app_errors_add(err, "/healthChecks(0)/portIndex",
                            "health check port indices must address an element of the ports "
                            "array (the app has %zu port%s)",
@@ -693,7 +792,7 @@ parse_health_checks(struct app_spec *s, const json_t *in, json_t *c, struct app_
     if (!is_integer(v) || v < 0 || v > 1000)
         app_errors_add(err, "/healthChecks(0)/maxConsecutiveFailures",
                        "must be an integer between 0 and 1000");
-    hc->max_failures = (int)v;
+    hc->max_failures = is_integer(v) && v >= 0 && v <= 1000 ? (int)v : 0;
     if (hc->grace_s < 0 || hc->grace_s > 86400)
         app_errors_add(err, "/healthChecks(0)/gracePeriodSeconds", "must be 0 to 86400");
     if (hc->interval_s <= 0 || hc->interval_s > 86400)
@@ -934,7 +1033,7 @@ app_parse(const json_t *in, const char *id, struct app_errors *err)
     get_num(in, "instances", "/instances", 1, &inst, err);
     if (!is_integer(inst) || inst < 0 || inst > APP_MAX_INSTANCES)
         app_errors_add(err, "/instances", "must be an integer between 0 and %d", APP_MAX_INSTANCES);
-    s->instances = (int64_t)(isfinite(inst) ? inst : 0);
+    s->instances = is_integer(inst) && inst >= 0 && inst <= APP_MAX_INSTANCES ? (int64_t)inst : 0;
     json_object_set_new(c, "instances", json_integer(s->instances));
     get_num(in, "cpus", "/cpus", DEF_CPUS, &s->cpus, err);
     get_num(in, "mem", "/mem", DEF_MEM, &s->mem, err);

@@ -222,10 +222,83 @@ test_ids(void)
     CHECK_EQ_INT(app_id_normalize("/a//b", out, why, sizeof(why)), -AG_EINVAL);
     CHECK_EQ_INT(app_id_normalize("/a/b.", out, why, sizeof(why)), -AG_EINVAL);
     CHECK_EQ_INT(app_id_normalize("", out, why, sizeof(why)), -AG_EINVAL);
+    {
+        /* The longest relative id normalizes into an id that normalizes again. */
+        char in[APP_ID_MAX + 1], again[APP_ID_MAX];
+        memset(in, 'a', APP_ID_MAX - 2);
+        in[APP_ID_MAX - 2] = '\0';
+        CHECK_EQ_INT(app_id_normalize(in, out, why, sizeof(why)), 0);
+        CHECK_EQ_INT(strlen(out), APP_ID_MAX - 1);
+        CHECK_EQ_INT(app_id_normalize(out, again, why, sizeof(why)), 0);
+        CHECK_EQ_STR(again, out);
+        in[APP_ID_MAX - 2] = 'a';
+        in[APP_ID_MAX - 1] = '\0';
+        CHECK_EQ_INT(app_id_normalize(in, out, why, sizeof(why)), -AG_EINVAL);
+        CHECK(strstr(why, "at most") != NULL);
+    }
     app_task_prefix("/prod/web", out, sizeof(out));
     CHECK_EQ_STR(out, "prod_web");
     app_task_prefix("/abcdefghij", out, 5);
     CHECK_EQ_STR(out, "abcd");
+}
+
+/* Constraint patterns that would make regcomp() take seconds and gigabytes are refused. */
+static void
+test_costly_regex(void)
+{
+    static const char *const bad[] = {
+        "a.*++++++++++++", "a**",    "x+?",    "((a{100}){100}){100}",
+        "(a{255}){255}",   "a{300}", "(a)\\1", "((((((((((((((((((a))))))))))))))))))",
+    };
+    static const char *const good[] = {
+        "a[0-9]+", "(web|api)-[a-z]{1,20}\\.example\\.com",
+        "[*+?]+x", "rack-(1|2|3)?",
+        "a{255}",  "(ab){10,20}",
+        "[{]x",
+    };
+    char text[512];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "{\"id\": \"/a\", \"cmd\": \"x\", \"constraints\": [[\"h\", \"LIKE\", \"%s\"]]}",
+                 bad[i]);
+        check_bad(text, 422, "/constraints(0)");
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct app_spec *s;
+        snprintf(text, sizeof(text),
+                 "{\"id\": \"/a\", \"cmd\": \"x\", \"constraints\": [[\"h\", \"UNLIKE\", \"%s\"]]}",
+                 good[i]);
+        s = parse_ok(text);
+        CHECK_EQ_INT(s->ncons, 1);
+        CHECK(s->cons[0].has_re);
+        app_free(s);
+    }
+    {
+        /* Long but flat patterns are refused by length alone. */
+        char long_re[400];
+        memset(long_re, 'a', sizeof(long_re) - 1);
+        long_re[sizeof(long_re) - 1] = '\0';
+        snprintf(
+            text, sizeof(text),
+            "{\"id\": \"/a\", \"cmd\": \"x\", \"constraints\": [[\"h\", \"LIKE\", \"%.300s\"]]}",
+            long_re);
+        check_bad(text, 422, "/constraints(0)");
+    }
+}
+
+/* Numbers far out of range are rejected, never converted (that would be undefined). */
+static void
+test_huge_numbers(void)
+{
+    check_bad("{\"id\": \"/a\", \"cmd\": \"x\", \"instances\": 1e300}", 422, "/instances");
+    check_bad("{\"id\": \"/a\", \"cmd\": \"x\", \"healthChecks\": [{\"portIndex\": 1e300}]}", 422,
+              "/healthChecks(0)/portIndex");
+    check_bad("{\"id\": \"/a\", \"cmd\": \"x\", \"healthChecks\": [{\"port\": -1e300}]}", 422,
+              "/healthChecks(0)/port");
+    check_bad("{\"id\": \"/a\", \"cmd\": \"x\", \"healthChecks\": "
+              "[{\"maxConsecutiveFailures\": 1e300}]}",
+              422, "/healthChecks(0)/maxConsecutiveFailures");
 }
 
 static void
@@ -290,5 +363,6 @@ test_time_format(void)
 }
 
 TEST_LIST(TEST_ENTRY(defaults), TEST_ENTRY(full), TEST_ENTRY(invalid), TEST_ENTRY(ids),
-          TEST_ENTRY(merge_and_versions), TEST_ENTRY(time_format));
+          TEST_ENTRY(costly_regex), TEST_ENTRY(huge_numbers), TEST_ENTRY(merge_and_versions),
+          TEST_ENTRY(time_format));
 TEST_MAIN()
