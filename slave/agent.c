@@ -15,8 +15,9 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #endif
 
 #define AGENT_TICK_MS 100
+#define USAGE_BUDGET_MS 2           /* longest a tick spends sampling usage */
 #define AGENT_MISSED_PINGS 5        /* pings missed before the agent redials */
 #define AGENT_DEFAULT_PING_MS 15000 /* until the master tells us its interval */
 #define AGENT_MAX_BACKOFF_MS 60000  /* handshake retry backoff cap */
@@ -68,6 +70,15 @@ xcalloc(size_t n, size_t size)
     void *p = calloc(n, size);
     if (p == NULL && n != 0 && size != 0)
         abort(); /* daemons abort on out-of-memory */
+    return p;
+}
+
+static void *
+xrealloc(void *old, size_t size)
+{
+    void *p = realloc(old, size);
+    if (p == NULL && size != 0)
+        abort();
     return p;
 }
 
@@ -660,29 +671,57 @@ send_usage_samples(struct agent *a, struct msg_usage_sample *samples, size_t n)
     agent_send(a, &m); /* borrowed pointers: m is never msg_free'd */
 }
 
-/* Sends USAGE_REPORT with one sample per live task. */
+/*
+ * Samples the live tasks whose turn has come and sends them in one
+ * USAGE_REPORT. Each task is sampled once per --usage_report_interval, at a
+ * phase of its own, and one tick spends at most USAGE_BUDGET_MS on it (what
+ * is left waits for the next tick): reading a container's cgroup files takes
+ * 0.15 ms, over 1 ms while the kernel tears other cgroups down, and reading a
+ * thousand in one turn of the loop held every launch behind it for over
+ * 100 ms. Phases follow the golden ratio, so even tasks started in one burst
+ * spread evenly over the interval.
+ */
 static void
-send_usage_report(struct agent *a)
+send_usage_report(struct agent *a, int64_t now)
 {
-    struct msg_usage_sample *samples;
+    struct msg_usage_sample *samples = NULL;
     const char *key;
     void *val;
-    size_t n = 0;
-    double now = agent_wall_time();
+    size_t n = 0, cap = 0;
+    double wall = agent_wall_time();
+    int64_t every = a->cfg.usage_report_ms;
+    uint64_t t0 = uv_hrtime();
 
-    if (hmap_size(&a->containers) == 0)
-        return;
-    samples = xcalloc(hmap_size(&a->containers), sizeof(*samples));
     for (size_t it = 0; hmap_next(&a->containers, &it, &key, &val);) {
-        const struct agent_task *t = val;
+        struct agent_task *t = val;
         struct cg_stats s;
         bool cg;
-        if (n >= hmap_size(&a->containers) || !agent_task_usage(a, t, &s, &cg))
+
+        if (t->next_usage_ms == 0) {
+            double phase = fmod((double)a->usage_phases++ * 0.6180339887498949, 1.0);
+            t->next_usage_ms = now + 1 + (int64_t)(phase * (double)every);
             continue;
-        usage_sample(t, &s, now, &samples[n++]);
+        }
+        if (now < t->next_usage_ms)
+            continue;
+        if (uv_hrtime() - t0 > USAGE_BUDGET_MS * 1000000)
+            break;
+        t->next_usage_ms += every;
+        if (t->next_usage_ms <= now)
+            t->next_usage_ms = now + every;
+        if (!agent_task_usage(a, t, &s, &cg))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            samples = xrealloc(samples, cap * sizeof(*samples));
+        }
+        usage_sample(t, &s, wall, &samples[n++]);
     }
+    if (n == 0)
+        return;
     send_usage_samples(a, samples, n);
     free(samples);
+    log_debug("usage report samples=%zu took_ms=%.2f", n, (double)(uv_hrtime() - t0) / 1e6);
 }
 
 /* The last sample of a task whose container just ended: what it used since
@@ -1402,15 +1441,14 @@ remove_later(struct agent *a, const char *path)
     }
 }
 
-/* Empties <work_dir>/trash (left by an agent that stopped mid-removal). */
+/* Empties a trash directory (left by an agent that stopped mid-removal). */
 static void
-empty_trash(struct agent *a)
+empty_trash_dir(struct agent *a, const char *dir)
 {
-    char dir[PATH_MAX + 16], path[2 * PATH_MAX];
+    char path[2 * PATH_MAX];
     struct dirent *e;
     DIR *d;
 
-    snprintf(dir, sizeof(dir), "%s/trash", a->paths.work_dir);
     if ((d = opendir(dir)) == NULL)
         return;
     while ((e = readdir(d)) != NULL) {
@@ -1427,6 +1465,18 @@ empty_trash(struct agent *a)
         }
     }
     closedir(d);
+}
+
+/* Empties <work_dir>/trash and, with --runtime_dir, <runtime_dir>/trash. */
+static void
+empty_trash(struct agent *a)
+{
+    char dir[PATH_MAX + 16];
+
+    snprintf(dir, sizeof(dir), "%s/trash", a->paths.work_dir);
+    empty_trash_dir(a, dir);
+    if (strcmp(dir, a->paths.runtime_trash) != 0)
+        empty_trash_dir(a, a->paths.runtime_trash);
 }
 
 /* ---- sandbox garbage collection ---- */
@@ -1502,10 +1552,8 @@ tick_cb(uv_timer_t *h)
         a->next_gc_ms = now + (every < 1000 ? 1000 : every > 60000 ? 60000 : every);
         gc_sweep(a);
     }
-    if (a->cfg.usage_report_ms > 0 && a->conn == AGENT_REGISTERED && now >= a->next_usage_ms) {
-        a->next_usage_ms = now + a->cfg.usage_report_ms;
-        send_usage_report(a);
-    }
+    if (a->cfg.usage_report_ms > 0 && a->conn == AGENT_REGISTERED)
+        send_usage_report(a, now);
     for (size_t it = 0; hmap_next(&a->tasks, &it, &key, &val);) {
         struct agent_task *t = val;
         if (t->kill_deadline_ms != 0 && now >= t->kill_deadline_ms && t->live) {
@@ -1541,7 +1589,7 @@ remove_stale_containers(struct agent *a)
     struct dirent *e;
     DIR *d;
 
-    snprintf(dir, sizeof(dir), "%s/meta/containers", a->paths.work_dir);
+    snprintf(dir, sizeof(dir), "%s", a->paths.containers);
     if ((d = opendir(dir)) == NULL)
         return;
     while ((e = readdir(d)) != NULL) {
@@ -1756,6 +1804,9 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
     if ((rv = detector_resolve(cfg->master, &a->master, err, errlen)) != 0)
         goto fail;
     if ((rv = paths_init(&a->paths, cfg->work_dir, err, errlen)) != 0)
+        goto fail;
+    if (cfg->runtime_dir != NULL && cfg->runtime_dir[0] != '\0' &&
+        (rv = paths_set_runtime_dir(&a->paths, cfg->runtime_dir, err, errlen)) != 0)
         goto fail;
     if ((rv = agent_resolve_resources(cfg->resources, a->paths.work_dir, &a->resources, err,
                                       errlen)) != 0)

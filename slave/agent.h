@@ -65,6 +65,7 @@ struct agent_config {
     const char *advertise_ip;        /* --advertise_ip (NULL/"": derived, see agent_open) */
     const char *hostname;            /* --hostname (NULL/"": gethostname) */
     const char *work_dir;            /* --work_dir */
+    const char *runtime_dir;         /* --runtime_dir; NULL = <work_dir>/meta */
     const char *resources;           /* --resources (NULL/"": detected) */
     const char *attributes;          /* --attributes */
     const char *credential;          /* --credential file (NULL: no authentication) */
@@ -102,6 +103,7 @@ struct agent_task {
     int64_t kill_deadline_ms; /* loop time of the SIGKILL to the task's group; 0 = none */
     enum msg_tri healthy;     /* latest health verdict, carried by its updates */
     double launched;          /* wall-clock seconds */
+    int64_t next_usage_ms;    /* loop time of its next usage sample; 0 = not yet planned */
 };
 
 struct agent_framework {
@@ -142,7 +144,7 @@ struct agent {
     int64_t redial_at_ms;       /* when to retry a tp_client_open that failed */
     char image_cache[PATH_MAX]; /* <work_dir>/images */
     char cgroups_root[300];     /* <--cgroups_root>/<hash of work_dir> ("" without isolation) */
-    int64_t next_usage_ms;      /* loop time of the next USAGE_REPORT */
+    uint64_t usage_phases;      /* containers given a usage sampling phase so far */
     int64_t next_gc_ms;         /* loop time of the next sandbox GC sweep */
     struct health *health;      /* health checks (health.h) */
     double start_time;

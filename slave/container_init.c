@@ -156,9 +156,24 @@ make_dev(const char *dev)
 static void
 enter_rootfs(const struct cinit_spec *s)
 {
-    char opts[16384], path[PATH_MAX], text[512];
+    char opts[16384], path[PATH_MAX], text[512], root[PATH_MAX], upper[PATH_MAX], work[PATH_MAX];
     size_t off;
     int fd;
+
+    /*
+     * The writable layer lives in a tmpfs mounted in this (private) mount
+     * namespace: it goes away with the container, costs no disk inodes (on
+     * ext4 without a journal, creating them after many deletions was most
+     * of the launch time), and what the task writes there counts against its
+     * memory limit. Bulk data belongs in the sandbox, which is on disk.
+     */
+    xmount("tmpfs", s->scratch_dir, "tmpfs", MS_NOSUID, "mode=0755");
+    if ((size_t)snprintf(root, sizeof(root), "%s/root", s->scratch_dir) >= sizeof(root) - 64)
+        die("the container's directory is too long: %s", s->scratch_dir);
+    snprintf(upper, sizeof(upper), "%s/upper", s->scratch_dir);
+    snprintf(work, sizeof(work), "%s/work", s->scratch_dir);
+    if (mkdir(root, 0755) != 0 || mkdir(upper, 0755) != 0 || mkdir(work, 0700) != 0)
+        die("mkdir in %s: %s", s->scratch_dir, strerror(errno));
 
     off = (size_t)snprintf(opts, sizeof(opts), "lowerdir=");
     for (size_t i = s->nlayers; i-- > 0;) { /* top layer first */
@@ -167,38 +182,37 @@ enter_rootfs(const struct cinit_spec *s)
         if (off >= sizeof(opts))
             die("too many image layers for one overlay mount");
     }
-    off += (size_t)snprintf(opts + off, sizeof(opts) - off, ",upperdir=%s,workdir=%s", s->upper_dir,
-                            s->work_dir);
+    off += (size_t)snprintf(opts + off, sizeof(opts) - off, ",upperdir=%s,workdir=%s", upper, work);
     if (off >= sizeof(opts))
         die("too many image layers for one overlay mount");
-    xmount("overlay", s->rootfs_dir, "overlay", 0, opts);
+    xmount("overlay", root, "overlay", 0, opts);
 
-    snprintf(path, sizeof(path), "%s/proc", s->rootfs_dir);
+    snprintf(path, sizeof(path), "%s/proc", root);
     mkdir_p(path, 0555);
     xmount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-    snprintf(path, sizeof(path), "%s/dev", s->rootfs_dir);
+    snprintf(path, sizeof(path), "%s/dev", root);
     mkdir_p(path, 0755);
     make_dev(path);
-    snprintf(path, sizeof(path), "%s/tmp", s->rootfs_dir);
+    snprintf(path, sizeof(path), "%s/tmp", root);
     mkdir_p(path, 01777);
     xmount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-    snprintf(path, sizeof(path), "%s/sys", s->rootfs_dir);
+    snprintf(path, sizeof(path), "%s/sys", root);
     mkdir_p(path, 0555);
     if (mount("sysfs", path, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) != 0) {
         xmount("/sys", path, NULL, MS_BIND | MS_REC, NULL);
         xmount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL);
     }
-    snprintf(path, sizeof(path), "%s%s", s->rootfs_dir, CINIT_SANDBOX_INSIDE);
+    snprintf(path, sizeof(path), "%s%s", root, CINIT_SANDBOX_INSIDE);
     mkdir_p(path, 0755);
     xmount(s->sandbox, path, NULL, MS_BIND | MS_REC, NULL);
 
-    snprintf(path, sizeof(path), "%s/etc", s->rootfs_dir);
+    snprintf(path, sizeof(path), "%s/etc", root);
     if (access(path, F_OK) == 0) {
         const char *h = s->hostname ? s->hostname : "localhost";
-        snprintf(path, sizeof(path), "%s/etc/hostname", s->rootfs_dir);
+        snprintf(path, sizeof(path), "%s/etc/hostname", root);
         snprintf(text, sizeof(text), "%s\n", h);
         write_text(path, text, 0644);
-        snprintf(path, sizeof(path), "%s/etc/hosts", s->rootfs_dir);
+        snprintf(path, sizeof(path), "%s/etc/hosts", root);
         snprintf(text, sizeof(text), "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost\n", h);
         write_text(path, text, 0644);
         if (!(s->ns_flags & CLONE_NEWNET) && (fd = open("/etc/resolv.conf", O_RDONLY)) >= 0) {
@@ -206,15 +220,15 @@ enter_rootfs(const struct cinit_spec *s)
             close(fd);
             if (n > 0) {
                 opts[n] = '\0';
-                snprintf(path, sizeof(path), "%s/etc/resolv.conf", s->rootfs_dir);
+                snprintf(path, sizeof(path), "%s/etc/resolv.conf", root);
                 unlink(path); /* a dangling symlink in the image would redirect the write */
                 write_text(path, opts, 0644);
             }
         }
     }
 
-    if (chdir(s->rootfs_dir) != 0)
-        die("chdir %s: %s", s->rootfs_dir, strerror(errno));
+    if (chdir(root) != 0)
+        die("chdir %s: %s", root, strerror(errno));
     if (syscall(SYS_pivot_root, ".", ".") != 0)
         die("pivot_root: %s", strerror(errno));
     if (umount2(".", MNT_DETACH) != 0)

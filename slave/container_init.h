@@ -9,8 +9,8 @@
  *      bring the private network's loopback up; set the hostname;
  *   2. make every mount private to the container (slave of the host's
  *      mounts when the task shares the host filesystem);
- *   3. with an image: overlay of the image's layers plus a writable layer on
- *      rootfs_dir; a fresh /proc, a minimal /dev (tmpfs with null, zero, full,
+ *   3. with an image: a tmpfs on scratch_dir holding the writable layer and
+ *      the overlay of the image's layers under it; a fresh /proc, a minimal /dev (tmpfs with null, zero, full,
  *      random, urandom, tty, a private devpts, shm), tmpfs /tmp, read-only
  *      /sys, /etc/hosts, /etc/hostname, /etc/resolv.conf, the sandbox bind-
  *      mounted at /mnt/mesos/sandbox; then pivot_root into it and detach the
@@ -51,7 +51,7 @@ struct cinit_spec {
     /* Image root filesystem (nlayers == 0: the host's filesystem). */
     char *const *layers; /* lowest first */
     size_t nlayers;
-    const char *rootfs_dir, *upper_dir, *work_dir;
+    const char *scratch_dir;      /* an empty directory: tmpfs with the writable layer */
     const char *sandbox;          /* host path of the sandbox */
     char *const *readonly_mounts; /* made read-only (host filesystem) */
     size_t nreadonly;

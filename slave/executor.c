@@ -461,7 +461,7 @@ main(int argc, char **argv)
     struct img image;
     struct envb env = {0};
     gid_t groups[MAX_GROUPS];
-    char msg[2048], buf[64], rootfs[PATH_MAX], upper[PATH_MAX], work[PATH_MAX];
+    char msg[2048], buf[64], rootfs[PATH_MAX];
     char **targv = NULL, **ro = NULL;
     const char *key, *file = NULL, *hostname;
     json_t *val, *arr;
@@ -573,13 +573,9 @@ main(int argc, char **argv)
             fprintf(stderr, "agora-executor: image %s is %s (%zu layers)\n", img_ref, image.digest,
                     image.nlayers);
             mkdir_meta(&l, "rootfs", rootfs, sizeof(rootfs));
-            mkdir_meta(&l, "upper", upper, sizeof(upper));
-            mkdir_meta(&l, "work", work, sizeof(work));
             spec.layers = image.layers;
             spec.nlayers = image.nlayers;
-            spec.rootfs_dir = rootfs;
-            spec.upper_dir = upper;
-            spec.work_dir = work;
+            spec.scratch_dir = rootfs;
             spec.ns_flags |= CLONE_NEWNS;
         }
     }

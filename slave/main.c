@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *f_master, *f_ip, *f_advertise_ip, *f_hostname, *f_work_dir, *f_resources;
+static char *f_master, *f_ip, *f_advertise_ip, *f_hostname, *f_work_dir, *f_runtime_dir;
+static char *f_resources;
 static char *f_attributes, *f_credential, *f_launcher_dir, *f_logging_level;
 static int64_t f_port, f_grace_ms, f_su_retry_ms, f_su_retry_max_ms, f_backoff_ms;
 static char *f_isolation, *f_cgroups_root;
@@ -30,6 +31,10 @@ static const struct flag agent_flag_table[] = {
     {"work_dir", FLAG_STRING, &f_work_dir, "/var/lib/agora/agent",
      "Directory for the checkpoint (meta/) and the task sandboxes (sandboxes/). Restart with "
      "the same directory to recover running tasks."},
+    {"runtime_dir", FLAG_STRING, &f_runtime_dir, NULL,
+     "Directory for the containers' runtime metadata (pids, outcomes, launch specs, mount "
+     "points), which must survive an agent restart but not a reboot: a tmpfs such as "
+     "/run/agora makes launches cheaper (default: <work_dir>/meta). One per agent."},
     {"resources", FLAG_STRING, &f_resources, NULL,
      "Total resources, e.g. \"cpus:4;mem:8192;disk:100000;ports:[31000-32000]\"; cpus, mem "
      "(MB), disk (MB) and ports left out are detected."},
@@ -138,6 +143,7 @@ main(int argc, char **argv)
     cfg.advertise_ip = f_advertise_ip;
     cfg.hostname = f_hostname;
     cfg.work_dir = f_work_dir;
+    cfg.runtime_dir = f_runtime_dir;
     cfg.resources = f_resources;
     cfg.attributes = f_attributes;
     cfg.credential = f_credential;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,44 @@ paths_mkdirs(const char *path, unsigned mode)
     return 0;
 }
 
+/* Creates the directory of flag --`flag` and its `subdirs`; its absolute path goes in `out`. */
+static int
+make_root(const char *flag, const char *dir, const char *const *subdirs, size_t nsub,
+          char out[PATH_MAX], char *err, size_t errlen)
+{
+    char sub[PATH_MAX];
+    int rv;
+
+    out[0] = '\0';
+    if (dir == NULL || *dir == '\0' || strlen(dir) >= PATH_MAX - 64) {
+        snprintf(err, errlen, "bad --%s: empty or too long", flag);
+        return -AG_EINVAL;
+    }
+    if ((rv = paths_mkdirs(dir, 0755)) != 0) {
+        snprintf(err, errlen, "cannot create --%s %s: %s", flag, dir, strerror(errno));
+        return rv;
+    }
+    if (realpath(dir, out) == NULL) {
+        snprintf(err, errlen, "cannot resolve --%s %s: %s", flag, dir, strerror(errno));
+        out[0] = '\0';
+        return ag_from_errno(errno);
+    }
+    if (strlen(out) >= PATH_MAX - 64) {
+        snprintf(err, errlen, "--%s %s is too long", flag, out);
+        out[0] = '\0';
+        return -AG_ERANGE;
+    }
+    for (size_t i = 0; i < nsub; i++) {
+        snprintf(sub, sizeof(sub), "%s/%s", out, subdirs[i]);
+        if (mkdir(sub, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s (in --%s): %s", sub, flag, strerror(errno));
+            out[0] = '\0';
+            return ag_from_errno(errno);
+        }
+    }
+    return 0;
+}
+
 int
 paths_init(struct paths *p, const char *work_dir, char *err, size_t errlen)
 {
@@ -64,34 +103,29 @@ paths_init(struct paths *p, const char *work_dir, char *err, size_t errlen)
     int rv;
 
     memset(p, 0, sizeof(*p));
-    if (work_dir == NULL || *work_dir == '\0' || strlen(work_dir) >= PATH_MAX - 64) {
-        snprintf(err, errlen, "bad --work_dir: empty or too long");
-        return -AG_EINVAL;
-    }
-    if ((rv = paths_mkdirs(work_dir, 0755)) != 0) {
-        snprintf(err, errlen, "cannot create --work_dir %s: %s", work_dir, strerror(errno));
+    if ((rv = make_root("work_dir", work_dir, dirs, sizeof(dirs) / sizeof(dirs[0]), p->work_dir,
+                        err, errlen)) != 0)
         return rv;
-    }
-    if (realpath(work_dir, p->work_dir) == NULL) {
-        snprintf(err, errlen, "cannot resolve --work_dir %s: %s", work_dir, strerror(errno));
-        return ag_from_errno(errno);
-    }
-    if (strlen(p->work_dir) >= PATH_MAX - 64) {
-        snprintf(err, errlen, "--work_dir %s is too long", p->work_dir);
-        return -AG_ERANGE;
-    }
-    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-        snprintf(sub, sizeof(sub), "%s/%s", p->work_dir, dirs[i]);
-        if (mkdir(sub, 0755) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "cannot create %s: %s", sub, strerror(errno));
-            return ag_from_errno(errno);
-        }
-    }
     snprintf(sub, sizeof(sub), "%s/sandboxes", p->work_dir);
     if (realpath(sub, p->sandboxes) == NULL) {
         snprintf(err, errlen, "cannot resolve %s: %s", sub, strerror(errno));
         return ag_from_errno(errno);
     }
+    snprintf(p->containers, sizeof(p->containers), "%s/meta/containers", p->work_dir);
+    snprintf(p->runtime_trash, sizeof(p->runtime_trash), "%s/trash", p->work_dir);
+    return 0;
+}
+
+int
+paths_set_runtime_dir(struct paths *p, const char *runtime_dir, char *err, size_t errlen)
+{
+    static const char *const dirs[] = {"containers", "trash"};
+    int rv;
+
+    if ((rv = make_root("runtime_dir", runtime_dir, dirs, 2, p->runtime_dir, err, errlen)) != 0)
+        return rv;
+    snprintf(p->containers, sizeof(p->containers), "%s/containers", p->runtime_dir);
+    snprintf(p->runtime_trash, sizeof(p->runtime_trash), "%s/trash", p->runtime_dir);
     return 0;
 }
 
@@ -119,9 +153,17 @@ paths_trash(const struct paths *p, const char *path, char *out, size_t len)
     struct timespec ts;
     int rv;
 
+    size_t rl = strlen(p->runtime_dir);
+    bool runtime = rl > 0 && strncmp(path, p->runtime_dir, rl) == 0 && path[rl] == '/';
+
     clock_gettime(CLOCK_REALTIME, &ts);
-    if ((rv = path_fmt(out, len, "%s/trash/%lld.%09ld.%d.%u", p->work_dir, (long long)ts.tv_sec,
-                       ts.tv_nsec, (int)getpid(), seq++)) != 0)
+    if (runtime)
+        rv = path_fmt(out, len, "%s/%lld.%09ld.%d.%u", p->runtime_trash, (long long)ts.tv_sec,
+                      ts.tv_nsec, (int)getpid(), seq++);
+    else
+        rv = path_fmt(out, len, "%s/trash/%lld.%09ld.%d.%u", p->work_dir, (long long)ts.tv_sec,
+                      ts.tv_nsec, (int)getpid(), seq++);
+    if (rv != 0)
         return rv;
     if (rename(path, out) != 0) {
         rv = errno == ENOENT ? -AG_ENOENT : ag_from_errno(errno);
@@ -138,7 +180,7 @@ paths_container(const struct paths *p, const char *container_id, char *out, size
         out[0] = '\0';
     if (!ids_valid(container_id))
         return -AG_EINVAL;
-    return path_fmt(out, len, "%s/meta/containers/%s", p->work_dir, container_id);
+    return path_fmt(out, len, "%s/%s", p->containers, container_id);
 }
 
 /* Removes the entries of the open directory `dfd` recursively, then closes it. */

@@ -12,6 +12,11 @@
  *   <work_dir>/trash/                               directories being removed
  *   <work_dir>/images/                              unpacked image layers (image.h)
  *
+ * With --runtime_dir=DIR (paths_set_runtime_dir), the containers' metadata
+ * moves to DIR/containers/<container_id>/ (and its removals to DIR/trash/):
+ * it must survive an agent restart but not a reboot, so a tmpfs fits, and
+ * there every launch is spared the disk inodes of its metadata files.
+ *
  * Container metadata lives outside the sandbox so that a task cannot forge its
  * own outcome. Every id that goes into a path is checked with ids_valid() first,
  * so ids from the network never climb out of the work directory.
@@ -26,8 +31,11 @@
 #include <stddef.h>
 
 struct paths {
-    char work_dir[PATH_MAX];  /* absolute, no trailing slash */
-    char sandboxes[PATH_MAX]; /* <work_dir>/sandboxes, symlinks resolved */
+    char work_dir[PATH_MAX];      /* absolute, no trailing slash */
+    char sandboxes[PATH_MAX];     /* <work_dir>/sandboxes, symlinks resolved */
+    char runtime_dir[PATH_MAX];   /* --runtime_dir, absolute; "" = inside work_dir */
+    char containers[PATH_MAX];    /* <runtime_dir>/containers or <work_dir>/meta/containers */
+    char runtime_trash[PATH_MAX]; /* <runtime_dir>/trash or <work_dir>/trash */
 };
 
 /*
@@ -38,6 +46,13 @@ struct paths {
  */
 int paths_init(struct paths *p, const char *work_dir, char *err, size_t errlen);
 
+/*
+ * Moves container metadata to `runtime_dir`: creates it (and its parents),
+ * containers/ and trash/ when missing. Returns 0 or as paths_init. Call it
+ * right after paths_init, before anything uses the container paths.
+ */
+int paths_set_runtime_dir(struct paths *p, const char *runtime_dir, char *err, size_t errlen);
+
 /* <work_dir>/meta/agent.db */
 int paths_db(const struct paths *p, char *out, size_t len);
 
@@ -46,10 +61,11 @@ int paths_db(const struct paths *p, char *out, size_t len);
 int paths_sandbox(const struct paths *p, const char *framework_id, const char *task_id, char *out,
                   size_t len);
 
-/* <work_dir>/meta/containers/<container_id>. Returns as paths_sandbox. */
+/* <containers>/<container_id> (see struct paths). Returns as paths_sandbox. */
 int paths_container(const struct paths *p, const char *container_id, char *out, size_t len);
 
-/* Moves `path` into <work_dir>/trash under a fresh name (in `out`), so that it
+/* Moves `path` into <work_dir>/trash (<runtime_dir>/trash for a path inside the
+ * runtime directory: a rename cannot cross filesystems) under a fresh name (in `out`), so that it
  * can be removed at leisure while its old name is free again. Returns 0,
  * -AG_ENOENT when `path` does not exist, or another errno translation. */
 int paths_trash(const struct paths *p, const char *path, char *out, size_t len);

@@ -8,6 +8,8 @@ set -euo pipefail
 
 AGORA_BIN=${AGORA_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build/bin" && pwd)}
 T=$(mktemp -d /tmp/agora-it.XXXXXX)
+# Agents' --runtime_dir, when a test gives one: $RT_PREFIX-NAME, on a tmpfs.
+RT_PREFIX=/dev/shm/$(basename "$T")
 PIDS=()
 SCHED_PID=""
 FAILED=0
@@ -27,11 +29,12 @@ cleanup() {
         wait "$p" 2>/dev/null || true
     done
     # Tasks (each in its own process group) and executors started by this test's agents.
-    for f in "$T"/agent-*/meta/containers/*/task.pid; do
+    for f in "$T"/agent-*/meta/containers/*/task.pid "$RT_PREFIX"-*/containers/*/task.pid; do
         [ -f "$f" ] || continue
         kill -KILL -- "-$(cat "$f")" 2>/dev/null || true
     done
     pkill -KILL -f "agora-executor --meta=$T" 2>/dev/null || true
+    pkill -KILL -f "agora-executor --meta=$RT_PREFIX" 2>/dev/null || true
     # Containers' cgroups left by this test's agents (meta/cgroups lists their roots).
     for f in "$T"/agent-*/meta/cgroups; do
         [ -f "$f" ] || continue
@@ -54,8 +57,9 @@ cleanup() {
             tail -60 "$f" >&2
         done
         echo "scratch directory kept: $T" >&2
+        ls -d "$RT_PREFIX"-* >/dev/null 2>&1 && echo "runtime directories kept: $RT_PREFIX-*" >&2
     else
-        rm -rf "$T"
+        rm -rf "$T" "$RT_PREFIX"-*
     fi
     exit "$rc"
 }

@@ -57,7 +57,7 @@ expect_event 10 '.event == "subscribed"' "subscription" >/dev/null
 ev=$(expect_event 10 '.event == "offers"' "first offer")
 offer=$(echo "$ev" | jq -r '.offers[0].id')
 
-check='ls / > ls.out; cat /etc/image-marker > marker.out 2>&1; test -e /etc/removed && echo present > removed.out; cat /etc/added > added.out 2>&1; echo "$IMAGE_VAR" > env.out; pwd > pwd.out; echo hi > /written-by-task && echo ok > write.out; (echo 1 > /proc/sys/kernel/domainname) 2> procsys.out; test -e /work && echo visible > host.out; echo done > done.out; sleep 1000'
+check='ls / > ls.out; cat /etc/image-marker > marker.out 2>&1; test -e /etc/removed && echo present > removed.out; cat /etc/added > added.out 2>&1; echo "$IMAGE_VAR" > env.out; pwd > pwd.out; echo hi > /written-by-task && cat /written-by-task > write.out; (echo 1 > /proc/sys/kernel/domainname) 2> procsys.out; test -e /work && echo visible > host.out; echo done > done.out; sleep 1000'
 tasks=$(jq -c --arg c "$check" --arg T "$T" '[
   {task_id: "tar", resources: "cpus:0.1;mem:64", image: ($T + "/img/rootfs.tar"), cmd: $c},
   {task_id: "oci", resources: "cpus:0.1;mem:64", image: ($T + "/img/oci"), cmd: $c},
@@ -66,7 +66,9 @@ tasks=$(jq -c --arg c "$check" --arg T "$T" '[
   {task_id: "corrupt", resources: "cpus:0.1;mem:32", image: ($T + "/img/corrupt.tar"), cmd: "true"},
   {task_id: "tampered", resources: "cpus:0.1;mem:32", image: ($T + "/img/tampered"), cmd: "true"},
   {task_id: "pinned", resources: "cpus:0.1;mem:32", image: ($T + "/img/oci@sha256:" + "'"$wrong"'"), cmd: "true"},
-  {task_id: "relative", resources: "cpus:0.1;mem:32", image: "img/oci", cmd: "true"}
+  {task_id: "relative", resources: "cpus:0.1;mem:32", image: "img/oci", cmd: "true"},
+  {task_id: "fill", resources: "cpus:0.1;mem:32", image: ($T + "/img/rootfs.tar"),
+   cmd: "dd if=/dev/zero of=/big bs=1M count=200; sleep 1000"}
 ]' <<<'null')
 send launch_json "$offer" "$tasks"
 
@@ -87,6 +89,12 @@ for t in "${!want[@]}"; do
     log "$t: $(echo "$ev" | jq -r .message)"
 done
 
+# The writable layer is memory of the task's: filling it past its mem ends it
+# as any task over its memory.
+wait_event 30 "$(update_is fill TASK_FAILED)" "fill failed"
+ev=$(event_of "$(update_is fill TASK_FAILED)")
+echo "$ev" | jq -e '.reason == "REASON_CONTAINER_LIMITATION_MEMORY"' >/dev/null || fail "fill: $ev"
+
 # Good images: only the image's files, a writable layer, the sandbox inside.
 for t in tar oci archive; do
     wait_event 30 "$(update_is $t TASK_RUNNING)" "$t running"
@@ -105,10 +113,13 @@ for t in oci archive; do
     [ "$(cat "$dir/added.out")" = from-layer-two ] || fail "$t: /etc/added: $(cat "$dir/added.out")"
     [ "$(cat "$dir/env.out")" = from-image ] || fail "$t: the image's Env is missing: $(cat "$dir/env.out")"
 done
-# The writable layer lives in the container's metadata, not in the image cache.
-n=$(find "$T/agent-a1/meta/containers" -path '*/upper/written-by-task' | wc -l)
-[ "$n" = 3 ] || fail "expected 3 writable layers with the task's file, found $n"
-! find "$T/agent-a1/images/layers" -name written-by-task | grep -q . || fail "a task wrote into a cached layer"
+# The writable layer is a tmpfs private to each container: the task reads back
+# what it wrote, and the file is nowhere on the host (not in the image cache,
+# not in the agent's directories).
+for t in tar oci archive; do
+    [ "$(cat "$(task_dir $t)/write.out")" = hi ] || fail "$t: / is not writable: $(cat "$(task_dir $t)/write.out")"
+done
+! find "$T" -name written-by-task | grep -q . || fail "the writable layer is on the host: $(find "$T" -name written-by-task)"
 # Layers unpacked once: rootfs tarball 1, OCI 2 (shared by the layout and its archive).
 n=$(ls "$T/agent-a1/images/layers" | wc -l)
 [ "$n" = 3 ] || fail "expected 3 cached layers, found $n: $(ls "$T/agent-a1/images/layers")"

@@ -4,7 +4,9 @@
 # a task that went over its memory while the agent was down is reported
 # TASK_FAILED with the memory reason; one that exited is reported with its
 # status; cgroups of finished containers and orphan groups are removed; a kill
-# after the restart still takes the whole container down.
+# after the restart still takes the whole container down. The agent keeps its
+# containers' metadata in a --runtime_dir on a tmpfs, as recommended, so the
+# recovery reads it from there.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/images.sh"
 require_root
@@ -43,7 +45,8 @@ else
 fi
 
 start_master
-start_agent a1 --status_update_retry_interval=500ms --executor_shutdown_grace_period=1secs
+start_agent a1 --status_update_retry_interval=500ms --executor_shutdown_grace_period=1secs \
+    --runtime_dir="$RT_PREFIX-a1"
 wait_agents 1
 agent_id=$(master_json /state | jq -r '.slaves[0].id')
 start_scheduler fw1
@@ -59,6 +62,9 @@ send launch_json "$offer" "$tasks"
 running=(long oomlater exitlater)
 [ -n "$image" ] && running+=(img)
 for t in "${running[@]}"; do wait_event 20 "$(update_is $t TASK_RUNNING)" "$t running"; done
+n=$(ls "$RT_PREFIX-a1/containers" | wc -l)
+[ "$n" = "${#running[@]}" ] || fail "expected ${#running[@]} containers in --runtime_dir, found $n"
+[ -z "$(ls "$T/agent-a1/meta/containers")" ] || fail "container metadata in the work directory"
 long_pid=$(task_field long .pid)
 [ -n "$image" ] && img_pid=$(task_field img .pid)
 
@@ -70,7 +76,8 @@ mem_root=$(grep /memory/ "$T/agent-a1/meta/cgroups" || head -1 "$T/agent-a1/meta
 mkdir "$mem_root/stray-orphan"
 sleep 6
 kill -0 "$long_pid" || fail "long died with the agent"
-start_agent a1 --status_update_retry_interval=500ms --executor_shutdown_grace_period=1secs
+start_agent a1 --status_update_retry_interval=500ms --executor_shutdown_grace_period=1secs \
+    --runtime_dir="$RT_PREFIX-a1"
 wait_event 20 "$(update_is oomlater TASK_FAILED)" "oomlater's end after the restart"
 ev=$(event_of "$(update_is oomlater TASK_FAILED)")
 echo "$ev" | jq -e '.reason == "REASON_CONTAINER_LIMITATION_MEMORY"' >/dev/null || fail "oomlater: $ev"
@@ -98,4 +105,6 @@ wait_until 5 sh -c "! kill -0 $long_pid 2>/dev/null" || fail "long survived"
 ! pgrep -f "sleep 888[12]" >/dev/null || fail "a process of long survived: $(pgrep -af 'sleep 888[12]')"
 wait_until 10 test -z "$(cg_groups)" || fail "cgroups left: $(cg_groups)"
 ! grep -q "$T" /proc/self/mountinfo || fail "mounts left behind"
+wait_until 10 test -z "$(ls "$RT_PREFIX-a1/containers")" ||
+    fail "container metadata left in --runtime_dir: $(ls "$RT_PREFIX-a1/containers")"
 log "ok"

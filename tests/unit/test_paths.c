@@ -68,6 +68,57 @@ test_layout(void)
     teardown();
 }
 
+/* --runtime_dir: container metadata and its trash move there; the rest stays. */
+static void
+test_runtime_dir(void)
+{
+    struct paths p;
+    char out[PATH_MAX], expect[PATH_MAX], rt[PATH_MAX], err[256], meta[PATH_MAX];
+    struct stat sb;
+
+    setup(&p);
+    snprintf(rt, sizeof(rt), "%s/run/agora", dir);
+    CHECK_EQ_INT(paths_set_runtime_dir(&p, rt, err, sizeof(err)), 0);
+    CHECK_EQ_STR(p.runtime_dir, rt);
+    snprintf(expect, sizeof(expect), "%s/containers", rt);
+    CHECK(stat(expect, &sb) == 0 && S_ISDIR(sb.st_mode));
+    CHECK_EQ_INT(paths_container(&p, "c1", meta, sizeof(meta)), 0);
+    snprintf(expect, sizeof(expect), "%s/containers/c1", rt);
+    CHECK_EQ_STR(meta, expect);
+    CHECK_EQ_INT(paths_db(&p, out, sizeof(out)), 0);
+    snprintf(expect, sizeof(expect), "%s/meta/agent.db", work);
+    CHECK_EQ_STR(out, expect); /* the checkpoint stays in the work directory */
+    CHECK_EQ_INT(paths_sandbox(&p, "fw", "t", out, sizeof(out)), 0);
+    snprintf(expect, sizeof(expect), "%s/sandboxes/fw/t", work);
+    CHECK_EQ_STR(out, expect);
+
+    /* Metadata goes to the runtime trash, a sandbox to the work directory's. */
+    CHECK_EQ_INT(mkdir(meta, 0755), 0);
+    CHECK_EQ_INT(paths_trash(&p, meta, out, sizeof(out)), 0);
+    snprintf(expect, sizeof(expect), "%s/trash/", rt);
+    CHECK(strncmp(out, expect, strlen(expect)) == 0);
+    CHECK(access(meta, F_OK) != 0 && access(out, F_OK) == 0);
+    CHECK_EQ_INT(paths_mkdirs(p.sandboxes, 0755), 0);
+    snprintf(meta, sizeof(meta), "%s/fw", p.sandboxes);
+    CHECK_EQ_INT(mkdir(meta, 0755), 0);
+    CHECK_EQ_INT(paths_trash(&p, meta, out, sizeof(out)), 0);
+    snprintf(expect, sizeof(expect), "%s/trash/", work);
+    CHECK(strncmp(out, expect, strlen(expect)) == 0);
+
+    /* A prefix that is not a parent directory does not count. */
+    snprintf(meta, sizeof(meta), "%s-x", rt);
+    CHECK_EQ_INT(mkdir(meta, 0755), 0);
+    CHECK_EQ_INT(paths_trash(&p, meta, out, sizeof(out)), 0);
+    CHECK(strncmp(out, expect, strlen(expect)) == 0);
+
+    CHECK_EQ_INT(paths_set_runtime_dir(&p, "", err, sizeof(err)), -AG_EINVAL);
+    snprintf(out, sizeof(out), "%s/file", dir);
+    touch(out, "x");
+    CHECK(paths_set_runtime_dir(&p, out, err, sizeof(err)) < 0); /* not a directory */
+    CHECK(strstr(err, "--runtime_dir") != NULL);
+    teardown();
+}
+
 static void
 test_bad_ids(void)
 {
@@ -175,5 +226,6 @@ test_remove_tree(void)
     teardown();
 }
 
-TEST_LIST(TEST_ENTRY(layout), TEST_ENTRY(bad_ids), TEST_ENTRY(resolve), TEST_ENTRY(remove_tree));
+TEST_LIST(TEST_ENTRY(layout), TEST_ENTRY(runtime_dir), TEST_ENTRY(bad_ids), TEST_ENTRY(resolve),
+          TEST_ENTRY(remove_tree));
 TEST_MAIN()

@@ -5,7 +5,8 @@
  *                [--keep]
  *
  * Starts agora-master and agora-agent (from --bin, default: this program's
- * directory) in a scratch directory, builds a busybox root filesystem tarball
+ * directory) in a scratch directory (the agent's --runtime_dir in /dev/shm, a
+ * tmpfs, as docs/agent.md recommends), builds a busybox root filesystem tarball
  * (from Debian's busybox-static, /bin/busybox) unless --image is given, and
  * drives them through libagora-scheduler:
  *
@@ -36,7 +37,9 @@
  * ms, 1000 containers killed in <= 2 s. Needs root (cgroups, namespaces).
  * Each container gets 0.1 cpus: with a CFS quota of 0.01 cpus (1 ms per 100
  * ms period) the exec of the task itself waits for the next period.
- * BENCH_DEBUG=1 prints offers and accepts on stderr. Build it without
+ * BENCH_DEBUG=1 prints offers and accepts on stderr; BENCH_AGENT_LOGGING_LEVEL
+ * (default WARNING) sets the agent's --logging_level (its log is agent.log in
+ * the scratch directory, kept with --keep). Build it without
  * sanitizers (-DCMAKE_BUILD_TYPE=Release) for meaningful figures.
  */
 #define _GNU_SOURCE
@@ -600,6 +603,7 @@ main(int argc, char **argv)
     {
         int most = 0;
         char a0[PATH_MAX + 32], a1[96], a2[PATH_MAX + 32], a3[64], a4[160], log[PATH_MAX];
+        char alog[64], a5[PATH_MAX + 32];
         for (list = strdup(tasks_arg), tok = strtok_r(list, ",", &save); tok;
              tok = strtok_r(NULL, ",", &save))
             most = atoi(tok) > most ? atoi(tok) : most;
@@ -609,16 +613,21 @@ main(int argc, char **argv)
         snprintf(a0, sizeof(a0), "%s/agora-agent", bindir);
         snprintf(a1, sizeof(a1), "--master=127.0.0.1:%s", mport);
         snprintf(a2, sizeof(a2), "--work_dir=%s/agent", work);
+        snprintf(a5, sizeof(a5), "--runtime_dir=/dev/shm/%s-agent", strrchr(work, '/') + 1);
         snprintf(a3, sizeof(a3), "--port=%s", aport);
         snprintf(a4, sizeof(a4), "--resources=%s", res);
+        snprintf(alog, sizeof(alog), "--logging_level=%s",
+                 getenv("BENCH_AGENT_LOGGING_LEVEL") ? getenv("BENCH_AGENT_LOGGING_LEVEL")
+                                                     : "WARNING");
         char *args[] = {a0,
                         a1,
                         "--ip=127.0.0.1",
                         a2,
                         a3,
                         a4,
+                        a5,
                         "--cgroups_root=agora-bench",
-                        "--logging_level=WARNING",
+                        alog,
                         "--executor_shutdown_grace_period=1secs",
                         NULL};
         snprintf(log, sizeof(log), "%s/agent.log", work);
@@ -683,6 +692,6 @@ main(int argc, char **argv)
        "2>/dev/null; done < $f; true",
        work);
     if (!keep)
-        sh("rm -rf %s", work);
+        sh("rm -rf %s /dev/shm/%s-agent", work, strrchr(work, '/') + 1);
     return 0;
 }

@@ -10,7 +10,8 @@
 # real containers (cgroups cpu/mem/pids, pid/ipc/uts/mount namespaces, and the
 # image below as the root filesystem), the same as what Docker runs. It starts
 # agora-master, N local agents (default 4, each cpus:100;mem:100000) and
-# agora-services in a scratch directory, then:
+# agora-services in a scratch directory (the agents' --runtime_dir on a tmpfs,
+# /dev/shm, as docs/agent.md recommends), then:
 #
 #   1. scaling: one app of a trivial containerized task (`sleep 3600` in a
 #      busybox image, cpus 0.01, mem 8, no ports) scaled 0 -> S for each S in
@@ -258,6 +259,7 @@ for i in $(seq 1 "$agents"); do
     AGENT_PORT[b$i]=$(free_port)
     "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 \
         --port="${AGENT_PORT[b$i]}" --hostname="b$i" --work_dir="$T/agent-b$i" \
+        --runtime_dir="$RT_PREFIX-b$i" \
         --resources="cpus:100;mem:100000;disk:100000;ports:[31000-32999]" >>"$T/agent-b$i.log" 2>&1 &
     PIDS+=($!)
 done
@@ -276,7 +278,7 @@ scale "$agents" 120
 if [ "$(id -u)" -eq 0 ]; then
     # What runs is a container: its own pid namespace, the agent's cgroups and,
     # with the image, the image as its root.
-    f=$(ls "$T"/agent-*/meta/containers/*/task.pid | head -1)
+    f=$(ls "$RT_PREFIX"-b*/containers/*/task.pid | head -1)
     pid=$(cat "$f")
     [ "$(readlink "/proc/$pid/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] ||
         fail "task $pid is not in a pid namespace of its own"
