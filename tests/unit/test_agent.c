@@ -40,6 +40,10 @@ static struct {
     struct msg_task_status updates[MAX_UPDATES];
     int nupdates;
     int pongs;
+    bool count_usage;  /* record the USAGE_REPORTs below */
+    int usage_reports; /* USAGE_REPORTs with samples */
+    size_t usage_max;  /* most samples in one report */
+    int usage_of[8];   /* samples of task "u<i>" */
 } fm;
 
 static void
@@ -107,6 +111,18 @@ fm_message(void *arg, uint32_t peer, const void *data, size_t len)
         msg_init(&r, MSG_PING);
         r.u.ping.seq = 7;
         fm_send(&r);
+        break;
+    case MSG_USAGE_REPORT:
+        if (!fm.count_usage || m.u.usage_report.nsamples == 0)
+            break;
+        fm.usage_reports++;
+        if (m.u.usage_report.nsamples > fm.usage_max)
+            fm.usage_max = m.u.usage_report.nsamples;
+        for (size_t i = 0; i < m.u.usage_report.nsamples; i++) {
+            const char *t = m.u.usage_report.samples[i].task_id;
+            if (t[0] == 'u' && t[1] >= '0' && t[1] <= '7' && t[2] == '\0')
+                fm.usage_of[t[1] - '0']++;
+        }
         break;
     case MSG_PONG:
         CHECK_EQ_INT(m.u.pong.seq, 7);
@@ -272,6 +288,8 @@ teardown(void)
     nng_fini(); /* releases what nng's threads still hold (messages in flight at close) */
 }
 
+static int64_t usage_report_ms;
+
 static void
 open_agent(void)
 {
@@ -291,6 +309,7 @@ open_agent(void)
     cfg.su_retry_max_ms = 400;
     cfg.registration_backoff_ms = 100;
     cfg.http = false;
+    cfg.usage_report_ms = usage_report_ms;
     if (agent_open(&the_agent, &loop, &cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "agent_open: %s\n", err);
         CHECK(0);
@@ -334,6 +353,62 @@ kill_task(const char *task_id)
     m.u.kill_task.framework_id = "fw-1";
     m.u.kill_task.task_id = (char *)task_id;
     fm_send(&m);
+}
+
+static bool
+eight_running(void)
+{
+    char id[4];
+    for (int i = 0; i < 8; i++) {
+        snprintf(id, sizeof(id), "u%d", i);
+        if (fm_count(id, MSG_TASK_RUNNING) < 1)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Usage is sampled once per --usage_report_interval for every task, each at a
+ * phase of its own: the reports of eight tasks started together carry a few
+ * samples each, not all eight at once (reading every container in one turn
+ * held the loop for 130 ms at 860 containers).
+ */
+static void
+test_usage_spread(void)
+{
+    setup();
+    fm.auto_ack = true;
+    usage_report_ms = 1000;
+    open_agent();
+    CHECK(run_until(registered, 10000));
+    for (int i = 0; i < 8; i++) {
+        char id[4];
+        snprintf(id, sizeof(id), "u%d", i);
+        run_task(id, "sleep 30");
+    }
+    CHECK(run_until(eight_running, 10000));
+    run_until(never, 1100); /* every task has had its first sample planned */
+    fm.count_usage = true;
+    run_until(never, 3000);
+    fm.count_usage = false;
+    for (int i = 0; i < 8; i++) {
+        if (fm.usage_of[i] < 2 || fm.usage_of[i] > 4)
+            fprintf(stderr, "task u%d: %d samples in 3 s\n", i, fm.usage_of[i]);
+        CHECK(fm.usage_of[i] >= 2 && fm.usage_of[i] <= 4);
+    }
+    if (fm.usage_max > 3)
+        fprintf(stderr, "a report carried %zu samples\n", fm.usage_max);
+    CHECK(fm.usage_max <= 3);
+    CHECK(fm.usage_reports >= 8);
+    for (int i = 0; i < 8; i++) {
+        char id[4];
+        snprintf(id, sizeof(id), "u%d", i);
+        kill_task(id);
+    }
+    CHECK(run_until(no_tasks, 10000));
+    close_agent();
+    usage_report_ms = 0;
+    teardown();
 }
 
 static void
@@ -462,5 +537,5 @@ test_resources(void)
 }
 
 TEST_LIST(TEST_ENTRY(lifecycle), TEST_ENTRY(retry_and_recovery), TEST_ENTRY(reset),
-          TEST_ENTRY(resources));
+          TEST_ENTRY(usage_spread), TEST_ENTRY(resources));
 TEST_MAIN()
