@@ -514,13 +514,30 @@ parse_op(const char *name, enum app_cons_op *op)
  * size is small: every atom counts 1, a group the sum of its contents, `*`,
  * `+` and `?` double what they apply to, {m,n} multiplies it by max(m, n).
  */
+/* The length of the bound "{m}", "{m,}", "{,n}" or "{m,n}" at `p`, or 0 when
+ * `p` starts none (then the brace is an ordinary character to us). */
+static size_t
+bound_len(const char *p)
+{
+    size_t i = 1, digits = 0;
+
+    while (p[i] >= '0' && p[i] <= '9')
+        i++, digits++;
+    if (p[i] == ',') {
+        i++;
+        while (p[i] >= '0' && p[i] <= '9')
+            i++, digits++;
+    }
+    return p[i] == '}' && digits > 0 ? i + 1 : 0;
+}
+
 static bool
 regex_too_costly(const char *re)
 {
     double size[MAX_REGEX_DEPTH + 1] = {0}, last[MAX_REGEX_DEPTH + 1] = {0};
     int depth = 0;
     bool after_quant = false;
-    size_t n = strlen(re);
+    size_t n = strlen(re), blen;
 
     if (n > MAX_REGEX_LEN)
         return true;
@@ -528,23 +545,21 @@ regex_too_costly(const char *re)
         char c = re[i];
         double atom = 1;
 
-        if (c == '*' || c == '+' || c == '?' || c == '{') {
+        if (c == '*' || c == '+' || c == '?' || (c == '{' && (blen = bound_len(re + i)) > 0)) {
             double mult = 2;
             if (after_quant)
                 return true;
             if (c == '{') {
                 char *end;
                 long lo = strtol(re + i + 1, &end, 10), hi = lo;
-                if (*end == ',')
-                    hi = end[1] == '}' ? lo : strtol(end + 1, &end, 10);
-                if (*end != '}' && !(end[0] == ',' && end[1] == '}'))
-                    return false; /* not a bound; regcomp decides */
-                if (lo < 0 || hi < 0 || lo > MAX_REGEX_BOUND || hi > MAX_REGEX_BOUND)
+                if (*end == ',' && end[1] != '}')
+                    hi = strtol(end + 1, NULL, 10);
+                if (lo > MAX_REGEX_BOUND || hi > MAX_REGEX_BOUND)
                     return true;
                 mult = (double)(lo > hi ? lo : hi);
                 if (mult < 1)
                     mult = 1;
-                i = (size_t)(strchr(re + i, '}') - re);
+                i += blen - 1;
             }
             size[depth] += last[depth] * (mult - 1);
             last[depth] *= mult;

@@ -519,6 +519,23 @@ baseline(const char *runtime, const char *rootfs_tar)
            runtime, t[ok / 2], 1000.0 / t[ok / 2]);
 }
 
+/* One run per N in the comma-separated `tasks`, named PREFIX0, PREFIX1, ... */
+static void
+run_rounds(const char *tasks, int window, double rate, const char *prefix)
+{
+    char *list = strdup(tasks), *save = NULL, name[32];
+    int round = 0;
+
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        struct run r = {.n = atoi(tok), .window = window, .rate = rate, .prefix = name};
+        if (r.n <= 0 || r.n > MAX_TASKS)
+            continue;
+        snprintf(name, sizeof(name), "%s%d", prefix, round++);
+        run_one(&r, false);
+    }
+    free(list);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -650,30 +667,9 @@ main(int argc, char **argv)
         run_one(&warm, true);
         printf("warm-up (image unpacked into the cache): %.0f ms\n", (now_s() - t0) * 1000.0);
     }
-    for (list = strdup(tasks_arg), tok = strtok_r(list, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        static int round;
-        char prefix[32];
-        struct run r = {.n = atoi(tok), .window = window};
-        if (r.n <= 0 || r.n > MAX_TASKS)
-            continue;
-        snprintf(prefix, sizeof(prefix), "r%d", round++);
-        r.prefix = prefix;
-        run_one(&r, false);
-    }
-    free(list);
-    for (list = strdup(tasks_arg), tok = strtok_r(list, ",", &save); rate > 0 && tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        static int round;
-        char prefix[32];
-        struct run r = {.n = atoi(tok), .window = MAX_TASKS, .rate = rate};
-        if (r.n <= 0 || r.n > MAX_TASKS)
-            continue;
-        snprintf(prefix, sizeof(prefix), "o%d", round++);
-        r.prefix = prefix;
-        run_one(&r, false);
-    }
-    free(list);
+    run_rounds(tasks_arg, window, 0, "r");
+    if (rate > 0)
+        run_rounds(tasks_arg, MAX_TASKS, rate, "o");
     ag_driver_teardown(B.d);
     ag_driver_free(B.d);
     baseline("crun", rootfs_tar);
