@@ -60,7 +60,8 @@ static const struct flag agent_flag_table[] = {
      "(docs/isolation.md)."},
     {"cgroups_root", FLAG_STRING, &f_cgroups_root, "agora",
      "Name of the agent's cgroup subtree in each hierarchy; containers get "
-     "<hierarchy>/<cgroups_root>/<container id>."},
+     "<hierarchy>/<cgroups_root>/<hash of work_dir>/<container id>, so agents with different "
+     "work directories on one machine never share a subtree."},
     {"container_pids_max", FLAG_INT64, &f_pids_max, "4096",
      "Most processes and threads one container may have (cgroups/pids); 0 = no limit."},
     {"cgroups_enable_cfs", FLAG_BOOL, &f_cfs, "true",
@@ -104,7 +105,7 @@ main(int argc, char **argv)
                     "The Agora agent: registers this machine's resources with the master, runs "
                     "tasks through agora-executor and reports their states reliably. HTTP "
                     "endpoints on --port: /state, /flags, /health, /monitor/statistics, "
-                    "/files/read, /files/browse.",
+                    "/metrics/snapshot, /files/read, /files/browse; POST /containers/update.",
                     stdout);
         flags_free(agent_flag_table);
         return 0;

@@ -38,7 +38,7 @@
 #define TEARDOWN_WAIT_MS 10000
 
 static char *f_plugin, *f_master, *f_config, *f_work_dir, *f_name, *f_role, *f_principal, *f_secret,
-    *f_user, *f_log_level;
+    *f_user, *f_logging_level, *f_log_level;
 static int64_t f_failover_ms;
 static bool f_checkpoint;
 
@@ -62,7 +62,10 @@ static const struct flag host_flags[] = {
      "How long the master keeps the framework and its tasks while this host is away."},
     {"checkpoint", FLAG_BOOL, &f_checkpoint, "true",
      "Whether agents checkpoint the tasks (so they survive an agent restart)."},
-    {"log_level", FLAG_STRING, &f_log_level, "INFO", "DEBUG, INFO, WARNING or ERROR."},
+    {"logging_level", FLAG_STRING, &f_logging_level, NULL,
+     "DEBUG, INFO, WARNING or ERROR (default INFO)."},
+    {"log_level", FLAG_STRING, &f_log_level, NULL,
+     "Deprecated spelling of --logging_level, used when --logging_level is not given."},
     {NULL},
 };
 
@@ -475,6 +478,7 @@ main(int argc, char **argv)
     char *stored_plugin = NULL, *framework_id = NULL, *config_text = NULL;
     struct ag_framework_info *fi = NULL;
     enum ag_log_level level;
+    const char *level_name;
     pthread_condattr_t ca;
     pthread_mutexattr_t ma;
     pthread_t sig_thread;
@@ -495,8 +499,10 @@ main(int argc, char **argv)
         snprintf(err, sizeof(err), "unexpected argument '%s'", argv[1]);
         rv = -AG_EINVAL;
     }
-    if (rv == 0 && log_parse_level(f_log_level, &level) != 0) {
-        snprintf(err, sizeof(err), "bad --log_level '%s'", f_log_level);
+    level_name = f_logging_level ? f_logging_level : f_log_level ? f_log_level : "INFO";
+    if (rv == 0 && log_parse_level(level_name, &level) != 0) {
+        snprintf(err, sizeof(err), "bad --%s '%s'", f_logging_level ? "logging_level" : "log_level",
+                 level_name);
         rv = -AG_EINVAL;
     }
     if (rv != 0) {
@@ -506,7 +512,9 @@ main(int argc, char **argv)
     }
     log_set_component("agora-scheduler");
     log_set_level(level);
-    ag_log_level(f_log_level);
+    ag_log_level(level_name);
+    if (f_log_level != NULL && f_logging_level == NULL)
+        log_warn("--log_level is deprecated: use --logging_level");
     signal(SIGPIPE, SIG_IGN);
 
     pthread_mutexattr_init(&ma);

@@ -4,7 +4,7 @@
  *
  *   agora-test-scheduler --master=HOST:PORT [--name=N] [--role=R]... [--framework_id=ID]
  *       [--failover_timeout=SECS] [--checkpoint] [--partition_aware] [--no-auto-ack]
- *       [--principal=P] [--secret=S] [--rate_limit=PER_SEC] [--log_level=L]
+ *       [--principal=P] [--secret=S] [--rate_limit=PER_SEC] [--logging_level=L]
  *
  * Reads one command per line on stdin and prints one JSON object per event on
  * stdout (one line each, flushed). Events:
@@ -465,7 +465,7 @@ usage(FILE *f)
                "[--framework_id=ID]\n"
                "       [--failover_timeout=SECS] [--checkpoint] [--partition_aware] "
                "[--no-auto-ack]\n"
-               "       [--principal=P] [--secret=S] [--rate_limit=PER_SEC] [--log_level=L]\n"
+               "       [--principal=P] [--secret=S] [--rate_limit=PER_SEC] [--logging_level=L]\n"
                "Commands on stdin, one JSON event per line on stdout (see the source).\n");
 }
 
@@ -523,7 +523,8 @@ main(int argc, char **argv)
             secret = v;
         else if ((v = opt_value(a, "rate_limit")) != NULL)
             rate = strtod(v, NULL);
-        else if ((v = opt_value(a, "log_level")) != NULL)
+        else if ((v = opt_value(a, "logging_level")) != NULL ||
+                 (v = opt_value(a, "log_level")) != NULL) /* the old spelling */
             rv = ag_log_level(v);
         else if (opt_flag(a, "checkpoint"))
             rv = ag_framework_info_set_checkpoint(fi, true);
