@@ -3,12 +3,16 @@
 
 usage: docs_check.py SOURCE_DIR BIN_DIR
 
-Flags: every flag that a binary's --help prints appears in its doc page, and
-every flag in the page's flag tables (header "| flag | ...") exists in --help.
+Flags: every flag that agora-master, agora-agent, agora-services and
+agora-scheduler print in --help is in the flag table (header "| flag | ...")
+of its doc page, every flag of each `agora CMD --help` is in docs/cli.md (or
+docs/accounting.md for report), and every flag of those tables exists.
 Routes: every route in the route tables of master/http_api.c,
 slave/http_api.c and framework/services/api.c appears in the endpoint tables
 of master.md, agent.md and services.md, and every documented endpoint is
-served. Prints one line per problem and exits 1 if there is any.
+served; for agora-services' prefix routes, the sub-resources their handlers
+match (/restart, /tasks, /versions, /delay) both ways too. Prints one line per
+problem and exits 1 if there is any.
 """
 import os
 import re
@@ -202,6 +206,34 @@ services_table = c_routes(
     r'\{(?:"(?P<method>[A-Z]+)"|NULL), "(?P<path>/[^"]*)", \w+, (?P<flags>[A-Z_0-9]+)\}')
 check_routes("agora-services", services_table,
              doc_routes(section(services_md, "REST API"), None), "docs/services.md", ASSETS)
+
+
+# Below a prefix route agora-services dispatches in code: the sub-resources its
+# handlers match (strstr(sub, "/tasks"), ... "/delay") must be documented under
+# that prefix, and every documented sub-resource must be one of them.
+def handler_body(text, name):
+    m = re.search(r"^%s\(.*?^\}" % name, text, re.M | re.S)
+    return m.group(0) if m else ""
+
+
+services_src = source("framework/services/api.c")
+services_doc = doc_routes(section(services_md, "REST API"), None)
+for prefix, handler in (("/v2/apps/", "any_app"), ("/v2/queue/", "any_queue")):
+    body = handler_body(services_src, handler)
+    subs = set(re.findall(r'str(?:str|cmp)\([^;]*?"(/[a-z]+)"', body))
+    if not subs:
+        problems.append("agora-services: no sub-resources found in %s()" % handler)
+    documented = set()
+    for (dm, dp) in services_doc:
+        m = re.fullmatch(re.escape(prefix) + r"\{id\}(/[a-z]+)(/.*)?", dp)
+        if m:
+            documented.add(m.group(1))
+    for sub in sorted(subs - documented):
+        problems.append("agora-services: %s{id}%s (handled in %s) is not in docs/services.md"
+                        % (prefix, sub, handler))
+    for sub in sorted(documented - subs):
+        problems.append("agora-services: docs/services.md documents %s{id}%s, which %s does not "
+                        "handle" % (prefix, sub, handler))
 
 for what, table in (("master", master_table), ("agent", agent_table),
                     ("services", services_table)):
