@@ -21,18 +21,11 @@ cluster_cleanup() {
 }
 trap 'rc=$?; set +e; cluster_cleanup; (exit $rc); cleanup' EXIT
 
-ports_free() {
-    local p
-    for p in "$@"; do
-        if (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-            return 1
-        fi
-    done
-}
+# The master on CL_PORT, its agent on CL_PORT+1 (which must be free too).
 while :; do
     CL_PORT=$(free_port)
     CL_SVC=$(free_port)
-    ports_free "$CL_PORT" $((CL_PORT + 1)) "$CL_SVC" && [ "$CL_SVC" != $((CL_PORT + 1)) ] && break
+    [ "$CL_SVC" != $((CL_PORT + 1)) ] && ! (echo >/dev/tcp/127.0.0.1/$((CL_PORT + 1))) 2>/dev/null && break
 done
 SVC="http://127.0.0.1:$CL_SVC"
 up() {
