@@ -11,8 +11,10 @@ Routes: every route in the route tables of master/http_api.c,
 slave/http_api.c and framework/services/api.c appears in the endpoint tables
 of master.md, agent.md and services.md, and every documented endpoint is
 served; for agora-services' prefix routes, the sub-resources their handlers
-match (/restart, /tasks, /versions, /delay) both ways too. Prints one line per
-problem and exits 1 if there is any.
+match (/restart, /tasks, /versions, /delay) both ways too. Query parameters:
+those the handlers read are named in the endpoint sections, and back. Any
+`GET http://AGENT:5051/path` (MASTER, SERVICES) in docs/ is a route of that
+component. Prints one line per problem and exits 1 if there is any.
 """
 import os
 import re
@@ -234,6 +236,42 @@ for prefix, handler in (("/v2/apps/", "any_app"), ("/v2/queue/", "any_queue")):
     for sub in sorted(documented - subs):
         problems.append("agora-services: docs/services.md documents %s{id}%s, which %s does not "
                         "handle" % (prefix, sub, handler))
+
+
+# Query parameters: each one a handler reads is named in the endpoint section
+# (`?name=`, `&name=`), and each one named there is read.
+QUERY_FN = r'(?:http_req_query|query_true|query_false|query_int)\(req, "([A-Za-z_]+)"'
+for what, path, text, page in (
+        ("agora-master", "master/http_api.c", section(master_md, "HTTP endpoints"), "docs/master.md"),
+        ("agora-agent", "slave/http_api.c", section(agent_md, "HTTP endpoints"), "docs/agent.md"),
+        ("agora-services", "framework/services/api.c", section(services_md, "REST API"),
+         "docs/services.md")):
+    read = set(re.findall(QUERY_FN, source(path)))
+    named = set()
+    for tok in re.findall(r"`([^`]*)`", text):
+        named.update(re.findall(r"[?&]([A-Za-z_]+)=", tok))
+    if not read:
+        problems.append("%s: no query parameters found in %s" % (what, path))
+    for q in sorted(read - named):
+        problems.append("%s: query parameter %s (read in %s) is not in %s" % (what, q, path, page))
+    for q in sorted(named - read):
+        problems.append("%s: %s names query parameter %s, which %s does not read"
+                        % (what, page, q, path))
+
+
+# Anywhere in docs/: `GET http://AGENT:5051/path` and the like name a route of
+# that component.
+by_host = {"MASTER": (master_table, ASSETS), "AGENT": (agent_table, []),
+           "SERVICES": (services_table, ASSETS)}
+for name in sorted(os.listdir(os.path.join(SRC, "docs"))):
+    if not name.endswith(".md"):
+        continue
+    for m in re.finditer(r"`(GET|POST|PUT|PATCH|DELETE) http://([A-Z]+)(?::\d+)?(/[^`?\s]*)",
+                         doc(name)):
+        method, host, path = m.groups()
+        if host in by_host and not served(method, path, by_host[host][0], by_host[host][1]):
+            problems.append("docs/%s: %s http://%s.../%s is not served by the %s"
+                            % (name, method, host, path.lstrip("/"), host.lower()))
 
 for what, table in (("master", master_table), ("agent", agent_table),
                     ("services", services_table)):
