@@ -81,7 +81,7 @@ db_from_sqlite(int rc)
 /* Runs `sql`; on failure returns the translated code and, when `what` is not
  * NULL, logs it. */
 static int
-db_run(struct db *db, const char *sql, const char *what)
+run_sql(struct db *db, const char *sql, const char *what)
 {
     int rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL);
 
@@ -142,7 +142,7 @@ db_configure(struct db *db, int flags, char *err, size_t errlen)
                mode);
         return -AG_EDB;
     }
-    rc = db_run(db,
+    rc = run_sql(db,
                 (flags & DB_SYNC_FULL) ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"
                                        : "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
                 NULL);
@@ -184,7 +184,7 @@ db_migrate(struct db *db, const struct db_migration *migs, size_t nmigs, char *e
         return 0;
     }
     for (;;) {
-        rc = db_run(db, "BEGIN IMMEDIATE", NULL);
+        rc = run_sql(db, "BEGIN IMMEDIATE", NULL);
         if (rc != 0) {
             db_err(err, errlen, "database %s: cannot lock for the schema check: %s", db->path,
                    sqlite3_errmsg(db->h));
@@ -206,16 +206,16 @@ db_migrate(struct db *db, const struct db_migration *migs, size_t nmigs, char *e
         }
         if ((size_t)v == nmigs)
             break;
-        rc = db_run(db, migs[v].sql != NULL ? migs[v].sql : "", NULL);
+        rc = run_sql(db, migs[v].sql != NULL ? migs[v].sql : "", NULL);
         if (rc != 0) {
             db_err(err, errlen, "database %s: migration %d (%s) failed: %s", db->path, v + 1,
                    migs[v].name != NULL ? migs[v].name : "unnamed", sqlite3_errmsg(db->h));
             goto fail;
         }
         snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
-        rc = db_run(db, sql, NULL);
+        rc = run_sql(db, sql, NULL);
         if (rc == 0)
-            rc = db_run(db, "COMMIT", NULL);
+            rc = run_sql(db, "COMMIT", NULL);
         if (rc != 0) {
             db_err(err, errlen, "database %s: cannot record schema version %d: %s", db->path, v + 1,
                    sqlite3_errmsg(db->h));
@@ -224,12 +224,12 @@ db_migrate(struct db *db, const struct db_migration *migs, size_t nmigs, char *e
         log_info("db: applied migration path=%s version=%d name=\"%s\"", db->path, v + 1,
                  migs[v].name != NULL ? migs[v].name : "");
     }
-    db_run(db, "COMMIT", NULL); /* read-only transaction: cannot fail in a way that matters */
+    run_sql(db, "COMMIT", NULL); /* read-only transaction: cannot fail in a way that matters */
     db->version = v;
     return 0;
 fail:
     if (!sqlite3_get_autocommit(db->h))
-        db_run(db, "ROLLBACK", NULL);
+        run_sql(db, "ROLLBACK", NULL);
     return rc;
 }
 
@@ -291,7 +291,7 @@ db_close(struct db *db)
     free(db->cache);
     if (db->h != NULL) {
         if (!sqlite3_get_autocommit(db->h))
-            db_run(db, "ROLLBACK", "rollback on close");
+            run_sql(db, "ROLLBACK", "rollback on close");
         left = sqlite3_next_stmt(db->h, NULL);
         if (left != NULL)
             log_warn("db: closing with unfinalized statements path=%s sql=\"%s\"", db->path,
@@ -325,7 +325,7 @@ db_exec(struct db *db, const char *sql)
 {
     if (sql == NULL)
         return -AG_EINVAL;
-    return db_run(db, sql, "exec");
+    return run_sql(db, sql, "exec");
 }
 
 int
@@ -333,7 +333,7 @@ db_begin(struct db *db)
 {
     if (!sqlite3_get_autocommit(db->h))
         return -AG_ESTATE;
-    return db_run(db, "BEGIN IMMEDIATE", "begin");
+    return run_sql(db, "BEGIN IMMEDIATE", "begin");
 }
 
 int
@@ -343,9 +343,9 @@ db_commit(struct db *db)
 
     if (sqlite3_get_autocommit(db->h))
         return -AG_ESTATE;
-    rc = db_run(db, "COMMIT", "commit");
+    rc = run_sql(db, "COMMIT", "commit");
     if (rc != 0 && !sqlite3_get_autocommit(db->h))
-        db_run(db, "ROLLBACK", "rollback after failed commit");
+        run_sql(db, "ROLLBACK", "rollback after failed commit");
     return rc;
 }
 
@@ -354,7 +354,7 @@ db_rollback(struct db *db)
 {
     if (sqlite3_get_autocommit(db->h))
         return 0;
-    return db_run(db, "ROLLBACK", "rollback");
+    return run_sql(db, "ROLLBACK", "rollback");
 }
 
 int
@@ -438,4 +438,93 @@ db_step(struct db *db, sqlite3_stmt *stmt)
              sqlite3_errmsg(db->h));
     sqlite3_reset(stmt);
     return db_from_sqlite(rc);
+}
+
+static int
+bind_va(sqlite3_stmt *stmt, const char *types, va_list ap)
+{
+    int rc = SQLITE_OK;
+
+    for (int i = 1; types[i - 1] != '\0' && rc == SQLITE_OK; i++) {
+        switch (types[i - 1]) {
+        case 't': {
+            const char *s = va_arg(ap, const char *);
+            rc = sqlite3_bind_text(stmt, i, s ? s : "", -1, SQLITE_STATIC);
+            break;
+        }
+        case 'i':
+            rc = sqlite3_bind_int64(stmt, i, va_arg(ap, int64_t));
+            break;
+        case 'd':
+            rc = sqlite3_bind_double(stmt, i, va_arg(ap, double));
+            break;
+        case 'n':
+            rc = sqlite3_bind_null(stmt, i);
+            break;
+        default:
+            log_error("db: bad bind type '%c' for \"%s\"", types[i - 1], sqlite3_sql(stmt));
+            return -AG_EINVAL;
+        }
+    }
+    if (rc != SQLITE_OK)
+        log_warn("db: bind failed sql=\"%s\" error=\"%s\"", sqlite3_sql(stmt), sqlite3_errstr(rc));
+    return db_from_sqlite(rc);
+}
+
+int
+db_bind(sqlite3_stmt *stmt, const char *types, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, types);
+    rc = bind_va(stmt, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int
+query_va(struct db *db, sqlite3_stmt **stmt, const char *sql, const char *types, va_list ap)
+{
+    int rc = db_stmt(db, sql, stmt);
+
+    if (rc != 0)
+        return rc;
+    if ((rc = bind_va(*stmt, types, ap)) != 0) {
+        sqlite3_clear_bindings(*stmt);
+        *stmt = NULL;
+    }
+    return rc;
+}
+
+int
+db_query(struct db *db, sqlite3_stmt **stmt, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, types);
+    rc = query_va(db, stmt, sql, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+int
+db_run(struct db *db, const char *sql, const char *types, ...)
+{
+    sqlite3_stmt *stmt;
+    va_list ap;
+    int rc;
+
+    va_start(ap, types);
+    rc = query_va(db, &stmt, sql, types, ap);
+    va_end(ap);
+    if (rc != 0)
+        return rc;
+    rc = db_step(db, stmt);
+    if (rc == 1) {
+        sqlite3_reset(stmt);
+        rc = 0;
+    }
+    return rc;
 }

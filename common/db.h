@@ -94,6 +94,31 @@ int db_stmt(struct db *db, const char *sql, sqlite3_stmt **stmt);
  * lock; a caller that stops before done should sqlite3_reset it. */
 int db_step(struct db *db, sqlite3_stmt *stmt);
 
+/*
+ * Typed binding. `types` has one letter per parameter, binding ?1, ?2, ... in
+ * order from the variable arguments:
+ *   't'  const char *, bound without a copy (it must stay valid until the
+ *        statement is reset: db_run resets it before returning); NULL binds "";
+ *   'i'  int64_t (pass an int64_t, not an int: cast literals);
+ *   'd'  double;
+ *   'n'  SQL NULL (takes no argument).
+ * Any other letter makes the call fail with -AG_EINVAL.
+ *
+ * db_bind binds `stmt` (its earlier bindings stay for parameters beyond
+ * `types`). Returns 0 or a negative code.
+ *
+ * db_query is db_stmt (the cached statement) plus db_bind: on success *stmt is
+ * ready for db_step, which the caller runs (and resets when it stops before
+ * done); on failure *stmt is NULL.
+ *
+ * db_run is db_query plus one db_step, for statements whose rows (if any)
+ * are not needed: returns 0 when the statement completed or produced a row
+ * (the statement is reset either way), or a negative code.
+ */
+int db_bind(sqlite3_stmt *stmt, const char *types, ...);
+int db_query(struct db *db, sqlite3_stmt **stmt, const char *sql, const char *types, ...);
+int db_run(struct db *db, const char *sql, const char *types, ...);
+
 /* The message of the last failure on `db` (SQLite's text). */
 const char *db_errmsg(struct db *db);
 

@@ -5,7 +5,7 @@
 #include "master.h"
 
 #include "allocator.h"
-#include "accounting.h"
+#include "recorder.h"
 #include "assets.h"
 #include "report.h"
 #include "error.h"

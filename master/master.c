@@ -5,7 +5,7 @@
  */
 #include "master.h"
 
-#include "accounting.h"
+#include "recorder.h"
 #include "allocator.h"
 #include "error.h"
 #include "ids.h"

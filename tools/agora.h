@@ -1,9 +1,11 @@
 /*
- * The `agora` command-line tool: what its command modules share.
+ * The `agora` command-line tool: its commands.
  *
- * One binary, one module per command group (agora.c: dispatch, help, version
- * and the helpers below; agora_list.c: agents, frameworks, tasks; agora_task.c:
- * task logs; agora_app.c: app; agora_cluster.c: cluster). Every command is a
+ * One binary, one module per command group (agora.c: dispatch, help, version;
+ * agora_list.c: agents, frameworks, tasks; agora_task.c: task logs;
+ * agora_app.c: app; agora_cluster.c: cluster; agora_report.c: report, with
+ * its renderers in report_render.c and report_html.c). What they share (flags,
+ * HTTP, tables, formatting) is cli.h. Every command is a
  * function `int cmd(int argc, char **argv)` that gets the arguments after the
  * command word (argv[0] is "agora CMD") and returns the process exit status:
  *
@@ -16,135 +18,7 @@
 #ifndef AGORA_CLI_H
 #define AGORA_CLI_H
 
-#include <jansson.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-
-#include "flags.h"
-
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
-
-#define CLI_DEFAULT_MASTER "127.0.0.1:5050"
-#define CLI_DEFAULT_SERVICES "127.0.0.1:8080"
-
-/* Options every command understands; filled by cli_parse. */
-struct cli_opts {
-    char *master;   /* HOST:PORT of the master */
-    char *services; /* HOST:PORT of agora-services */
-    bool json;      /* machine-readable output */
-};
-extern struct cli_opts cli_opt;
-
-/* The entries of cli_opt, to put at the start of a command's flag table. */
-#define CLI_FLAG_MASTER                                                                            \
-    {                                                                                              \
-        "master", FLAG_STRING, &cli_opt.master, CLI_DEFAULT_MASTER,                                \
-            "The master, HOST:PORT (environment: AGORA_MASTER)."                                   \
-    }
-#define CLI_FLAG_SERVICES                                                                          \
-    {                                                                                              \
-        "services", FLAG_STRING, &cli_opt.services, CLI_DEFAULT_SERVICES,                          \
-            "agora-services (the Marathon API), HOST:PORT (environment: AGORA_SERVICES)."          \
-    }
-#define CLI_FLAG_JSON                                                                              \
-    {                                                                                              \
-        "json", FLAG_BOOL, &cli_opt.json, "false",                                                 \
-            "Print JSON (the endpoint's objects, unchanged) instead of a table."                   \
-    }
-
-/* A command's help: `usage` is one or more synopsis lines (without "agora "),
- * `text` the explanation; the flags of `table` follow. */
-struct cli_help {
-    const char *usage;
-    const char *text;
-};
-
-/*
- * Parses argv (argv[0] names the command) against `table`, leaving the
- * positional arguments in argv[1 .. *argc - 1]. Returns CLI_OK; CLI_USAGE after
- * printing the problem; or -1 when --help was given and the help was printed
- * (the command then returns CLI_OK).
- */
-int cli_parse(const struct flag *table, const struct cli_help *help, int *argc, char **argv);
-
-/* Prints the help of a command to `f`. */
-void cli_print_help(const struct flag *table, const struct cli_help *help, FILE *f);
-
-/* Prints "agora: <message>" and a newline to stderr; returns CLI_FAIL. */
-int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* As cli_error, returns CLI_USAGE and adds a hint to run `agora help CMD`. */
-int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Base URLs ("http://HOST:PORT") from cli_opt.master / cli_opt.services.
- * Return 0, or print the problem and return CLI_USAGE. */
-int cli_master_url(char *buf, size_t len);
-int cli_services_url(char *buf, size_t len);
-
-/*
- * Performs METHOD base+path with an optional JSON body (borrowed) and parses
- * the answer. `what` names the server in messages ("the master"). Returns 0
- * with *status and *out (a new reference, or NULL when the body is empty or
- * not JSON); otherwise prints why the server could not be reached (unless
- * `what` is NULL: polling loops retry quietly) and returns CLI_FAIL.
- * `timeout_ms` <= 0 means 10 s.
- */
-int cli_request(const char *method, const char *base, const char *path, json_t *body,
-                const char *what, int timeout_ms, int *status, json_t **out);
-
-/*
- * GET base+path that must answer 200 with JSON. Returns 0 and *out (new
- * reference), or prints the problem ("GET URL: 404 message") and returns
- * CLI_FAIL.
- */
-int cli_get_json(const char *base, const char *path, const char *what, json_t **out);
-
-/* The "message" of an error body (and its "details", Marathon style) or "". */
-void cli_body_message(json_t *body, char *buf, size_t len);
-
-/* Prints `v` as indented JSON and a newline on stdout. */
-void cli_print_json(json_t *v);
-
-/* Percent-encodes `s` for a query string value or a path (keeping '/' when
- * `keep_slash`). Returns 0 or -1 when `buf` is too small. */
-int cli_urlencode(const char *s, bool keep_slash, char *buf, size_t len);
-
-/* Formats a scalar (cpus, "0.5"; no trailing zeros) and an amount of MiB
- * ("512M", "3.9G"). */
-void cli_fmt_num(double v, char *buf, size_t len);
-void cli_fmt_mib(double mib, char *buf, size_t len);
-
-/* Seconds since the epoch as "2025-01-31 12:00:00" (local time). */
-void cli_fmt_time(double secs, char *buf, size_t len);
-
-/* The directory holding this executable (for the daemons installed beside it). */
-int cli_bin_dir(char *buf, size_t len);
-
-/* Monotonic milliseconds. */
-int64_t cli_now_ms(void);
-
-/* Sleeps `ms` milliseconds; returns early (false) once cli_interrupted is set. */
-bool cli_sleep_ms(int64_t ms);
-
-/* Set by SIGINT/SIGTERM once cli_catch_signals was called. */
-extern volatile int cli_interrupted;
-void cli_catch_signals(void);
-
-/* ---- tables ---- */
-
-struct cli_table {
-    size_t ncols, nrows, cap;
-    char **cells; /* row-major, the header first */
-};
-
-/* Starts a table with the given header (NULL-terminated list). */
-void cli_table_init(struct cli_table *t, const char *const *header);
-/* Adds a row of t->ncols strings (copied; NULL prints as "-"). */
-void cli_table_add(struct cli_table *t, const char *const *row);
-/* Prints the table aligned to `f` (NULL: nothing) and releases it. */
-void cli_table_print(struct cli_table *t, FILE *f);
+#include "cli.h"
 
 /* ---- commands ---- */
 
@@ -154,5 +28,6 @@ int cmd_tasks(int argc, char **argv);
 int cmd_task(int argc, char **argv);
 int cmd_app(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

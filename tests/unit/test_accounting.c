@@ -1,7 +1,7 @@
 #define _GNU_SOURCE /* mkdtemp */
 #include "test.h"
 
-#include "accounting.h"
+#include "recorder.h"
 #include "error.h"
 #include "log.h"
 

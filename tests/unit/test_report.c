@@ -32,10 +32,11 @@
 #define _GNU_SOURCE /* mkdtemp, open_memstream */
 #include "test.h"
 
-#include "accounting.h"
+#include "recorder.h"
 #include "error.h"
 #include "log.h"
 #include "report.h"
+#include "report_render.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -19,11 +19,12 @@
  * the calls as the master's loop sees them and the writer's throughput.
  */
 #define _GNU_SOURCE /* mkdtemp */
-#include "accounting.h"
+#include "recorder.h"
 #include "error.h"
 #include "flags.h"
 #include "log.h"
 #include "report.h"
+#include "report_render.h"
 
 #include <math.h>
 #include <sqlite3.h>

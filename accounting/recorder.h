@@ -1,5 +1,6 @@
 /*
- * Accounting: a durable record of who used what, for `agora report`.
+ * The accounting recorder: a durable record of who used what, for the report
+ * engine (report.h) and `agora report`.
  *
  * The master calls the acct_* event functions on its loop thread. Each one
  * only appends a copy of the event to an in-memory batch (O(1) amortized, a
@@ -8,7 +9,7 @@
  * applies it in one transaction, every second or as soon as
  * ACCT_BATCH_EVENTS events are waiting, so the loop never waits for SQLite.
  *
- * What is recorded (schema in docs/accounting.md):
+ * What is recorded (tables in schema.h, explained in docs/accounting.md):
  *   tasks     one row per allocation interval of a task: framework, role,
  *             principal, app id, agent, scalar resources, start, end (NULL
  *             while running), final state, and usage totals so far;
@@ -42,16 +43,14 @@
  * Bounds: at most ACCT_MAX_PENDING events wait in memory; beyond that usage
  * samples are dropped (and counted), task and capacity events are always kept.
  */
-#ifndef AGORA_ACCOUNTING_H
-#define AGORA_ACCOUNTING_H
+#ifndef AGORA_ACCT_RECORDER_H
+#define AGORA_ACCT_RECORDER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "resources.h"
-
-/* The schema version of accounting databases this code writes and reads. */
-#define ACCT_SCHEMA_VERSION 1
+#include "schema.h"
 
 #define ACCT_FLUSH_MS 1000       /* the writer commits at least this often */
 #define ACCT_BATCH_EVENTS 4096   /* ... or as soon as this many events wait */

@@ -1,6 +1,7 @@
 /*
- * The accounting report engine behind `agora report`: reads the accounting
- * database the master writes (master/accounting.h) and computes, for a time
+ * The accounting report engine behind `agora report` and the master's
+ * GET /accounting/report: reads the accounting database the recorder writes
+ * (recorder.h, tables in schema.h) and computes, for a time
  * window [since, until), the cluster's utilization per resource (capacity,
  * allocated, used, idle) and per group (role, framework, app, agent or task)
  * the resources allocated and used, efficiency, peak memory, task counts by
@@ -17,56 +18,20 @@
  * Units in the JSON: cpu-hours (cpus, gpus), GiB-hours (mem, disk; the
  * resources are in MiB as in Mesos), bytes for peaks, prices per unit-hour.
  *
- * report_compute is a pure function of the database and the query: it can run
- * in the CLI or in the master (on a thread of its own, with a read-only
- * handle from report_open, never on the master's loop).
+ * report_compute is a pure function of the database and the query (query.h):
+ * no clock (the query carries "now"), no output. It runs in the CLI (`agora
+ * report --db`) or in the master (on a thread of its own, with a read-only
+ * handle from report_open, never on the master's loop). Rendering the JSON it
+ * returns as text, CSV or HTML is the CLI's (tools/report_render.h).
  */
 #ifndef AGORA_REPORT_H
 #define AGORA_REPORT_H
 
 #include <jansson.h>
 #include <sqlite3.h>
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 
-enum report_by {
-    REPORT_BY_CLUSTER,
-    REPORT_BY_ROLE,
-    REPORT_BY_FRAMEWORK,
-    REPORT_BY_APP,
-    REPORT_BY_AGENT,
-    REPORT_BY_TASK
-};
-
-enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON, REPORT_HTML };
-
-enum { REPORT_CPUS, REPORT_MEM, REPORT_DISK, REPORT_GPUS, REPORT_NRES };
-
-struct report_query {
-    int64_t since_ms; /* window start, inclusive */
-    int64_t until_ms; /* window end, exclusive; clipped to now_ms */
-    int64_t now_ms;   /* open intervals end here */
-    enum report_by by;
-    int top;                   /* groups shown; the rest form "(other)"; 0 = all */
-    bool priced;               /* price[] given */
-    double price[REPORT_NRES]; /* per cpu-hour, GiB-hour, GiB-hour, gpu-hour */
-    int timeline;              /* buckets of the allocation timeline; 0 = none */
-};
-
-/* Fills `q` from the textual parameters (the CLI's flags or the master's query
- * string); NULL or "" selects the default. `since`/`until`: "now", a duration
- * back from now ("7d", "12h", "90mins"), a UTC date "2025-01-31", a UTC time
- * "2025-01-31T12:00[:00][Z]" (or with a space), or "@SECONDS" since the epoch.
- * Defaults: since 7d, until now. `by`: cluster|role|framework|app|agent|task
- * (default cluster). `top`: N >= 0 (default 0). `price`:
- * "cpus=0.031,mem=0.004,disk=0.0001,gpus=1.2" (any subset). `timeline`: number
- * of buckets 0..1000 (default 0). Returns 0, or -AG_EINVAL with `err` naming
- * the bad parameter. */
-int report_query_parse(struct report_query *q, int64_t now_ms, const char *since, const char *until,
-                       const char *by, const char *top, const char *price, const char *timeline,
-                       char *err, size_t errlen);
+#include "query.h"
 
 /* Opens the accounting database at `path` read-only and checks its schema
  * version. Returns 0 and the handle (close with sqlite3_close), or -AG_ENOENT
@@ -104,17 +69,5 @@ int report_open(sqlite3 **out, const char *path, char *err, size_t errlen);
  */
 int report_compute(sqlite3 *db, const struct report_query *q, json_t **out, char *err,
                    size_t errlen);
-
-/* Writes `rep` (from report_compute) to `f` in `fmt`. For REPORT_HTML,
- * `apps` (may be NULL) is a report by app whose groups feed the "allocated vs
- * used per app" chart, and rep's timeline (if any) the utilization chart.
- * Returns 0 or -AG_EIO. */
-int report_render(FILE *f, enum report_format fmt, json_t *rep, json_t *apps);
-
-/* `agora report`: parses the flags (--help lists them), gets the report from
- * the database (--db, or <--work_dir>/accounting.db) or from the master
- * (--master=HOST:PORT, GET /accounting/report) and prints it. Returns the
- * process exit status. */
-int report_main(int argc, char **argv);
 
 #endif

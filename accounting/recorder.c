@@ -1,8 +1,8 @@
 /*
  * Accounting: the master's event calls append to a batch under a mutex; a
  * writer thread swaps the batch for an empty one and applies it to SQLite in
- * one transaction. See accounting.h for the rules and docs/accounting.md for
- * the schema.
+ * one transaction. See recorder.h for the rules, schema.h for the tables and
+ * docs/accounting.md.
  *
  * Writer states (one thread, acct_writer()):
  *
@@ -11,9 +11,10 @@
  *   WRITING (no lock: write_batch(), then rollup() when a new hour became due)
  *       --> WAITING, or EXIT when stopping and nothing waits.
  */
-#include "accounting.h"
+#include "recorder.h"
 
 #include "db.h"
+#include "schema.h"
 #include "error.h"
 #include "log.h"
 
@@ -25,42 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const struct db_migration acct_migrations[] = {
-    {"accounting tables",
-     "CREATE TABLE tasks ("
-     "  id INTEGER PRIMARY KEY,"
-     "  framework_id TEXT NOT NULL, task_id TEXT NOT NULL, role TEXT NOT NULL,"
-     "  principal TEXT NOT NULL, app_id TEXT NOT NULL, agent_id TEXT NOT NULL,"
-     "  start_ms INTEGER NOT NULL, end_ms INTEGER, state TEXT,"
-     "  cpus INTEGER NOT NULL, mem INTEGER NOT NULL, disk INTEGER NOT NULL,"
-     "  gpus INTEGER NOT NULL, resources TEXT NOT NULL,"
-     "  usage_ms INTEGER NOT NULL DEFAULT 0, cpu_ms INTEGER NOT NULL DEFAULT 0,"
-     "  mem_kib_ms INTEGER NOT NULL DEFAULT 0, mem_peak INTEGER NOT NULL DEFAULT 0,"
-     "  last_cpu_user REAL, last_cpu_sys REAL,"
-     "  lost_with_agent INTEGER NOT NULL DEFAULT 0);"
-     "CREATE INDEX tasks_by_id ON tasks (framework_id, task_id);"
-     "CREATE INDEX tasks_by_start ON tasks (start_ms);"
-     "CREATE INDEX tasks_by_end ON tasks (end_ms);"
-     "CREATE INDEX tasks_open_by_agent ON tasks (agent_id) WHERE end_ms IS NULL;"
-     "CREATE TABLE usage ("
-     "  task INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,"
-     "  end_ms INTEGER NOT NULL, start_ms INTEGER NOT NULL,"
-     "  cpu_ms INTEGER NOT NULL, mem_kib_ms INTEGER NOT NULL,"
-     "  cum_cpu_ms INTEGER NOT NULL, cum_mem_kib_ms INTEGER NOT NULL,"
-     "  mem_rss INTEGER NOT NULL, mem_peak INTEGER NOT NULL,"
-     "  hourly INTEGER NOT NULL DEFAULT 0,"
-     "  PRIMARY KEY (task, end_ms)) WITHOUT ROWID;"
-     "CREATE INDEX usage_raw_by_end ON usage (end_ms) WHERE hourly = 0;"
-     "CREATE TABLE capacity ("
-     "  id INTEGER PRIMARY KEY, agent_id TEXT NOT NULL, hostname TEXT NOT NULL,"
-     "  start_ms INTEGER NOT NULL, end_ms INTEGER,"
-     "  cpus INTEGER NOT NULL, mem INTEGER NOT NULL, disk INTEGER NOT NULL,"
-     "  gpus INTEGER NOT NULL, resources TEXT NOT NULL);"
-     "CREATE INDEX capacity_open ON capacity (agent_id) WHERE end_ms IS NULL;"
-     "CREATE INDEX capacity_by_end ON capacity (end_ms);"
-     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"},
-};
 
 enum acct_kind { EV_START, EV_END, EV_CAPACITY, EV_USAGE };
 
@@ -406,31 +371,18 @@ soft_error(int rc)
 }
 
 static int
-step_done(struct db *db, sqlite3_stmt *st)
-{
-    int rc = db_step(db, st);
-
-    if (rc == 1) {
-        sqlite3_reset(st);
-        rc = 0;
-    }
-    return rc;
-}
-
-static int
 apply_start(struct acct *a, const struct chunk *b, const struct acct_ev *e)
 {
+    const char *fw = ev_str(b, e, S_FW), *task = ev_str(b, e, S_TASK);
     sqlite3_stmt *st;
     int rc;
 
-    rc = db_stmt(a->db,
-                 "SELECT 1 FROM tasks WHERE framework_id = ?1 AND task_id = ?2 "
-                 "AND end_ms IS NULL",
-                 &st);
+    rc = db_query(a->db, &st,
+                  "SELECT 1 FROM tasks WHERE framework_id = ?1 AND task_id = ?2 "
+                  "AND end_ms IS NULL",
+                  "tt", fw, task);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(st, 1, ev_str(b, e, S_FW), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ev_str(b, e, S_TASK), -1, SQLITE_STATIC);
     rc = db_step(a->db, st);
     if (rc == 1) {
         sqlite3_reset(st);
@@ -438,58 +390,36 @@ apply_start(struct acct *a, const struct chunk *b, const struct acct_ev *e)
     }
     if (rc < 0)
         return rc;
-    rc = db_stmt(a->db,
-                 "INSERT INTO tasks (framework_id, task_id, role, principal, app_id, agent_id, "
-                 "start_ms, cpus, mem, disk, gpus, resources) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                 &st);
-    if (rc != 0)
-        return rc;
-    sqlite3_bind_text(st, 1, ev_str(b, e, S_FW), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ev_str(b, e, S_TASK), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, ev_str(b, e, S_ROLE), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, ev_str(b, e, S_PRINCIPAL), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, ev_str(b, e, S_APP), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, ev_str(b, e, S_AGENT), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, e->t);
-    for (int i = 0; i < 4; i++)
-        sqlite3_bind_int64(st, 8 + i, e->sc[i]);
-    sqlite3_bind_text(st, 12, ev_str(b, e, S_RES), -1, SQLITE_STATIC);
-    return step_done(a->db, st);
+    return db_run(a->db,
+                  "INSERT INTO tasks (framework_id, task_id, role, principal, app_id, agent_id, "
+                  "start_ms, cpus, mem, disk, gpus, resources) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                  "ttttttiiiiit", fw, task, ev_str(b, e, S_ROLE), ev_str(b, e, S_PRINCIPAL),
+                  ev_str(b, e, S_APP), ev_str(b, e, S_AGENT), e->t, e->sc[0], e->sc[1], e->sc[2],
+                  e->sc[3], ev_str(b, e, S_RES));
 }
 
 static int
 apply_end(struct acct *a, const struct chunk *b, const struct acct_ev *e)
 {
-    sqlite3_stmt *st;
+    const char *fw = ev_str(b, e, S_FW), *task = ev_str(b, e, S_TASK);
+    const char *state = ev_str(b, e, S_STATE);
     int rc;
 
-    rc = db_stmt(a->db,
-                 "UPDATE tasks SET end_ms = max(?3, start_ms), state = ?4 "
-                 "WHERE framework_id = ?1 AND task_id = ?2 AND end_ms IS NULL",
-                 &st);
+    rc = db_run(a->db,
+                "UPDATE tasks SET end_ms = max(?3, start_ms), state = ?4 "
+                "WHERE framework_id = ?1 AND task_id = ?2 AND end_ms IS NULL",
+                "ttit", fw, task, e->t, state);
     if (rc != 0)
-        return rc;
-    sqlite3_bind_text(st, 1, ev_str(b, e, S_FW), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ev_str(b, e, S_TASK), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, e->t);
-    sqlite3_bind_text(st, 4, ev_str(b, e, S_STATE), -1, SQLITE_STATIC);
-    if ((rc = step_done(a->db, st)) != 0)
         return rc;
     if (sqlite3_changes(db_handle(a->db)) > 0)
         return 0;
     /* No open interval: the agent's removal may have closed it first. */
-    rc = db_stmt(a->db,
-                 "UPDATE tasks SET state = ?3, lost_with_agent = 0 WHERE id = "
-                 "(SELECT max(id) FROM tasks WHERE framework_id = ?1 AND task_id = ?2) "
-                 "AND lost_with_agent = 1",
-                 &st);
-    if (rc != 0)
-        return rc;
-    sqlite3_bind_text(st, 1, ev_str(b, e, S_FW), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ev_str(b, e, S_TASK), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, ev_str(b, e, S_STATE), -1, SQLITE_STATIC);
-    return step_done(a->db, st);
+    return db_run(a->db,
+                  "UPDATE tasks SET state = ?3, lost_with_agent = 0 WHERE id = "
+                  "(SELECT max(id) FROM tasks WHERE framework_id = ?1 AND task_id = ?2) "
+                  "AND lost_with_agent = 1",
+                  "ttt", fw, task, state);
 }
 
 static int
@@ -502,15 +432,12 @@ apply_capacity(struct acct *a, const struct chunk *b, const struct acct_ev *e)
     int64_t open_id = 0;
     int rc;
 
-    rc = db_stmt(a->db,
-                 "SELECT id, hostname = ?2 AND resources = ?3 FROM capacity "
-                 "WHERE agent_id = ?1 AND end_ms IS NULL",
-                 &st);
+    rc = db_query(a->db, &st,
+                  "SELECT id, hostname = ?2 AND resources = ?3 FROM capacity "
+                  "WHERE agent_id = ?1 AND end_ms IS NULL",
+                  "ttt", agent, host, res);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, res, -1, SQLITE_STATIC);
     rc = db_step(a->db, st);
     if (rc < 0)
         return rc;
@@ -520,38 +447,20 @@ apply_capacity(struct acct *a, const struct chunk *b, const struct acct_ev *e)
         sqlite3_reset(st);
         if (same && !empty)
             return 0;
-        rc = db_stmt(a->db, "UPDATE capacity SET end_ms = max(?2, start_ms) WHERE id = ?1", &st);
+        rc = db_run(a->db, "UPDATE capacity SET end_ms = max(?2, start_ms) WHERE id = ?1", "ii",
+                    open_id, e->t);
         if (rc != 0)
             return rc;
-        sqlite3_bind_int64(st, 1, open_id);
-        sqlite3_bind_int64(st, 2, e->t);
-        if ((rc = step_done(a->db, st)) != 0)
-            return rc;
     }
-    if (empty) {
-        rc = db_stmt(a->db,
-                     "UPDATE tasks SET end_ms = max(?2, start_ms), state = 'TASK_LOST', "
-                     "lost_with_agent = 1 WHERE agent_id = ?1 AND end_ms IS NULL",
-                     &st);
-        if (rc != 0)
-            return rc;
-        sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, e->t);
-        return step_done(a->db, st);
-    }
-    rc = db_stmt(a->db,
-                 "INSERT INTO capacity (agent_id, hostname, start_ms, cpus, mem, disk, gpus, "
-                 "resources) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                 &st);
-    if (rc != 0)
-        return rc;
-    sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, e->t);
-    for (int i = 0; i < 4; i++)
-        sqlite3_bind_int64(st, 4 + i, e->sc[i]);
-    sqlite3_bind_text(st, 8, res, -1, SQLITE_STATIC);
-    return step_done(a->db, st);
+    if (empty)
+        return db_run(a->db,
+                      "UPDATE tasks SET end_ms = max(?2, start_ms), state = 'TASK_LOST', "
+                      "lost_with_agent = 1 WHERE agent_id = ?1 AND end_ms IS NULL",
+                      "ti", agent, e->t);
+    return db_run(a->db,
+                  "INSERT INTO capacity (agent_id, hostname, start_ms, cpus, mem, disk, gpus, "
+                  "resources) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                  "ttiiiiit", agent, host, e->t, e->sc[0], e->sc[1], e->sc[2], e->sc[3], res);
 }
 
 static int64_t
@@ -572,15 +481,13 @@ apply_usage(struct acct *a, const struct chunk *b, const struct acct_ev *e)
     double du, ds;
     int rc;
 
-    rc = db_stmt(a->db,
-                 "SELECT id, start_ms, end_ms, usage_ms, cpu_ms, mem_kib_ms, mem_peak, "
-                 "last_cpu_user, last_cpu_sys FROM tasks "
-                 "WHERE framework_id = ?1 AND task_id = ?2 ORDER BY id DESC LIMIT 1",
-                 &st);
+    rc = db_query(a->db, &st,
+                  "SELECT id, start_ms, end_ms, usage_ms, cpu_ms, mem_kib_ms, mem_peak, "
+                  "last_cpu_user, last_cpu_sys FROM tasks "
+                  "WHERE framework_id = ?1 AND task_id = ?2 ORDER BY id DESC LIMIT 1",
+                  "tt", ev_str(b, e, S_FW), ev_str(b, e, S_TASK));
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(st, 1, ev_str(b, e, S_FW), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ev_str(b, e, S_TASK), -1, SQLITE_STATIC);
     rc = db_step(a->db, st);
     if (rc <= 0)
         return rc; /* unknown task: nothing to charge */
@@ -618,37 +525,16 @@ apply_usage(struct acct *a, const struct chunk *b, const struct acct_ev *e)
     if ((int64_t)e->rss > peak)
         peak = (int64_t)e->rss;
 
-    rc = db_stmt(a->db,
-                 "INSERT INTO usage (task, end_ms, start_ms, cpu_ms, mem_kib_ms, cum_cpu_ms, "
-                 "cum_mem_kib_ms, mem_rss, mem_peak) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                 &st);
+    rc = db_run(a->db,
+                "INSERT INTO usage (task, end_ms, start_ms, cpu_ms, mem_kib_ms, cum_cpu_ms, "
+                "cum_mem_kib_ms, mem_rss, mem_peak) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "iiiiiiiii", id, t, prev, d_cpu, d_mem, cpu_ms, mem_tot, (int64_t)e->rss, peak);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, t);
-    sqlite3_bind_int64(st, 3, prev);
-    sqlite3_bind_int64(st, 4, d_cpu);
-    sqlite3_bind_int64(st, 5, d_mem);
-    sqlite3_bind_int64(st, 6, cpu_ms);
-    sqlite3_bind_int64(st, 7, mem_tot);
-    sqlite3_bind_int64(st, 8, (int64_t)e->rss);
-    sqlite3_bind_int64(st, 9, peak);
-    if ((rc = step_done(a->db, st)) != 0)
-        return rc;
-    rc = db_stmt(a->db,
-                 "UPDATE tasks SET usage_ms = ?2, cpu_ms = ?3, mem_kib_ms = ?4, mem_peak = ?5, "
-                 "last_cpu_user = ?6, last_cpu_sys = ?7 WHERE id = ?1",
-                 &st);
-    if (rc != 0)
-        return rc;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, t);
-    sqlite3_bind_int64(st, 3, cpu_ms);
-    sqlite3_bind_int64(st, 4, mem_tot);
-    sqlite3_bind_int64(st, 5, peak);
-    sqlite3_bind_double(st, 6, e->user);
-    sqlite3_bind_double(st, 7, e->sys);
-    return step_done(a->db, st);
+    return db_run(a->db,
+                  "UPDATE tasks SET usage_ms = ?2, cpu_ms = ?3, mem_kib_ms = ?4, mem_peak = ?5, "
+                  "last_cpu_user = ?6, last_cpu_sys = ?7 WHERE id = ?1",
+                  "iiiiidd", id, t, cpu_ms, mem_tot, peak, e->user, e->sys);
 }
 
 /* Applies a batch in one transaction. Returns 0 or the error that made it roll
@@ -700,7 +586,6 @@ write_batch(struct acct *a, const struct batch *batch)
 static int
 rollup(struct acct *a, int64_t cutoff)
 {
-    sqlite3_stmt *st;
     int rc;
 
     if ((rc = db_begin(a->db)) != 0)
@@ -711,24 +596,18 @@ rollup(struct acct *a, int64_t cutoff)
                         " mem_peak INTEGER); DELETE FROM temp.roll;");
     if (rc != 0)
         goto fail;
-    rc = db_stmt(a->db,
-                 "INSERT INTO temp.roll SELECT task, max(end_ms), min(start_ms), sum(cpu_ms), "
-                 "sum(mem_kib_ms), max(cum_cpu_ms), max(cum_mem_kib_ms), "
-                 "CASE WHEN max(end_ms) > min(start_ms) "
-                 "THEN CAST(sum(mem_kib_ms) * 1024.0 / (max(end_ms) - min(start_ms)) AS INTEGER) "
-                 "ELSE max(mem_rss) END, max(mem_peak) "
-                 "FROM usage WHERE hourly = 0 AND end_ms <= ?1 GROUP BY task, start_ms / 3600000",
-                 &st);
+    rc = db_run(a->db,
+                "INSERT INTO temp.roll SELECT task, max(end_ms), min(start_ms), sum(cpu_ms), "
+                "sum(mem_kib_ms), max(cum_cpu_ms), max(cum_mem_kib_ms), "
+                "CASE WHEN max(end_ms) > min(start_ms) "
+                "THEN CAST(sum(mem_kib_ms) * 1024.0 / (max(end_ms) - min(start_ms)) AS INTEGER) "
+                "ELSE max(mem_rss) END, max(mem_peak) "
+                "FROM usage WHERE hourly = 0 AND end_ms <= ?1 GROUP BY task, start_ms / 3600000",
+                "i", cutoff);
     if (rc != 0)
         goto fail;
-    sqlite3_bind_int64(st, 1, cutoff);
-    if ((rc = step_done(a->db, st)) != 0)
-        goto fail;
-    rc = db_stmt(a->db, "DELETE FROM usage WHERE hourly = 0 AND end_ms <= ?1", &st);
+    rc = db_run(a->db, "DELETE FROM usage WHERE hourly = 0 AND end_ms <= ?1", "i", cutoff);
     if (rc != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, cutoff);
-    if ((rc = step_done(a->db, st)) != 0)
         goto fail;
     rc = db_exec(a->db, "INSERT INTO usage (task, end_ms, start_ms, cpu_ms, mem_kib_ms, "
                         "cum_cpu_ms, cum_mem_kib_ms, mem_rss, mem_peak, hourly) "
@@ -738,17 +617,10 @@ rollup(struct acct *a, int64_t cutoff)
     if (a->history_w > 0) {
         int64_t horizon = a->max_t - a->history_w;
 
-        rc = db_stmt(a->db, "DELETE FROM tasks WHERE end_ms < ?1", &st);
+        rc = db_run(a->db, "DELETE FROM tasks WHERE end_ms < ?1", "i", horizon);
+        if (rc == 0)
+            rc = db_run(a->db, "DELETE FROM capacity WHERE end_ms < ?1", "i", horizon);
         if (rc != 0)
-            goto fail;
-        sqlite3_bind_int64(st, 1, horizon);
-        if ((rc = step_done(a->db, st)) != 0)
-            goto fail;
-        rc = db_stmt(a->db, "DELETE FROM capacity WHERE end_ms < ?1", &st);
-        if (rc != 0)
-            goto fail;
-        sqlite3_bind_int64(st, 1, horizon);
-        if ((rc = step_done(a->db, st)) != 0)
             goto fail;
     }
     return db_commit(a->db);
@@ -873,24 +745,15 @@ acct_open(struct acct **out, const char *db_path, int64_t raw_retention_ms, char
         snprintf(err, errlen, "out of memory");
         return -AG_ENOMEM;
     }
-    rc = db_open(&a->db, db_path, acct_migrations,
-                 sizeof(acct_migrations) / sizeof(acct_migrations[0]), 0, err, errlen);
+    rc = db_open(&a->db, db_path, acct_schema_migrations, ACCT_SCHEMA_VERSION, 0, err, errlen);
     if (rc != 0) {
         free(a);
         return rc;
     }
     a->raw_retention = raw_retention_ms;
     snprintf(buf, sizeof(buf), "%lld", (long long)raw_retention_ms);
-    {
-        sqlite3_stmt *st;
-        if (db_stmt(a->db,
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES "
-                    "('raw_retention_ms', ?1)",
-                    &st) == 0) {
-            sqlite3_bind_text(st, 1, buf, -1, SQLITE_TRANSIENT);
-            step_done(a->db, st);
-        }
-    }
+    db_run(a->db, "INSERT OR REPLACE INTO meta (key, value) VALUES ('raw_retention_ms', ?1)", "t",
+           buf);
     pthread_mutex_init(&a->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
