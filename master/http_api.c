@@ -818,7 +818,9 @@ h_accounting_report(void *arg, struct http_req *req)
         http_reply_error(req, 503, "out of memory");
         return;
     }
-    rc = report_query_parse(&j->q, (int64_t)(m->now * 1000), http_req_query(req, "since"),
+    /* The clock now, not m->now (the last message's time): an idle master's
+     * m->now lags, and the window would end early. */
+    rc = report_query_parse(&j->q, (int64_t)(master_clock() * 1000), http_req_query(req, "since"),
                             http_req_query(req, "until"), http_req_query(req, "by"),
                             http_req_query(req, "top"), http_req_query(req, "price"),
                             http_req_query(req, "timeline"), j->err, sizeof(j->err));
