@@ -282,6 +282,27 @@ log "$(cat "$T/table.txt")"
 row=$(grep -F "$busy " "$T/table.txt") || fail "table: no row for the busy task"
 is "$(echo "$row" | awk '{ print $4 }') > 0" || fail "table: the busy task used nothing: $row"
 
+# Like every command, `agora report` asks the master at $AGORA_MASTER (or
+# --master, else 127.0.0.1:5050) and reads a file only with --db: the
+# README's `agora report --since=1h --by=app`.
+AGORA_MASTER="127.0.0.1:$MASTER_PORT" "$AG" report --since=1h --by=role >"$T/env.txt" 2>&1 ||
+    fail "agora report with \$AGORA_MASTER: $(cat "$T/env.txt")"
+grep -q '^acct ' "$T/env.txt" || fail "agora report with \$AGORA_MASTER: no role acct: $(cat "$T/env.txt")"
+AGORA_MASTER="127.0.0.1:$MASTER_PORT" "$AG" report --since=1h --json >"$T/env.json" ||
+    fail "agora report --json"
+check '.cluster.states.TASK_KILLED == 2' env.json "agora report --json"
+rc=0
+AGORA_MASTER="127.0.0.1:$(free_port)" "$AG" report --since=1h >"$T/down.txt" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "cannot reach the master" "$T/down.txt" ||
+    fail "agora report with no master: status $rc: $(cat "$T/down.txt")"
+rc=0
+"$AG" report --db="$T/nowhere.db" >"$T/nodb.txt" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "nowhere.db" "$T/nodb.txt" ||
+    fail "agora report --db on a missing file: status $rc: $(cat "$T/nodb.txt")"
+rc=0
+"$AG" report --by=user >"$T/usage.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "agora report --by=user: status $rc, want 2: $(cat "$T/usage.txt")"
+
 if [ "$ROOT" = 1 ]; then
     # A task that ends between two reports still has its usage counted: the
     # agent sends its container's last counters when the container ends (an

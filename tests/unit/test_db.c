@@ -362,7 +362,56 @@ test_concurrent_open(void)
     teardown();
 }
 
+/* Typed binding: each letter binds its argument to ?N; db_run steps and
+ * resets; a bad letter or a failed step is an error that leaves nothing bound. */
+static void
+test_typed_binding(void)
+{
+    struct db *db;
+    sqlite3_stmt *st;
+    char err[512];
+
+    CHECK_EQ_INT(db_open(&db, ":memory:", migs, 2, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(db_exec(db, "CREATE TABLE v (t TEXT, i INTEGER, d REAL, n TEXT)"), 0);
+    CHECK_EQ_INT(db_run(db, "INSERT INTO v VALUES (?1, ?2, ?3, ?4)", "tidn", "a",
+                        (int64_t)1 << 40, 2.5),
+                 0);
+    CHECK_EQ_INT(db_run(db, "INSERT INTO v VALUES (?1, ?2, ?3, ?4)", "tidt", NULL, (int64_t)-3,
+                        -0.25, "x"),
+                 0);
+    CHECK_EQ_INT(db_query(db, &st, "SELECT t, i, d, n IS NULL FROM v WHERE i > ?1 ORDER BY i",
+                          "i", (int64_t)-10),
+                 0);
+    CHECK_EQ_INT(db_step(db, st), 1);
+    CHECK_EQ_STR((const char *)sqlite3_column_text(st, 0), ""); /* NULL binds "" */
+    CHECK(sqlite3_column_int64(st, 1) == -3);
+    CHECK(sqlite3_column_double(st, 2) == -0.25);
+    CHECK_EQ_INT(sqlite3_column_int(st, 3), 0);
+    CHECK_EQ_INT(db_step(db, st), 1);
+    CHECK_EQ_STR((const char *)sqlite3_column_text(st, 0), "a");
+    CHECK(sqlite3_column_int64(st, 1) == (int64_t)1 << 40);
+    CHECK(sqlite3_column_double(st, 2) == 2.5);
+    CHECK_EQ_INT(sqlite3_column_int(st, 3), 1);
+    CHECK_EQ_INT(db_step(db, st), 0);
+    /* A SELECT through db_run: the row is dropped and the statement reset, so
+     * the next write is not blocked by an open read. */
+    CHECK_EQ_INT(db_run(db, "SELECT * FROM v WHERE t = ?1", "t", "a"), 0);
+    CHECK_EQ_INT(db_begin(db), 0);
+    CHECK_EQ_INT(db_run(db, "DELETE FROM v WHERE t = ?1", "t", "a"), 0);
+    CHECK_EQ_INT(db_commit(db), 0);
+    CHECK_EQ_INT(sqlite3_changes(db_handle(db)), 1);
+    /* Errors: a constraint, a bad type letter, too many parameters. */
+    CHECK_EQ_INT(db_run(db, "INSERT INTO jobs VALUES (?1, ?2)", "tn", "j"), -AG_EINVAL);
+    CHECK_EQ_INT(db_run(db, "INSERT INTO jobs VALUES (?1, ?2)", "tx", "j"), -AG_EINVAL);
+    CHECK_EQ_INT(db_query(db, &st, "SELECT ?1", "ii", (int64_t)1, (int64_t)2), -AG_ERANGE);
+    CHECK(st == NULL);
+    CHECK_EQ_INT(db_run(db, "INSERT INTO jobs VALUES (?1, ?2)", "ti", "j", (int64_t)5), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT n FROM jobs WHERE id = 'j'"), 5);
+    db_close(db);
+}
+
 TEST_LIST(TEST_ENTRY(migrations_once), TEST_ENTRY(settings), TEST_ENTRY(newer_refused),
           TEST_ENTRY(failed_migration), TEST_ENTRY(transactions), TEST_ENTRY(statements),
-          TEST_ENTRY(bad_files), TEST_ENTRY(concurrent_writers), TEST_ENTRY(concurrent_open));
+          TEST_ENTRY(bad_files), TEST_ENTRY(concurrent_writers), TEST_ENTRY(concurrent_open),
+          TEST_ENTRY(typed_binding));
 TEST_MAIN()
