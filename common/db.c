@@ -143,9 +143,9 @@ db_configure(struct db *db, int flags, char *err, size_t errlen)
         return -AG_EDB;
     }
     rc = run_sql(db,
-                (flags & DB_SYNC_FULL) ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"
-                                       : "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
-                NULL);
+                 (flags & DB_SYNC_FULL) ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"
+                                        : "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
+                 NULL);
     if (rc != 0) {
         db_err(err, errlen, "database %s: cannot configure: %s", db->path, sqlite3_errmsg(db->h));
         return rc;

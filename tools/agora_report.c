@@ -58,8 +58,8 @@ static const struct cli_help report_help = {
  * window goes as @SECONDS so that both reports of an HTML page (and the
  * query) use this process's "now". */
 static int
-fetch_report(const char *base, const struct report_query *q, const char *by, int top,
-             int timeline, json_t **out)
+fetch_report(const char *base, const struct report_query *q, const char *by, int top, int timeline,
+             json_t **out)
 {
     char path[2048], val[512];
     size_t off;
@@ -79,8 +79,8 @@ fetch_report(const char *base, const struct report_query *q, const char *by, int
             continue;
         if (cli_urlencode(vals[i], false, val, sizeof(val)) != 0)
             return cli_usage_error("report", "--%s is too long", keys[i]);
-        off += (size_t)snprintf(path + off, sizeof(path) - off, "%s%s=%s", i ? "&" : "?",
-                                keys[i], val);
+        off += (size_t)snprintf(path + off, sizeof(path) - off, "%s%s=%s", i ? "&" : "?", keys[i],
+                                val);
         if (off >= sizeof(path))
             return cli_usage_error("report", "the query is too long");
     }

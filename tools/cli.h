@@ -152,8 +152,10 @@ struct cli_table {
     bool blank_empty; /* print NULL and "" cells blank instead of "-" */
 };
 
-/* Starts a table with the given header (NULL-terminated list, at most 64
- * columns); set `right` and `blank_empty` after if needed. */
+/* Starts a table with the given header (NULL-terminated list; columns past
+ * the 64th are left-aligned); set `right` and `blank_empty` after if needed.
+ * A table without a header: a zeroed struct with ncols (and `right`,
+ * `blank_empty`) set, then cli_table_add. */
 void cli_table_init(struct cli_table *t, const char *const *header);
 /* Adds a row of t->ncols strings (copied; NULL and "" print as "-" unless
  * blank_empty). */

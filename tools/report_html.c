@@ -74,7 +74,8 @@ svg_timeline(FILE *f, json_t *tl, const char *res, const char *unit)
     json_t *roles = json_object_get(tl, "roles"), *cap, *role;
     int nb = (int)cli_json_num(tl, "buckets"), H = 300, T = 16, B = 34, ph = H - T - B;
     double pw = SVG_W - SVG_L - SVG_R, ymax = 0, step, *base;
-    int64_t start = (int64_t)cli_json_num(tl, "start_ms"), bms = (int64_t)cli_json_num(tl, "bucket_ms");
+    int64_t start = (int64_t)cli_json_num(tl, "start_ms"),
+            bms = (int64_t)cli_json_num(tl, "bucket_ms");
     size_t ri;
 
     if (nb <= 0)
@@ -232,7 +233,8 @@ svg_bars(FILE *f, json_t *groups, const char *res, const char *unit, size_t max)
         fprintf(f, "<text x=\"%.1f\" y=\"%d\">%s / %s (%.0f%%)</text>\n",
                 L + pw * fmax(alloc, used) / vmax + 6, y + 15,
                 cli_fmt_grouped(alloc, report_hours_dec(vmax), va, sizeof(va)),
-                cli_fmt_grouped(used, report_hours_dec(vmax), vu, sizeof(vu)), alloc > 0 ? 100 * used / alloc : 0);
+                cli_fmt_grouped(used, report_hours_dec(vmax), vu, sizeof(vu)),
+                alloc > 0 ? 100 * used / alloc : 0);
     }
     for (double v = 0; v <= vmax * 1.0001; v += step) {
         char lab[32];
@@ -267,7 +269,8 @@ svg_utilization(FILE *f, json_t *cl)
     n = 0;
     for (int r = 0; r < REPORT_NRES; r++) {
         json_t *x = json_object_get(cl, report_res_names[r]);
-        double cap = cli_json_num(x, "capacity"), alloc = cli_json_num(x, "allocated"), used = cli_json_num(x, "used");
+        double cap = cli_json_num(x, "capacity"), alloc = cli_json_num(x, "allocated"),
+               used = cli_json_num(x, "used");
         double scale = cap > 0 ? pw / fmax(cap, alloc) : 0;
         int y;
         char p[32];
@@ -359,13 +362,13 @@ report_render_html(FILE *f, json_t *rep, json_t *apps)
             "h2{margin-top:28px;font-size:18px}.muted{color:#777}\n"
             "</style></head><body>\n",
             a, b);
-    fprintf(
-        f,
-        "<h1>Agora accounting report</h1>\n<p>%s .. %s UTC (%s hours), by %s, "
-        "%lld agents.</p>\n",
-        a, b,
-        cli_fmt_grouped(cli_json_num(rep, "window.hours"), cli_json_num(rep, "window.hours") >= 1 ? 1 : 3, c, sizeof(c)),
-        by, (long long)cli_json_num(cl, "agents"));
+    fprintf(f,
+            "<h1>Agora accounting report</h1>\n<p>%s .. %s UTC (%s hours), by %s, "
+            "%lld agents.</p>\n",
+            a, b,
+            cli_fmt_grouped(cli_json_num(rep, "window.hours"),
+                            cli_json_num(rep, "window.hours") >= 1 ? 1 : 3, c, sizeof(c)),
+            by, (long long)cli_json_num(cl, "agents"));
 
     fprintf(f, "<h2>Cluster utilization</h2>\n<table><tr><th>resource</th><th>unit</th>"
                "<th>capacity</th><th>allocated</th><th>used</th><th>idle</th></tr>\n");
@@ -396,7 +399,8 @@ report_render_html(FILE *f, json_t *rep, json_t *apps)
         html_esc(f, states);
         fprintf(f, ")");
     }
-    fprintf(f, "; peak task memory %s.</p>\n", cli_fmt_bytes(cli_json_num(cl, "mem_peak_bytes"), b, sizeof(b)));
+    fprintf(f, "; peak task memory %s.</p>\n",
+            cli_fmt_bytes(cli_json_num(cl, "mem_peak_bytes"), b, sizeof(b)));
 
     if (tl && !json_is_null(tl)) {
         fprintf(f, "<h2>Utilization over time: cpus allocated by role</h2>\n");
@@ -441,9 +445,10 @@ report_render_html(FILE *f, json_t *rep, json_t *apps)
 
         report_fmt_prices(pr, prices, sizeof(prices));
         fprintf(f, "<h2>Cost</h2>\n<p class=\"muted\">Prices per hour: %s.</p>\n<table>", prices);
-        fprintf(f, "<tr><td>capacity</td><td>%s</td><td></td></tr>\n", cli_fmt_grouped(capc, 2, a, 64));
-        fprintf(f, "<tr><td>allocated</td><td>%s</td><td>%s</td></tr>\n", cli_fmt_grouped(alloc, 2, b, 64),
-                cli_fmt_pct(alloc, capc, p, sizeof(p)));
+        fprintf(f, "<tr><td>capacity</td><td>%s</td><td></td></tr>\n",
+                cli_fmt_grouped(capc, 2, a, 64));
+        fprintf(f, "<tr><td>allocated</td><td>%s</td><td>%s</td></tr>\n",
+                cli_fmt_grouped(alloc, 2, b, 64), cli_fmt_pct(alloc, capc, p, sizeof(p)));
         fprintf(f, "<tr><td>idle</td><td>%s</td><td>%s</td></tr>\n",
                 cli_fmt_grouped(cli_json_num(cost, "idle"), 2, c, 64),
                 cli_fmt_pct(cli_json_num(cost, "idle"), capc, p, sizeof(p)));

@@ -169,16 +169,17 @@ render_table(FILE *f, json_t *rep)
 
     report_fmt_utc((int64_t)cli_json_num(rep, "window.since_ms"), a, sizeof(a));
     report_fmt_utc((int64_t)cli_json_num(rep, "window.until_ms"), b, sizeof(b));
-    fprintf(
-        f, "Agora accounting report, %s .. %s UTC (%s hours), by %s\n\n", a, b,
-        cli_fmt_grouped(cli_json_num(rep, "window.hours"), cli_json_num(rep, "window.hours") >= 1 ? 1 : 3, c, sizeof(c)),
-        by);
+    fprintf(f, "Agora accounting report, %s .. %s UTC (%s hours), by %s\n\n", a, b,
+            cli_fmt_grouped(cli_json_num(rep, "window.hours"),
+                            cli_json_num(rep, "window.hours") >= 1 ? 1 : 3, c, sizeof(c)),
+            by);
 
     fprintf(f, "Cluster utilization (%lld agents)\n", (long long)cli_json_num(cl, "agents"));
     t.ncols = 6;
     t.blank_empty = true;
     t.right = 0x3c;
-    cli_table_add(&t, (const char *[]){"RESOURCE", "UNIT", "CAPACITY", "ALLOCATED", "USED", "IDLE"});
+    cli_table_add(&t,
+                  (const char *[]){"RESOURCE", "UNIT", "CAPACITY", "ALLOCATED", "USED", "IDLE"});
     for (int r = 0; r < REPORT_NRES; r++) {
         json_t *x = json_object_get(cl, report_res_names[r]);
         double cap = cli_json_num(x, "capacity");
@@ -187,22 +188,27 @@ render_table(FILE *f, json_t *rep)
         if (!report_has_resource(cl, r))
             continue;
         cli_fmt_grouped(cap, dec, a, sizeof(a));
-        snprintf(alloc, sizeof(alloc), "%s (%s)", cli_fmt_grouped(cli_json_num(x, "allocated"), dec, b, 64),
+        snprintf(alloc, sizeof(alloc), "%s (%s)",
+                 cli_fmt_grouped(cli_json_num(x, "allocated"), dec, b, 64),
                  cli_fmt_pct(cli_json_num(x, "allocated"), cap, p1, sizeof(p1)));
         if (report_null(x, "used"))
             snprintf(used, sizeof(used), "-");
         else
-            snprintf(used, sizeof(used), "%s (%s)", cli_fmt_grouped(cli_json_num(x, "used"), dec, c, 64),
+            snprintf(used, sizeof(used), "%s (%s)",
+                     cli_fmt_grouped(cli_json_num(x, "used"), dec, c, 64),
                      cli_fmt_pct(cli_json_num(x, "used"), cap, p2, sizeof(p2)));
-        snprintf(idle, sizeof(idle), "%s (%s)", cli_fmt_grouped(cli_json_num(x, "idle"), dec, d, 64),
+        snprintf(idle, sizeof(idle), "%s (%s)",
+                 cli_fmt_grouped(cli_json_num(x, "idle"), dec, d, 64),
                  cli_fmt_pct(cli_json_num(x, "idle"), cap, p3, sizeof(p3)));
-        cli_table_add(&t, (const char *[]){report_res_names[r], cli_json_str(x, "unit"), a, alloc, used, idle});
+        cli_table_add(&t, (const char *[]){report_res_names[r], cli_json_str(x, "unit"), a, alloc,
+                                           used, idle});
     }
     cli_table_print(&t, f);
     report_fmt_states(json_object_get(cl, "states"), states, sizeof(states));
     fprintf(f, "\nTasks: %s%s%s%s; peak task memory %s\n",
-            cli_fmt_grouped(cli_json_num(cl, "tasks"), 0, a, sizeof(a)), states[0] ? " (" : "", states,
-            states[0] ? ")" : "", cli_fmt_bytes(cli_json_num(cl, "mem_peak_bytes"), e, sizeof(e)));
+            cli_fmt_grouped(cli_json_num(cl, "tasks"), 0, a, sizeof(a)), states[0] ? " (" : "",
+            states, states[0] ? ")" : "",
+            cli_fmt_bytes(cli_json_num(cl, "mem_peak_bytes"), e, sizeof(e)));
 
     if (strcmp(by, "cluster") != 0) {
         char head[32];
@@ -214,13 +220,13 @@ render_table(FILE *f, json_t *rep)
         t.blank_empty = true;
         t.right = 0x1fe | (priced ? 0x600 : 0);
         if (priced)
-            cli_table_add(&t, (const char *[]){head, "TASKS", "CPU-H ALLOC", "CPU-H USED", "CPU EFF",
-                                           "GiB-H ALLOC", "GiB-H USED", "MEM EFF", "PEAK MEM",
-                                           "COST", "WASTED", "FINAL STATES"});
+            cli_table_add(&t, (const char *[]){head, "TASKS", "CPU-H ALLOC", "CPU-H USED",
+                                               "CPU EFF", "GiB-H ALLOC", "GiB-H USED", "MEM EFF",
+                                               "PEAK MEM", "COST", "WASTED", "FINAL STATES"});
         else
-            cli_table_add(&t, (const char *[]){head, "TASKS", "CPU-H ALLOC", "CPU-H USED", "CPU EFF",
-                                           "GiB-H ALLOC", "GiB-H USED", "MEM EFF", "PEAK MEM",
-                                           "FINAL STATES"});
+            cli_table_add(&t, (const char *[]){head, "TASKS", "CPU-H ALLOC", "CPU-H USED",
+                                               "CPU EFF", "GiB-H ALLOC", "GiB-H USED", "MEM EFF",
+                                               "PEAK MEM", "FINAL STATES"});
         json_array_foreach(json_object_get(rep, "groups"), i, g)
         {
             render_group_row(&t, g, priced, dec, NULL);
@@ -248,9 +254,11 @@ render_table(FILE *f, json_t *rep)
         cli_fmt_grouped(capc, 2, a, sizeof(a));
         cli_table_add(&t, (const char *[]){"capacity", a, ""});
         cli_fmt_grouped(alloc, 2, b, sizeof(b));
-        cli_table_add(&t, (const char *[]){"allocated", b, cli_fmt_pct(alloc, capc, p1, sizeof(p1))});
+        cli_table_add(&t,
+                      (const char *[]){"allocated", b, cli_fmt_pct(alloc, capc, p1, sizeof(p1))});
         cli_fmt_grouped(cli_json_num(cost, "idle"), 2, c, sizeof(c));
-        cli_table_add(&t, (const char *[]){"idle", c, cli_fmt_pct(cli_json_num(cost, "idle"), capc, p2, 32)});
+        cli_table_add(
+            &t, (const char *[]){"idle", c, cli_fmt_pct(cli_json_num(cost, "idle"), capc, p2, 32)});
         cli_fmt_grouped(cli_json_num(cost, "wasted"), 2, d, sizeof(d));
         snprintf(e, sizeof(e), "%s of allocated",
                  cli_fmt_pct(cli_json_num(cost, "wasted"), alloc, p3, sizeof(p3)));
@@ -322,8 +330,8 @@ render_csv(FILE *f, json_t *rep)
             json_t *x = json_object_get(cl, report_res_names[r]);
             double price = cli_json_num(pr, report_res_names[r]);
 
-            fprintf(f, "%s,%s,%.4f,%.4f,", report_res_names[r], cli_json_str(x, "unit"), cli_json_num(x, "capacity"),
-                    cli_json_num(x, "allocated"));
+            fprintf(f, "%s,%s,%.4f,%.4f,", report_res_names[r], cli_json_str(x, "unit"),
+                    cli_json_num(x, "capacity"), cli_json_num(x, "allocated"));
             if (!report_null(x, "used"))
                 fprintf(f, "%.4f", cli_json_num(x, "used"));
             fprintf(f, ",%.4f,", cli_json_num(x, "idle"));

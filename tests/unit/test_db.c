@@ -373,14 +373,13 @@ test_typed_binding(void)
 
     CHECK_EQ_INT(db_open(&db, ":memory:", migs, 2, 0, err, sizeof(err)), 0);
     CHECK_EQ_INT(db_exec(db, "CREATE TABLE v (t TEXT, i INTEGER, d REAL, n TEXT)"), 0);
-    CHECK_EQ_INT(db_run(db, "INSERT INTO v VALUES (?1, ?2, ?3, ?4)", "tidn", "a",
-                        (int64_t)1 << 40, 2.5),
-                 0);
-    CHECK_EQ_INT(db_run(db, "INSERT INTO v VALUES (?1, ?2, ?3, ?4)", "tidt", NULL, (int64_t)-3,
-                        -0.25, "x"),
-                 0);
-    CHECK_EQ_INT(db_query(db, &st, "SELECT t, i, d, n IS NULL FROM v WHERE i > ?1 ORDER BY i",
-                          "i", (int64_t)-10),
+    CHECK_EQ_INT(
+        db_run(db, "INSERT INTO v VALUES (?1, ?2, ?3, ?4)", "tidn", "a", (int64_t)1 << 40, 2.5), 0);
+    CHECK_EQ_INT(
+        db_run(db, "INSERT INTO v VALUES (?1, ?2, ?3, ?4)", "tidt", NULL, (int64_t)-3, -0.25, "x"),
+        0);
+    CHECK_EQ_INT(db_query(db, &st, "SELECT t, i, d, n IS NULL FROM v WHERE i > ?1 ORDER BY i", "i",
+                          (int64_t)-10),
                  0);
     CHECK_EQ_INT(db_step(db, st), 1);
     CHECK_EQ_STR((const char *)sqlite3_column_text(st, 0), ""); /* NULL binds "" */
