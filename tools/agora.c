@@ -5,17 +5,9 @@
 #define _GNU_SOURCE
 #include "agora.h"
 
-#include <errno.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "detector.h"
-#include "error.h"
 #include "http.h"
 
 /* ---- version, help, dispatch ---- */
