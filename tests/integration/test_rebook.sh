@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A framework's running tasks stay allocated across everything that
 # re-subscribes it or re-registers their agent: scheduler failover, master
-# restart, agent restart. Offers never hold what its tasks use, and the
+# restart, agent restart, agent partition. Offers never hold what its tasks use, and the
 # allocator's books equal the tasks' and offers' (GET /books). A framework
 # removed after its failover timeout frees its tasks' resources.
 . "$(dirname "$0")/lib.sh"
@@ -27,7 +27,7 @@ offer_cpus() { echo "$1" | jq -r '.offers[0].resources' | { grep -o 'cpus:[0-9.]
 at_most() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b + 1e-9) }'; }
 used_cpus() { master_json /agents | jq -r '.agents[0].used_resources.cpus // 0'; }
 
-start_master --offer_timeout=30secs
+start_master --offer_timeout=30secs --agent_ping_timeout=500ms --max_agent_ping_timeouts=4
 start_sized_agent a1 "cpus:1;mem:256"
 wait_agents 1
 
@@ -59,7 +59,7 @@ check_books "agent full"
 # re-registers with its tasks, the scheduler's driver re-subscribes.
 kill -KILL "$MASTER_PID"
 wait "$MASTER_PID" 2>/dev/null || true
-start_master --offer_timeout=30secs
+start_master --offer_timeout=30secs --agent_ping_timeout=500ms --max_agent_ping_timeouts=4
 wait_agents 1
 expect_event 30 '.event == "subscribed" and .resubscribed' "re-subscribed after the master restart" >/dev/null
 send revive
@@ -98,5 +98,22 @@ start_scheduler s2
 expect_event 10 '.event == "subscribed"' "s2 subscribed" >/dev/null
 ev=$(expect_event 20 '.event == "offers"' "offer to s2")
 [ "$(offer_cpus "$ev")" = 1 ] || fail "the removed framework's task still holds resources: $(echo "$ev" | jq -c .offers)"
+check_books "framework removed, new one"
+
+# 5. Partition: the agent is silent long enough to be unreachable (its task is
+# LOST to this framework), then comes back: the master kills the task, which
+# stays booked until the agent confirms.
+send launch "$(echo "$ev" | jq -r '.offers[0].id')" p1 "cpus:0.5;mem:64" 'sleep 1000'
+expect_event 10 '.event == "update" and .task_id == "p1" and .state == "TASK_RUNNING"' "p1 running" >/dev/null
+kill -STOP "${AGENT_PID[a1]}"
+expect_event 20 '.event == "update" and .task_id == "p1" and .state == "TASK_LOST"' "p1 lost" >/dev/null
+check_books "agent unreachable"
+kill -CONT "${AGENT_PID[a1]}"
+wait_agents 1
+wait_until 20 grep -Eq "TASK_KILLED .*task_id=p1 " "$T/agent-a1.log" || fail "p1 not killed after the partition"
+check_books "after the partition"
+# Once the kill is confirmed, all of the agent's cpus are offered (in one or more offers).
+wait_until 20 sh -c "curl -sf http://127.0.0.1:$MASTER_PORT/agents | jq -e '.agents[0].offered_resources.cpus == 1'" ||
+    fail "the agent's cpus are not all offered after the partition: $(master_json /agents | jq -c '.agents[0] | {used_resources, offered_resources}')"
 check_books "end"
 log "ok"
