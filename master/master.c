@@ -1116,19 +1116,27 @@ has_capability(const struct msg_framework_info *info, const char *cap)
     return false;
 }
 
+/* The framework's roles for the allocator: "*" when it names none. */
+static const char *const *
+framework_alloc_roles(const struct framework *fw, size_t *n)
+{
+    static const char *const star[] = {"*"};
+
+    if (fw->info.nroles == 0) {
+        *n = 1;
+        return star;
+    }
+    *n = fw->info.nroles;
+    return (const char *const *)fw->info.roles;
+}
+
 static int
 framework_add_to_allocator(struct master *m, struct framework *fw, bool active)
 {
-    const char *star = "*";
-    const char *const *roles = (const char *const *)fw->info.roles;
-    size_t n = fw->info.nroles;
-    int rc;
+    size_t n;
+    const char *const *roles = framework_alloc_roles(fw, &n);
+    int rc = alloc_add_framework(m->alloc, fw->id, roles, n, NULL, 0);
 
-    if (n == 0) {
-        roles = &star;
-        n = 1;
-    }
-    rc = alloc_add_framework(m->alloc, fw->id, roles, n, NULL, 0);
     if (rc == 0 && !active)
         alloc_set_framework_active(m->alloc, fw->id, false);
     return rc;
@@ -1139,16 +1147,10 @@ framework_add_to_allocator(struct master *m, struct framework *fw, bool active)
 static int
 framework_update_in_allocator(struct master *m, struct framework *fw)
 {
-    const char *star = "*";
-    const char *const *roles = (const char *const *)fw->info.roles;
-    size_t n = fw->info.nroles;
-    int rc;
+    size_t n;
+    const char *const *roles = framework_alloc_roles(fw, &n);
+    int rc = alloc_update_framework_roles(m->alloc, fw->id, roles, n, NULL, 0);
 
-    if (n == 0) {
-        roles = &star;
-        n = 1;
-    }
-    rc = alloc_update_framework_roles(m->alloc, fw->id, roles, n, NULL, 0);
     if (rc == -AG_ENOENT)
         return framework_add_to_allocator(m, fw, true);
     if (rc == 0)

@@ -121,6 +121,19 @@ start_agent() {
     PIDS+=("${AGENT_PID[$name]}")
 }
 
+# start_agent_with NAME RESOURCES [FLAGS...]: start_agent with other --resources.
+start_agent_with() {
+    local name=$1 res=$2
+    shift 2
+    local port=${AGENT_PORT[$name]:-$(free_port)}
+    AGENT_PORT[$name]=$port
+    "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
+        --hostname="$name" --work_dir="$T/agent-$name" --resources="$res" \
+        "$@" >>"$T/agent-$name.log" 2>&1 &
+    AGENT_PID[$name]=$!
+    PIDS+=("${AGENT_PID[$name]}")
+}
+
 # master_json PATH: the master's JSON at PATH.
 master_json() {
     curl -sf "http://127.0.0.1:$MASTER_PORT$1"

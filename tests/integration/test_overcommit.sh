@@ -6,20 +6,10 @@
 # over, and offers everything again once enough tasks ended.
 . "$(dirname "$0")/lib.sh"
 
-# start_sized_agent NAME RESOURCES: an agent with its own resources.
-start_sized_agent() {
-    local name=$1 res=$2
-    local port=${AGENT_PORT[$name]:-$(free_port)}
-    AGENT_PORT[$name]=$port
-    "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
-        --hostname="$name" --work_dir="$T/agent-$name" --resources="$res" >>"$T/agent-$name.log" 2>&1 &
-    AGENT_PID[$name]=$!
-    PIDS+=("${AGENT_PID[$name]}")
-}
 agent_field() { master_json /agents | jq -r ".agents[0].$1"; }
 
 start_master
-start_sized_agent a1 "cpus:1;mem:1024;disk:100;ports:[31000-31009]"
+start_agent_with a1 "cpus:1;mem:1024;disk:100;ports:[31000-31009]"
 wait_agents 1
 start_scheduler s1
 expect_event 10 '.event == "subscribed"' "subscribed" >/dev/null
@@ -33,7 +23,7 @@ kill -KILL "${AGENT_PID[a1]}"
 wait "${AGENT_PID[a1]}" 2>/dev/null || true
 wait_until 10 sh -c "curl -sf http://127.0.0.1:$MASTER_PORT/agents | jq -e '.agents[0].active == false'" ||
     fail "agent still active after kill -9"
-start_sized_agent a1 "cpus:0.5;mem:1024;disk:100;ports:[31000-31009]"
+start_agent_with a1 "cpus:0.5;mem:1024;disk:100;ports:[31000-31009]"
 wait_until 20 sh -c "curl -sf http://127.0.0.1:$MASTER_PORT/agents | jq -e '.agents[0].active and .agents[0].resources.cpus == 0.5'" ||
     fail "the agent did not come back with 0.5 cpus: $(master_json /agents | jq -c '.agents[0] | {active, resources}')"
 wait_until 5 sh -c "curl -sf http://127.0.0.1:$MASTER_PORT/agents | jq -e '.agents[0].allocator_state == \"OVERCOMMITTED\"'" ||

@@ -6,17 +6,6 @@
 # removed after its failover timeout frees its tasks' resources.
 . "$(dirname "$0")/lib.sh"
 
-# start_sized_agent NAME RESOURCES: an agent with its own resources.
-start_sized_agent() {
-    local name=$1 res=$2
-    local port=${AGENT_PORT[$name]:-$(free_port)}
-    AGENT_PORT[$name]=$port
-    "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
-        --hostname="$name" --work_dir="$T/agent-$name" --resources="$res" >>"$T/agent-$name.log" 2>&1 &
-    AGENT_PID[$name]=$!
-    PIDS+=("${AGENT_PID[$name]}")
-}
-
 books_ok() { master_json /books | jq -e '.consistent' >/dev/null; }
 check_books() {
     wait_until 10 books_ok || fail "books differ ($1): $(master_json /books | jq -c .problems)"
@@ -28,7 +17,7 @@ at_most() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b + 1e-9) }'; }
 used_cpus() { master_json /agents | jq -r '.agents[0].used_resources.cpus // 0'; }
 
 start_master --offer_timeout=30secs --agent_ping_timeout=500ms --max_agent_ping_timeouts=4
-start_sized_agent a1 "cpus:1;mem:256"
+start_agent_with a1 "cpus:1;mem:256"
 wait_agents 1
 
 start_scheduler s1 --failover_timeout=300
@@ -73,7 +62,7 @@ kill -KILL "${AGENT_PID[a1]}"
 wait "${AGENT_PID[a1]}" 2>/dev/null || true
 wait_until 10 sh -c "curl -sf http://127.0.0.1:$MASTER_PORT/state | jq -e '.slaves[0].active == false'" ||
     fail "agent still active after kill -9"
-start_sized_agent a1 "cpus:1;mem:256"
+start_agent_with a1 "cpus:1;mem:256"
 wait_agents 1
 send revive
 next_event 3 '.event == "offers" and ([.offers[].resources | test("cpus|mem")] | any)' >/dev/null &&
