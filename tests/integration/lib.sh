@@ -112,13 +112,7 @@ declare -A AGENT_PID AGENT_PORT
 start_agent() {
     local name=$1
     shift
-    local port=${AGENT_PORT[$name]:-$(free_port)}
-    AGENT_PORT[$name]=$port
-    "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
-        --hostname="$name" --work_dir="$T/agent-$name" --resources="cpus:4;mem:4096;disk:10000;ports:[31000-31099]" \
-        "$@" >>"$T/agent-$name.log" 2>&1 &
-    AGENT_PID[$name]=$!
-    PIDS+=("${AGENT_PID[$name]}")
+    start_agent_with "$name" "cpus:4;mem:4096;disk:10000;ports:[31000-31099]" "$@"
 }
 
 # start_agent_with NAME RESOURCES [FLAGS...]: start_agent with other --resources.
