@@ -1001,6 +1001,22 @@ ack_to_agent(struct master *m, struct agent *a, const struct msg_task_status *s)
     master_send(m, a->peer, &ack);
 }
 
+/* Kills the task of update `s` if it still runs: the master does not book it. */
+static void
+kill_untracked(struct master *m, struct agent *a, const struct msg_task_status *s,
+               const char *why)
+{
+    struct msg k;
+
+    if (msg_task_state_terminal(s->state) || s->state == MSG_TASK_KILLING)
+        return;
+    log_warn("killing task %s/%s on agent %s: %s", s->framework_id, s->task_id, a->id, why);
+    msg_init(&k, MSG_KILL_TASK);
+    k.u.kill_task.framework_id = s->framework_id;
+    k.u.kill_task.task_id = s->task_id;
+    master_send(m, a->peer, &k);
+}
+
 static void
 handle_status_update(struct master *m, struct peer *p, struct msg *msg)
 {
@@ -1035,20 +1051,17 @@ handle_status_update(struct master *m, struct peer *p, struct msg *msg)
                 return;
             }
         }
-        if (!msg_task_state_terminal(s->state) && s->state != MSG_TASK_KILLING) {
-            struct msg k;
-            log_warn("killing task %s on agent %s: its framework is gone", key, a->id);
-            msg_init(&k, MSG_KILL_TASK);
-            k.u.kill_task.framework_id = s->framework_id;
-            k.u.kill_task.task_id = s->task_id;
-            master_send(m, a->peer, &k);
-        }
+        kill_untracked(m, a, s, "its framework is gone");
         return;
     }
     if (t == NULL) {
         log_warn("status update for unknown task %s from agent %s (%s)", key, a->id,
                  msg_task_state_name(s->state));
         ack_to_agent(m, a, s);
+        /* Forgotten by the master (e.g. it was still launching when its agent
+         * re-registered without it, and its framework was told it is lost): it
+         * must not run unbooked. */
+        kill_untracked(m, a, s, "the master does not know it");
         return;
     }
     if (msg_task_state_terminal(t->state) && t->state != s->state) {
