@@ -537,6 +537,8 @@ task_adopt(struct master *m, struct agent *a, const struct msg_agent_task *at)
 
     if (!ids_valid(at->task.framework_id) || !ids_valid(at->task.task_id))
         return NULL;
+    if (fw == NULL && msg_task_state_terminal(at->status.state))
+        return NULL; /* over, and nobody to tell */
     t = xcalloc(1, sizeof(*t));
     task_key(t->key, sizeof(t->key), at->task.framework_id, at->task.task_id);
     msg_task_info_init(&t->info);
@@ -821,6 +823,10 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
             t = task_adopt(m, a, at);
             if (t == NULL || !t->orphan)
                 continue; /* a task the master lost track of (master restart) is known again */
+        }
+        if (t->orphan && msg_task_state_terminal(at->status.state)) {
+            task_forget(m, t); /* the orphan's kill is done */
+            continue;
         }
         if (msg_task_state_terminal(at->status.state))
             continue;
