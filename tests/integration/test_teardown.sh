@@ -35,7 +35,7 @@ expect_event 10 '.event == "update" and .task_id == "ghost"' "reconciliation ans
     jq -e '.state == "TASK_UNKNOWN"' >/dev/null || fail "a task on an unknown agent is not TASK_UNKNOWN"
 
 teardown "$fw1"
-ev=$(expect_event 5 '.event == "error"' "an error event after the teardown")
+ev=$(expect_event 10 '.event == "error"' "an error event after the teardown")
 echo "$ev" | jq -e '.fatal and (.message | test("Framework removed"))' >/dev/null ||
     fail "the teardown error is not a fatal 'Framework removed': $ev"
 wait_until 10 sh -c "! kill -0 $s1_pid" || fail "the scheduler's driver did not stop after the teardown"
