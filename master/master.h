@@ -19,7 +19,12 @@
  *                  ^                        |                      (tasks killed)
  *                  +---- SUBSCRIBE (same id) +
  *   RECOVERED (from the registry after a master restart) behaves as DISCONNECTED.
- *   TEARDOWN from ACTIVE -> REMOVED at once.
+ *   TEARDOWN from ACTIVE -> REMOVED at once (an operator's teardown first sends
+ *   the framework a fatal ERROR). SUBSCRIBE (same id) keeps the framework's
+ *   allocations: only its roles and activity change in the allocator. A REMOVED
+ *   framework leaves m->frameworks for the bounded m->completed_fws; its id is
+ *   refused from then on, and tasks of it that agents report later are orphans
+ *   (killed, booked until they end).
  *
  * Task states follow Mesos (see docs/master.md for the diagram): a task is
  * created STAGING when its ACCEPT is valid (or ERROR when not), then follows
