@@ -12,6 +12,7 @@
  *   SUBSCRIBING --SUBSCRIBED--> SUBSCRIBED        (drv_subscribed)
  *   any --on_disconnect / heartbeat or subscribe timeout--> DOWN  (drv_conn_lost)
  *   AUTH, SUBSCRIBING --ERROR, AUTH_RESULT !ok--> driver stops     (drv_fatal)
+ *   SUBSCRIBED --ERROR with fatal set (framework removed)--> driver stops (drv_fatal)
  *
  * Driver states (d->state, under d->lock, read by any thread):
  *
@@ -929,7 +930,10 @@ drv_on_message(void *arg, const void *data, size_t len)
                                     m.u.framework_message.data_len);
         break;
     case MSG_ERROR:
-        if (d->conn != CONN_SUBSCRIBED || (m.corr != 0 && m.corr == d->subscribe_corr))
+        /* Fatal: the master refused the subscription, or removed the framework
+         * (operator teardown: its id is void and its tasks are being killed). */
+        if (d->conn != CONN_SUBSCRIBED || m.u.error.fatal ||
+            (m.corr != 0 && m.corr == d->subscribe_corr))
             drv_fatal(d, m.u.error.code,
                       m.u.error.message[0] ? m.u.error.message
                                            : "the master refused the framework");

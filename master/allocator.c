@@ -2001,6 +2001,23 @@ alloc_agent_resources(const struct alloc *a, const char *agent_id, const struct 
 }
 
 int
+alloc_foreach_allocation(const struct alloc *a, const char *agent_id,
+                         void (*fn)(void *arg, const char *framework_id, const char *role,
+                                    const struct resources *r),
+                         void *arg)
+{
+    struct agent *ag = agent_find(a, agent_id);
+
+    if (ag == NULL)
+        return -AG_ENOENT;
+    for (uint32_t i = 0; i < ag->nal; i++) {
+        const struct aentry *e = &ag->al[i];
+        fn(arg, a->fws[e->fw]->id, a->roles[e->role]->name, &e->r);
+    }
+    return 0;
+}
+
+int
 alloc_update_available(struct alloc *a, const char *agent_id, const struct resources *from,
                        const struct resources *to)
 {

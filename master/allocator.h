@@ -121,6 +121,15 @@ int alloc_set_agent_draining(struct alloc *a, const char *agent_id, bool drainin
 /* An inactive (disconnected) agent gets no offers. 0 or -AG_ENOENT. */
 int alloc_set_agent_active(struct alloc *a, const char *agent_id, bool active);
 
+/* Calls `fn` for each allocation on the agent: resources allocated to a
+ * framework in a role (offers outstanding and resources in use alike). The
+ * pointers are valid during the call only; `fn` must not call into the
+ * allocator. 0 or -AG_ENOENT. */
+int alloc_foreach_allocation(const struct alloc *a, const char *agent_id,
+                             void (*fn)(void *arg, const char *framework_id, const char *role,
+                                        const struct resources *r),
+                             void *arg);
+
 /* Points `*total` and `*available` (either may be NULL) at the agent's total
  * and unallocated resources, valid until the next call that changes the
  * allocator. 0 or -AG_ENOENT. */

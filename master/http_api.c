@@ -160,6 +160,14 @@ agent_json(const struct master *m, const struct agent *a)
     json_object_set_new(o, "active", json_boolean(a->state == AGENT_ACTIVE && a->peer != 0));
     json_object_set_new(o, "state", json_string(agent_state_name(a->state)));
     json_object_set_new(o, "draining", json_boolean(a->draining));
+    /* OK, OVERCOMMITTED (its tasks hold more than its total: what is over is not
+     * offered) or REFUSED (not in the allocator: no offers; see allocator_error). */
+    json_object_set_new(o, "allocator_state",
+                        json_string(a->alloc_error[0] ? "REFUSED"
+                                    : a->overcommitted ? "OVERCOMMITTED"
+                                                       : "OK"));
+    if (a->alloc_error[0])
+        json_object_set_new(o, "allocator_error", json_string(a->alloc_error));
     json_object_set_new(o, "version", json_string(a->version));
     json_object_set_new(o, "task_count", json_integer((json_int_t)hmap_size(&a->tasks)));
     res_fini(&used);
@@ -212,7 +220,7 @@ framework_json(const struct master *m, const struct framework *fw, bool with_tas
     json_object_set_new(o, "checkpoint", json_boolean(fw->info.checkpoint));
     json_object_set_new(o, "failover_timeout", json_real(fw->info.failover_timeout_s));
     json_object_set_new(o, "registered_time", json_real(fw->registered_time));
-    if (fw->state == FW_DISCONNECTED)
+    if (fw->state == FW_DISCONNECTED || fw->state == FW_REMOVED)
         json_object_set_new(o, "unregistered_time", json_real(fw->disconnected_time));
     json_object_set_new(o, "resources", res_to_json(&used));
     json_object_set_new(o, "used_resources", res_to_json(&used));
@@ -261,6 +269,20 @@ frameworks_json(const struct master *m, bool with_tasks)
     return arr;
 }
 
+/* Removed frameworks, newest last (at most --max_completed_frameworks). */
+static json_t *
+completed_frameworks_json(const struct master *m, bool with_tasks)
+{
+    json_t *arr = json_array();
+    size_t max = (size_t)m->flags.max_completed_frameworks;
+    size_t first = m->ncompleted_fws < max ? 0 : m->completed_fws_head;
+
+    for (size_t i = 0; i < m->ncompleted_fws; i++)
+        json_array_append_new(arr,
+                              framework_json(m, m->completed_fws[(first + i) % max], with_tasks));
+    return arr;
+}
+
 static void
 counts(const struct master *m, size_t *active, size_t *inactive)
 {
@@ -296,6 +318,26 @@ state_common(struct master *m)
     return o;
 }
 
+/* Tasks of removed frameworks that agents still ran when they re-registered:
+ * being killed, booked until they end. */
+static json_t *
+orphan_tasks_json(const struct master *m)
+{
+    json_t *arr = json_array();
+    size_t it = 0;
+    void *val;
+
+    while (hmap_next(&m->agents, &it, NULL, &val)) {
+        const struct agent *a = val;
+        size_t jt = 0;
+        void *tv;
+        while (hmap_next(&a->tasks, &jt, NULL, &tv))
+            if (((const struct task *)tv)->orphan)
+                json_array_append_new(arr, live_task_json(tv));
+    }
+    return arr;
+}
+
 static void
 h_state(void *arg, struct http_req *req)
 {
@@ -307,8 +349,8 @@ h_state(void *arg, struct http_req *req)
     json_object_set_new(o, "flags", flags_to_json(m->flag_table));
     json_object_set_new(o, "slaves", agents_json(m));
     json_object_set_new(o, "frameworks", frameworks_json(m, true));
-    json_object_set_new(o, "completed_frameworks", json_array());
-    json_object_set_new(o, "orphan_tasks", json_array());
+    json_object_set_new(o, "completed_frameworks", completed_frameworks_json(m, true));
+    json_object_set_new(o, "orphan_tasks", orphan_tasks_json(m));
     json_object_set_new(o, "unregistered_frameworks", json_array());
     http_reply_json(req, 200, o);
 }
@@ -335,8 +377,9 @@ static void
 h_frameworks(void *arg, struct http_req *req)
 {
     struct master *m = arg;
-    http_reply_json(req, 200, json_pack("{s:o, s:[]}", "frameworks", frameworks_json(m, true),
-                                        "completed_frameworks"));
+    http_reply_json(req, 200, json_pack("{s:o, s:o}", "frameworks", frameworks_json(m, true),
+                                        "completed_frameworks",
+                                        completed_frameworks_json(m, true)));
 }
 
 static void
@@ -674,6 +717,28 @@ metrics_json(struct master *m)
     json_object_set_new(o, "master/offers_declined", json_integer((json_int_t)m->offers_declined));
     json_object_set_new(o, "master/status_updates_forwarded",
                         json_integer((json_int_t)m->updates_forwarded));
+    {
+        size_t refused = 0, ait = 0;
+        void *aval;
+        while (hmap_next(&m->agents, &ait, NULL, &aval))
+            if (((const struct agent *)aval)->alloc_error[0])
+                refused++;
+        json_object_set_new(o, "master/agents_overcommitted",
+                            json_integer((json_int_t)m->novercommitted));
+        json_object_set_new(o, "master/agents_refused_by_allocator",
+                            json_integer((json_int_t)refused));
+        json_object_set_new(o, "master/agents_overcommitted_total",
+                            json_integer((json_int_t)m->agents_overcommitted));
+        json_object_set_new(o, "master/agents_refused_by_allocator_total",
+                            json_integer((json_int_t)m->agents_refused));
+        json_object_set_new(o, "master/orphan_tasks_killed",
+                            json_integer((json_int_t)m->orphans_killed));
+        json_object_set_new(o, "master/frameworks_completed",
+                            json_integer((json_int_t)m->ncompleted_fws));
+        json_object_set_new(o, "master/books_checks", json_integer((json_int_t)m->books_checks));
+        json_object_set_new(o, "master/books_discrepancies",
+                            json_integer((json_int_t)m->books_problems));
+    }
     json_object_set_new(o, "allocator/allocation_runs", json_integer((json_int_t)m->alloc_runs));
     json_object_set_new(o, "allocator/allocation_run_ms/last", json_real(m->alloc_last_ms));
     json_object_set_new(o, "allocator/allocation_run_ms/max", json_real(m->alloc_max_ms));
@@ -721,6 +786,26 @@ h_metrics(void *arg, struct http_req *req)
 }
 
 /* POST /teardown with form or JSON body frameworkId=ID. */
+static void
+books_problem_json(void *arg, const char *agent_id, const char *problem)
+{
+    json_array_append_new(arg, json_pack("{s:s, s:s}", "agent_id", agent_id, "problem", problem));
+}
+
+/* GET /books: the allocator's books against the tasks' (master_check_books). */
+static void
+h_books(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    json_t *problems = json_array();
+    size_t n = master_check_books(m, books_problem_json, problems);
+
+    http_reply_json(req, 200,
+                    json_pack("{s:b, s:I, s:I, s:o}", "consistent", n == 0, "agents",
+                              (json_int_t)hmap_size(&m->agents), "discrepancies", (json_int_t)n,
+                              "problems", problems));
+}
+
 static void
 h_teardown(void *arg, struct http_req *req)
 {
@@ -870,6 +955,7 @@ mhttp_register(struct master *m)
         {"GET", "/metrics/snapshot", h_metrics_snapshot},
         {"GET", "/metrics", h_metrics},
         {"POST", "/teardown", h_teardown},
+        {"GET", "/books", h_books},
         {"GET", "/accounting/report", h_accounting_report},
     };
     int rc;

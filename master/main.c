@@ -41,6 +41,8 @@ static const struct flag master_flag_table[] = {
      "Smallest offer worth making, e.g. \"cpus:0.01|mem:32\" (alternatives separated by |)."},
     {"max_completed_tasks", FLAG_INT64, &mf.max_completed_tasks, "1000",
      "Completed tasks kept for /state."},
+    {"max_completed_frameworks", FLAG_INT64, &mf.max_completed_frameworks, "50",
+     "Removed (torn down or timed out) frameworks kept for /state's completed_frameworks."},
     {"accounting_db", FLAG_STRING, &mf.accounting_db, "",
      "SQLite file for resource accounting (default: <work_dir>/accounting.db)."},
     {"accounting_raw_retention", FLAG_DURATION, &mf.accounting_raw_retention_ms, "1days",

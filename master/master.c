@@ -27,8 +27,9 @@
 #define MAX_COMMAND_LEN (256 * 1024)
 
 static void agent_lost(struct master *m, struct agent *a, const char *why);
-static void framework_remove(struct master *m, struct framework *fw, const char *why);
+static void framework_remove(struct master *m, struct framework *fw, const char *why, bool tell);
 static void schedule_allocation(struct master *m);
+static void agent_shrink_overcommit(struct master *m, struct agent *a);
 
 double
 master_clock(void)
@@ -198,8 +199,8 @@ task_recover_resources(struct master *m, struct task *t)
     if (t->resources_recovered)
         return;
     t->resources_recovered = true;
-    rc = alloc_recover_resources(m->alloc, t->framework_id, t->agent_id, NULL,
-                                 &t->info.resources, 0, m->now);
+    rc = alloc_recover_resources(m->alloc, t->framework_id, t->agent_id,
+                                 t->role[0] ? t->role : NULL, &t->info.resources, 0, m->now);
     if (rc != 0 && rc != -AG_ENOENT)
         log_warn("cannot recover resources of task %s: %s", t->key, ag_strerror(rc));
     schedule_allocation(m);
@@ -382,6 +383,13 @@ run_allocation(struct master *m, bool full)
     void *val;
     int rc;
 
+    if (m->novercommitted > 0) {
+        size_t ait = 0;
+        void *aval;
+        while (hmap_next(&m->agents, &ait, NULL, &aval))
+            if (((struct agent *)aval)->overcommitted)
+                agent_shrink_overcommit(m, aval);
+    }
     hmap_init(&b.per_fw);
     if (full)
         rc = alloc_run(m->alloc, m->now, NULL, 0, emit_offer, &b);
@@ -529,6 +537,8 @@ task_adopt(struct master *m, struct agent *a, const struct msg_agent_task *at)
 
     if (!ids_valid(at->task.framework_id) || !ids_valid(at->task.task_id))
         return NULL;
+    if (fw == NULL && msg_task_state_terminal(at->status.state))
+        return NULL; /* over, and nobody to tell */
     t = xcalloc(1, sizeof(*t));
     task_key(t->key, sizeof(t->key), at->task.framework_id, at->task.task_id);
     msg_task_info_init(&t->info);
@@ -538,14 +548,16 @@ task_adopt(struct master *m, struct agent *a, const struct msg_agent_task *at)
         abort();
     snprintf(t->framework_id, sizeof(t->framework_id), "%s", at->task.framework_id);
     snprintf(t->agent_id, sizeof(t->agent_id), "%s", a->id);
+    snprintf(t->role, sizeof(t->role), "%s", fw_role(fw));
     t->state = at->status.state;
     t->acked = true;
     t->resources_recovered = msg_task_state_terminal(t->state);
+    t->orphan = fw == NULL;
     hmap_put(&a->tasks, t->key, t);
     if (fw)
         hmap_put(&fw->tasks, t->info.task_id, t);
-    if (!msg_task_state_terminal(t->state))
-        record_task_start(m, &t->info, fw_role(fw));
+    if (fw && !msg_task_state_terminal(t->state))
+        record_task_start(m, &t->info, t->role);
     return t;
 }
 
@@ -581,32 +593,147 @@ agent_set_info(struct agent *a, const struct msg_agent_register *reg)
     return 0;
 }
 
-/* Builds the allocator's view of what is in use on an agent (its live tasks). */
+/* Raises `total` so that it holds `used`: each scalar of `used` above the same
+ * name and role in `total` is added; ranges and sets are merged in. */
+static void
+res_raise_to(struct resources *total, const struct resources *used)
+{
+    for (size_t i = 0; i < used->n; i++) {
+        const struct res_item *u = &used->items[i];
+        if (u->type == RES_SCALAR) {
+            int64_t have = 0;
+            for (size_t j = 0; j < total->n; j++)
+                if (total->items[j].type == RES_SCALAR &&
+                    strcmp(total->items[j].name, u->name) == 0 &&
+                    strcmp(total->items[j].role, u->role) == 0)
+                    have = total->items[j].scalar;
+            if (u->scalar > have && res_add_scalar(total, u->name, u->role, u->scalar - have) != 0)
+                abort();
+        } else {
+            struct resources one = {.items = (struct res_item *)u, .n = 1, .cap = 1};
+            if (res_add(total, &one) == -AG_ENOMEM)
+                abort();
+        }
+    }
+}
+
+static void
+agent_set_overcommitted(struct master *m, struct agent *a, bool on)
+{
+    if (a->overcommitted == on)
+        return;
+    a->overcommitted = on;
+    if (on)
+        m->novercommitted++;
+    else
+        m->novercommitted--;
+}
+
+/* An agent that is not (or no longer) in the allocator. */
+static void
+agent_left_allocator(struct master *m, struct agent *a)
+{
+    agent_set_overcommitted(m, a, false);
+    a->alloc_error[0] = '\0';
+}
+
+/*
+ * Builds the allocator's view of what is in use on an agent (its booked tasks)
+ * and adds it. Tasks holding more than the agent's total (it was double-booked
+ * earlier, or it came back smaller) cannot be refused: they run. The agent is
+ * then admitted with its total raised to what is in use, so nothing of what is
+ * over is offered, and shrunk back as tasks end (agent_shrink_overcommit).
+ * That is an error for the operator: logged, counted and shown in /agents.
+ */
 static int
 agent_add_to_allocator(struct master *m, struct agent *a)
 {
     struct alloc_used *used = NULL;
+    struct resources sum;
     size_t n = 0, it = 0;
     void *val;
     int rc;
 
+    agent_left_allocator(m, a);
+    res_init(&sum);
     used = xcalloc(hmap_size(&a->tasks) + 1, sizeof(*used));
     while (hmap_next(&a->tasks, &it, NULL, &val)) {
         struct task *t = val;
         if (t->resources_recovered)
             continue;
-        struct framework *fw = framework_get(m, t->framework_id);
         used[n].framework_id = t->framework_id;
-        used[n].role = fw && fw->info.nroles > 0 ? fw->info.roles[0] : "*";
+        used[n].role = t->role[0] ? t->role : "*";
         used[n].resources = &t->info.resources;
+        res_add(&sum, &t->info.resources);
         n++;
     }
     rc = alloc_add_agent(m->alloc, a->id, &a->total, used, n);
+    if (rc == -AG_ERANGE) {
+        struct resources raised;
+        char in_use[256], total[256];
+        res_init(&raised);
+        if (res_copy(&raised, &a->total) != 0)
+            abort();
+        res_raise_to(&raised, &sum);
+        rc = alloc_add_agent(m->alloc, a->id, &raised, used, n);
+        res_format(&sum, in_use, sizeof(in_use));
+        res_format(&a->total, total, sizeof(total));
+        if (rc == 0) {
+            agent_set_overcommitted(m, a, true);
+            m->agents_overcommitted++;
+            log_error("agent %s (%s) runs more than its total: tasks use %s of %s; it gets no "
+                      "offers of what is over until enough of them end",
+                      a->id, a->hostname, in_use, total);
+        }
+        res_fini(&raised);
+    }
+    res_fini(&sum);
     free(used);
+    if (rc != 0) {
+        snprintf(a->alloc_error, sizeof(a->alloc_error), "allocator refused the agent: %s",
+                 ag_strerror(rc));
+        m->agents_refused++;
+        log_error("allocator refused agent %s (%s): %s; it gets no offers", a->id, a->hostname,
+                  ag_strerror(rc));
+    }
     if (rc == 0 && a->draining)
         alloc_set_agent_draining(m->alloc, a->id, true);
     schedule_allocation(m);
     return rc;
+}
+
+/* An overcommitted agent: lowers its total in the allocator to its real total
+ * raised to what is still allocated on it (tasks that ended free nothing until
+ * the agent is back within its total). */
+static void
+agent_shrink_overcommit(struct master *m, struct agent *a)
+{
+    const struct resources *total, *avail;
+    struct resources used, raised;
+    bool same, done;
+    int rc;
+
+    if (alloc_agent_resources(m->alloc, a->id, &total, &avail) != 0) {
+        agent_left_allocator(m, a);
+        return;
+    }
+    res_init(&used);
+    res_init(&raised);
+    if (res_copy(&used, total) != 0 || res_sub(&used, avail) != 0 ||
+        res_copy(&raised, &a->total) != 0)
+        abort();
+    res_raise_to(&raised, &used);
+    same = res_equal(&raised, total);
+    done = res_equal(&raised, &a->total);
+    if (!same && (rc = alloc_update_agent_total(m->alloc, a->id, &raised)) != 0)
+        log_error("cannot lower the total of overcommitted agent %s: %s", a->id,
+                  ag_strerror(rc));
+    else if (done) {
+        agent_set_overcommitted(m, a, false);
+        log_info("agent %s is within its total again; all of it is offered", a->id);
+    }
+    res_fini(&used);
+    res_fini(&raised);
 }
 
 static void
@@ -638,8 +765,7 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
         hmap_put(&m->agents, a->id, a);
         p->kind = PEER_AGENT;
         snprintf(p->owner, sizeof(p->owner), "%s", a->id);
-        if ((rc = agent_add_to_allocator(m, a)) != 0)
-            log_warn("allocator refused agent %s: %s", a->id, ag_strerror(rc));
+        agent_add_to_allocator(m, a);
         acct_agent_capacity(m->acct, m->now, a->id, a->hostname, &a->total);
         log_info("agent registered agent_id=%s hostname=%s resources=%s", a->id, a->hostname,
                  (res_format(&a->total, err, sizeof(err)), err));
@@ -695,13 +821,32 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
         t = hmap_get(&a->tasks, key);
         if (t == NULL) {
             t = task_adopt(m, a, at);
-            if (t == NULL)
-                continue;
-            /* A task the master lost track of (master restart) is simply known again. */
+            if (t == NULL || !t->orphan)
+                continue; /* a task the master lost track of (master restart) is known again */
+        }
+        if (t->orphan && msg_task_state_terminal(at->status.state)) {
+            task_forget(m, t); /* the orphan's kill is done */
             continue;
         }
         if (msg_task_state_terminal(at->status.state))
             continue;
+        if (t->orphan) {
+            /* Its framework was removed or torn down (the registry keeps every framework
+             * that is not): kill it, as Mesos kills the tasks of completed frameworks.
+             * It stays booked until the agent reports its end. */
+            t->state = at->status.state;
+            t->status.state = at->status.state;
+            t->resources_recovered = false;
+            to_kill = realloc(to_kill, (nkill + 1) * sizeof(*to_kill));
+            if (to_kill == NULL)
+                abort();
+            to_kill[nkill++] = t;
+            m->orphans_killed++;
+            log_warn("killing orphan task %s on agent %s (%s): its framework is gone "
+                     "(removed or torn down)",
+                     t->key, a->id, a->hostname);
+            continue;
+        }
         if (t->state == MSG_TASK_UNREACHABLE) {
             /* Partition-aware frameworks learn that the task is back. */
             task_master_update(m, t, at->status.state, "REASON_AGENT_REREGISTERED",
@@ -749,8 +894,7 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
     /* Unreachable tasks that came back count as allocated again. */
     a->state = AGENT_ACTIVE;
     registry_put_agent(m, a);
-    if ((rc = agent_add_to_allocator(m, a)) != 0)
-        log_warn("allocator refused agent %s: %s", a->id, ag_strerror(rc));
+    agent_add_to_allocator(m, a);
     acct_agent_capacity(m->acct, m->now, a->id, a->hostname, &a->total);
     log_info("agent re-registered agent_id=%s hostname=%s tasks=%zu", a->id, a->hostname,
              reg->ntasks);
@@ -796,6 +940,7 @@ agent_lost(struct master *m, struct agent *a, const char *why)
                            "REASON_AGENT_UNREACHABLE", why);
     }
     alloc_remove_agent(m->alloc, a->id);
+    agent_left_allocator(m, a);
     acct_agent_capacity(m->acct, m->now, a->id, a->hostname, NULL);
     registry_put_agent(m, a);
 }
@@ -862,6 +1007,22 @@ ack_to_agent(struct master *m, struct agent *a, const struct msg_task_status *s)
     master_send(m, a->peer, &ack);
 }
 
+/* Kills the task of update `s` if it still runs: the master does not book it. */
+static void
+kill_untracked(struct master *m, struct agent *a, const struct msg_task_status *s,
+               const char *why)
+{
+    struct msg k;
+
+    if (msg_task_state_terminal(s->state) || s->state == MSG_TASK_KILLING)
+        return;
+    log_warn("killing task %s/%s on agent %s: %s", s->framework_id, s->task_id, a->id, why);
+    msg_init(&k, MSG_KILL_TASK);
+    k.u.kill_task.framework_id = s->framework_id;
+    k.u.kill_task.task_id = s->task_id;
+    master_send(m, a->peer, &k);
+}
+
 static void
 handle_status_update(struct master *m, struct peer *p, struct msg *msg)
 {
@@ -880,17 +1041,33 @@ handle_status_update(struct master *m, struct peer *p, struct msg *msg)
         return;
     }
     fw = framework_get(m, s->framework_id);
-    if (fw == NULL || fw->state == FW_REMOVED) {
-        /* Nobody will ever acknowledge it: do it on the framework's behalf. */
-        ack_to_agent(m, a, s);
-        return;
-    }
     task_key(key, sizeof(key), s->framework_id, s->task_id);
     t = hmap_get(&a->tasks, key);
+    if (fw == NULL || fw->state == FW_REMOVED) {
+        /* Nobody will ever acknowledge it: do it on the framework's behalf. A task of
+         * a removed framework that still runs (its kill was lost) is killed again. */
+        ack_to_agent(m, a, s);
+        if (t && t->orphan && !msg_task_state_terminal(t->state)) {
+            t->state = s->state;
+            t->status.state = s->state;
+            if (msg_task_state_terminal(s->state)) {
+                log_info("orphan task %s ended on agent %s (%s)", key, a->id,
+                         msg_task_state_name(s->state));
+                task_forget(m, t);
+                return;
+            }
+        }
+        kill_untracked(m, a, s, "its framework is gone");
+        return;
+    }
     if (t == NULL) {
         log_warn("status update for unknown task %s from agent %s (%s)", key, a->id,
                  msg_task_state_name(s->state));
         ack_to_agent(m, a, s);
+        /* Forgotten by the master (e.g. it was still launching when its agent
+         * re-registered without it, and its framework was told it is lost): it
+         * must not run unbooked. */
+        kill_untracked(m, a, s, "the master does not know it");
         return;
     }
     if (msg_task_state_terminal(t->state) && t->state != s->state) {
@@ -958,21 +1135,45 @@ has_capability(const struct msg_framework_info *info, const char *cap)
     return false;
 }
 
+/* The framework's roles for the allocator: "*" when it names none. */
+static const char *const *
+framework_alloc_roles(const struct framework *fw, size_t *n)
+{
+    static const char *const star[] = {"*"};
+
+    if (fw->info.nroles == 0) {
+        *n = 1;
+        return star;
+    }
+    *n = fw->info.nroles;
+    return (const char *const *)fw->info.roles;
+}
+
 static int
 framework_add_to_allocator(struct master *m, struct framework *fw, bool active)
 {
-    const char *star = "*";
-    const char *const *roles = (const char *const *)fw->info.roles;
-    size_t n = fw->info.nroles;
-    int rc;
+    size_t n;
+    const char *const *roles = framework_alloc_roles(fw, &n);
+    int rc = alloc_add_framework(m->alloc, fw->id, roles, n, NULL, 0);
 
-    if (n == 0) {
-        roles = &star;
-        n = 1;
-    }
-    rc = alloc_add_framework(m->alloc, fw->id, roles, n, NULL, 0);
     if (rc == 0 && !active)
         alloc_set_framework_active(m->alloc, fw->id, false);
+    return rc;
+}
+
+/* A framework that subscribes again: its roles may change, its allocations
+ * (running tasks) stay where they are. */
+static int
+framework_update_in_allocator(struct master *m, struct framework *fw)
+{
+    size_t n;
+    const char *const *roles = framework_alloc_roles(fw, &n);
+    int rc = alloc_update_framework_roles(m->alloc, fw->id, roles, n, NULL, 0);
+
+    if (rc == -AG_ENOENT)
+        return framework_add_to_allocator(m, fw, true);
+    if (rc == 0)
+        rc = alloc_set_framework_active(m->alloc, fw->id, true);
     return rc;
 }
 
@@ -1029,8 +1230,10 @@ handle_subscribe(struct master *m, struct peer *p, struct msg *msg)
         fw->partition_aware = has_capability(info, "PARTITION_AWARE");
         fw->peer = p->id;
         fw->state = FW_ACTIVE;
-        alloc_remove_framework(m->alloc, fw->id);
-        framework_add_to_allocator(m, fw, true);
+        /* Its tasks keep their resources: only its roles and activity change. */
+        if ((rc = framework_update_in_allocator(m, fw)) != 0)
+            log_error("allocator refused the re-subscription of framework %s: %s", fw->id,
+                      ag_strerror(rc));
         registry_put_framework(m, fw);
         log_info("framework re-subscribed framework_id=%s name=%s", fw->id, fw->info.name);
     } else {
@@ -1084,15 +1287,51 @@ framework_disconnected(struct master *m, struct framework *fw)
              fw->info.failover_timeout_s);
 }
 
-/* Kills every task of a framework and forgets it. */
+/* Keeps a removed framework (emptied) in the bounded list of completed ones. */
 static void
-framework_remove(struct master *m, struct framework *fw, const char *why)
+completed_framework_add(struct master *m, struct framework *fw)
+{
+    size_t max = m->flags.max_completed_frameworks > 0 ? (size_t)m->flags.max_completed_frameworks
+                                                       : 0;
+
+    if (max == 0) {
+        framework_free(fw);
+        return;
+    }
+    if (m->completed_fws == NULL)
+        m->completed_fws = xcalloc(max, sizeof(*m->completed_fws));
+    if (m->ncompleted_fws == max)
+        framework_free(m->completed_fws[m->completed_fws_head]);
+    else
+        m->ncompleted_fws++;
+    m->completed_fws[m->completed_fws_head] = fw;
+    m->completed_fws_head = (m->completed_fws_head + 1) % max;
+}
+
+/*
+ * Kills every task of a framework and forgets it. With `tell`, a connected
+ * framework first hears a fatal ERROR. Agents that are not connected now miss
+ * the SHUTDOWN_FRAMEWORK: when they re-register, the tasks of the framework
+ * they still run are orphans and killed then (handle_agent_register).
+ */
+static void
+framework_remove(struct master *m, struct framework *fw, const char *why, bool tell)
 {
     size_t it = 0;
     const char *key;
     void *val;
 
     log_info("framework removed framework_id=%s reason=\"%s\"", fw->id, why);
+    if (tell && fw->peer) {
+        struct msg e;
+        char text[512];
+        snprintf(text, sizeof(text), "Framework removed: %s", why);
+        msg_init(&e, MSG_ERROR);
+        e.u.error.message = text;
+        e.u.error.code = -AG_ESTATE;
+        e.u.error.fatal = true;
+        master_send(m, fw->peer, &e);
+    }
     rescind_offers_where(m, fw->id, NULL, fw->peer != 0);
     /* Agents kill the tasks; their updates are acknowledged by the master. */
     while (hmap_next(&m->agents, &it, &key, &val)) {
@@ -1134,7 +1373,9 @@ framework_remove(struct master *m, struct framework *fw, const char *why)
             p->kind = PEER_NEW;
     }
     hmap_del(&m->frameworks, fw->id);
-    framework_free(fw);
+    fw->peer = 0;
+    fw->disconnected_time = m->now;
+    completed_framework_add(m, fw);
     schedule_allocation(m);
 }
 
@@ -1314,6 +1555,7 @@ handle_accept(struct master *m, struct framework *fw, struct msg *msg)
                 t->info.framework_id = strdup(fw->id);
                 snprintf(t->framework_id, sizeof(t->framework_id), "%s", fw->id);
                 snprintf(t->agent_id, sizeof(t->agent_id), "%s", a->id);
+                snprintf(t->role, sizeof(t->role), "%s", role);
                 t->state = MSG_TASK_STAGING;
                 t->status.task_id = strdup(ti->task_id);
                 t->status.agent_id = strdup(a->id);
@@ -1469,6 +1711,13 @@ handle_reconcile(struct master *m, struct framework *fw, struct msg *msg)
             send_untracked_status(m, fw, rc->tasks[i].task_id, a->id,
                                   fw->partition_aware ? MSG_TASK_UNREACHABLE : MSG_TASK_LOST,
                                   "REASON_RECONCILIATION", "agent unreachable");
+            continue;
+        }
+        if (a == NULL) {
+            /* No such agent (or none given): nobody knows, as Mesos answers. */
+            send_untracked_status(m, fw, rc->tasks[i].task_id, rc->tasks[i].agent_id,
+                                  fw->partition_aware ? MSG_TASK_UNKNOWN : MSG_TASK_LOST,
+                                  "REASON_RECONCILIATION", "task and agent unknown");
             continue;
         }
         send_untracked_status(m, fw, rc->tasks[i].task_id, rc->tasks[i].agent_id,
@@ -1700,7 +1949,7 @@ on_tp_message(void *arg, uint32_t id, const void *data, size_t len)
             handle_reconcile(m, fw, &msg);
             break;
         case MSG_TEARDOWN:
-            framework_remove(m, fw, "teardown requested by the framework");
+            framework_remove(m, fw, "teardown requested by the framework", false);
             break;
         default:
             handle_status_ack(m, fw, &msg);
@@ -1799,7 +2048,7 @@ on_tick(uv_timer_t *h)
     for (size_t i = 0; i < n; i++) {
         struct framework *fw = framework_get(m, todo[i]);
         if (fw)
-            framework_remove(m, fw, "failover timeout passed");
+            framework_remove(m, fw, "failover timeout passed", false);
         free(todo[i]);
     }
     n = 0;
@@ -1967,6 +2216,9 @@ master_free(struct master *m)
         msg_task_status_fini(&m->completed[i].status);
     }
     free(m->completed);
+    for (size_t i = 0; i < m->ncompleted_fws; i++)
+        framework_free(m->completed_fws[i]);
+    free(m->completed_fws);
     hmap_fini(&m->peers);
     hmap_fini(&m->agents);
     hmap_fini(&m->frameworks);
@@ -1979,9 +2231,133 @@ master_free(struct master *m)
     registry_close(m);
 }
 
+/* ---- books check ---- */
+
+/* Adds `r` to the entry "framework_id role" of `h` (values: struct resources*). */
+static void
+books_add(struct hmap *h, const char *framework_id, const char *role, const struct resources *r)
+{
+    char key[AG_ID_MAX + RES_ROLE_MAX + 2];
+    struct resources *x;
+
+    snprintf(key, sizeof(key), "%s %s", framework_id, role);
+    x = hmap_get(h, key);
+    if (x == NULL) {
+        x = xcalloc(1, sizeof(*x));
+        res_init(x);
+        if (hmap_put(h, key, x) != 0)
+            abort();
+    }
+    if (res_add(x, r) == -AG_ENOMEM)
+        abort();
+}
+
+static void
+books_add_alloc(void *arg, const char *framework_id, const char *role, const struct resources *r)
+{
+    books_add(arg, framework_id, role, r);
+}
+
+static void
+books_free(struct hmap *h)
+{
+    size_t it = 0;
+    void *val;
+
+    while (hmap_next(h, &it, NULL, &val)) {
+        res_fini(val);
+        free(val);
+    }
+    hmap_fini(h);
+}
+
+size_t
+master_check_books(struct master *m,
+                   void (*fn)(void *arg, const char *agent_id, const char *problem), void *arg)
+{
+    size_t problems = 0, it = 0;
+    void *val;
+    char text[768];
+
+#define BOOKS_PROBLEM(agent_id, ...)                                                               \
+    do {                                                                                           \
+        snprintf(text, sizeof(text), __VA_ARGS__);                                                 \
+        problems++;                                                                                \
+        if (fn)                                                                                    \
+            fn(arg, (agent_id), text);                                                             \
+    } while (0)
+
+    touch(m);
+    while (hmap_next(&m->agents, &it, NULL, &val)) {
+        struct agent *a = val;
+        struct hmap want, got;
+        size_t jt = 0;
+        const char *key;
+        void *v;
+        bool in_alloc;
+
+        hmap_init(&want);
+        hmap_init(&got);
+        while (hmap_next(&a->tasks, &jt, NULL, &v)) {
+            struct task *t = v;
+            if (!t->resources_recovered)
+                books_add(&want, t->framework_id, t->role[0] ? t->role : "*",
+                          &t->info.resources);
+        }
+        jt = 0;
+        while (hmap_next(&m->offers, &jt, NULL, &v)) {
+            struct offer *o = v;
+            if (strcmp(o->agent_id, a->id) == 0)
+                books_add(&want, o->framework_id, o->role, &o->resources);
+        }
+        in_alloc = alloc_foreach_allocation(m->alloc, a->id, books_add_alloc, &got) == 0;
+        if (!in_alloc && a->state == AGENT_ACTIVE && a->alloc_error[0] == '\0')
+            BOOKS_PROBLEM(a->id, "active agent missing from the allocator");
+        if (!in_alloc && hmap_size(&want) > 0)
+            BOOKS_PROBLEM(a->id, "resources booked by tasks or offers, but the agent is not "
+                                 "in the allocator");
+        if (in_alloc) {
+            jt = 0;
+            while (hmap_next(&want, &jt, &key, &v)) {
+                struct resources *g = hmap_get(&got, key);
+                if (g == NULL || !res_equal(g, v)) {
+                    char w[256], h[256] = "nothing";
+                    res_format(v, w, sizeof(w));
+                    if (g)
+                        res_format(g, h, sizeof(h));
+                    BOOKS_PROBLEM(a->id,
+                                  "framework and role \"%s\": tasks and offers hold %s, the "
+                                  "allocator %s",
+                                  key, w, h);
+                }
+            }
+            jt = 0;
+            while (hmap_next(&got, &jt, &key, &v)) {
+                if (hmap_get(&want, key) == NULL) {
+                    char h[256];
+                    res_format(v, h, sizeof(h));
+                    BOOKS_PROBLEM(a->id,
+                                  "framework and role \"%s\": the allocator holds %s, no task "
+                                  "or offer does",
+                                  key, h);
+                }
+            }
+        }
+        books_free(&want);
+        books_free(&got);
+    }
+#undef BOOKS_PROBLEM
+    m->books_checks++;
+    m->books_problems += problems;
+    if (problems > 0)
+        log_error("books check: %zu discrepancies between the allocator and the tasks",
+                  problems);
+    return problems;
+}
+
 void
 master_teardown(struct master *m, struct framework *fw, const char *why)
 {
     touch(m);
-    framework_remove(m, fw, why);
+    framework_remove(m, fw, why, true);
 }

@@ -19,7 +19,12 @@
  *                  ^                        |                      (tasks killed)
  *                  +---- SUBSCRIBE (same id) +
  *   RECOVERED (from the registry after a master restart) behaves as DISCONNECTED.
- *   TEARDOWN from ACTIVE -> REMOVED at once.
+ *   TEARDOWN from ACTIVE -> REMOVED at once (an operator's teardown first sends
+ *   the framework a fatal ERROR). SUBSCRIBE (same id) keeps the framework's
+ *   allocations: only its roles and activity change in the allocator. A REMOVED
+ *   framework leaves m->frameworks for the bounded m->completed_fws; its id is
+ *   refused from then on, and tasks of it that agents report later are orphans
+ *   (killed, booked until they end).
  *
  * Task states follow Mesos (see docs/master.md for the diagram): a task is
  * created STAGING when its ACCEPT is valid (or ERROR when not), then follows
@@ -67,6 +72,7 @@ struct master_flags {
     char *weights;
     char *min_allocatable_resources;
     int64_t max_completed_tasks;
+    int64_t max_completed_frameworks;
     char *logging_level;
     char *accounting_db;
     int64_t accounting_raw_retention_ms;
@@ -102,6 +108,11 @@ struct agent {
     uint64_t pong_seq;
     int missed_pings;
     bool draining;
+    /* The allocator's view: the tasks booked on it hold more than its total
+     * (admitted with a total raised to what is in use, shrunk back as tasks end),
+     * or it refused the agent outright (alloc_error set; no offers). */
+    bool overcommitted;
+    char alloc_error[160];
     uint64_t freed_ns; /* when a task's end freed resources here, until re-offered */
     struct hmap tasks; /* "fwid/taskid" -> struct task* */
 };
@@ -126,6 +137,8 @@ struct task {
     char framework_id[AG_ID_MAX];
     char agent_id[AG_ID_MAX];
     enum msg_task_state state;
+    char role[RES_ROLE_MAX]; /* the role its resources are allocated to */
+    bool orphan;              /* its framework is gone: killed, booked until it ends */
     bool resources_recovered; /* returned to the allocator */
     bool acked;               /* latest update acknowledged */
 };
@@ -168,6 +181,9 @@ struct master {
     struct hmap credentials; /* principal -> secret (char*) */
     struct completed_task *completed; /* ring of max_completed_tasks */
     size_t ncompleted, completed_head;
+    struct framework **completed_fws; /* ring of max_completed_frameworks (removed ones) */
+    size_t ncompleted_fws, completed_fws_head;
+    size_t novercommitted; /* agents with overcommitted set */
     uv_timer_t tick;
     uv_idle_t alloc_idle;
     bool alloc_pending;
@@ -181,6 +197,10 @@ struct master {
     uint64_t msgs_in, msgs_out, msgs_invalid;
     uint64_t tasks_launched, tasks_error, offers_sent, offers_rescinded, offers_declined;
     uint64_t updates_forwarded, alloc_runs;
+    uint64_t orphans_killed;      /* tasks of removed frameworks killed on re-registration */
+    uint64_t agents_overcommitted; /* times an agent was admitted with more in use than its total */
+    uint64_t agents_refused;       /* times the allocator refused an agent outright */
+    uint64_t books_checks, books_problems;
     double alloc_last_ms, alloc_max_ms;
 };
 
@@ -211,8 +231,22 @@ int registry_set_meta(struct master *m, const char *key, const char *value);
 /* Frees the master's memory once its loop has finished. */
 void master_free(struct master *m);
 
-/* Kills every task of `fw` and removes it (operator teardown). */
+/* Kills every task of `fw` and removes it (operator teardown); a connected
+ * framework first gets a fatal ERROR ("framework removed"). */
 void master_teardown(struct master *m, struct framework *fw, const char *why);
+
+/*
+ * Compares the allocator's books with the master's: on every agent in the
+ * allocator, what it holds allocated to each framework and role must equal
+ * that framework's outstanding offers plus its booked tasks (non-terminal
+ * tasks, and terminal ones whose kill is not confirmed yet) in that role;
+ * an agent outside the allocator books no task. Calls `fn` (may be NULL)
+ * once per discrepancy with the agent id and a description. Returns the
+ * number of discrepancies (0: consistent).
+ */
+size_t master_check_books(struct master *m,
+                          void (*fn)(void *arg, const char *agent_id, const char *problem),
+                          void *arg);
 
 /* Authentication (master/authn.c). */
 int mauth_load_credentials(struct master *m);

@@ -272,6 +272,9 @@ registry_load(struct master *m)
             if (strcmp(fw->info.capabilities[i], "PARTITION_AWARE") == 0)
                 fw->partition_aware = true;
         hmap_put(&m->frameworks, fw->id, fw);
+        /* Nothing is allocated yet: no agent is in the allocator before it
+         * re-registers, and then its tasks are booked to their frameworks
+         * (agent_add_to_allocator in master.c). */
         if (fw->info.nroles > 0)
             alloc_add_framework(m->alloc, fw->id, (const char *const *)fw->info.roles,
                                 fw->info.nroles, NULL, 0);

@@ -1305,7 +1305,8 @@ on_subscribed(struct svc *s, const char *fid, bool resub)
     s->dirty = true;
 }
 
-/* The master removed the framework (failover timeout passed): start anew. */
+/* The master removed the framework (operator teardown, or its failover timeout
+ * passed) or refuses its id: its tasks are gone. Deliberately start anew. */
 static void
 on_framework_removed(struct svc *s, const char *message)
 {
@@ -1313,9 +1314,9 @@ on_framework_removed(struct svc *s, const char *message)
     void *val;
     struct ag_driver *old = s->driver;
 
-    log_warn("the master refused framework %s (%s): its tasks are gone; registering a new "
-             "framework",
-             s->framework_id, message);
+    log_error("FRAMEWORK REMOVED: the master removed or refused framework %s (%s); all its "
+              "tasks are killed; registering as a new framework and relaunching every app",
+              s->framework_id, message);
     s->driver = NULL;
     ag_driver_free(old);
     while (s->tasks.n > 0) {

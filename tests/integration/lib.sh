@@ -112,10 +112,17 @@ declare -A AGENT_PID AGENT_PORT
 start_agent() {
     local name=$1
     shift
+    start_agent_with "$name" "cpus:4;mem:4096;disk:10000;ports:[31000-31099]" "$@"
+}
+
+# start_agent_with NAME RESOURCES [FLAGS...]: start_agent with other --resources.
+start_agent_with() {
+    local name=$1 res=$2
+    shift 2
     local port=${AGENT_PORT[$name]:-$(free_port)}
     AGENT_PORT[$name]=$port
     "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
-        --hostname="$name" --work_dir="$T/agent-$name" --resources="cpus:4;mem:4096;disk:10000;ports:[31000-31099]" \
+        --hostname="$name" --work_dir="$T/agent-$name" --resources="$res" \
         "$@" >>"$T/agent-$name.log" 2>&1 &
     AGENT_PID[$name]=$!
     PIDS+=("${AGENT_PID[$name]}")

@@ -321,7 +321,10 @@ struct ag_scheduler_callbacks {
                               const char *executor_id, const void *data, size_t len);
     /* Something failed. `code` is a negative AG_E* code. When `fatal` is true
      * the driver has stopped (no further callbacks; ag_driver_join returns
-     * `code`): the master refused the subscription or authentication. */
+     * `code`): the master refused the subscription or authentication, or it
+     * removed the framework (operator teardown: the message starts with
+     * "Framework removed"; its tasks are killed and its id cannot subscribe
+     * again). */
     void (*error)(struct ag_driver *d, void *arg, int code, const char *message, bool fatal);
     /* The connection to the master was lost; the driver reconnects and
      * resubscribes by itself. Outstanding offers are invalid from now on. */
