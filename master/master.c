@@ -1701,10 +1701,10 @@ handle_reconcile(struct master *m, struct framework *fw, struct msg *msg)
         }
         a = rc->tasks[i].agent_id[0] ? agent_get(m, rc->tasks[i].agent_id) : NULL;
         if (a && a->state == AGENT_RECOVERED) {
-            /* The agent may still come back with it: only partition-aware ones hear so. */
-            if (fw->partition_aware)
-                send_untracked_status(m, fw, rc->tasks[i].task_id, a->id, MSG_TASK_UNKNOWN,
-                                      "REASON_RECONCILIATION", "agent not re-registered yet");
+            /* The agent may still come back with it: no answer until it re-registers or
+             * its deadline passes, as Mesos drops reconciliation on transitional agents.
+             * The framework retries; an answer now (TASK_UNKNOWN) would make it give up
+             * on a task that is running. */
             continue;
         }
         if (a && a->state == AGENT_UNREACHABLE) {
