@@ -183,7 +183,9 @@ def check_executor(log):
     renames = []
     with open(log, errors='replace') as f:
         for raw in f:
-            m = re.match(r'^(\d+) +rename\("((?:\\x[0-9a-f]{2})*)", "((?:\\x[0-9a-f]{2})*)"\) = 0',
+            # (the result may come on a later "resumed" line: a failed rename
+            # leaves no status.json and fails the checks below)
+            m = re.match(r'^(\d+) +rename\("((?:\\x[0-9a-f]{2})*)", "((?:\\x[0-9a-f]{2})*)"',
                          raw)
             if m and unhex(m.group(3)).endswith(b'/status.json'):
                 renames.append((int(m.group(1)), unhex(m.group(2)).decode(),

@@ -51,8 +51,9 @@ wait_app /durable 0 60
 # Every executor has reported its end (status.json, "exited") once its task is gone.
 wait_until 30 sh -c "! pgrep -f '[a]gora-executor --meta=$T' >/dev/null" ||
     fail "executors still running after the scale to 0"
+# strace ends with the last process it traces, its log complete.
 stop_traced
-wait_until 10 sh -c "[ -z \"\$(pgrep -P ${AGENT_PID[a1]}; pgrep -P $SVC_PID)\" ]" || true
+wait "${AGENT_PID[a1]}" "$SVC_PID" 2>/dev/null || true
 
 check="$(dirname "$0")/strace_durability.py"
 # shellcheck disable=SC2086
