@@ -8,8 +8,10 @@
  *   synchronous=NORMAL      in WAL mode this survives a crash of the process
  *                           (every commit is in the WAL file) but a power loss
  *                           may lose the last commits; DB_SYNC_FULL selects FULL
- *                           (an fsync per commit) for state that must survive
- *                           power loss once acknowledged (registry, checkpoints);
+ *                           (an fsync per commit, and of the directory when the
+ *                           WAL is new) for state that must survive power loss
+ *                           once acted on (registry, agora-services, plugin
+ *                           host; the agent syncs its WAL itself: state.h);
  *   busy_timeout=5000       a handle waits up to 5 s for another one's write lock;
  *   foreign_keys=ON.
  *
