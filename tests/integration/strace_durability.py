@@ -2,13 +2,13 @@
 """Checks, from `strace -f -qq -yy -xx -s 1000000` logs, that state files are
 durable before anyone acts on them (tests/integration/test_durability.sh).
 
-  strace_durability.py services LOG MASTER_PORT TASK_ID...
-      agora-services: the first WAL write of each task (its launch record) is
-      followed by a sync of services.db-wal before the first message to the
-      master naming the task (the launch); for every later message naming it
-      (an acknowledgement, a kill), what the WAL got about the task since the
-      last message from the master naming it (the status update answered) was
-      synced before.
+  strace_durability.py store LOG DB MASTER_PORT TASK_ID...
+      agora-services (DB services.db) or a plugin host (DB plugin.db): the
+      first WAL write of each task (its launch record) is followed by a sync
+      of DB-wal before the first message to the master naming the task (the
+      launch); for every later message naming it (an acknowledgement, a kill),
+      what the WAL got about the task since the last message from the master
+      naming it (the status update answered) was synced before.
   strace_durability.py agent LOG MASTER_PORT TASK_ID...
       agora-agent: the first message to the master naming a task follows a
       sync of agent.db-wal and an fsync of its directory made after the WAL
@@ -121,14 +121,14 @@ def sends_naming(ev, port, tid):
     return [e for e in ev if e[2] in SEND and to_master(e, port) and tid in unmask(e[5])]
 
 
-def check_services(log, port, tids):
+def check_store(log, db, port, tids):
     ev = events(log)
-    wal_syncs = [e[0] for e in ev if e[2] in SYNC and e[4] and e[3].endswith('/services.db-wal')]
+    wal = '/' + db + '-wal'
+    wal_syncs = [e[0] for e in ev if e[2] in SYNC and e[4] and e[3].endswith(wal)]
     answers = 0
     for t in tids:
         tid = t.encode()
-        writes = [e[0] for e in ev if e[2] == 'pwrite64' and e[3].endswith('/services.db-wal')
-                  and tid in e[5]]
+        writes = [e[0] for e in ev if e[2] == 'pwrite64' and e[3].endswith(wal) and tid in e[5]]
         sends = sends_naming(ev, port, tid)
         if not writes or not sends:
             fail('%s: no WAL write (%d) or no message to the master (%d) names the task'
@@ -137,8 +137,8 @@ def check_services(log, port, tids):
         if writes[0] > first:
             fail('%s: launched before its record was written' % t)
         if not any(writes[0] < s < first for s in wal_syncs):
-            fail('%s: launched (strace event %d) without a sync of services.db-wal after '
-                 'its record was written (event %d)' % (t, first, writes[0]))
+            fail('%s: launched (strace event %d) without a sync of %s-wal after its record '
+                 'was written (event %d)' % (t, first, db, writes[0]))
         for s in sends[1:]:
             recvs = [e[0] for e in ev if e[2] in RECV and to_master(e, port) and
                      e[0] < s[0] and tid in e[5]]
@@ -150,8 +150,8 @@ def check_services(log, port, tids):
             answers += 1 if later else 0
     if answers == 0:
         fail('no acknowledgement or kill followed a write about its task: nothing checked')
-    print('services: %d tasks; their launches and %d acknowledgements or kills each after a '
-          'sync of the WAL (%d syncs)' % (len(tids), answers, len(wal_syncs)))
+    print('%s: %d tasks; their launches and %d acknowledgements or kills each after a '
+          'sync of the WAL (%d syncs)' % (db, len(tids), answers, len(wal_syncs)))
 
 
 def check_agent(log, port, tids):
@@ -239,8 +239,8 @@ def main():
         print(__doc__)
         sys.exit(2)
     what, log, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
-    if what == 'services' and rest:
-        check_services(log, rest[0], rest[1:])
+    if what == 'store' and len(rest) >= 2:
+        check_store(log, rest[0], rest[1], rest[2:])
     elif what == 'agent' and rest:
         check_agent(log, rest[0], rest[1:])
     elif what == 'executor':
