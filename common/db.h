@@ -15,6 +15,10 @@
  *   busy_timeout=5000       a handle waits up to 5 s for another one's write lock;
  *   foreign_keys=ON.
  *
+ * A database file that db_open creates is durable with its path: SQLite syncs
+ * its directory, and db_open the directories above (file_sync_ancestors), which
+ * a first start may just have created.
+ *
  * Schema versions live in PRAGMA user_version. migs[i] moves the schema from
  * version i to i + 1; db_open applies the pending ones in order, each in its
  * own IMMEDIATE transaction together with the version bump, so several

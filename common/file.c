@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,6 +59,31 @@ file_sync_parent(const char *path)
         return -AG_ERANGE;
     split(path, dir, sizeof(dir));
     return file_sync_dir(dir);
+}
+
+int
+file_sync_ancestors(const char *path)
+{
+    char dir[PATH_MAX], abs[PATH_MAX];
+    int rv = 0, r;
+
+    if (path == NULL || path[0] == '\0')
+        return -AG_EINVAL;
+    if (strlen(path) >= sizeof(dir))
+        return -AG_ERANGE;
+    split(path, dir, sizeof(dir));
+    if (realpath(dir, abs) == NULL)
+        return ag_from_errno(errno);
+    for (;;) {
+        char *slash = strrchr(abs, '/');
+
+        if ((r = file_sync_dir(abs)) != 0 && rv == 0)
+            rv = r;
+        if (slash == NULL || (slash == abs && abs[1] == '\0'))
+            break;
+        slash[slash == abs ? 1 : 0] = '\0'; /* "/x" becomes "/" */
+    }
+    return rv;
 }
 
 /* Writes all of `data` to `fd`. */

@@ -42,4 +42,12 @@ int file_sync_dir(const char *dir);
  * file_sync_dir, -AG_EINVAL for an empty path, -AG_ERANGE for a too long one. */
 int file_sync_parent(const char *path);
 
+/* fsyncs every directory from the one that holds `path` up to the root, so
+ * that directories just created on the way to `path` (mkdir -p) survive a
+ * power cut with it. A relative `path` is resolved from the working
+ * directory. Returns 0, -AG_EINVAL for an empty path, -AG_ERANGE for a too
+ * long one, or the errno translation of the first failure (the directories
+ * above it are still synced). */
+int file_sync_ancestors(const char *path);
+
 #endif

@@ -1,14 +1,16 @@
 /*
- * common/file.h: atomic and durable files. fsync and rename are interposed
- * (this executable's definitions win over libc's for the static agora-common),
- * so each case sees the order of the calls file_write_atomic makes, and can
- * make an fsync fail.
+ * common/file.h: atomic and durable files, and their use by db_open for a new
+ * database. fsync and rename are interposed (this executable's definitions win
+ * over libc's for the static agora-common), so each case sees the order of the
+ * calls file_write_atomic makes, and can make an fsync fail.
  */
 #define _GNU_SOURCE /* mkdtemp, RTLD_NEXT */
 #include "test.h"
 
+#include "db.h"
 #include "error.h"
 #include "file.h"
+#include "log.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -246,6 +248,63 @@ test_sync_dir(void)
     teardown();
 }
 
+/* Every directory from the file's up to the root. */
+static void
+test_ancestors(void)
+{
+    char a[128], b[128], path[160];
+
+    setup();
+    snprintf(a, sizeof(a), "%s/a", dir);
+    snprintf(b, sizeof(b), "%s/a/b", dir);
+    CHECK_EQ_INT(mkdir(a, 0700), 0);
+    CHECK_EQ_INT(mkdir(b, 0700), 0);
+    snprintf(path, sizeof(path), "%s/file", b);
+    CHECK_EQ_INT(file_sync_ancestors(path), 0);
+    CHECK_EQ_INT(ntrace, 5); /* /tmp/agora-test-file-X/a/b up to / */
+    check_trace(0, "fsync %s", b);
+    check_trace(1, "fsync %s", a);
+    check_trace(2, "fsync %s", dir);
+    check_trace(3, "fsync /tmp");
+    check_trace(4, "fsync /");
+    CHECK_EQ_INT(file_sync_ancestors(""), -AG_EINVAL);
+    snprintf(path, sizeof(path), "%s/missing/file", dir);
+    CHECK_EQ_INT(file_sync_ancestors(path), -AG_ENOENT);
+    teardown();
+}
+
+/* db_open of a new database syncs the directories above it (SQLite syncs only
+ * the database's own); opening it again syncs none. */
+static void
+test_db_new_file(void)
+{
+    static const struct db_migration migs[] = {{"t", "CREATE TABLE t (x INTEGER);"}};
+    char a[128], b[128], path[160], err[256];
+    struct db *db;
+    bool above = false;
+
+    setup();
+    log_set_level(AG_LOG_ERROR);
+    snprintf(a, sizeof(a), "%s/a", dir);
+    snprintf(b, sizeof(b), "%s/a/b", dir);
+    CHECK_EQ_INT(mkdir(a, 0700), 0);
+    CHECK_EQ_INT(mkdir(b, 0700), 0);
+    snprintf(path, sizeof(path), "%s/new.db", b);
+    CHECK_EQ_INT(db_open(&db, path, migs, 1, 0, err, sizeof(err)), 0);
+    db_close(db);
+    for (int i = 0; i < ntrace; i++)
+        if (strcmp(trace[i] + strlen("fsync "), a) == 0)
+            above = true;
+    CHECK(above);
+    ntrace = 0;
+    CHECK_EQ_INT(db_open(&db, path, migs, 1, 0, err, sizeof(err)), 0);
+    db_close(db);
+    for (int i = 0; i < ntrace; i++)
+        CHECK(strcmp(trace[i] + strlen("fsync "), a) != 0);
+    teardown();
+}
+
 TEST_LIST(TEST_ENTRY(order), TEST_ENTRY(replace), TEST_ENTRY(nosync), TEST_ENTRY(fsync_fails),
-          TEST_ENTRY(errors), TEST_ENTRY(sync_dir));
+          TEST_ENTRY(errors), TEST_ENTRY(sync_dir), TEST_ENTRY(ancestors),
+          TEST_ENTRY(db_new_file));
 TEST_MAIN()
