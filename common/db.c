@@ -1,8 +1,10 @@
 #include "db.h"
 
 #include "error.h"
+#include "file.h"
 #include "log.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -238,6 +240,7 @@ db_open(struct db **out, const char *path, const struct db_migration *migs, size
         char *err, size_t errlen)
 {
     struct db *db;
+    bool fresh;
     int rc;
 
     if (err != NULL && errlen > 0)
@@ -258,6 +261,8 @@ db_open(struct db **out, const char *path, const struct db_migration *migs, size
         db_err(err, errlen, "database %s: out of memory", path);
         return -AG_ENOMEM;
     }
+    fresh = strcmp(path, ":memory:") != 0 && path[0] != '\0' && access(path, F_OK) != 0 &&
+            errno == ENOENT;
     rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         db_err(err, errlen, "cannot open database %s: %s", path,
@@ -270,6 +275,11 @@ db_open(struct db **out, const char *path, const struct db_migration *migs, size
         rc = db_migrate(db, migs, nmigs, err, errlen);
     if (rc != 0)
         goto fail;
+    /* SQLite syncs the directory of a file it creates, not the directories
+     * above, which mkdir -p may have just made (a first start). */
+    if (fresh && (rc = file_sync_ancestors(path)) != 0)
+        log_warn("db: cannot sync the directories above a new database path=%s error=\"%s\"",
+                 path, ag_strerror(rc));
     *out = db;
     return 0;
 fail:

@@ -8,10 +8,16 @@
  *   synchronous=NORMAL      in WAL mode this survives a crash of the process
  *                           (every commit is in the WAL file) but a power loss
  *                           may lose the last commits; DB_SYNC_FULL selects FULL
- *                           (an fsync per commit) for state that must survive
- *                           power loss once acknowledged (registry, checkpoints);
+ *                           (an fsync per commit, and of the directory when the
+ *                           WAL is new) for state that must survive power loss
+ *                           once acted on (registry, agora-services, plugin
+ *                           host; the agent syncs its WAL itself: state.h);
  *   busy_timeout=5000       a handle waits up to 5 s for another one's write lock;
  *   foreign_keys=ON.
+ *
+ * A database file that db_open creates is durable with its path: SQLite syncs
+ * its directory, and db_open the directories above (file_sync_ancestors), which
+ * a first start may just have created.
  *
  * Schema versions live in PRAGMA user_version. migs[i] moves the schema from
  * version i to i + 1; db_open applies the pending ones in order, each in its

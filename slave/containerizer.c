@@ -2,6 +2,7 @@
 #include "containerizer.h"
 
 #include "error.h"
+#include "file.h"
 #include "hmap.h"
 #include "ids.h"
 #include "isolator.h"
@@ -677,29 +678,21 @@ ctr_executor_path(const struct ctr *c)
     return c->exe;
 }
 
-/* Writes `root` to `dir`/`name` atomically. Not fsync'ed: the executor reads
- * it once, right away, and a machine that crashes takes the container with it. */
+/* Writes `root` to `dir`/`name` atomically (file.h) but not durably
+ * (FILE_NOSYNC): launch.json is read once, by the executor, right after this,
+ * and nothing reads it after a reboot (a machine that goes down takes the
+ * container with it), so the launch path does not wait for the disk. */
 static int
 write_json_atomic(const char *dir, const char *name, json_t *root)
 {
-    char tmp[PATH_MAX + 64], path[PATH_MAX + 64], *text = NULL;
-    int fd, rv = 0;
+    char path[PATH_MAX + 64], *text;
+    int rv;
 
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -AG_EIO;
-    if ((text = json_dumps(root, JSON_COMPACT)) == NULL ||
-        write(fd, text, strlen(text)) != (ssize_t)strlen(text)) /* one write, not one per token */
-        rv = -AG_EIO;
+    if ((text = json_dumps(root, JSON_COMPACT)) == NULL)
+        return -AG_ENOMEM;
+    rv = file_write_atomic(path, text, strlen(text), 0600, FILE_NOSYNC);
     free(text);
-    if (close(fd) != 0)
-        rv = -AG_EIO;
-    if (rv == 0 && rename(tmp, path) != 0)
-        rv = -AG_EIO;
-    if (rv != 0)
-        unlink(tmp);
     return rv;
 }
 
@@ -867,7 +860,7 @@ ctr_launch(struct ctr *c, const struct ctr_launch *l, int *pid, uint64_t *pid_st
         isolated = true;
     }
     if ((rv = write_json_atomic(l->meta_dir, "launch.json", root)) != 0) {
-        snprintf(err, errlen, "cannot write %s/launch.json: %s", l->meta_dir, strerror(errno));
+        snprintf(err, errlen, "cannot write %s/launch.json: %s", l->meta_dir, ag_strerror(rv));
         goto fail;
     }
     if (send(inp[1], "g", 1, MSG_NOSIGNAL) != 1) { /* no SIGPIPE if it died meanwhile */

@@ -27,8 +27,9 @@
  *   6. watches the memory cgroup's OOM notifications: a task over its memory
  *      is killed as a whole and its end reported as a memory limitation;
  *   7. when the task ends, kills what is left of the container, writes
- *      META/status.json atomically (write to a temporary file, fsync, rename),
- *      prints "exited" on its stdout and exits 0.
+ *      META/status.json atomically and durably (file_write_atomic: temporary
+ *      file, fsync, rename, fsync of META and of its parent), then prints
+ *      "exited" on its stdout and exits 0.
  *
  * launch.json: {"command": {shell, value, arguments}, "env": {K: V},
  * "kill_grace_ms": N, "user": NAME ("" = do not switch), "container": {
@@ -48,6 +49,8 @@
  */
 #define _GNU_SOURCE
 #include "container_init.h"
+#include "error.h"
+#include "file.h"
 #include "health_probe.h"
 #include "image.h"
 #include "isolators/cgroups.h"
@@ -113,36 +116,32 @@ static void __attribute__((format(printf, 1, 2))) die(const char *fmt, ...)
     exit(2);
 }
 
-/* Writes `dir`/`name` atomically (temporary file, rename); fsync'ed when
- * `sync`. status.json and task.pid are not: they must survive the agent, not
- * the machine (whose crash takes the container with it; the agent then finds
- * no verdict and reports the executor lost). */
+/* Writes META/`name` atomically (file.h); durable unless FILE_NOSYNC. */
 static int
-write_file_atomic(const char *dir, const char *name, const char *text, bool sync)
+write_meta(const char *name, const char *text, int flags)
 {
-    char tmp[4096], path[4096];
-    int fd;
-    size_t len = strlen(text);
+    char path[4096];
 
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    if (write(fd, text, len) != (ssize_t)len || (sync && fsync(fd) != 0)) {
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    return rename(tmp, path);
+    snprintf(path, sizeof(path), "%s/%s", meta_dir, name);
+    return file_write_atomic(path, text, strlen(text), 0644, flags);
 }
 
+/* Records the task's end in META/status.json, durably before anyone is told
+ * (the caller prints "exited" next): the agent acts on it, also after a power
+ * cut (a recovered container whose executor is gone is judged by it). The
+ * file and META are fsynced, and META's own entry in the containers directory,
+ * which the agent created without a sync at the launch. */
 static void
 write_status(json_t *st)
 {
     char *text = json_dumps(st, JSON_COMPACT);
-    if (text == NULL || write_file_atomic(meta_dir, "status.json", text, false) != 0)
-        fprintf(stderr, "agora-executor: cannot write status.json: %s\n", strerror(errno));
+    int rv = text == NULL ? -AG_ENOMEM : write_meta("status.json", text, 0);
+
+    if (rv == 0)
+        rv = file_sync_parent(meta_dir);
+    if (rv != 0)
+        fprintf(stderr, "agora-executor: cannot write status.json durably: %s\n",
+                ag_strerror(rv));
     free(text);
     json_decref(st);
 }
@@ -693,7 +692,8 @@ main(int argc, char **argv)
         start_failed(&l, msg);
     }
     snprintf(buf, sizeof(buf), "%d\n", (int)ct.child);
-    write_file_atomic(meta_dir, "task.pid", buf, false);
+    /* Not synced: a pid means nothing after a reboot (file.h, FILE_NOSYNC). */
+    write_meta("task.pid", buf, FILE_NOSYNC);
     printf("running %d\n", (int)ct.child);
     fflush(stdout);
 

@@ -26,8 +26,11 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
     *out = NULL;
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return -AG_ENOMEM;
+    /* synchronous=FULL: a plugin acts on what it committed (a launch after
+     * ag_kv_commit), so a commit returns once it is on disk. */
     rv = db_open(&s->db, path, store_migrations,
-                 sizeof(store_migrations) / sizeof(store_migrations[0]), 0, err, errlen);
+                 sizeof(store_migrations) / sizeof(store_migrations[0]), DB_SYNC_FULL, err,
+                 errlen);
     if (rv != 0) {
         free(s);
         return rv;

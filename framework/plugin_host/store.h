@@ -7,7 +7,8 @@
  *   kv(key TEXT PRIMARY KEY, value BLOB)     the plugin's keys
  *
  * A store is used by one thread at a time (the host serializes it under its
- * plugin lock). Writes outside a transaction commit at once.
+ * plugin lock). Writes outside a transaction commit at once. A commit returns
+ * once it is on disk (synchronous=FULL), so it survives a power cut.
  */
 #ifndef AGORA_PLUGIN_HOST_STORE_H
 #define AGORA_PLUGIN_HOST_STORE_H

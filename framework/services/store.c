@@ -37,8 +37,10 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
     *out = NULL;
     if (st == NULL)
         return -AG_ENOMEM;
-    rc = db_open(&st->db, path, migrations, sizeof(migrations) / sizeof(migrations[0]), 0, err,
-                 errlen);
+    /* synchronous=FULL: a commit returns once it is on disk, and the daemon
+     * acts on it right after (store.h). */
+    rc = db_open(&st->db, path, migrations, sizeof(migrations) / sizeof(migrations[0]),
+                 DB_SYNC_FULL, err, errlen);
     if (rc != 0) {
         free(st);
         return rc;

@@ -4,7 +4,9 @@
  * of every task not yet terminal.
  *
  * Writes are batched: every store_*_put/_del opens a transaction when none is
- * open (store_begin), and store_commit() ends it. The daemon commits once per
+ * open (store_begin), and store_commit() ends it. A commit returns once it is
+ * on disk (synchronous=FULL: the write-ahead log is fsynced, and its directory
+ * when the log is new), so it survives a power cut. The daemon commits once per
  * loop turn, before it sends anything that depends on the writes (task
  * launches, status acknowledgements, HTTP replies), so what the outside world
  * has seen is always on disk. A failed write or commit is returned; the

@@ -169,8 +169,9 @@ bool ag_plugin_config_bool(struct ag_plugin_ctx *ctx, const char *key, bool def)
 
 /*
  * A persistent store for the plugin's own state, kept in SQLite in
- * --work_dir (it survives kill -9 of the host: every committed change is in
- * the database's write-ahead log). Keys are non-empty strings; values are
+ * --work_dir. A put, del or commit returns once the change is on disk (its
+ * write-ahead log fsynced), so it survives kill -9 of the host and a power
+ * cut, and the plugin may act on it at once. Keys are non-empty strings; values are
  * byte strings of any length (text or binary). Outside a transaction every
  * put and del is committed at once.
  */
