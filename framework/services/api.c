@@ -11,6 +11,8 @@
 #include "metrics.h"
 #include "store.h"
 #include "svc.h"
+#include "svc_deployments.h"
+#include "svc_render.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,36 +226,7 @@ parse_embed(struct http_req *req, bool single)
 }
 
 static void
-buf_lit(struct svc_buf *b, const char *lit)
-{
-    svc_buf_put(b, lit, strlen(lit));
-}
-
-/* Appends an app as JSON text; its tasks (if embedded) go through the fast writer. */
-static void
-app_text(struct svc *s, struct svc_app *app, struct embed e, struct svc_buf *b)
-{
-    json_t *o = svc_app_json(s, app, false, e.failure);
-    char *text = json_dumps(o, JSON_COMPACT);
-    size_t len;
-
-    json_decref(o);
-    if (text == NULL)
-        abort();
-    len = strlen(text);
-    if (!e.tasks) {
-        svc_buf_put(b, text, len);
-    } else {
-        svc_buf_put(b, text, len - 1); /* without the closing brace */
-        buf_lit(b, ",\"tasks\":");
-        svc_tasks_text(s, app->tasks, app->ntasks, b);
-        buf_lit(b, "}");
-    }
-    free(text);
-}
-
-static void
-reply_buf(struct http_req *req, struct svc_buf *b)
+reply_buf(struct http_req *req, struct svcr_buf *b)
 {
     http_reply_text(req, 200, "application/json", b->p, b->len);
     free(b->p);
@@ -265,12 +238,12 @@ get_apps(void *arg, struct http_req *req)
     struct svc *s = arg;
     const char *idf = http_req_query(req, "id"), *cmdf = http_req_query(req, "cmd");
     struct embed e = parse_embed(req, false);
-    struct svc_buf b = {0};
+    struct svcr_buf b = {0};
     struct svc_app **apps;
     size_t n;
     bool first = true;
 
-    buf_lit(&b, "{\"apps\":[");
+    svcr_lit(&b, "{\"apps\":[");
     apps = svc_apps_sorted(s, &n);
     for (size_t i = 0; i < n; i++) {
         const struct app_spec *sp = apps[i]->spec;
@@ -279,12 +252,12 @@ get_apps(void *arg, struct http_req *req)
         if (cmdf && cmdf[0] && (sp->cmd == NULL || strstr(sp->cmd, cmdf) == NULL))
             continue;
         if (!first)
-            buf_lit(&b, ",");
+            svcr_lit(&b, ",");
         first = false;
-        app_text(s, apps[i], e, &b);
+        svcr_app_text(apps[i], e.tasks, e.failure, &b);
     }
     free(apps);
-    buf_lit(&b, "]}");
+    svcr_lit(&b, "]}");
     reply_buf(req, &b);
 }
 
@@ -324,7 +297,7 @@ post_apps(void *arg, struct http_req *req)
     svc_flush(s);
     app = dep->app;
     post_event(s, req, app->spec->json);
-    out = svc_app_json(s, app, false, false);
+    out = svcr_app_json(app, false);
     snprintf(loc, sizeof(loc), "/v2/apps%s", app->spec->id);
     http_req_add_header(req, "Location", loc);
     http_reply_json(req, 201, out);
@@ -437,36 +410,38 @@ restart_app(struct svc *s, struct http_req *req, struct svc_app *app)
     reply_deployment(req, 200, dep);
 }
 
-/* Kills tasks; replies with the deployment (scale) or the tasks. */
+/* Kills tasks; replies with the deployment (scale) or the tasks as they were
+ * before the kill. */
 static void
 kill_tasks(struct svc *s, struct http_req *req, struct svc_task **tasks, size_t n, bool one)
 {
     bool scale = query_true(req, "scale");
     struct svc_dep *dep = NULL, *conflict = NULL;
-    json_t *killed = json_array();
+    struct svcr_buf b = {0};
     int rc;
 
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(killed, svc_task_json(s, tasks[i]));
+    if (one) {
+        svcr_lit(&b, "{\"task\":");
+        svcr_task_text(tasks[0], &b);
+        svcr_lit(&b, "}");
+    } else {
+        svcr_lit(&b, "{\"tasks\":");
+        svcr_tasks_text(tasks, n, &b);
+        svcr_lit(&b, "}");
+    }
     rc = svc_tasks_kill(s, tasks, n, scale, query_true(req, "force"), &dep, &conflict);
     if (rc == -AG_EEXIST) {
-        json_decref(killed);
+        free(b.p);
         reply_conflict(req, conflict);
         return;
     }
     svc_flush(s);
     if (scale && dep != NULL) {
-        json_decref(killed);
+        free(b.p);
         reply_deployment(req, 200, dep);
         return;
     }
-    if (one) {
-        json_t *t = json_incref(json_array_get(killed, 0));
-        json_decref(killed);
-        http_reply_json(req, 200, json_pack("{s:o}", "task", t));
-        return;
-    }
-    http_reply_json(req, 200, json_pack("{s:o}", "tasks", killed));
+    reply_buf(req, &b);
 }
 
 /* Routes /v2/apps/<rest>. */
@@ -506,10 +481,10 @@ any_app(void *arg, struct http_req *req)
             if (app_id_normalize(sub, id, NULL, 0) == 0 && (app = svc_app_get(s, id)) != NULL) {
                 if (*rest == '\0') {
                     if (strcmp(method, "GET") == 0) {
-                        struct svc_buf b = {0};
-                        buf_lit(&b, "{\"tasks\":");
-                        svc_tasks_text(s, app->tasks, app->ntasks, &b);
-                        buf_lit(&b, "}");
+                        struct svcr_buf b = {0};
+                        svcr_lit(&b, "{\"tasks\":");
+                        svcr_tasks_text(app->tasks, app->ntasks, &b);
+                        svcr_lit(&b, "}");
                         reply_buf(req, &b);
                     } else if (strcmp(method, "DELETE") == 0) {
                         const char *host = http_req_query(req, "host");
@@ -538,7 +513,11 @@ any_app(void *arg, struct http_req *req)
                         return;
                     }
                     if (strcmp(method, "GET") == 0) {
-                        http_reply_json(req, 200, json_pack("{s:o}", "task", svc_task_json(s, t)));
+                        struct svcr_buf b = {0};
+                        svcr_lit(&b, "{\"task\":");
+                        svcr_task_text(t, &b);
+                        svcr_lit(&b, "}");
+                        reply_buf(req, &b);
                     } else if (strcmp(method, "DELETE") == 0) {
                         kill_tasks(s, req, &t, 1, true);
                     } else {
@@ -590,10 +569,10 @@ any_app(void *arg, struct http_req *req)
             reply_no_app(req, id);
             return;
         }
-        struct svc_buf b = {0};
-        buf_lit(&b, "{\"app\":");
-        app_text(s, app, e, &b);
-        buf_lit(&b, "}");
+        struct svcr_buf b = {0};
+        svcr_lit(&b, "{\"app\":");
+        svcr_app_text(app, e.tasks, e.failure, &b);
+        svcr_lit(&b, "}");
         reply_buf(req, &b);
     } else if (strcmp(method, "PUT") == 0) {
         put_app(s, req, id, false);
@@ -632,23 +611,23 @@ get_tasks(void *arg, struct http_req *req)
 {
     struct svc *s = arg;
     const char *status = http_req_query(req, "status");
-    struct svc_buf b = {0};
+    struct svcr_buf b = {0};
     struct svc_app **apps;
     size_t n;
     bool first = true;
 
-    buf_lit(&b, "{\"tasks\":[");
+    svcr_lit(&b, "{\"tasks\":[");
     apps = svc_apps_sorted(s, &n);
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < apps[i]->ntasks; k++)
             if (status_matches(status, apps[i]->tasks[k]->state)) {
                 if (!first)
-                    buf_lit(&b, ",");
+                    svcr_lit(&b, ",");
                 first = false;
-                svc_task_text(s, apps[i]->tasks[k], &b);
+                svcr_task_text(apps[i]->tasks[k], &b);
             }
     free(apps);
-    buf_lit(&b, "]}");
+    svcr_lit(&b, "]}");
     reply_buf(req, &b);
 }
 
@@ -700,7 +679,7 @@ get_deployments(void *arg, struct http_req *req)
     apps = svc_apps_sorted(s, &n);
     for (size_t i = 0; i < n; i++)
         if (apps[i]->dep)
-            json_array_append_new(arr, svc_dep_json(s, apps[i]->dep));
+            json_array_append_new(arr, svcd_json(apps[i]->dep));
     free(apps);
     http_reply_json(req, 200, arr);
 }
@@ -717,7 +696,7 @@ any_deployment(void *arg, struct http_req *req)
         return;
     }
     if (strcmp(method, "GET") == 0) {
-        http_reply_json(req, 200, svc_dep_json(s, dep));
+        http_reply_json(req, 200, svcd_json(dep));
         return;
     }
     if (strcmp(method, "DELETE") != 0) {
@@ -746,7 +725,7 @@ any_deployment(void *arg, struct http_req *req)
 static void
 get_queue(void *arg, struct http_req *req)
 {
-    http_reply_json(req, 200, svc_queue_json(arg));
+    http_reply_json(req, 200, svcr_queue_json(arg));
 }
 
 static void
@@ -793,7 +772,7 @@ group_json(struct svc *s, const char *gid, struct svc_app **apps, size_t n)
             snprintf(version, sizeof(version), "%s", apps[i]->spec->version);
         slash = strchr(rest, '/');
         if (slash == NULL) {
-            json_array_append_new(gapps, svc_app_json(s, apps[i], false, false));
+            json_array_append_new(gapps, svcr_app_json(apps[i], false));
             continue;
         }
         {

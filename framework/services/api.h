@@ -17,13 +17,19 @@
  * only after svc_flush() committed the change. Errors are {"message": ...}
  * (plus "details" for invalid definitions: 400 for malformed JSON and wrong
  * types, 422 for invalid values; "deployments" for 409 conflicts).
+ *
+ * Caller: main.c, once s->http is open. Handlers run on the loop thread
+ * (common/http) and call the core's queries and operations (svc.h), the views
+ * (svc_render.h, svcd_json), the store's version history and the event
+ * stream; nothing below calls api.c.
  */
 #ifndef AGORA_SERVICES_API_H
 #define AGORA_SERVICES_API_H
 
 struct svc;
 
-/* Registers every route on s->http. Returns 0 or a negative AG_E* code. */
+/* Registers every route (and the web UI) on s->http, with `s` as the
+ * handlers' argument. Returns 0 or a negative AG_E* code (logged). */
 int api_register(struct svc *s);
 
 #endif

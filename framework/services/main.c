@@ -1,8 +1,17 @@
-/* agora-services: flags, logging and the loop. */
+/*
+ * agora-services: flags, logging, the loop and the wiring of the modules
+ * (see svc.h and docs/architecture.md): the core (svc), the driver bridge
+ * (svc_driver) and the REST API (api) on common/http. main owns the loop's
+ * handles and the order of start and stop; nothing calls back into it but the
+ * bridge's stop hook.
+ */
+#include "api.h"
 #include "svc.h"
+#include "svc_driver.h"
 
 #include "error.h"
 #include "flags.h"
+#include "http.h"
 #include "log.h"
 #include "planner.h"
 
@@ -59,10 +68,126 @@ static const struct flag svc_flag_table[] = {
     {NULL},
 };
 
+#define TICK_MS 1000
+
+/* The daemon: the core, its driver bridge and the loop's handles. */
+struct daemon {
+    struct svc s;
+    struct svcdrv drv;
+    uv_prepare_t prepare;
+    uv_timer_t tick;
+    uv_signal_t sigint, sigterm;
+    bool handles; /* the four handles above are initialized */
+};
+
+/* The end of every loop turn: the offers of the turn, convergence, the commit
+ * and what waited for it. */
+static void
+on_prepare(uv_prepare_t *h)
+{
+    struct daemon *d = h->data;
+
+    if (d->s.stopping)
+        return;
+    svcdrv_turn(&d->drv);
+    svc_end_turn(&d->s);
+}
+
+static void
+on_tick(uv_timer_t *h)
+{
+    struct daemon *d = h->data;
+
+    svcdrv_tick(&d->drv);
+    svc_tick(&d->s);
+}
+
+static void
+handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+/* Stops the driver (the framework stays registered for its failover
+ * timeout), the API and the handles; the loop then ends. Idempotent. */
+static void
+daemon_stop(void *arg)
+{
+    struct daemon *d = arg;
+
+    if (d->s.stopping)
+        return;
+    d->s.stopping = true;
+    svcdrv_stop(&d->drv);
+    http_server_close(d->s.http);
+    d->s.http = NULL;
+    svc_stop(&d->s);
+    if (d->handles) {
+        d->handles = false;
+        uv_prepare_stop(&d->prepare);
+        uv_timer_stop(&d->tick);
+        uv_signal_stop(&d->sigint);
+        uv_signal_stop(&d->sigterm);
+        uv_close((uv_handle_t *)&d->prepare, handle_closed);
+        uv_close((uv_handle_t *)&d->tick, handle_closed);
+        uv_close((uv_handle_t *)&d->sigint, handle_closed);
+        uv_close((uv_handle_t *)&d->sigterm, handle_closed);
+    }
+    svcdrv_close(&d->drv);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    log_info("received signal %d, stopping (the framework stays registered)", signum);
+    daemon_stop(h->data);
+}
+
+/* Loads the state, starts the handles, the REST API and the driver. On
+ * failure returns a negative code after logging why; daemon_stop + uv_run +
+ * daemon_fini clean up. */
+static int
+daemon_start(struct daemon *d, uv_loop_t *loop, const struct svc_flags *f)
+{
+    int rc;
+
+    if ((rc = svc_open(&d->s, f)) != 0)
+        return rc;
+    if ((rc = svcdrv_init(&d->drv, loop, &d->s, daemon_stop, d)) != 0)
+        return rc;
+    uv_prepare_init(loop, &d->prepare);
+    uv_timer_init(loop, &d->tick);
+    uv_signal_init(loop, &d->sigint);
+    uv_signal_init(loop, &d->sigterm);
+    d->prepare.data = d->tick.data = d->sigint.data = d->sigterm.data = d;
+    d->handles = true;
+    uv_prepare_start(&d->prepare, on_prepare);
+    uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+
+    rc = http_server_open(&d->s.http, loop, f->ip, (uint16_t)f->http_port, 1 << 20);
+    if (rc != 0) {
+        log_error("cannot listen on %s:%lld: %s", f->ip, (long long)f->http_port, ag_strerror(rc));
+        return rc;
+    }
+    if ((rc = api_register(&d->s)) != 0)
+        return rc;
+    log_info("REST API on http://%s:%d", f->ip, http_server_port(d->s.http));
+    return svcdrv_start(&d->drv);
+}
+
+static void
+daemon_fini(struct daemon *d)
+{
+    svcdrv_fini(&d->drv);
+    svc_fini(&d->s);
+}
+
 int
 main(int argc, char **argv)
 {
-    struct svc s;
+    static struct daemon d;
     uv_loop_t loop;
     char err[512], host[256];
     enum ag_log_level level;
@@ -118,19 +243,19 @@ main(int argc, char **argv)
     if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
         seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
     plan_seed(seed);
-    rc = svc_start(&s, &loop, &sf);
+    rc = daemon_start(&d, &loop, &sf);
     if (rc != 0) {
         fprintf(stderr, "agora-services: cannot start: %s (see the log above)\n", ag_strerror(rc));
-        svc_stop(&s);
+        daemon_stop(&d);
         uv_run(&loop, UV_RUN_DEFAULT);
-        svc_fini(&s);
+        daemon_fini(&d);
         uv_loop_close(&loop);
         flags_free(svc_flag_table);
         return 1;
     }
     uv_run(&loop, UV_RUN_DEFAULT);
-    rc = s.exit_code;
-    svc_fini(&s);
+    rc = d.s.exit_code;
+    daemon_fini(&d);
     uv_loop_close(&loop);
     flags_free(svc_flag_table);
     return rc;

@@ -1,27 +1,42 @@
 /*
- * svc: the agora-services daemon state and everything that changes it: apps,
- * their tasks and deployments, the scheduler driver glue, offers, status
- * updates, relaunch backoff, health-based replacement and failover.
+ * svc: the agora-services core: the daemon's state (apps, their tasks and
+ * deployments, agents seen in offers) and everything that converges it:
+ * status updates, kills and task ends, relaunch backoff, health-based
+ * replacement, the convergence pass (deploy.h's conv_run per app), the
+ * operations the API asks for, loading from the store, and the effects that
+ * wait for the commit. It has no socket, no driver and no timer of its own:
+ * the effects go out through `struct svc_fx` (the driver bridge, or a test),
+ * and its callers drive it (see the module picture in docs/architecture.md):
  *
- * Threads. One libuv loop thread owns all of this state. The scheduler
- * driver (libagora-scheduler) runs its own thread; its callbacks copy what
- * they get and hand it to the loop through an evq; the loop calls ag_driver_*
- * (thread-safe) to answer. HTTP requests reach the loop through common/http.
+ *   main.c        wiring: flags, the loop, its handles, start and stop order
+ *   api.c         the REST API (common/http) -> svc, svc_render, svc_deployments
+ *   svc_driver.c  the driver-thread bridge: driver callbacks -> evq -> svc,
+ *                 svc_offers; implements svc_fx with ag_driver_*
+ *   svc_offers.c  offers -> placements (planner.h) -> launches
+ *   svc_render.c  JSON views of apps, tasks and the launch queue
+ *   svc.c         this core; calls svc_deployments, deploy, app, store, events
+ *   svc_deployments.c  deployment records, rollback, app definitions
+ *
+ * Threads. Everything here runs on the one loop thread that owns the state
+ * (the driver's callbacks reach it through svc_driver's evq; HTTP requests
+ * through common/http). Nothing here is thread-safe.
  *
  * Persistence and the order of effects. Every change is written to the store
  * (SQLite) in the transaction of the current loop turn; at the end of the
- * turn (a uv_prepare handle, or svc_flush() before an HTTP reply) the
- * transaction commits and only then are the effects that depend on it sent:
- * task launches (ACCEPT), kills, and status acknowledgements (automatic
+ * turn (svc_end_turn, or svc_flush() before an HTTP reply) the transaction
+ * commits and only then are the effects that depend on it sent: task
+ * launches (ACCEPT), kills, and status acknowledgements (automatic
  * acknowledgement is off, so an update the store has not recorded is resent
  * by its agent). A crash at any point therefore restarts from a state that
  * covers everything the outside world has seen: no task runs that the store
- * does not know. A failed commit is fatal (the process exits and restarts
- * from the last commit).
+ * does not know. A failed write or commit is fatal (the process exits and
+ * restarts from the last commit). Declines, revive/suppress and the kill of
+ * an unknown task depend on nothing stored and go out at once.
  *
  * Task life as svc sees it (states are Mesos'):
  *
- *   (offer fits) -> STAGING --persist--> ACCEPT sent -> STARTING -> RUNNING
+ *   (offer fits, svco_handle) -> STAGING --persist--> ACCEPT sent -> STARTING
+ *        -> RUNNING                                       (svc_status_update)
  *        RUNNING -(healthy 0/1)-> health verdicts (health_status_changed_event)
  *        any -> UNREACHABLE/UNKNOWN (agent away) -> RUNNING (agent back)
  *        any -> terminal: the record is deleted; unless svc asked for the
@@ -31,9 +46,10 @@
  *   its terminal update.
  *
  * After a restart svc resumes its framework id, reconciles every task it has
- * on record (ag_driver_reconcile_until_known) plus an implicit reconciliation
- * (unknown tasks are killed), and makes no launch or kill decision until the
- * explicit reconciliation answered (or --reconciliation_timeout passed).
+ * on record plus an implicit reconciliation (unknown tasks are killed), and
+ * makes no launch or kill decision until the explicit reconciliation answered
+ * (or --reconciliation_timeout passed): `reconciled` below, kept by the
+ * driver bridge.
  */
 #ifndef AGORA_SERVICES_SVC_H
 #define AGORA_SERVICES_SVC_H
@@ -41,14 +57,15 @@
 #include "error.h" /* before <agora/scheduler.h> */
 #include "app.h"
 #include "deploy.h"
-#include "evq.h"
 #include "hmap.h"
+#include "log.h"
 
 #include <agora/scheduler.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <uv.h>
+#include <stdlib.h>
+#include <sys/time.h>
 
 struct store;
 struct events;
@@ -80,6 +97,17 @@ struct svc_flags {
 };
 
 enum svc_dep_kind { DEP_START, DEP_SCALE, DEP_UPGRADE, DEP_RESTART, DEP_STOP, DEP_ROLLBACK };
+
+/* Why an offer did not take a task of an app (counted per app for /v2/queue). */
+enum svc_reject {
+    SVC_REJ_CONSTRAINT,
+    SVC_REJ_CPUS,
+    SVC_REJ_MEM,
+    SVC_REJ_DISK,
+    SVC_REJ_PORTS,
+    SVC_REJ_OTHER,
+    SVC_REJ_MAX
+};
 
 struct svc_app;
 
@@ -130,7 +158,7 @@ struct svc_app {
     double queued_since;
     /* offers seen while tasks waited, for /v2/queue */
     uint64_t offers_processed, offers_unused;
-    uint64_t rejects[8];
+    uint64_t rejects[SVC_REJ_MAX];
 };
 
 /* An agent seen in offers (for GROUP_BY); memory only. */
@@ -139,20 +167,34 @@ struct svc_agent {
     struct attributes attrs;
 };
 
+/*
+ * The effects svc sends, as a table of functions (svc_driver.c implements it
+ * with ag_driver_*; tests record the calls). Called on the loop thread.
+ * `accept` returns 0 or a negative AG_E* code when the launch was not sent;
+ * it takes nothing. `ack` sends the acknowledgement of the status update
+ * whose token svc_status_update was given when `send`, and releases `token`
+ * either way.
+ */
+struct svc_fx {
+    int (*accept)(void *arg, const char *offer_id, struct ag_task *const *tasks, size_t n,
+                  double refuse_s);
+    void (*decline)(void *arg, const char *offer_id, double refuse_s);
+    void (*kill)(void *arg, const char *task_id, const char *agent_id /* NULL: unknown */);
+    void (*ack)(void *arg, void *token, bool send);
+    void (*revive)(void *arg);
+    void (*suppress)(void *arg);
+};
+
 struct svc_out; /* effects waiting for the commit */
 
 struct svc {
-    uv_loop_t *loop;
     const struct svc_flags *f;
     struct store *store;
     struct events *events;
     struct metrics *metrics;
-    struct http_server *http;
-    struct ag_driver *driver;
-    struct evq q;
-    uv_prepare_t prepare;
-    uv_timer_t tick;
-    uv_signal_t sigint, sigterm;
+    struct http_server *http; /* the REST API's server: set by main.c, used by api.c */
+    const struct svc_fx *fx;  /* set before the first loop turn */
+    void *fx_arg;
     struct hmap apps;   /* id -> struct svc_app */
     struct hmap tasks;  /* task id -> struct svc_task */
     struct hmap deps;   /* deployment id -> struct svc_dep */
@@ -160,8 +202,8 @@ struct svc {
     char framework_id[64];
     char leader[300]; /* host:port of this instance */
     const char *default_roles[3];
-    bool subscribed;
-    bool reconciled;
+    bool subscribed; /* the driver bridge's view of the connection */
+    bool reconciled; /* launch and kill decisions allowed (see above) */
     double reconcile_started;
     int offers_wanted; /* -1 unknown, 0 suppressed, 1 revived */
     int last_pending;  /* tasks waiting at the last revive/suppress decision */
@@ -171,34 +213,94 @@ struct svc {
     double last_version;
     double started_at;
     struct svc_out *out;
-    struct ag_offer **offers; /* offers of this loop turn, handled together */
-    size_t noffers, capoffers;
     int ticks;
     bool stopping;
     int exit_code; /* the process's exit status once the loop ends (1 after a fatal error) */
-    const char *rollback_of; /* for dep_new: the deployment a rollback undoes */
     /* metrics handles */
     struct metrics_counter *m_launched, *m_killed, *m_failed, *m_updates, *m_offers, *m_declined,
         *m_dep_ok, *m_dep_failed, *m_rollbacks, *m_unhealthy_kills;
 };
 
-/* Opens the store, loads state, starts the HTTP API and the driver. On failure
- * returns a negative code after logging why; svc_stop + uv_run + svc_fini
- * clean up. */
-int svc_start(struct svc *s, uv_loop_t *loop, const struct svc_flags *f);
-/* Stops the driver (the framework stays registered for its failover
- * timeout), the API and timers; the loop then ends. */
+/* A status update as svc needs it (strings valid during the call). */
+struct svc_update {
+    const char *task_id, *agent_id, *reason, *message, *source;
+    enum ag_task_state state;
+    int healthy; /* -1 no verdict */
+};
+
+/* Seconds since the epoch, with microseconds. */
+static inline double
+svc_now(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+/* A store write that failed: fatal (see "Persistence" above). */
+static inline void
+svc_store_check(int rc, const char *what)
+{
+    if (rc != 0) {
+        log_error("store: %s failed: %s; exiting to restart from the last commit", what,
+                  ag_strerror(rc));
+        exit(1);
+    }
+}
+#define SVC_STORE(call) svc_store_check((call), #call)
+
+/* ---- life ---- */
+
+/*
+ * Initializes `s` (flags `f` kept, not copied), opens <work_dir>/services.db
+ * and loads the state. The effects go to `fx`/`fx_arg` (may be set later,
+ * before the first svc_end_turn). On failure returns a negative code after
+ * logging why; svc_fini cleans up either way.
+ */
+int svc_open(struct svc *s, const struct svc_flags *f);
+/* Commits what is pending and closes the event streams (the loop can end). */
 void svc_stop(struct svc *s);
+/* Frees everything svc_open made; effects still queued are released unsent. */
 void svc_fini(struct svc *s);
 
+/* The end of a loop turn: converges when something changed, asks for offers
+ * or suppresses them, commits and sends what waited. */
+void svc_end_turn(struct svc *s);
 /* Commits the store and sends what waited for it. */
 void svc_flush(struct svc *s);
+/* Once a second: the unhealthy-kill budget, kill resends, keepalives. */
+void svc_tick(struct svc *s);
+
+/* ---- the driver bridge's entries ---- */
+
+/* A status update; `ack` (may be NULL) is acknowledged through svc_fx.ack
+ * after the commit. */
+void svc_status_update(struct svc *s, const struct svc_update *u, void *ack);
+/* (Re)subscribed: the kills not yet confirmed are sent again. */
+void svc_subscribed(struct svc *s);
+/* The master removed the framework: every task is gone (TASK_LOST). */
+void svc_tasks_forget(struct svc *s, const char *reason, const char *message);
+
+/* ---- the offer module's entries ---- */
+
+/* Runs the convergence pass (once reconciled) while some app changed. */
+void svc_converge(struct svc *s);
+/* Tasks waiting to be launched now (launch delays passed). */
+int svc_pending_launches(struct svc *s, double now);
+/* Records a new STAGING task (taken) of `app` and persists it. */
+void svc_task_add(struct svc *s, struct svc_app *app, struct svc_task *t);
+void svc_task_free(struct svc_task *t);
+/* Queues the launch of `tasks` (taken, with their ids) on one offer for the
+ * commit; a launch that cannot be sent drops them (TASK_DROPPED). */
+void svc_accept(struct svc *s, const char *offer_id, struct ag_task **tasks, char **task_ids,
+                size_t n, double refuse_s);
+/* Declines an offer now. */
+void svc_decline(struct svc *s, const char *offer_id, double refuse_s);
 
 /* ---- queries ---- */
 struct svc_app *svc_app_get(struct svc *s, const char *id);
 /* The apps sorted by id (a malloc'd array the caller frees). */
 struct svc_app **svc_apps_sorted(struct svc *s, size_t *n);
-double svc_now(void);
 
 /* ---- changes (API) ---- */
 
@@ -232,30 +334,6 @@ int svc_dep_cancel(struct svc *s, struct svc_dep *dep, bool force, struct svc_de
 
 /* Resets the launch delay of an app. */
 void svc_reset_delay(struct svc *s, struct svc_app *app);
-
-/* ---- JSON views ---- */
-
-/* A growing text buffer (p is NUL-terminated; free(p) when done). */
-struct svc_buf {
-    char *p;
-    size_t len, cap;
-};
-void svc_buf_put(struct svc_buf *b, const char *data, size_t len);
-/* Appends a task / a JSON array of tasks as JSON text (fast path for big lists). */
-void svc_task_text(struct svc *s, const struct svc_task *t, struct svc_buf *b);
-void svc_tasks_text(struct svc *s, struct svc_task *const *tasks, size_t n, struct svc_buf *b);
-
-/* New references: */
-json_t *svc_task_json(struct svc *s, const struct svc_task *t);
-/* `tasks`, `failure`: embed the tasks and lastTaskFailure. */
-json_t *svc_app_json(struct svc *s, struct svc_app *app, bool tasks, bool failure);
-json_t *svc_dep_json(struct svc *s, const struct svc_dep *dep);
-/* The app's counts: staged, running, healthy, unhealthy. */
-void svc_app_counts(const struct svc_app *app, int *staged, int *running, int *healthy,
-                    int *unhealthy);
-
-/* The launch queue (/v2/queue): {"queue": [...]}. */
-json_t *svc_queue_json(struct svc *s);
 
 /* Emits an event (stolen). */
 void svc_emit(struct svc *s, json_t *event);
