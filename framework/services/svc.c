@@ -19,26 +19,6 @@
 #define KEEPALIVE_TICKS 15
 #define KILL_RESEND_S 30.0
 
-/* ---- small helpers ---- */
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-    char *d = strdup(s ? s : "");
-    if (d == NULL)
-        abort();
-    return d;
-}
-
 /* A version string later than any handed out before. */
 static void
 next_version(struct svc *s, char out[APP_VERSION_LEN + 1])
@@ -201,7 +181,7 @@ svc_task_add(struct svc *s, struct svc_app *app, struct svc_task *t)
 static struct svc_app *
 app_new(struct svc *s, struct app_spec *spec)
 {
-    struct svc_app *app = xcalloc(1, sizeof(*app));
+    struct svc_app *app = svc_xcalloc(1, sizeof(*app));
 
     app->spec = spec;
     app_task_prefix(spec->id, app->prefix, sizeof(app->prefix) > 27 ? 27 : sizeof(app->prefix));
@@ -255,7 +235,7 @@ app_cmp(const void *a, const void *b)
 struct svc_app **
 svc_apps_sorted(struct svc *s, size_t *n)
 {
-    struct svc_app **v = xcalloc(hmap_size(&s->apps), sizeof(*v));
+    struct svc_app **v = svc_xcalloc(hmap_size(&s->apps), sizeof(*v));
     size_t it = 0, k = 0;
     void *val;
 
@@ -384,9 +364,9 @@ converge_app(struct svc *s, struct svc_app *app, double now)
         i++;
     }
     n = app->ntasks;
-    ct = xcalloc(n, sizeof(*ct));
-    kills = xcalloc(n, sizeof(*kills));
-    snap = xcalloc(n, sizeof(*snap));
+    ct = svc_xcalloc(n, sizeof(*ct));
+    kills = svc_xcalloc(n, sizeof(*kills));
+    snap = svc_xcalloc(n, sizeof(*snap));
     for (size_t i = 0; i < n; i++) {
         struct svc_task *t = app->tasks[i];
         bool unreach = state_unreachable(t->state);
@@ -749,11 +729,11 @@ load_task(void *arg, const struct store_task *r)
     struct svc_task *t;
     const char *p;
 
-    t = xcalloc(1, sizeof(*t));
+    t = svc_xcalloc(1, sizeof(*t));
     snprintf(t->id, sizeof(t->id), "%s", r->id);
     snprintf(t->agent_id, sizeof(t->agent_id), "%s", r->agent_id);
-    t->host = xstrdup(r->host);
-    t->attrs_text = xstrdup(r->attrs);
+    t->host = svc_xstrdup(r->host);
+    t->attrs_text = svc_xstrdup(r->attrs);
     attr_init(&t->attrs);
     attr_parse(&t->attrs, r->attrs, NULL, 0);
     for (p = r->ports; *p && t->nports < APP_MAX_PORTS;) {
@@ -892,7 +872,7 @@ svc_open(struct svc *s, const struct svc_flags *f)
 
     memset(s, 0, sizeof(*s));
     s->f = f;
-    s->out = xcalloc(1, sizeof(*s->out));
+    s->out = svc_xcalloc(1, sizeof(*s->out));
     s->offers_wanted = -1;
     s->started_at = svc_now();
     s->tokens = (double)f->unhealthy_kill_burst;

@@ -65,6 +65,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 
 struct store;
@@ -235,6 +236,25 @@ svc_now(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+/* Allocations: agora-services aborts when out of memory. */
+static inline void *
+svc_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static inline char *
+svc_xstrdup(const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (d == NULL)
+        abort();
+    return d;
 }
 
 /* A store write that failed: fatal (see "Persistence" above). */

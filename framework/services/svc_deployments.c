@@ -86,10 +86,10 @@ struct svc_dep *
 svcd_new(struct svc *s, struct svc_app *app, enum svc_dep_kind kind, json_t *original,
          const char *rollback_of)
 {
-    struct svc_dep *dep = calloc(1, sizeof(*dep));
+    struct svc_dep *dep = svc_xcalloc(1, sizeof(*dep));
     char uuid[IDS_UUID_LEN + 1];
 
-    if (dep == NULL || ids_new_uuid(uuid) != 0)
+    if (ids_new_uuid(uuid) != 0)
         abort();
     snprintf(dep->id, sizeof(dep->id), "%s", uuid);
     dep->app = app;
@@ -250,9 +250,7 @@ svcd_load(struct svc *s, const char *id, const char *json)
         json_decref(j);
         return;
     }
-    dep = calloc(1, sizeof(*dep));
-    if (dep == NULL)
-        abort();
+    dep = svc_xcalloc(1, sizeof(*dep));
     snprintf(dep->id, sizeof(dep->id), "%s", id);
     dep->app = app;
     dep->kind = (enum svc_dep_kind)json_integer_value(json_object_get(j, "kind"));

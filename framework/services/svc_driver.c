@@ -11,15 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *
-xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 /* ---- the effects (struct svc_fx), loop thread ---- */
 
 static int
@@ -124,7 +115,7 @@ drv_post(struct svcdrv *b, struct drv_ev *e)
 static struct drv_ev *
 drv_ev_new(struct svcdrv *b, struct ag_driver *d, enum drv_type type)
 {
-    struct drv_ev *e = xcalloc(1, sizeof(*e));
+    struct drv_ev *e = svc_xcalloc(1, sizeof(*e));
     e->b = b;
     e->d = d;
     e->type = type;
@@ -145,7 +136,7 @@ cb_offers(struct ag_driver *d, void *arg, const struct ag_offer *const *offers, 
 {
     struct drv_ev *e = drv_ev_new(arg, d, DRV_OFFERS);
 
-    e->offers = xcalloc(n, sizeof(*e->offers));
+    e->offers = svc_xcalloc(n, sizeof(*e->offers));
     for (size_t i = 0; i < n; i++) {
         e->offers[e->n] = ag_offer_dup(offers[i]);
         if (e->offers[e->n] == NULL)
@@ -208,8 +199,8 @@ on_subscribed(struct svcdrv *b, const char *fid, bool resub)
     s->subscribed = true;
     s->offers_wanted = -1;
     /* Reconcile every task on record, then ask for all the master knows. */
-    ids = xcalloc(hmap_size(&s->tasks), sizeof(*ids));
-    agents = xcalloc(hmap_size(&s->tasks), sizeof(*agents));
+    ids = svc_xcalloc(hmap_size(&s->tasks), sizeof(*ids));
+    agents = svc_xcalloc(hmap_size(&s->tasks), sizeof(*agents));
     while (hmap_next(&s->tasks, &it, NULL, &val)) {
         struct svc_task *t = val;
         ids[n] = t->id;
@@ -410,7 +401,7 @@ svcdrv_turn(struct svcdrv *d)
     if (n == 0)
         return;
     d->noffers = 0;
-    v = xcalloc(n, sizeof(*v));
+    v = svc_xcalloc(n, sizeof(*v));
     for (size_t i = 0; i < n; i++) {
         const struct ag_offer *o = d->offers[i];
         v[i] = (struct svco_offer){

@@ -12,24 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *
-xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-    char *d = strdup(s ? s : "");
-    if (d == NULL)
-        abort();
-    return d;
-}
-
 static void
 env_add_num(struct ag_task *t, const char *name, double v)
 {
@@ -157,14 +139,14 @@ note_agent(struct svc *s, const struct svco_offer *o)
     struct svc_agent *a = hmap_get(&s->agents, o->agent_id);
 
     if (a == NULL) {
-        a = xcalloc(1, sizeof(*a));
+        a = svc_xcalloc(1, sizeof(*a));
         attr_init(&a->attrs);
         if (hmap_put(&s->agents, o->agent_id, a) != 0)
             abort();
     }
     if (a->hostname == NULL || strcmp(a->hostname, o->hostname) != 0) {
         free(a->hostname);
-        a->hostname = xstrdup(o->hostname);
+        a->hostname = svc_xstrdup(o->hostname);
     }
     attr_parse(&a->attrs, o->attributes, NULL, 0);
 }
@@ -185,15 +167,15 @@ static bool
 place_task(struct svc *s, struct svc_app *app, struct offer_ctx *c, const struct plan_fit *fit,
            double now)
 {
-    struct svc_task *t = xcalloc(1, sizeof(*t));
+    struct svc_task *t = svc_xcalloc(1, sizeof(*t));
     struct ag_task *task;
     char uuid[IDS_UUID_LEN + 1];
 
     ids_new_uuid(uuid);
     snprintf(t->id, sizeof(t->id), "%s.%s", app->prefix, uuid);
     snprintf(t->agent_id, sizeof(t->agent_id), "%s", c->o->agent_id);
-    t->host = xstrdup(c->a.hostname);
-    t->attrs_text = xstrdup(c->o->attributes);
+    t->host = svc_xstrdup(c->a.hostname);
+    t->attrs_text = svc_xstrdup(c->o->attributes);
     attr_init(&t->attrs);
     if (attr_copy(&t->attrs, &c->attrs) != 0)
         abort();
@@ -219,7 +201,7 @@ place_task(struct svc *s, struct svc_app *app, struct offer_ctx *c, const struct
             abort();
     }
     c->tasks[c->ntasks] = task;
-    c->task_ids[c->ntasks] = xstrdup(t->id);
+    c->task_ids[c->ntasks] = svc_xstrdup(t->id);
     c->ntasks++;
     app->launch--;
     metrics_inc(s->m_launched);
@@ -244,7 +226,7 @@ fill_offers(struct svc *s, struct offer_ctx *ctx, size_t n, double now,
         struct svc_app *app = apps[k];
         struct placed_list placed = {0};
         struct plan_fit fit;
-        bool progress = true, *tried = xcalloc(n, sizeof(bool));
+        bool progress = true, *tried = svc_xcalloc(n, sizeof(bool));
 
         if (app->launch <= 0 || app->backoff_until > now) {
             free(tried);
@@ -315,15 +297,15 @@ svco_handle(struct svc *s, const struct svco_offer *offers, size_t n)
             svc_decline(s, offers[i].id, s->reconciled ? long_s : 1.0);
         return;
     }
-    known = xcalloc(hmap_size(&s->agents), sizeof(*known));
+    known = svc_xcalloc(hmap_size(&s->agents), sizeof(*known));
     while (hmap_next(&s->agents, &it, NULL, &val)) {
         struct svc_agent *a = val;
         known[nknown].hostname = a->hostname;
         known[nknown].attrs = &a->attrs;
         nknown++;
     }
-    ctx = xcalloc(n, sizeof(*ctx));
-    order = xcalloc(n, sizeof(*order));
+    ctx = svc_xcalloc(n, sizeof(*ctx));
+    order = svc_xcalloc(n, sizeof(*order));
     for (size_t i = 0; i < n; i++) {
         struct offer_ctx *c = &ctx[i];
         c->o = &offers[i];
