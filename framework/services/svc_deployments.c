@@ -103,10 +103,9 @@ svcd_new(struct svc *s, struct svc_app *app, enum svc_dep_kind kind, json_t *ori
     if (hmap_put(&s->deps, dep->id, dep) != 0)
         abort();
     svcd_persist(s, dep);
-    events_emit(s->events,
-                json_pack("{s:s,s:o,s:{s:[{s:s,s:s}]}}", "eventType", "deployment_info", "plan",
-                          dep_plan(dep), "currentStep", "actions", "action", dep_action(kind),
-                          "app", app->spec->id));
+    events_emit(s->events, json_pack("{s:s,s:o,s:{s:[{s:s,s:s}]}}", "eventType", "deployment_info",
+                                     "plan", dep_plan(dep), "currentStep", "actions", "action",
+                                     dep_action(kind), "app", app->spec->id));
     s->dirty = true;
     return dep;
 }
@@ -136,7 +135,7 @@ svcd_failed(struct svc *s, struct svc_dep *dep, const char *reason)
     log_info("deployment failed id=%s app=%s reason=\"%s\"", dep->id, dep->app->spec->id, reason);
     metrics_inc(s->m_dep_failed);
     events_emit(s->events, json_pack("{s:s,s:s,s:o,s:s}", "eventType", "deployment_failed", "id",
-                                      dep->id, "plan", dep_plan(dep), "reason", reason));
+                                     dep->id, "plan", dep_plan(dep), "reason", reason));
     dep_drop(s, dep);
 }
 
@@ -149,10 +148,10 @@ svcd_succeeded(struct svc *s, struct svc_dep *dep)
 
     log_info("deployment finished id=%s app=%s", dep->id, app->spec->id);
     metrics_inc(s->m_dep_ok);
-    events_emit(s->events, json_pack("{s:s,s:O,s:{s:[{s:s,s:s}]}}", "eventType",
-                                     "deployment_step_success", "plan", plan, "currentStep",
-                                     "actions", "action", dep_action(dep->kind), "app",
-                                     app->spec->id));
+    events_emit(s->events,
+                json_pack("{s:s,s:O,s:{s:[{s:s,s:s}]}}", "eventType", "deployment_step_success",
+                          "plan", plan, "currentStep", "actions", "action", dep_action(dep->kind),
+                          "app", app->spec->id));
     events_emit(s->events, json_pack("{s:s,s:s,s:o}", "eventType", "deployment_success", "id",
                                      dep->id, "plan", plan));
     dep_drop(s, dep);

@@ -10,8 +10,7 @@ static const char *const reject_names[SVC_REJ_MAX] = {"UnfulfilledConstraint", "
                                                       "InsufficientPorts",     "Other"};
 
 void
-svcr_app_counts(const struct svc_app *app, int *staged, int *running, int *healthy,
-                int *unhealthy)
+svcr_app_counts(const struct svc_app *app, int *staged, int *running, int *healthy, int *unhealthy)
 {
     bool hc = app->spec->hc != NULL;
 
@@ -207,8 +206,8 @@ svcr_queue_json(struct svc *s)
         }
         app_format_time(app->queued_since > 0 ? app->queued_since : now, since);
         for (int r = 0; r < SVC_REJ_MAX; r++)
-            json_array_append_new(rej, json_pack("{s:s,s:I}", "reason", reject_names[r],
-                                                 "declined", (json_int_t)app->rejects[r]));
+            json_array_append_new(rej, json_pack("{s:s,s:I}", "reason", reject_names[r], "declined",
+                                                 (json_int_t)app->rejects[r]));
         json_array_append_new(
             q, json_pack("{s:i,s:{s:f,s:b},s:s,s:o,s:{s:I,s:I,s:o},s:[]}", "count", app->launch,
                          "delay", "timeLeftSeconds", left, "overdue", left <= 0, "since", since,

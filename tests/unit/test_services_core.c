@@ -221,8 +221,9 @@ task(struct h *h, const char *id)
     return hmap_get(&h->s.tasks, id);
 }
 
-#define APP "{\"id\": \"/web\", \"cmd\": \"sleep 100\", \"cpus\": 1, \"mem\": 10, " \
-            "\"portDefinitions\": []"
+#define APP                                                                                        \
+    "{\"id\": \"/web\", \"cmd\": \"sleep 100\", \"cpus\": 1, \"mem\": 10, "                        \
+    "\"portDefinitions\": []"
 
 /* ---- cases ---- */
 
@@ -264,7 +265,7 @@ test_launch_and_deploy(void)
     CHECK_EQ_INT(h.r.acc[1].n, 1);
     CHECK(h.r.acc[0].committed && h.r.acc[1].committed);
     CHECK(h.r.acc[0].refuse == 120.0); /* nothing else waits */
-    CHECK_EQ_INT(h.r.suppresses, 2); /* all placed */
+    CHECK_EQ_INT(h.r.suppresses, 2);   /* all placed */
     CHECK(app->dep != NULL && app->dep->kind == DEP_START);
     CHECK_EQ_STR(task(&h, h.r.acc[1].ids[0])->host, "h2");
     CHECK_EQ_INT(task(&h, h.r.acc[1].ids[0])->state, AG_TASK_STAGING);
@@ -539,8 +540,7 @@ test_restart_and_remove(void)
     h_fini(&h);
 }
 
-TEST_LIST(TEST_ENTRY(launch_and_deploy), TEST_ENTRY(scale_down_kills),
-          TEST_ENTRY(failure_backoff), TEST_ENTRY(auto_rollback),
-          TEST_ENTRY(unknown_and_unsubscribed_kills), TEST_ENTRY(accept_failure_drops),
-          TEST_ENTRY(restart_and_remove));
+TEST_LIST(TEST_ENTRY(launch_and_deploy), TEST_ENTRY(scale_down_kills), TEST_ENTRY(failure_backoff),
+          TEST_ENTRY(auto_rollback), TEST_ENTRY(unknown_and_unsubscribed_kills),
+          TEST_ENTRY(accept_failure_drops), TEST_ENTRY(restart_and_remove));
 TEST_MAIN()
