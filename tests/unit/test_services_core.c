@@ -291,14 +291,14 @@ test_launch_and_deploy(void)
     h_fini(&h);
 }
 
-/* Starts `n` tasks of APP and runs them; returns the app. */
+/* Starts `n` tasks of APP (plus the fields `extra`) and runs them; returns the app. */
 static struct svc_app *
-running(struct h *h, int n)
+running(struct h *h, int n, const char *extra)
 {
-    char def[256];
+    char def[512];
     struct svc_app *app;
 
-    snprintf(def, sizeof(def), APP ", \"instances\": %d}", n);
+    snprintf(def, sizeof(def), APP ", \"instances\": %d%s}", n, extra);
     apply(h, def);
     svc_end_turn(&h->s);
     offer(h, "big", "a1", "cpus:64;mem:10000");
@@ -323,7 +323,7 @@ test_scale_down_kills(void)
     size_t kills;
 
     h_init(&h);
-    app = running(&h, 3);
+    app = running(&h, 3, "");
     old = app->tasks[0];
     for (size_t i = 1; i < app->ntasks; i++)
         if (app->tasks[i]->seq < old->seq)
@@ -358,7 +358,8 @@ test_failure_backoff(void)
     size_t dec, acc;
 
     h_init(&h);
-    app = running(&h, 2);
+    /* A delay far longer than the test, however slow the machine. */
+    app = running(&h, 2, ", \"backoffSeconds\": 100, \"maxLaunchDelaySeconds\": 3600");
     update(&h, app->tasks[0]->id, AG_TASK_FAILED, -1);
     svc_end_turn(&h.s);
     CHECK_EQ_INT(app->ntasks, 1);
@@ -399,7 +400,7 @@ test_auto_rollback(void)
     char old_version[APP_VERSION_LEN + 1], dep_id[40];
 
     h_init(&h);
-    app = running(&h, 2);
+    app = running(&h, 2, "");
     snprintf(old_version, sizeof(old_version), "%s", app->spec->last_config_change_at);
     dep = apply(&h, "{\"id\": \"/web\", \"cmd\": \"sleep 200\", \"cpus\": 1, \"mem\": 10, "
                     "\"portDefinitions\": [], \"instances\": 2, \"backoffSeconds\": 0}");
@@ -439,7 +440,7 @@ test_unknown_and_unsubscribed_kills(void)
     update(&h, "nobody.1", AG_TASK_RUNNING, -1);
     CHECK_EQ_INT(h.r.nkills, 1); /* not waiting for a commit */
     CHECK_EQ_STR(h.r.kills[0], "nobody.1");
-    app = running(&h, 2);
+    app = running(&h, 2, "");
     h.s.subscribed = false;
     t[0] = app->tasks[0];
     CHECK_EQ_INT(svc_tasks_kill(&h.s, t, 1, false, false, &dep, &conflict), 0);
@@ -499,7 +500,7 @@ test_restart_and_remove(void)
     char version[APP_VERSION_LEN + 1], dep_id[40], task_id[64];
 
     h_init(&h);
-    app = running(&h, 2);
+    app = running(&h, 2, "");
     apply(&h, APP ", \"instances\": 3}");
     snprintf(version, sizeof(version), "%s", app->spec->version);
     snprintf(dep_id, sizeof(dep_id), "%s", app->dep->id);
