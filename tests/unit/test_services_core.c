@@ -12,6 +12,7 @@
 #include "svc.h"
 #include "svc_deployments.h"
 #include "svc_offers.h"
+#include "svc_render.h"
 #include "planner.h"
 #include "store.h"
 #include "test.h"
@@ -541,7 +542,44 @@ test_restart_and_remove(void)
     h_fini(&h);
 }
 
+/* The task text the API serves is JSON, escapes included; an app embeds its tasks. */
+static void
+test_render(void)
+{
+    struct h h;
+    struct svc_app *app;
+    struct svcr_buf b = {0};
+    json_t *j, *t;
+
+    h_init(&h);
+    app = running(&h, 1, "");
+    free(app->tasks[0]->host);
+    app->tasks[0]->host = strdup("h\"1\\\n\x01");
+    svcr_tasks_text(app->tasks, app->ntasks, &b);
+    j = json_loads(b.p, 0, NULL);
+    CHECK(j != NULL && json_array_size(j) == 1);
+    t = json_array_get(j, 0);
+    CHECK_EQ_STR(json_string_value(json_object_get(t, "host")), "h\"1\\\n\x01");
+    CHECK_EQ_STR(json_string_value(json_object_get(t, "id")), app->tasks[0]->id);
+    CHECK_EQ_STR(json_string_value(json_object_get(t, "appId")), "/web");
+    CHECK_EQ_STR(json_string_value(json_object_get(t, "state")), "TASK_RUNNING");
+    CHECK(json_is_string(json_object_get(t, "startedAt")));
+    CHECK(json_object_get(t, "killing") == NULL);
+    json_decref(j);
+    free(b.p);
+    b = (struct svcr_buf){0};
+    svcr_app_text(app, true, true, &b);
+    j = json_loads(b.p, 0, NULL);
+    CHECK(j != NULL);
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "tasksRunning")), 1);
+    CHECK_EQ_INT(json_array_size(json_object_get(j, "tasks")), 1);
+    CHECK_EQ_STR(json_string_value(json_object_get(j, "id")), "/web");
+    json_decref(j);
+    free(b.p);
+    h_fini(&h);
+}
+
 TEST_LIST(TEST_ENTRY(launch_and_deploy), TEST_ENTRY(scale_down_kills), TEST_ENTRY(failure_backoff),
           TEST_ENTRY(auto_rollback), TEST_ENTRY(unknown_and_unsubscribed_kills),
-          TEST_ENTRY(accept_failure_drops), TEST_ENTRY(restart_and_remove));
+          TEST_ENTRY(accept_failure_drops), TEST_ENTRY(restart_and_remove), TEST_ENTRY(render));
 TEST_MAIN()
