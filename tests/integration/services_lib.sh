@@ -104,7 +104,7 @@ start_events() {
     curl -sN "http://127.0.0.1:$SVC_PORT/v2/events" >"$T/events.sse" 2>/dev/null &
     EVENTS_PID=$!
     PIDS+=("$EVENTS_PID")
-    wait_until 5 grep -q event_stream_attached "$T/events.sse" || fail "no event stream"
+    wait_until 20 grep -q event_stream_attached "$T/events.sse" || fail "no event stream"
 }
 
 # The recorded events as JSON lines.

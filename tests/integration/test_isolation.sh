@@ -169,7 +169,7 @@ p=$(stat_of bomb .processes)
 pgrep -f "sleep 777[123]" >/dev/null || fail "the daemons did not start"
 send kill daemons "$agent_id"
 wait_event 10 "$(update_is daemons TASK_KILLED)" "daemons killed"
-wait_until 5 sh -c '! pgrep -f "sleep 777[0123]"' || fail "daemons survived: $(pgrep -af 'sleep 777')"
+wait_until 20 sh -c '! pgrep -f "sleep 777[0123]"' || fail "daemons survived: $(pgrep -af 'sleep 777')"
 
 # Everything killed: no process and no cgroup left.
 for t in bomb ps busy nonet nobody; do send kill "$t" "$agent_id"; done
