@@ -10,6 +10,7 @@
 # check is rolled back too.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/services_lib.sh"
+. "$(dirname "$0")/images.sh"
 
 start_master
 start_svc_agent a1
@@ -22,10 +23,7 @@ start_events
 HC=""
 CMD="sleep 1000"
 if [ "${UPGRADE_WITH_HEALTH:-0}" = 1 ]; then
-    if ! command -v busybox >/dev/null; then
-        echo "SKIP: busybox is missing (tools/deps installs busybox-static): no HTTP server for health checks" >&2
-        exit 77
-    fi
+    require_busybox # its httpd serves the health checks
     health_checks_supported || fail "the agent's health checks gave no healthy verdict"
     HC=", \"healthChecks\": $(http_check /health)"
     CMD=$HTTPD_CMD
