@@ -19,7 +19,7 @@ cluster_cleanup() {
         [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true
     done
 }
-trap 'rc=$?; set +e; cluster_cleanup; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; [ "$BASHPID" = "$$" ] && cluster_cleanup; (exit $rc); cleanup' EXIT
 
 expect_rc() {
     local want=$1 got=0

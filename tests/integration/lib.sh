@@ -24,6 +24,12 @@ fail() {
 
 cleanup() {
     local rc=$?
+    # Only the test's own shell cleans up: a forked child that has not exec'd
+    # its command yet still has this trap, and a signal there (a kill of a
+    # background job) must not take the test's daemons and directory with it.
+    if [ "$BASHPID" != "$$" ]; then
+        exit "$rc"
+    fi
     for p in "${PIDS[@]}"; do
         kill -KILL "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true

@@ -59,7 +59,7 @@ offer=$(echo "$ev" | jq -r '.offers[0].id')
 tasks=$(jq -c --arg img "$image" '[
   {task_id: "long", resources: "cpus:0.1;mem:64", cmd: "sleep 8881 & sleep 8882"},
   {task_id: "oomlater", resources: "cpus:0.1;mem:32",
-   cmd: "while [ ! -e go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=256M count=1; echo dd ended > after; sleep 60"},
+   cmd: "while [ ! -e go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=256M count=1; sleep 60"},
   {task_id: "exitlater", resources: "cpus:0.1;mem:32", cmd: "while [ ! -e go ]; do sleep 0.1; done; exit 3"}
 ] | map(if $img == "" then . else . + {image: $img} end)' <<<'null')
 send launch_json "$offer" "$tasks"
@@ -70,6 +70,7 @@ n=$(ls "$RT_PREFIX-a1/containers" | wc -l)
 [ -z "$(ls "$T/agent-a1/meta/containers")" ] || fail "container metadata in the work directory"
 long_pid=$(task_field long .pid)
 exit_pid=$(task_field exitlater .pid)
+oom_pid=$(task_field oomlater .pid)
 oom_dir=$(task_field oomlater .directory)
 exit_dir=$(task_field exitlater .directory)
 [ -d "$oom_dir" ] && [ -d "$exit_dir" ] || fail "no sandboxes: '$oom_dir' '$exit_dir'"
@@ -83,9 +84,10 @@ wait "${AGENT_PID[a1]}" 2>/dev/null || true
 log "agent killed"
 mem_root=$(grep /memory/ "$T/agent-a1/meta/cgroups" || head -1 "$T/agent-a1/meta/cgroups")
 mkdir "$mem_root/stray-orphan"
-# While it is down, oomlater goes over its memory and exitlater exits.
+# While it is down, oomlater goes over its memory (its executor ends the
+# container) and exitlater exits.
 touch "$oom_dir/go" "$exit_dir/go"
-wait_until 30 test -e "$oom_dir/after" || fail "oomlater's dd did not end while the agent was down"
+wait_until 30 eval '! kill -0 "$oom_pid" 2>/dev/null' || fail "oomlater did not end while the agent was down"
 wait_until 30 eval '! kill -0 "$exit_pid" 2>/dev/null' || fail "exitlater did not exit while the agent was down"
 kill -0 "$long_pid" || fail "long died with the agent"
 start_agent a1 --status_update_retry_interval=500ms --executor_shutdown_grace_period=1secs \
