@@ -20,11 +20,21 @@ expect_event 10 '.event == "update" and .task_id == "t1" and .state == "TASK_RUN
 roots=$(cat "$CL_DIR"/agent*/meta/cgroups 2>/dev/null || true)
 [ -n "$roots" ] || fail "the agents recorded no cgroup roots in $CL_DIR/agent*/meta/cgroups"
 for r in $roots; do [ -d "$r" ] || fail "cgroup root $r does not exist"; done
-groups=$(for r in $roots; do ls -d "$r"/*/ 2>/dev/null; done)
+groups=$(for r in $roots; do ls -d "$r"/*/ 2>/dev/null || true; done)
 [ -n "$groups" ] || fail "no container cgroups under the agents' roots while t1 runs: $roots"
-pid=$(pgrep -f "^sleep 600$" | while read -r p; do
-    grep -qx "$p" $(for g in $groups; do echo "$g/cgroup.procs"; done) 2>/dev/null && echo "$p"
-done | head -1)
+# t1's process (the executor runs it as the container's "sleep 600") in one of them.
+in_groups() {
+    local g
+    for g in $groups; do grep -qx "$1" "$g/cgroup.procs" 2>/dev/null && return 0; done
+    return 1
+}
+pid=""
+for p in $(pgrep -x sleep || true); do
+    if [ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "sleep 600 " ] && in_groups "$p"; then
+        pid=$p
+        break
+    fi
+done
 [ -n "$pid" ] || fail "t1's process is in none of the containers' cgroups"
 log "t1 (pid $pid) runs in a cgroup under $(echo "$roots" | tr '\n' ' ')"
 expect_rc 0 "$CL" cluster down --dir="$CL_DIR" --purge
