@@ -24,7 +24,7 @@ start_svc_agent() {
     AGENT_PORT[$name]=$port
     base=${SVC_PORT_BASE[$name]:-$((10000 + RANDOM % 90 * 100))}
     SVC_PORT_BASE[$name]=$base
-    "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
+    "${STOPPABLE[@]}" "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
         --hostname="$name" --work_dir="$T/agent-$name" \
         --resources="cpus:4;mem:4096;disk:10000;ports:[$base-$((base + 99))]" \
         "$@" >>"$T/agent-$name.log" 2>&1 &

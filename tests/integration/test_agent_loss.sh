@@ -6,6 +6,7 @@
 # (the other one, already reported LOST, is killed). Resources are never
 # offered twice: while a framework holds the agent's only offer, another gets none.
 . "$(dirname "$0")/lib.sh"
+STOPPABLE=(setsid) # daemons are stopped with SIGSTOP below
 
 # Pings every second, 3 missed make the agent unreachable: a frozen agent is
 # noticed after about 3-4 s ($DETECT allows for a busy machine), a slow one is not.

@@ -3,6 +3,7 @@
 # updates retried until acknowledged, and an agent the master removed: it kills
 # its tasks, forgets its id and registers anew.
 . "$(dirname "$0")/lib.sh"
+STOPPABLE=(setsid) # daemons are stopped with SIGSTOP below
 
 agent_json() {
     curl -sf "http://127.0.0.1:${AGENT_PORT[a1]}$1"
