@@ -155,21 +155,28 @@ expect_rc 1 "$AG" app deploy "$T/nocmd.json"
 grep -q "create nocmd failed: 422 " "$T/err" || fail "422 message: $(cat "$T/err")"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SVC_PORT/v2/apps/nocmd")
 [ "$code" = 404 ] || fail "a refused app was created ($code)"
-echo '{"id": "crash", "cmd": "exit 1", "cpus": 0.1, "mem": 16, "backoffSeconds": 0.2}' >"$T/crash.json"
+# The crashing apps have a health check that never passes: without one, a task
+# seen running for a moment before it exits would count as ready and end the
+# deployment (as in Marathon).
+NEVER_HEALTHY='"healthChecks": [{"protocol": "COMMAND", "command": {"value": "false"}, "gracePeriodSeconds": 300, "intervalSeconds": 1}]'
+echo '{"id": "crash", "cmd": "exit 1", "cpus": 0.1, "mem": 16, "backoffSeconds": 0.2, '"$NEVER_HEALTHY"'}' >"$T/crash.json"
 expect_rc 1 "$AG" app deploy "$T/crash.json"
 grep -q "crash: giving up, tasks keep failing (3 failures); last: task crash\..* TASK_FAILED on a[12]: Command exited with status 1" "$T/err" ||
     fail "failure message: $(cat "$T/err")"
 grep -q "agora task logs crash\." "$T/err" || fail "no hint to the failed task's output: $(cat "$T/err")"
 # With --max_failures=0 it waits until --timeout and names the last failure
 # (failures come every 0.2 s and more, with backoff; the app never runs).
-echo '{"id": "crash2", "cmd": "exit 1", "cpus": 0.1, "mem": 16, "backoffSeconds": 0.2}' >"$T/crash2.json"
+echo '{"id": "crash2", "cmd": "exit 1", "cpus": 0.1, "mem": 16, "backoffSeconds": 0.2, '"$NEVER_HEALTHY"'}' >"$T/crash2.json"
 expect_rc 1 "$AG" app deploy "$T/crash2.json" --max_failures=0 --timeout=20secs
 grep -q "crash2: timed out after 20s.*; last task failure: task crash2\..*Command exited with status 1" "$T/err" ||
     fail "timeout message: $(cat "$T/err")"
 echo '{not json' >"$T/broken.json"
 expect_rc 1 "$AG" app deploy "$T/broken.json"
 expect_rc 1 "$AG" app deploy "$T/missing.json"
-for a in crash crash2; do expect_rc 0 "$AG" app rm "$a"; done
+# Their deployments never finish: removing them needs --force.
+expect_rc 1 "$AG" app rm crash
+grep -q "locked by a deployment in progress" "$T/err" || fail "rm of a deploying app: $(cat "$T/err")"
+for a in crash crash2; do expect_rc 0 "$AG" app rm "$a" --force; done
 expect_rc 0 "$AG" app rm web
 grep -qx "web: removed" "$T/out" || fail "rm: $(cat "$T/out")"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SVC_PORT/v2/apps/web")
