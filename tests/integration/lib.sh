@@ -24,6 +24,12 @@ fail() {
 
 cleanup() {
     local rc=$?
+    # Only the test's own shell cleans up: a forked child that has not exec'd
+    # its command yet still has this trap, and a signal there (a kill of a
+    # background job) must not take the test's daemons and directory with it.
+    if [ "$BASHPID" != "$$" ]; then
+        exit "$rc"
+    fi
     for p in "${PIDS[@]}"; do
         kill -KILL "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
@@ -96,10 +102,16 @@ wait_until() {
 MASTER_PORT=""
 MASTER_PID=""
 
+# A test that stops daemons with SIGSTOP sets STOPPABLE=(setsid): its masters
+# and agents then run in a session of their own (same pid), since a stopped
+# process in the test's process group gets SIGHUP from the kernel if that
+# group becomes orphaned meanwhile (when whatever started the test exits).
+STOPPABLE=()
+
 # start_master [FLAGS...]: starts a master on a free port (or $MASTER_PORT if set).
 start_master() {
     MASTER_PORT=${MASTER_PORT:-$(free_port)}
-    "$AGORA_BIN/agora-master" --ip=127.0.0.1 --port="$MASTER_PORT" --work_dir="$T/master" \
+    "${STOPPABLE[@]}" "$AGORA_BIN/agora-master" --ip=127.0.0.1 --port="$MASTER_PORT" --work_dir="$T/master" \
         "$@" >>"$T/master.log" 2>&1 &
     MASTER_PID=$!
     PIDS+=("$MASTER_PID")
@@ -121,7 +133,7 @@ start_agent_with() {
     shift 2
     local port=${AGENT_PORT[$name]:-$(free_port)}
     AGENT_PORT[$name]=$port
-    "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
+    "${STOPPABLE[@]}" "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
         --hostname="$name" --work_dir="$T/agent-$name" --resources="$res" \
         "$@" >>"$T/agent-$name.log" 2>&1 &
     AGENT_PID[$name]=$!

@@ -24,7 +24,7 @@ start_svc_agent() {
     AGENT_PORT[$name]=$port
     base=${SVC_PORT_BASE[$name]:-$((10000 + RANDOM % 90 * 100))}
     SVC_PORT_BASE[$name]=$base
-    "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
+    "${STOPPABLE[@]}" "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
         --hostname="$name" --work_dir="$T/agent-$name" \
         --resources="cpus:4;mem:4096;disk:10000;ports:[$base-$((base + 99))]" \
         "$@" >>"$T/agent-$name.log" 2>&1 &
@@ -104,7 +104,7 @@ start_events() {
     curl -sN "http://127.0.0.1:$SVC_PORT/v2/events" >"$T/events.sse" 2>/dev/null &
     EVENTS_PID=$!
     PIDS+=("$EVENTS_PID")
-    wait_until 5 grep -q event_stream_attached "$T/events.sse" || fail "no event stream"
+    wait_until 20 grep -q event_stream_attached "$T/events.sse" || fail "no event stream"
 }
 
 # The recorded events as JSON lines.
@@ -157,4 +157,71 @@ health_checks_supported() {
     wait_until 20 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$SVC_PORT/v2/apps/hc-probe)\" = 404 ]" ||
         fail "hc-probe not removed"
     return $ok
+}
+
+# Sampling agora-services while a deployment runs:
+#   poll_start FILE PATH     GETs PATH every 10 ms until poll_stop (returns
+#                            once the first sample is in); each sample
+#                            is a line "EPOCH<tab>BODY" (the JSON on one line),
+#                            or "EPOCH<tab>ERR" when the request failed
+#   poll_stop FILE
+#   poll_window FILE T0 T1 JQ   JQ of each good sample taken in [T0, T1]
+#   poll_stats FILE T0 T1    "N samples, every M ms on average, at most X ms apart, E errors"
+#   poll_require FILE T0 T1 MIN  fails unless at least MIN good samples were taken in [T0, T1]
+# Times are `date +%s.%N`; a sample's time is when its answer had arrived.
+poll_start() {
+    local out=$1 path=$2
+    rm -f "$out.stop"
+    : >"$out"
+    python3 - "$SVC_PORT" "$path" "$out" "$$" <<'PY' &
+import http.client, json, os, sys, time
+port, path, out, parent = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+with open(out, "a", buffering=1) as f:
+    while not os.path.exists(out + ".stop"):
+        try:
+            os.kill(parent, 0)
+        except OSError:
+            break
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("GET", path)
+            r = c.getresponse()
+            body = r.read()
+            c.close()
+            if r.status != 200:
+                raise ValueError(r.status)
+            line = json.dumps(json.loads(body), separators=(",", ":"))
+        except Exception:
+            line = "ERR"
+        f.write("%.6f\t%s\n" % (time.time(), line))
+        time.sleep(0.01)
+PY
+    POLL_PID=$!
+    PIDS+=("$POLL_PID")
+    # Started (python's start-up takes a while on a busy machine): the first sample is in.
+    wait_until 30 test -s "$out" || fail "the poller of $path took no sample"
+}
+
+poll_stop() {
+    touch "$1.stop"
+    wait "$POLL_PID" 2>/dev/null || true
+}
+
+poll_window() {
+    awk -F '\t' -v t0="$2" -v t1="$3" '$1 >= t0 && $1 <= t1 && $2 != "ERR" { print $2 }' "$1" | jq -r "$4"
+}
+
+poll_stats() {
+    awk -F '\t' -v t0="$2" -v t1="$3" '$1 >= t0 && $1 <= t1 {
+            if ($2 == "ERR") { err++; next }
+            n++; if (n > 1) { d = $1 - last; sum += d; if (d > max) max = d } last = $1 }
+        END { avg = (n > 1) ? 1000 * sum / (n - 1) : 0
+              printf "%d samples, every %d ms on average, at most %d ms apart, %d errors\n",
+                  n, avg, 1000 * max, err }' "$1"
+}
+
+poll_require() {
+    local n
+    n=$(awk -F '\t' -v t0="$2" -v t1="$3" '$1 >= t0 && $1 <= t1 && $2 != "ERR"' "$1" | wc -l)
+    [ "$n" -ge "$4" ] || fail "$(basename "$1"): $n good samples in the window, at least $4 needed ($(poll_stats "$1" "$2" "$3"))"
 }

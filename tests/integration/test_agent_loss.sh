@@ -6,8 +6,14 @@
 # (the other one, already reported LOST, is killed). Resources are never
 # offered twice: while a framework holds the agent's only offer, another gets none.
 . "$(dirname "$0")/lib.sh"
+STOPPABLE=(setsid) # daemons are stopped with SIGSTOP below
 
-start_master --agent_ping_timeout=200ms --max_agent_ping_timeouts=3 --agent_reregister_timeout=30secs
+# Pings every second, 3 missed make the agent unreachable: a frozen agent is
+# noticed after about 3-4 s ($DETECT allows for a busy machine), a slow one is not.
+PING_S=1
+MAX_PINGS=3
+DETECT=$((PING_S * (MAX_PINGS + 1) + 15))
+start_master --agent_ping_timeout=${PING_S}secs --max_agent_ping_timeouts=$MAX_PINGS --agent_reregister_timeout=60secs
 start_agent a1
 wait_agents 1
 
@@ -36,7 +42,7 @@ offered=$(master_json /state | jq '[.frameworks[].offers[]] | length')
 
 # Freeze the agent: no pongs.
 kill -STOP "${AGENT_PID[a1]}"
-ev=$(expect_event 10 ".event == \"rescind\" and .offer_id == \"$held\"" "offer rescinded")
+ev=$(expect_event $DETECT ".event == \"rescind\" and .offer_id == \"$held\"" "offer rescinded")
 expect_event 10 '.event == "update" and .task_id == "pa1" and .state == "TASK_UNREACHABLE"' "pa1 unreachable" >/dev/null
 use_scheduler np
 expect_event 10 '.event == "update" and .task_id == "np1" and .state == "TASK_LOST"' "np1 lost" >/dev/null

@@ -26,7 +26,7 @@ start_scheduler fw1
 expect_event 10 '.event == "subscribed"' "subscription" >/dev/null
 ev=$(expect_event 10 '.event == "offers"' "first offer")
 offer=$(echo "$ev" | jq -r '.offers[0].id')
-send launch_json "$offer" '[{"task_id":"long","resources":"cpus:0.5;mem:32;ports:[31005-31006]","cmd":"echo port=$PORT0 ports=$PORTS task=$AGORA_TASK_ID; sleep 1000"},{"task_id":"short","resources":"cpus:0.5;mem:32","cmd":"sleep 3; exit 4"}]'
+send launch_json "$offer" '[{"task_id":"long","resources":"cpus:0.5;mem:32;ports:[31005-31006]","cmd":"echo port=$PORT0 ports=$PORTS task=$AGORA_TASK_ID; sleep 1000"},{"task_id":"short","resources":"cpus:0.5;mem:32","cmd":"while [ ! -e go ]; do sleep 0.1; done; exit 4"}]'
 expect_event 10 '.event == "update" and .task_id == "long" and .state == "TASK_STARTING"' "long starting" >/dev/null
 expect_event 10 '.event == "update" and .task_id == "long" and .state == "TASK_RUNNING"' "long running" >/dev/null
 wait_until 10 sh -c "curl -sf http://127.0.0.1:${AGENT_PORT[a1]}/state | jq -e '[.frameworks[].executors[].tasks[] | select(.id == \"short\" and .state == \"TASK_RUNNING\")] | length == 1'" ||
@@ -34,7 +34,7 @@ wait_until 10 sh -c "curl -sf http://127.0.0.1:${AGENT_PORT[a1]}/state | jq -e '
 
 # The sandbox and the task's environment.
 dir=$(task_field long .directory)
-wait_until 5 grep -q "port=31005 ports=31005,31006 task=long" "$dir/stdout" || fail "task environment: $(cat "$dir/stdout")"
+wait_until 20 grep -q "port=31005 ports=31005,31006 task=long" "$dir/stdout" || fail "task environment: $(cat "$dir/stdout")"
 agent_json "/files/browse?path=$dir" | jq -e '.[] | select(.path | endswith("/stdout")) | .size > 0' >/dev/null ||
     fail "/files/browse does not list stdout"
 agent_json "/files/read?path=$dir/stdout&offset=0" | jq -e '.data | test("port=31005")' >/dev/null ||
@@ -50,12 +50,17 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${AGENT_PORT[a1]
 agent_json /monitor/statistics | jq -e '[.[] | select(.executor_id == "long" and .task_pid > 0)] | length == 1' >/dev/null ||
     fail "/monitor/statistics"
 
-# kill -9 the agent: tasks keep running; "short" ends while the agent is down.
+# kill -9 the agent: tasks keep running; "short" ends while the agent is down
+# (told to by a file in its sandbox).
 long_pid=$(task_field long .pid)
+short_pid=$(task_field short .pid)
+short_dir=$(task_field short .directory)
+[ -d "$short_dir" ] || fail "no sandbox for short"
 kill -KILL "${AGENT_PID[a1]}"
 wait "${AGENT_PID[a1]}" 2>/dev/null || true
 log "agent killed; long task pid $long_pid"
-sleep 4
+touch "$short_dir/go"
+wait_until 30 eval '! kill -0 "$short_pid" 2>/dev/null' || fail "short did not end while the agent was down"
 kill -0 "$long_pid" || fail "the task died with the agent"
 start_agent a1 --status_update_retry_interval=500ms
 expect_event 15 '.event == "update" and .task_id == "short" and .state == "TASK_FAILED"' "short's end after recovery" |
@@ -70,7 +75,7 @@ grep -q "recovered agent_id=$agent_id" "$T/agent-a1.log" || fail "no recovery li
 send kill long "$agent_id"
 expect_event 10 '.event == "update" and .task_id == "long" and .state == "TASK_KILLING"' "long killing" >/dev/null
 expect_event 10 '.event == "update" and .task_id == "long" and .state == "TASK_KILLED"' "long killed" >/dev/null
-wait_until 5 sh -c "! kill -0 $long_pid" || fail "the task survived its kill"
+wait_until 20 sh -c "! kill -0 $long_pid" || fail "the task survived its kill"
 # Once acknowledged, terminal tasks are forgotten.
 wait_until 10 sh -c "curl -sf http://127.0.0.1:${AGENT_PORT[a1]}/state | jq -e '.frameworks | length == 0'" ||
     fail "acknowledged terminal tasks are still on the agent"

@@ -3,12 +3,15 @@
 # updates retried until acknowledged, and an agent the master removed: it kills
 # its tasks, forgets its id and registers anew.
 . "$(dirname "$0")/lib.sh"
+STOPPABLE=(setsid) # daemons are stopped with SIGSTOP below
 
 agent_json() {
     curl -sf "http://127.0.0.1:${AGENT_PORT[a1]}$1"
 }
 
-start_master --agent_ping_timeout=500ms --max_agent_ping_timeouts=4 --agent_reregister_timeout=4secs
+# Pings every second; the agent redials after 5 missed ones (AGENT_MISSED_PINGS).
+PING_S=1
+start_master --agent_ping_timeout=${PING_S}secs --max_agent_ping_timeouts=4 --agent_reregister_timeout=4secs
 start_agent a1 --status_update_retry_interval=300ms
 wait_agents 1
 agent_id=$(master_json /state | jq -r '.slaves[0].id')
@@ -31,15 +34,15 @@ send ack t1 "$agent_id" "$uuid"
 ev=$(expect_event 10 '.event == "update" and .task_id == "t1" and .state == "TASK_RUNNING"' "RUNNING after the ack")
 send ack t1 "$agent_id" "$(echo "$ev" | jq -r .uuid)"
 send ack t1 "$agent_id" "$uuid" # a duplicate acknowledgement is harmless
-wait_until 5 sh -c "curl -sf http://127.0.0.1:${AGENT_PORT[a1]}/state | jq -e '.unacknowledged_updates == 0'" ||
+wait_until 20 sh -c "curl -sf http://127.0.0.1:${AGENT_PORT[a1]}/state | jq -e '.unacknowledged_updates == 0'" ||
     fail "updates still pending after the acks"
 
-# The master goes silent for longer than 5 ping intervals: the agent redials
-# and re-registers with the same id when the master answers again.
+# The master goes silent until the agent notices (5 missed pings) and redials;
+# it re-registers with the same id when the master answers again.
 kill -STOP "$MASTER_PID"
-sleep 4
+wait_until $((5 * PING_S + 20)) grep -q "reconnecting to the master" "$T/agent-a1.log" ||
+    { kill -CONT "$MASTER_PID"; fail "the agent did not notice the silence"; }
 kill -CONT "$MASTER_PID"
-wait_until 15 grep -q "reconnecting to the master" "$T/agent-a1.log" || fail "the agent did not notice the silence"
 wait_agents 1
 [ "$(master_json /state | jq -r '.slaves[0].id')" = "$agent_id" ] || fail "another id after the cut"
 [ "$(agent_json /state | jq -r .connection)" = REGISTERED ] || fail "agent not registered after the cut"

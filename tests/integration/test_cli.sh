@@ -1,37 +1,13 @@
 #!/usr/bin/env bash
 # The agora CLI: listings (tables and --json), exit codes and usage errors,
-# task logs (plain, --stderr, --follow), version, `agora app` against a fake
-# Marathon API (tests/integration/fake_services.py), and `agora cluster
-# up/status/down` in a scratch directory on non-default ports.
+# task logs (plain, --stderr, --follow), version, `agora app` against a real
+# agora-services, and `agora cluster up/status/down` of the real daemons in a
+# scratch directory on non-default ports. The cluster's cgroups (root only)
+# are tested in test_cli_cgroups.sh.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/services_lib.sh"
 
-AG="$AGORA_BIN/agora"
-HERE=$(cd "$(dirname "$0")" && pwd)
-[ -x "$AG" ] || fail "no $AG"
-
-CL_DIR="$T/cluster"
-CL_BIN="$T/bin"
-cluster_cleanup() {
-    if [ -x "$CL_BIN/agora" ] && [ -f "$CL_DIR/cluster.json" ]; then
-        "$CL_BIN/agora" cluster down --dir="$CL_DIR" --grace=2secs >/dev/null 2>&1 || true
-    fi
-    for f in "$CL_DIR"/*.pid; do
-        [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true
-    done
-}
-trap 'rc=$?; set +e; cluster_cleanup; (exit $rc); cleanup' EXIT
-
-# expect_rc RC CMD...: runs CMD, output in $T/out and $T/err, fails unless it exits RC.
-expect_rc() {
-    local want=$1 got=0
-    shift
-    "$@" >"$T/out" 2>"$T/err" || got=$?
-    if [ "$got" != "$want" ]; then
-        log "stdout: $(cat "$T/out")"
-        log "stderr: $(cat "$T/err")"
-        fail "'$*' exited $got, expected $want"
-    fi
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 # ---- usage errors and help (no server needed) ----
 expect_rc 2 "$AG"
@@ -121,87 +97,100 @@ expect_rc 0 "$AG" tasks --state=TASK_FINISHED
 grep -q "^logger .*TASK_FINISHED" "$T/out" || fail "finished task listed: $(cat "$T/out")"
 send quit
 
-# ---- agora app against a fake Marathon API ----
-# The interpreter itself, not a wrapper (pyenv shims) whose pid would not be python's.
-PY=$(python3 -c 'import sys; print(sys.executable)')
-SVC_PORT=$(free_port)
-"$PY" "$HERE/fake_services.py" --http_port="$SVC_PORT" 2>>"$T/fake-services.log" &
-PIDS+=($!)
-wait_until 10 curl -sf "http://127.0.0.1:$SVC_PORT/ping" || fail "fake services did not start"
+# ---- agora app against the real agora-services on this cluster ----
+start_services
+FRAMEWORK_ID=$(framework_id)
 export AGORA_SERVICES="127.0.0.1:$SVC_PORT"
-cat >"$T/web.json" <<'EOF'
-{"id": "/web", "cmd": "python3 -m http.server $PORT0", "instances": 2, "cpus": 0.1, "mem": 32,
- "healthChecks": [{"protocol": "HTTP", "path": "/"}]}
-EOF
+# Healthy while the file "ok" exists in the sandbox (a COMMAND check, every second).
+cat >"$T/web.json" <<'JSON'
+{"id": "/web", "cmd": "touch ok; exec sleep 1000", "instances": 2, "cpus": 0.1, "mem": 16,
+ "healthChecks": [{"protocol": "COMMAND", "command": {"value": "test -e ok"}, "delaySeconds": 0,
+                   "intervalSeconds": 1, "timeoutSeconds": 5, "gracePeriodSeconds": 30,
+                   "maxConsecutiveFailures": 3}]}
+JSON
 expect_rc 0 "$AG" app deploy "$T/web.json"
-grep -q "/web: created" "$T/out" || fail "deploy: $(cat "$T/out")"
-grep -q "2 running, 2 healthy of 2 instances" "$T/out" || fail "deploy progress: $(cat "$T/out")"
-grep -q "deployed, 2 instances running and healthy" "$T/out" || fail "deploy result"
+grep -q "^/web: created, deployment " "$T/out" || fail "deploy: $(cat "$T/out")"
+grep -qx "/web: 2 running, 2 healthy of 2 instances" "$T/out" || fail "deploy progress: $(cat "$T/out")"
+grep -qx "/web: deployed, 2 instances running and healthy" "$T/out" || fail "deploy result: $(cat "$T/out")"
+# The CLI's word is the daemon's state: 2 running and healthy, nothing deploying.
+app_json /web | jq -e '.tasksRunning == 2 and .tasksHealthy == 2 and (.deployments | length) == 0' >/dev/null ||
+    fail "agora-services does not agree: $(app_json /web | jq -c '{tasksRunning, tasksHealthy, deployments}')"
 expect_rc 0 "$AG" app list
 grep -q "^/web  *2  *2  *2 .*RUNNING" "$T/out" || fail "app list: $(cat "$T/out")"
 expect_rc 0 "$AG" app list --json
-[ "$(jq -r '.[0].id' "$T/out")" = /web ] || fail "app list --json"
+[ "$(jq -r '.[0].id' "$T/out")" = /web ] || fail "app list --json: $(cat "$T/out")"
 expect_rc 0 "$AG" app show web
 grep -q "instances:   2 (running 2, healthy 2" "$T/out" || fail "app show: $(cat "$T/out")"
 expect_rc 0 "$AG" app show /web --json
 [ "$(jq -r '.instances' "$T/out")" = 2 ] || fail "app show --json"
 # Deploying the same file again updates the app (PUT).
 expect_rc 0 "$AG" app deploy "$T/web.json"
-grep -q "/web: updating" "$T/out" || fail "redeploy: $(cat "$T/out")"
+grep -q "^/web: updating" "$T/out" || fail "redeploy: $(cat "$T/out")"
 expect_rc 0 "$AG" app scale web 3
-grep -q "deployed, 3 instances" "$T/out" || fail "scale: $(cat "$T/out")"
+grep -qx "web: deployed, 3 instances running and healthy" "$T/out" || fail "scale: $(cat "$T/out")"
+[ "$(app_json /web | jq .tasksHealthy)" = 3 ] || fail "scale: agora-services has $(app_json /web | jq .tasksHealthy) healthy"
+before=$(app_task_ids /web)
 expect_rc 0 "$AG" app restart web
-# A change while a deployment runs: 409 without --force.
-expect_rc 0 "$AG" app scale web 1 --no-wait
-expect_rc 1 "$AG" app scale web 2
-grep -q "locked by a deployment" "$T/err" || fail "409 message: $(cat "$T/err")"
-expect_rc 0 "$AG" app scale web 2 --force
+grep -qx "web: deployed, 3 instances running and healthy" "$T/out" || fail "restart: $(cat "$T/out")"
+[ -z "$(comm -12 <(echo "$before") <(app_task_ids /web))" ] || fail "restart kept old tasks"
+# A change while a deployment runs: 409 without --force. The deployment of
+# /stuck cannot finish (no agent has 100 cpus), so it is still running when
+# the second change comes.
+echo '{"id": "stuck", "cmd": "sleep 1000", "cpus": 100, "mem": 16}' >"$T/stuck.json"
+expect_rc 0 "$AG" app deploy "$T/stuck.json" --no-wait
+grep -q "^stuck: created, deployment " "$T/out" || fail "deploy --no-wait: $(cat "$T/out")"
+expect_rc 1 "$AG" app scale stuck 2
+grep -q "scaling stuck: the app is locked by a deployment in progress: App is locked by one or more deployments" "$T/err" || fail "409 message: $(cat "$T/err")"
+[ "$(app_json /stuck | jq .instances)" = 1 ] || fail "a refused scale changed the app"
+# --timeout: a deployment that cannot finish is given up on, saying where it stands.
+expect_rc 1 "$AG" app scale stuck 2 --force --timeout=2secs
+grep -q "stuck: timed out after 2s: 0 running of 2 instances (deploying)" "$T/err" ||
+    fail "timeout message: $(cat "$T/err")"
+expect_rc 0 "$AG" app scale stuck 0 --force
+grep -qx "stuck: deployed, 0 instances running" "$T/out" || fail "scale --force: $(cat "$T/out")"
+expect_rc 0 "$AG" app rm stuck
 # Validation errors and failing tasks are explained, exit 1.
 echo '{"id": "nocmd"}' >"$T/nocmd.json"
 expect_rc 1 "$AG" app deploy "$T/nocmd.json"
-grep -q "422 .*/cmd: cmd or container must be given" "$T/err" || fail "422 message: $(cat "$T/err")"
-echo '{"id": "crash", "cmd": "fail now"}' >"$T/crash.json"
-expect_rc 1 "$AG" app deploy "$T/crash.json" --timeout=20secs
-grep -q "tasks keep failing .*Command exited with status 1" "$T/err" || fail "failure message: $(cat "$T/err")"
-echo '{"id": "crash2", "cmd": "fail again"}' >"$T/crash2.json"
-expect_rc 1 "$AG" app deploy "$T/crash2.json" --max_failures=0 --timeout=2secs
-grep -q "timed out after 2s.*last task failure: task crash2" "$T/err" || fail "timeout message: $(cat "$T/err")"
+grep -q "create nocmd failed: 422 " "$T/err" || fail "422 message: $(cat "$T/err")"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SVC_PORT/v2/apps/nocmd")
+[ "$code" = 404 ] || fail "a refused app was created ($code)"
+# The crashing apps have a health check that never passes: without one, a task
+# seen running for a moment before it exits would count as ready and end the
+# deployment (as in Marathon).
+NEVER_HEALTHY='"healthChecks": [{"protocol": "COMMAND", "command": {"value": "false"}, "gracePeriodSeconds": 300, "intervalSeconds": 1}]'
+echo '{"id": "crash", "cmd": "exit 1", "cpus": 0.1, "mem": 16, "backoffSeconds": 0.2, '"$NEVER_HEALTHY"'}' >"$T/crash.json"
+expect_rc 1 "$AG" app deploy "$T/crash.json"
+grep -q "crash: giving up, tasks keep failing (3 failures); last: task crash\..* TASK_FAILED on a[12]: Command exited with status 1" "$T/err" ||
+    fail "failure message: $(cat "$T/err")"
+grep -q "agora task logs crash\." "$T/err" || fail "no hint to the failed task's output: $(cat "$T/err")"
+# With --max_failures=0 it waits until --timeout and names the last failure
+# (failures come every 0.2 s and more, with backoff; the app never runs).
+echo '{"id": "crash2", "cmd": "exit 1", "cpus": 0.1, "mem": 16, "backoffSeconds": 0.2, '"$NEVER_HEALTHY"'}' >"$T/crash2.json"
+expect_rc 1 "$AG" app deploy "$T/crash2.json" --max_failures=0 --timeout=20secs
+grep -q "crash2: timed out after 20s.*; last task failure: task crash2\..*Command exited with status 1" "$T/err" ||
+    fail "timeout message: $(cat "$T/err")"
 echo '{not json' >"$T/broken.json"
 expect_rc 1 "$AG" app deploy "$T/broken.json"
 expect_rc 1 "$AG" app deploy "$T/missing.json"
+# Their deployments never finish: removing them needs --force.
+expect_rc 1 "$AG" app rm crash
+grep -q "locked by a deployment in progress" "$T/err" || fail "rm of a deploying app: $(cat "$T/err")"
+for a in crash crash2; do expect_rc 0 "$AG" app rm "$a" --force; done
 expect_rc 0 "$AG" app rm web
-grep -q "web: removed" "$T/out" || fail "rm: $(cat "$T/out")"
+grep -qx "web: removed" "$T/out" || fail "rm: $(cat "$T/out")"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SVC_PORT/v2/apps/web")
+[ "$code" = 404 ] || fail "agora-services still has /web after rm ($code)"
+wait_until 20 test -z "$(master_running_tasks)" || fail "tasks left after rm: $(master_running_tasks)"
 expect_rc 1 "$AG" app show web
+grep -q "no app web" "$T/err" || fail "show of a removed app: $(cat "$T/err")"
 expect_rc 1 "$AG" app list --services="127.0.0.1:$nowhere"
+kill9_services
+unset AGORA_SERVICES
 
 # ---- agora cluster in a scratch directory, on non-default ports ----
-# The daemons are found beside the agora binary: a bin directory with the real
-# ones linked in and the fake agora-services.
-mkdir -p "$CL_BIN"
-cp "$AG" "$CL_BIN/agora"
-for b in agora-master agora-agent agora-executor; do
-    ln -s "$AGORA_BIN/$b" "$CL_BIN/$b"
-done
-{
-    printf '#!%s\n' "$PY"
-    tail -n +2 "$HERE/fake_services.py"
-} >"$CL_BIN/agora-services"
-chmod +x "$CL_BIN/agora-services"
-ports_free() {
-    local p
-    for p in "$@"; do
-        if (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-            return 1
-        fi
-    done
-}
-while :; do
-    CL_PORT=$(free_port)
-    CL_SVC=$(free_port)
-    ports_free "$CL_PORT" $((CL_PORT + 1)) $((CL_PORT + 2)) "$CL_SVC" &&
-        [ "$CL_SVC" -gt $((CL_PORT + 2)) -o "$CL_SVC" -lt "$CL_PORT" ] && break
-done
-CL="$CL_BIN/agora"
+cluster_bin
+cluster_ports
 expect_rc 1 "$CL" cluster status --dir="$CL_DIR"
 expect_rc 0 "$CL" cluster up --dir="$CL_DIR" --port="$CL_PORT" --services_port="$CL_SVC" --agents=2
 grep -q "master    http://127.0.0.1:$CL_PORT" "$T/out" || fail "up addresses: $(cat "$T/out")"
@@ -210,6 +199,13 @@ grep -q "services  http://127.0.0.1:$CL_SVC" "$T/out" || fail "up services: $(ca
     fail "cluster: 2 active agents expected"
 curl -sf "http://127.0.0.1:$CL_PORT/slaves" | jq -e '[.slaves[].attributes.rack] | sort == ["r1","r2"]' >/dev/null ||
     fail "cluster: rack attributes"
+agent_ids=$(curl -sf "http://127.0.0.1:$CL_PORT/slaves" | jq -c '[.slaves[].id] | sort')
+# The real agora-services of the cluster subscribed to its master.
+wait_until 20 sh -c "curl -sf http://127.0.0.1:$CL_SVC/v2/info | jq -e '.frameworkId != null'" ||
+    fail "the cluster's agora-services did not subscribe"
+cl_fw=$(curl -sf "http://127.0.0.1:$CL_SVC/v2/info" | jq -r .frameworkId)
+curl -sf "http://127.0.0.1:$CL_PORT/state" | jq -e --arg f "$cl_fw" '[.frameworks[] | select(.id == $f and .active)] | length == 1' >/dev/null ||
+    fail "the master does not list agora-services' framework $cl_fw as active"
 expect_rc 0 "$CL" cluster status --dir="$CL_DIR"
 [ "$(grep -c " running  *healthy " "$T/out")" = 4 ] || fail "status: $(cat "$T/out")"
 expect_rc 0 "$CL" cluster status --dir="$CL_DIR" --json
@@ -244,24 +240,11 @@ expect_rc 1 "$CL" cluster status --dir="$CL_DIR"
 grep -q "^master  *-  *stopped" "$T/out" || fail "status after down: $(cat "$T/out")"
 # Restart on the kept state: the agents come back under their ids.
 expect_rc 0 "$CL" cluster up --dir="$CL_DIR"
-# down stops the tasks while their agents run, so that the agents remove the
-# containers' cgroups; --purge removes the agents' cgroup roots with the state.
-saved_port=$MASTER_PORT
-MASTER_PORT=$CL_PORT
-start_scheduler down
-MASTER_PORT=$saved_port
-offer=$(expect_event 10 '.event == "offers"' "an offer of the local cluster" | jq -r '.offers[0].id')
-send launch "$offer" t1 "cpus:0.1;mem:16" sleep 600
-expect_event 10 '.event == "update" and .task_id == "t1" and .state == "TASK_RUNNING"' "t1 running" >/dev/null
-roots=$(cat "$CL_DIR"/agent*/meta/cgroups 2>/dev/null || true)
-if [ -n "$roots" ]; then
-    [ "$(for r in $roots; do ls -d "$r"/*/ 2>/dev/null; done | wc -l)" -gt 0 ] ||
-        fail "no container cgroups under the agents roots while the app runs: $roots; $(cat "$T/out")"
-fi
+wait_until 20 sh -c "curl -sf http://127.0.0.1:$CL_PORT/slaves | jq -e '[.slaves[] | select(.active)] | length == 2'" ||
+    fail "the agents did not come back"
+[ "$(curl -sf "http://127.0.0.1:$CL_PORT/slaves" | jq -c '[.slaves[].id] | sort')" = "$agent_ids" ] ||
+    fail "the agents came back under other ids"
 expect_rc 0 "$CL" cluster down --dir="$CL_DIR" --purge
 [ ! -e "$CL_DIR" ] || fail "--purge left $CL_DIR"
-for r in $roots; do
-    [ ! -e "$r" ] || fail "cluster down --purge left the cgroup $r ($(ls "$r" | head -20 | tr '\n' ' '))"
-done
 expect_rc 0 "$CL" cluster down --dir="$CL_DIR"
 log "ok"

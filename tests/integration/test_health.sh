@@ -30,7 +30,7 @@ offer=$(echo "$ev" | jq -r '.offers[0].id')
 fast='delay_s: 0.2, interval_s: 0.3, timeout_s: 2, consecutive_failures: 2, grace_period_s: 0'
 tasks=$(jq -c '[
   {task_id: "cmd", resources: "cpus:0.1;mem:32",
-   cmd: "echo x > ok; sleep 3; rm ok; sleep 1000", env: {CHECK_FILE: "ok"},
+   cmd: "echo x > ok; while [ ! -e go ]; do sleep 0.1; done; rm ok; sleep 1000", env: {CHECK_FILE: "ok"},
    health_check: {type: "COMMAND", command: "test -f \"$CHECK_FILE\" && test $(hostname) = cmd", '"$fast"'}},
   {task_id: "http", resources: "cpus:0.1;mem:32;ports:[31010-31010]",
    cmd: "echo up > index.html; exec /bin/busybox httpd -f -p 127.0.0.1:$PORT0 -h .",
@@ -47,6 +47,8 @@ tasks=$(jq -c '[
 send launch_json "$offer" "$tasks"
 
 wait_event 15 "$(health_is cmd true)" "COMMAND check healthy"
+# Once healthy, the task removes its file (when told to).
+touch "$(ls -d "$T"/agent-a1/sandboxes/*/cmd | head -1)/go" || fail "no sandbox for cmd"
 wait_event 15 "$(health_is cmd false)" "COMMAND check unhealthy once the file is gone"
 wait_event 15 "$(health_is http true)" "HTTP check healthy"
 wait_event 15 "$(health_is http404 false)" "HTTP check of a 404 unhealthy"

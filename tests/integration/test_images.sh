@@ -57,11 +57,19 @@ expect_event 10 '.event == "subscribed"' "subscription" >/dev/null
 ev=$(expect_event 10 '.event == "offers"' "first offer")
 offer=$(echo "$ev" | jq -r '.offers[0].id')
 
-check='ls / > ls.out; cat /etc/image-marker > marker.out 2>&1; test -e /etc/removed && echo present > removed.out; cat /etc/added > added.out 2>&1; echo "$IMAGE_VAR" > env.out; pwd > pwd.out; echo hi > /written-by-task && cat /written-by-task > write.out; (echo 1 > /proc/sys/kernel/domainname) 2> procsys.out; test -e /work && echo visible > host.out; echo done > done.out; sleep 1000'
-tasks=$(jq -c --arg c "$check" --arg T "$T" '[
+# A file of the host the tasks look for: visible without an image (the
+# "host" task, the control), invisible to a task in an image.
+echo on-the-host >"$T/host-marker"
+# The host's top-level directories that the image does not have (/usr, /var...).
+host_only=$(comm -23 <(ls / | sort) <(printf '%s\n' bin dev etc mnt proc root sys tmp | sort))
+[ -n "$host_only" ] || fail "the host has no top-level directory the image lacks"
+check='ls / > ls.out; cat /etc/image-marker > marker.out 2>&1; test -e /etc/removed && echo present > removed.out; cat /etc/added > added.out 2>&1; echo "$IMAGE_VAR" > env.out; pwd > pwd.out; echo hi > /written-by-task && cat /written-by-task > write.out; (echo 1 > /proc/sys/kernel/domainname) 2> procsys.out; cat '"$T/host-marker"' > host.out 2>/dev/null; echo done > done.out; sleep 1000'
+hostcheck='ls / > ls.out; cat '"$T/host-marker"' > host.out 2>/dev/null; echo done > done.out; sleep 1000'
+tasks=$(jq -c --arg c "$check" --arg h "$hostcheck" --arg T "$T" '[
   {task_id: "tar", resources: "cpus:0.1;mem:64", image: ($T + "/img/rootfs.tar"), cmd: $c},
   {task_id: "oci", resources: "cpus:0.1;mem:64", image: ($T + "/img/oci"), cmd: $c},
   {task_id: "archive", resources: "cpus:0.1;mem:64", image: ($T + "/img/oci.tar"), cmd: $c},
+  {task_id: "host", resources: "cpus:0.1;mem:32", cmd: $h},
   {task_id: "missing", resources: "cpus:0.1;mem:32", image: ($T + "/img/nope.tar"), cmd: "true"},
   {task_id: "corrupt", resources: "cpus:0.1;mem:32", image: ($T + "/img/corrupt.tar"), cmd: "true"},
   {task_id: "tampered", resources: "cpus:0.1;mem:32", image: ($T + "/img/tampered"), cmd: "true"},
@@ -95,6 +103,14 @@ wait_event 30 "$(update_is fill TASK_FAILED)" "fill failed"
 ev=$(event_of "$(update_is fill TASK_FAILED)")
 echo "$ev" | jq -e '.reason == "REASON_CONTAINER_LIMITATION_MEMORY"' >/dev/null || fail "fill: $ev"
 
+# The control: without an image the task sees the host's files, so the
+# checks below can tell.
+wait_event 30 "$(update_is host TASK_RUNNING)" "host running"
+dir=$(task_dir host)
+wait_until 10 test -s "$dir/done.out" || fail "host: the task did not write its checks: $(cat "$dir/stderr")"
+[ "$(cat "$dir/host.out")" = on-the-host ] || fail "host: a task without an image does not see $T/host-marker"
+for d in $host_only; do grep -qx "$d" "$dir/ls.out" || fail "host: a task without an image does not see /$d"; done
+
 # Good images: only the image's files, a writable layer, the sandbox inside.
 for t in tar oci archive; do
     wait_event 30 "$(update_is $t TASK_RUNNING)" "$t running"
@@ -102,9 +118,11 @@ for t in tar oci archive; do
     wait_until 10 test -s "$dir/done.out" || fail "$t: the task did not write its checks: $(cat "$dir/stderr")"
     [ "$(cat "$dir/marker.out")" = from-the-image ] || fail "$t: /etc/image-marker: $(cat "$dir/marker.out")"
     [ "$(cat "$dir/pwd.out")" = /mnt/mesos/sandbox ] || fail "$t: cwd $(cat "$dir/pwd.out")"
-    [ ! -e "$dir/host.out" ] || fail "$t: the host's /work is visible"
+    [ ! -s "$dir/host.out" ] || fail "$t: the host's $T/host-marker is visible"
     grep -q -i "read-only" "$dir/procsys.out" || fail "$t: /proc/sys is writable: $(cat "$dir/procsys.out")"
-    ! grep -qx work "$dir/ls.out" || fail "$t: / has the host's directories"
+    for d in $host_only; do
+        ! grep -qx "$d" "$dir/ls.out" || fail "$t: / has the host's /$d: $(tr '\n' ' ' <"$dir/ls.out")"
+    done
     [ ! -e /written-by-task ] || fail "$t: the task wrote into the host's /"
 done
 for t in oci archive; do
@@ -127,8 +145,8 @@ n=$(ls "$T/agent-a1/images/layers" | wc -l)
 # The containers' mounts live in their own mount namespaces, never in ours.
 ! grep -q "$T" /proc/self/mountinfo || fail "mounts leaked into the host: $(grep "$T" /proc/self/mountinfo)"
 
-for t in tar oci archive; do send kill $t "$agent_id"; done
-for t in tar oci archive; do wait_event 15 "$(update_is $t TASK_KILLED)" "$t killed"; done
+for t in tar oci archive host; do send kill $t "$agent_id"; done
+for t in tar oci archive host; do wait_event 15 "$(update_is $t TASK_KILLED)" "$t killed"; done
 wait_until 10 test "$(cg_count)" = 0 || fail "cgroups left behind"
 ! grep -q "$T" /proc/self/mountinfo || fail "mounts left behind"
 log "ok"

@@ -3,7 +3,7 @@
 # hog ends TASK_FAILED with the memory reason; a fork bomb is held at the pids
 # limit while the host stays fine; a task sees only its own processes and its
 # own hostname; "network": "none" leaves only loopback; a busy loop with
-# cpus:0.5 gets about half a core; resources change on a running task; a task
+# cpus:0.5 is held to half a core; resources change on a running task; a task
 # that forks daemons leaves nothing behind when killed; cgroups are removed;
 # sandboxes of finished tasks are garbage-collected after --gc_delay.
 . "$(dirname "$0")/lib.sh"
@@ -112,7 +112,9 @@ wait_until 10 test -s "$dir/net.out" || fail "nonet did not write its output"
 ifaces=$(tail -n +3 "$dir/net.out" | cut -d: -f1 | tr -d ' ' | tr '\n' ' ')
 [ "$ifaces" = "lo " ] || fail "network none: interfaces '$ifaces'"
 
-# cpus:0.5 gives about half a core.
+# cpus:0.5 holds a busy loop to half a core: over 3 s it uses no more (a
+# quota; on a busy machine it may get less, so there is no lower bound), and
+# it was throttled, so it did reach the quota.
 c0=$(stat_of busy '(.cpus_user_time_secs + .cpus_system_time_secs)')
 t0=$(date +%s.%N)
 sleep 3
@@ -120,7 +122,7 @@ c1=$(stat_of busy '(.cpus_user_time_secs + .cpus_system_time_secs)')
 t1=$(date +%s.%N)
 share=$(echo "($c1 - $c0) / ($t1 - $t0)" | bc -l)
 log "busy loop with cpus:0.5 used $share of a core"
-[ "$(echo "$share > 0.35 && $share < 0.65" | bc -l)" = 1 ] || fail "busy loop got $share of a core"
+[ "$(echo "$share > 0 && $share < 0.6" | bc -l)" = 1 ] || fail "busy loop got $share of a core"
 [ "$(echo "$(stat_of busy .cpus_throttled_time_secs) > 0" | bc -l)" = 1 ] || fail "no throttling seen"
 [ "$(stat_of busy .cpus_limit)" = 0.5 ] || fail "cpus_limit $(stat_of busy .cpus_limit)"
 [ "$(stat_of busy .mem_limit_bytes)" = $((32 << 20)) ] || fail "mem_limit_bytes $(stat_of busy .mem_limit_bytes)"
@@ -141,18 +143,33 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: applicat
 [ "$code" = 404 ] || fail "/containers/update of an unknown task gave $code"
 
 # The fork bomb stays at the pids limit; the host is fine.
-sleep 1
+bomb_at_limit() {
+    [ "$(stat_of bomb .processes)" -ge 24 ] && grep -q "fork" "$(task_dir bomb)/stderr"
+}
+wait_until 30 bomb_at_limit || fail "the fork bomb never hit the limit: $(stat_of bomb .processes) processes"
 p=$(stat_of bomb .processes)
-[ "$p" -le 32 ] && [ "$p" -ge 24 ] || fail "the fork bomb has $p processes (limit 32)"
-grep -q "fork" "$(task_dir bomb)/stderr" || fail "the fork bomb never hit the limit"
+[ "$p" -le 32 ] || fail "the fork bomb has $p processes (limit 32)"
 curl -sf "http://127.0.0.1:${AGENT_PORT[a1]}/health" >/dev/null || fail "the agent does not answer"
-sh -c 'true' || fail "the host cannot fork"
+# The host starts more processes than the container may have (64 > 32) while
+# the bomb runs: the limit is the container's only.
+# (In a shell of its own: it signals its children, which must not run this
+# test's traps.)
+alive=$(bash -c 'pids=()
+    for i in $(seq 64); do sleep 60 & pids+=($!); done
+    n=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done
+    kill "${pids[@]}" 2>/dev/null
+    wait 2>/dev/null
+    echo "$n"') || fail "the host could not fork while the fork bomb ran"
+[ "$alive" = 64 ] || fail "the host started $alive of 64 processes while the fork bomb ran"
+p=$(stat_of bomb .processes)
+[ "$p" -le 32 ] || fail "the fork bomb has $p processes (limit 32)"
 
 # Kill: daemons forked by the task die with it.
 pgrep -f "sleep 777[123]" >/dev/null || fail "the daemons did not start"
 send kill daemons "$agent_id"
 wait_event 10 "$(update_is daemons TASK_KILLED)" "daemons killed"
-wait_until 5 sh -c '! pgrep -f "sleep 777[0123]"' || fail "daemons survived: $(pgrep -af 'sleep 777')"
+wait_until 20 sh -c '! pgrep -f "sleep 777[0123]"' || fail "daemons survived: $(pgrep -af 'sleep 777')"
 
 # Everything killed: no process and no cgroup left.
 for t in bomb ps busy nonet nobody; do send kill "$t" "$agent_id"; done

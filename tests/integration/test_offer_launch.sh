@@ -32,10 +32,11 @@ offer=$(echo "$ev" | jq -r '.offers[0].id')
 # A failing command ends FAILED with a message.
 send launch "$offer" t2 "cpus:0.5;mem:64" 'exit 3'
 ev=$(expect_event 10 '.event == "update" and .task_id == "t2" and .state == "TASK_FAILED"' "t2 failed")
-echo "$ev" | jq -e '.message | test("3")' >/dev/null || fail "t2 message should name the exit status: $ev"
+echo "$ev" | jq -e '.message == "Command exited with status 3"' >/dev/null ||
+    fail "t2 message should name the exit status: $ev"
 
 # Completed tasks are listed.
-wait_until 5 sh -c "curl -sf http://127.0.0.1:$MASTER_PORT/tasks | jq -e '[.tasks[] | select(.id == \"t1\" and .state == \"TASK_FINISHED\")] | length == 1'" ||
+wait_until 20 sh -c "curl -sf http://127.0.0.1:$MASTER_PORT/tasks | jq -e '[.tasks[] | select(.id == \"t1\" and .state == \"TASK_FINISHED\")] | length == 1'" ||
     fail "/tasks does not list t1 as finished"
 
 # Decline with a long filter: the agent is not offered to this framework again.

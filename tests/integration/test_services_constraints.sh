@@ -60,16 +60,25 @@ racks=$(hosts /cluster-any | sed 's/^a[12]$/r1/; s/^b3$/r2/' | uniq | wc -l)
 
 # MAX_PER rack 1: two racks, so one instance waits in the queue.
 wait_running /maxper 2
-sleep 1
+# Offers are turned down for the constraint (the queue says so), and none placed a third.
+maxper_waits() {
+    api GET /v2/queue | jq -e '.queue[] | select(.app.id == "/maxper") | .count == 1 and
+        ([.processedOffersSummary.rejectSummaryLastOffers[] | select(.reason == "UnfulfilledConstraint") | .declined] | add) > 0' \
+        >/dev/null
+}
+wait_until 30 maxper_waits || fail "queue should show /maxper waiting: $(api GET /v2/queue | jq -c .)"
 [ "$(app_json /maxper | jq .tasksRunning)" = 2 ] || fail "MAX_PER: more than one per rack"
 [ "$(hosts /maxper | grep -c '^a')" = 1 ] || fail "MAX_PER: $(hosts /maxper)"
-api GET /v2/queue | jq -e '.queue[] | select(.app.id == "/maxper") | .count == 1 and
-    ([.processedOffersSummary.rejectSummaryLastOffers[] | select(.reason == "UnfulfilledConstraint") | .declined] | add) > 0' \
-    >/dev/null || fail "queue should show /maxper waiting: $(api GET /v2/queue | jq -c .)"
 
 # UNIQUE hostname with a fourth instance: it waits too; a new agent takes it.
 api PUT /v2/apps/unique '{"instances": 4}' >/dev/null
-sleep 2
+# Every agent's offer is turned down for the constraint, and none placed a fourth.
+unique_waits() {
+    api GET /v2/queue | jq -e '.queue[] | select(.app.id == "/unique") | .count == 1 and
+        ([.processedOffersSummary.rejectSummaryLastOffers[] | select(.reason == "UnfulfilledConstraint") | .declined] | add) >= 3' \
+        >/dev/null
+}
+wait_until 30 unique_waits || fail "queue should show /unique waiting: $(api GET /v2/queue | jq -c .)"
 [ "$(app_json /unique | jq .tasksRunning)" = 3 ] || fail "UNIQUE placed two on one host"
 start_svc_agent b4 --attributes="rack:r3;level:2"
 wait_agents 4

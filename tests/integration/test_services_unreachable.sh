@@ -4,8 +4,10 @@
 # comes back (SIGCONT) the old tasks are killed so the count converges.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/services_lib.sh"
+STOPPABLE=(setsid) # daemons are stopped with SIGSTOP below
 
-start_master --agent_ping_timeout=500ms --max_agent_ping_timeouts=2
+# A frozen agent is unreachable after 3 missed pings, 1 s apart.
+start_master --agent_ping_timeout=1secs --max_agent_ping_timeouts=3
 start_svc_agent a1
 wait_agents 1
 start_services

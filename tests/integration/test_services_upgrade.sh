@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Rolling upgrades on a real cluster while a poller watches the app: the
+# Rolling upgrades on a real cluster while a poller samples the app (at least
+# 10 samples during each deployment; the log gives the measured interval): the
 # number of ready instances never drops below minimumHealthCapacity and the
 # number of instances never exceeds 1 + maximumOverCapacity. Then a version
 # whose tasks keep failing is rolled back automatically (the event stream
 # says so) without the old instances ever going away.
-# With health checks (when the agent runs them) "ready" means healthy;
-# otherwise running.
+# Here "ready" means running; test_services_upgrade_health.sh runs this with
+# health checks (ready = healthy), and a version that never passes its health
+# check is rolled back too.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/services_lib.sh"
+. "$(dirname "$0")/images.sh"
 
 start_master
 start_svc_agent a1
@@ -19,44 +22,35 @@ start_events
 
 HC=""
 CMD="sleep 1000"
-if health_checks_supported; then
+if [ "${UPGRADE_WITH_HEALTH:-0}" = 1 ]; then
+    require_busybox # its httpd serves the health checks
+    health_checks_supported || fail "the agent's health checks gave no healthy verdict"
     HC=", \"healthChecks\": $(http_check /health)"
     CMD=$HTTPD_CMD
-    log "health checks: supported, ready = healthy"
+    log "with health checks: ready = healthy"
 else
-    log "health checks: not supported by the agent, ready = running"
+    log "without health checks: ready = running"
 fi
+export POLL_HC=$HC
 
-# poll ID OUT: samples "ready total" every 50 ms until $T/stop-poll exists.
+# poll ID OUT: samples app ID into OUT (poll_start).
 poll() {
-    local id=$1 out=$2
-    rm -f "$T/stop-poll"
-    (
-        while [ ! -f "$T/stop-poll" ] && kill -0 $$ 2>/dev/null; do
-            curl -sf "http://127.0.0.1:$SVC_PORT/v2/apps/$id" | jq -r --arg hc "$HC" \
-                '.app | [([.tasks[] | select(.state == "TASK_RUNNING" and (.killing | not) and
-                          ($hc == "" or (.healthCheckResults[0].alive // false)))] | length),
-                         (.tasks | length)] | @tsv' >>"$out" 2>/dev/null || true
-            sleep 0.05
-        done
-    ) &
-    POLL_PID=$!
-    PIDS+=("$POLL_PID")
+    poll_start "$2" "/v2/apps/$1"
 }
 
-stop_poll() {
-    touch "$T/stop-poll"
-    wait "$POLL_PID" 2>/dev/null || true
-}
-
-# check_samples FILE MIN MAX
+# check_samples FILE T0 T1 MIN MAX: at least 10 samples were taken in [T0, T1]
+# (a deployment here takes about a second or more), each with >= MIN ready
+# and <= MAX tasks.
 check_samples() {
-    local file=$1 min=$2 max=$3 n
-    n=$(wc -l <"$file")
-    [ "$n" -ge 5 ] || fail "too few samples ($n)"
-    awk -v min="$min" -v max="$max" '$1 < min || $2 > max { bad++; print "bad sample: " $0 > "/dev/stderr" }
-        END { exit bad > 0 }' "$file" || fail "strategy violated (min $min ready, max $max tasks)"
-    log "$n samples: ready >= $min, tasks <= $max"
+    local file=$1 t0=$2 t1=$3 min=$4 max=$5
+    poll_require "$file" "$t0" "$t1" 10
+    poll_window "$file" "$t0" "$t1" \
+        '.app | [([.tasks[] | select(.state == "TASK_RUNNING" and (.killing | not) and
+                  ($ENV.POLL_HC == "" or (.healthCheckResults[0].alive // false)))] | length),
+                 (.tasks | length)] | @tsv' |
+        awk -v min="$min" -v max="$max" '$1 < min || $2 > max { bad++; print "bad sample: " $0 > "/dev/stderr" }
+        END { exit bad > 0 }' || fail "strategy violated (min $min ready, max $max tasks)"
+    log "$(basename "$file"): $(poll_stats "$file" "$t0" "$t1"); ready >= $min, tasks <= $max"
 }
 
 # wait_version ID: every task runs the app's current config and nothing is deploying.
@@ -75,28 +69,31 @@ wait_current /web 6
 
 # ---- minimumHealthCapacity 0.5, maximumOverCapacity 0.34: >= 3 ready, <= 8 tasks ----
 poll web "$T/poll1"
+t0=$(date +%s.%N)
 api PUT /v2/apps/web '{"env": {"V": "2"}}' >/dev/null
 [ "$(api_code)" = 200 ] || fail "upgrade 1: $(api_code)"
 wait_current /web 6
-sleep 0.3
-stop_poll
-check_samples "$T/poll1" 3 8
+t1=$(date +%s.%N)
+poll_stop "$T/poll1"
+check_samples "$T/poll1" "$t0" "$t1" 3 8
 
 # ---- minimumHealthCapacity 1, maximumOverCapacity 0.5: >= 6 ready, <= 9 tasks ----
 api PUT /v2/apps/web '{"upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 0.5}}' >/dev/null
 wait_current /web 6
 poll web "$T/poll2"
+t0=$(date +%s.%N)
 api POST /v2/apps/web/restart >/dev/null
 [ "$(api_code)" = 200 ] || fail "restart: $(api_code)"
 wait_current /web 6
-sleep 0.3
-stop_poll
-check_samples "$T/poll2" 6 9
+t1=$(date +%s.%N)
+poll_stop "$T/poll2"
+check_samples "$T/poll2" "$t0" "$t1" 6 9
 
 # ---- automatic rollback: the new version's tasks keep failing ----
 good=$(app_task_ids /web)
 good_version=$(app_json /web | jq -r .version)
 poll web "$T/poll3"
+t0=$(date +%s.%N)
 api PUT /v2/apps/web '{"cmd": "echo broken; exit 1", "backoffSeconds": 0.2}' >/dev/null
 [ "$(api_code)" = 200 ] || fail "bad upgrade: $(api_code)"
 bad_dep=$(jq -r .deploymentId "$T/api.body")
@@ -107,19 +104,19 @@ wait_until 60 sh -c "[ \$(sed -n 's/^data: //p' $T/events.sse | jq -c 'select(.e
 [ "$(event_count deployment_info ".plan.rollbackOf == \"$bad_dep\"")" = 1 ] ||
     fail "no deployment_info for the rollback"
 wait_current /web 6
-sleep 1
-stop_poll
+t1=$(date +%s.%N)
+poll_stop "$T/poll3"
 app_json /web | jq -e --arg v "$good_version" --arg c "$CMD" '.cmd == $c and .env.V == "2" and .version == $v' \
     >/dev/null || fail "rollback should restore the previous definition: $(app_json /web | jq -c '{cmd, env, version}')"
 [ "$(master_running_tasks)" = "$(app_task_ids /web)" ] || fail "master and services disagree"
 if [ -n "$HC" ]; then
     # New tasks never became healthy, so no good task was touched.
-    check_samples "$T/poll3" 6 9
+    check_samples "$T/poll3" "$t0" "$t1" 6 9
     [ "$(app_task_ids /web)" = "$good" ] || fail "the good tasks should never have been replaced"
 else
     # Without health checks a new task counts as ready while it runs, even if it
     # crashes a moment later (as in Marathon): only the capacity bound holds.
-    check_samples "$T/poll3" 0 9
+    check_samples "$T/poll3" "$t0" "$t1" 0 9
 fi
 app_json /web | jq -e '.lastTaskFailure.state == "TASK_FAILED"' >/dev/null || fail "lastTaskFailure"
 
