@@ -16,7 +16,7 @@ qid=$(ipcmk -Q | awk '{print $NF}')
 # (ipcs -i exits 0 even for an unknown id: look for the id in the list)
 ipcs -q | awk '{print $2}' | grep -qx "$qid" || fail "the host does not see its own queue $qid"
 # (cleanup, from lib.sh, reads the exit status from $?)
-trap 'rc=$?; set +e; ipcrm -q "$qid" 2>/dev/null; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; [ "$BASHPID" = "$$" ] && ipcrm -q "$qid" 2>/dev/null; (exit $rc); cleanup' EXIT
 
 start_master
 start_agent sw --isolation=posix

@@ -19,7 +19,7 @@ cluster_cleanup() {
     done
     [ -z "$TASK_PID" ] || kill -KILL -- "-$TASK_PID" 2>/dev/null || kill -KILL "$TASK_PID" 2>/dev/null || true
 }
-trap 'rc=$?; set +e; cluster_cleanup; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; [ "$BASHPID" = "$$" ] && cluster_cleanup; (exit $rc); cleanup' EXIT
 
 # The master on CL_PORT, its agent on CL_PORT+1 (which must be free too).
 while :; do

@@ -40,7 +40,7 @@ traced_pids() {
 stop_traced() {
     for p in $(traced_pids); do kill -TERM "$p" 2>/dev/null || true; done
 }
-trap 'rc=$?; stop_traced; set +e; (exit $rc); cleanup' EXIT
+trap 'rc=$?; [ "$BASHPID" = "$$" ] && stop_traced; set +e; (exit $rc); cleanup' EXIT
 
 start_master
 start_svc_agent a1 --attributes=rack:r1

@@ -5,6 +5,7 @@
 # allocator's books equal the tasks' and offers' (GET /books). A framework
 # removed after its failover timeout frees its tasks' resources.
 . "$(dirname "$0")/lib.sh"
+STOPPABLE=(setsid) # daemons are stopped with SIGSTOP below
 
 books_ok() { master_json /books | jq -e '.consistent' >/dev/null; }
 check_books() {

@@ -7,6 +7,7 @@
 # the framework give the running task up (agora-services marked it
 # unreachable after `agora cluster down --keep_tasks` and `up`).
 . "$(dirname "$0")/lib.sh"
+STOPPABLE=(setsid) # daemons are stopped with SIGSTOP below
 
 start_master
 start_agent a1
