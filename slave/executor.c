@@ -470,6 +470,7 @@ main(int argc, char **argv)
     size_t i, nro = 0;
     sigset_t mask;
     ssize_t r;
+    pid_t w;
     size_t got;
 
     if (argc > 1 && strcmp(argv[1], "--probe") == 0) {
@@ -701,7 +702,7 @@ main(int argc, char **argv)
         struct pollfd p[3];
         int np = 0, timeout = -1, ip_status = -1, ip_oom = -1;
         struct signalfd_siginfo si;
-        pid_t w;
+        siginfo_t wi;
 
         if (deadline >= 0) {
             long long left = deadline - now_ms();
@@ -757,10 +758,24 @@ main(int argc, char **argv)
                 kill_all();
             }
         }
-        w = waitpid(ct.child, &status, WNOHANG);
-        if (w == ct.child)
+        /* Seen exited, not reaped yet: while it is a zombie its pid, which is
+         * also the task's process group id, cannot be reused, so the group
+         * kill below cannot reach a stranger. */
+        memset(&wi, 0, sizeof(wi));
+        if (waitid(P_PID, (id_t)ct.child, &wi, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            wi.si_pid == ct.child)
             break;
     }
+    /* Whatever the task left behind goes with it. */
+    if (ct.kill_procs[0] != '\0')
+        cg_dir_kill(ct.kill_procs, ct.kill_freezer[0] ? ct.kill_freezer : NULL, ct.kill_version,
+                    1000);
+    else
+        kill(-ct.child, SIGKILL);
+    while ((w = waitpid(ct.child, &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (w != ct.child)
+        die("waitpid: %s", strerror(errno));
     if (statp[0] >= 0) { /* the init may have written just before it exited */
         if (read(statp[0], &task_status, sizeof(task_status)) == (ssize_t)sizeof(task_status))
             have_task_status = true;
@@ -768,12 +783,6 @@ main(int argc, char **argv)
     }
     if (have_task_status)
         status = task_status;
-    /* Whatever the task left behind goes with it. */
-    if (ct.kill_procs[0] != '\0')
-        cg_dir_kill(ct.kill_procs, ct.kill_freezer[0] ? ct.kill_freezer : NULL, ct.kill_version,
-                    1000);
-    else
-        kill(-ct.child, SIGKILL);
     if (!oom && ct.mem_dir[0] != '\0' && cg_dir_oom_kills(ct.mem_dir, ct.mem_version) > 0)
         oom = true;
 
