@@ -5,22 +5,9 @@
 #include <uv.h>
 
 static const char *const ag_errors[AG_ERR_MAX] = {
-    [AG_OK] = "success",
-    [AG_EINVAL] = "invalid argument",
-    [AG_ENOMEM] = "out of memory",
-    [AG_ENOENT] = "not found",
-    [AG_EEXIST] = "already exists",
-    [AG_ERANGE] = "out of range",
-    [AG_EPROTO] = "protocol error",
-    [AG_EIO] = "input/output error",
-    [AG_ECLOSED] = "closed",
-    [AG_EAGAIN] = "try again",
-    [AG_ETIMEDOUT] = "timed out",
-    [AG_EPERM] = "not permitted",
-    [AG_EVERSION] = "incompatible version",
-    [AG_EDB] = "database error",
-    [AG_ENOSPC] = "no space left in queue",
-    [AG_ESTATE] = "invalid state for this operation",
+#define AG_ERRNO_TEXT_(name, value, text) [value] = text,
+    AG_ERRNO_MAP(AG_ERRNO_TEXT_)
+#undef AG_ERRNO_TEXT_
 };
 
 const char *

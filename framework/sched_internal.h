@@ -2,9 +2,6 @@
  * Internals of libagora-scheduler shared by its modules: the layout of the
  * opaque public types (thin wrappers around the wire structs of msg.def) and
  * the per-thread error detail behind ag_last_error().
- *
- * Every .c file of the library includes error.h before <agora/scheduler.h> so
- * that the error codes come from common/error.h.
  */
 #ifndef AGORA_SCHED_INTERNAL_H
 #define AGORA_SCHED_INTERNAL_H

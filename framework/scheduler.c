@@ -91,6 +91,7 @@ struct ag_driver {
     bool stop_requested;
     bool subscribed;
     bool teardown_requested; /* ag_driver_teardown accepted: refuse later calls */
+    bool suppressed;         /* the last of suppress(every role) / revive accepted was suppress */
     uint64_t session;        /* bumped on every SUBSCRIBED (written by the driver thread) */
     char framework_id[AG_ID_MAX];
     size_t recon_count;
@@ -749,6 +750,8 @@ drv_fatal(struct ag_driver *d, int code, const char *message)
         d->cb.error(d, d->arg, code, message, true);
 }
 
+static int drv_roles_call(struct ag_driver *d, enum msg_type type, const char *role);
+
 static void
 drv_subscribed(struct ag_driver *d, const struct msg_subscribed *s)
 {
@@ -773,6 +776,9 @@ drv_subscribed(struct ag_driver *d, const struct msg_subscribed *s)
     d->recon_due = drv_now(d);
     log_info("scheduler: subscribed framework_id=%s heartbeat_interval_s=%g", d->framework_id,
              s->heartbeat_interval_s);
+    /* Every subscription starts unsuppressed: suppress again what stays suppressed. */
+    if (ag_driver_offers_suppressed(d))
+        drv_roles_call(d, MSG_SUPPRESS, NULL);
     if (HAS_CB(d, subscribed))
         d->cb.subscribed(d, d->arg, d->framework_id, resub);
     drv_pump(d);
@@ -1619,6 +1625,7 @@ drv_roles_call(struct ag_driver *d, enum msg_type type, const char *role)
     struct call *c;
     char ***roles;
     size_t *n;
+    int rv;
 
     if (d == NULL)
         return sched_err(-AG_EINVAL, "NULL driver");
@@ -1632,7 +1639,12 @@ drv_roles_call(struct ag_driver *d, enum msg_type type, const char *role)
         call_free(c);
         return sched_err(-AG_ENOMEM, "out of memory");
     }
-    return drv_submit(d, c);
+    if ((rv = drv_submit(d, c)) == 0 && (type == MSG_REVIVE || role == NULL)) {
+        pthread_mutex_lock(&d->lock);
+        d->suppressed = type == MSG_SUPPRESS;
+        pthread_mutex_unlock(&d->lock);
+    }
+    return rv;
 }
 
 AG_API int
@@ -1645,6 +1657,29 @@ AG_API int
 ag_driver_suppress(struct ag_driver *d, const char *role)
 {
     return drv_roles_call(d, MSG_SUPPRESS, role);
+}
+
+AG_API bool
+ag_driver_offers_suppressed(struct ag_driver *d)
+{
+    bool s;
+
+    if (d == NULL)
+        return false;
+    pthread_mutex_lock(&d->lock);
+    s = d->suppressed;
+    pthread_mutex_unlock(&d->lock);
+    return s;
+}
+
+AG_API int
+ag_driver_want_offers(struct ag_driver *d, bool want)
+{
+    if (d == NULL)
+        return sched_err(-AG_EINVAL, "NULL driver");
+    if (ag_driver_offers_suppressed(d) != want)
+        return 0;
+    return drv_roles_call(d, want ? MSG_REVIVE : MSG_SUPPRESS, NULL);
 }
 
 AG_API int

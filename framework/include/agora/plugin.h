@@ -26,7 +26,7 @@
  * from any thread; called from a thread of the plugin's own they wait until
  * the callback running at the time (if any) has returned.
  *
- * Errors are the AG_E* codes of <agora/scheduler.h>: 0 or a negative code.
+ * Errors are the AG_E* codes of <agora/error.h>: 0 or a negative code.
  *
  * The ag_plugin_* and ag_kv_* functions are provided by the host program at
  * load time: build the plugin as a shared object that links libagora-scheduler
@@ -36,6 +36,7 @@
 #ifndef AGORA_PLUGIN_H
 #define AGORA_PLUGIN_H
 
+#include <agora/error.h>
 #include <agora/scheduler.h>
 
 #include <stdarg.h>

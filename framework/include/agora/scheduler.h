@@ -51,45 +51,20 @@
 extern "C" {
 #endif
 
+#ifndef AG_API
 #if defined(AGORA_SCHEDULER_BUILD)
 #define AG_API __attribute__((visibility("default")))
 #else
 #define AG_API
 #endif
+#endif
 
 /* Version of this API. Additions keep the major version. */
 #define AG_SCHEDULER_VERSION_MAJOR 1
-#define AG_SCHEDULER_VERSION_MINOR 0
+#define AG_SCHEDULER_VERSION_MINOR 1
 
-/*
- * Error codes: functions return 0 or the negative of one of these. The values
- * are the same as Agora's internal common/error.h (which, inside Agora, must be
- * included before this header).
- */
-#ifndef AGORA_ERROR_H
-enum {
-    AG_OK = 0,
-    AG_EINVAL = 1,     /* invalid argument or malformed input */
-    AG_ENOMEM = 2,     /* out of memory */
-    AG_ENOENT = 3,     /* no such object */
-    AG_EEXIST = 4,     /* object already exists */
-    AG_ERANGE = 5,     /* value or size out of range */
-    AG_EPROTO = 6,     /* protocol violation or undecodable message */
-    AG_EIO = 7,        /* I/O or system call failure */
-    AG_ECLOSED = 8,    /* driver stopped, or not connected to the master */
-    AG_EAGAIN = 9,     /* try again later */
-    AG_ETIMEDOUT = 10, /* operation timed out */
-    AG_EPERM = 11,     /* not permitted (authentication, authorization) */
-    AG_EVERSION = 12,  /* incompatible version */
-    AG_EDB = 13,       /* database error */
-    AG_ENOSPC = 14,    /* queue or buffer full */
-    AG_ESTATE = 15,    /* operation not valid in the current state */
-    AG_ERR_MAX
-};
-
-/* A static, human readable text for an error code (negative or positive). */
-AG_API const char *ag_strerror(int err);
-#endif
+/* Error codes (AG_OK, AG_EINVAL, ...; AG_ERRNO_MAP lists them) and ag_strerror. */
+#include <agora/error.h>
 
 /*
  * The detail of the last failure of an ag_ call in the calling thread (e.g.
@@ -199,6 +174,51 @@ AG_API bool ag_offer_attribute_matches(const struct ag_offer *o, const char *nam
  * callback are only valid during the call). NULL when out of memory. */
 AG_API struct ag_offer *ag_offer_dup(const struct ag_offer *o);
 AG_API void ag_offer_free(struct ag_offer *o);
+
+/* ---- resources (parsing and arithmetic on resource text) ---- */
+
+/*
+ * A set of resources, parsed with the master's own rules: scalars are fixed
+ * point with three decimals (0.1 + 0.2 is exactly 0.3), items are kept per
+ * (name, role) ("cpus:1" and "cpus(web):1" are different resources), ranges
+ * ("ports:[31000-31005]") and sets ("{a,b}") are compared value by value.
+ * Opaque; not thread-safe (one thread at a time per object).
+ */
+struct ag_resources;
+
+/* Parses resource text (e.g. "cpus:0.5;mem:64;ports:[31000-31000]"; "" is the
+ * empty set) into a new object the caller frees with ag_resources_free.
+ * Returns 0 and sets *out, -AG_EINVAL for malformed text (ag_last_error()
+ * quotes the offending part, e.g. `bad value "x2" for resource "cpus"`) or
+ * -AG_ENOMEM. */
+AG_API int ag_resources_parse(struct ag_resources **out, const char *text);
+/* A copy of an offer's resources (to subtract what each task uses from).
+ * Returns 0 and sets *out, -AG_EINVAL or -AG_ENOMEM. */
+AG_API int ag_resources_from_offer(struct ag_resources **out, const struct ag_offer *o);
+AG_API void ag_resources_free(struct ag_resources *r);
+/* True when `a` holds all of `b` (each name and role of `b` within the same
+ * name and role of `a`). False when either is NULL. */
+AG_API bool ag_resources_contains(const struct ag_resources *a, const struct ag_resources *b);
+/* a -= b. Returns 0; -AG_ERANGE when `a` does not contain `b`; -AG_EINVAL
+ * (NULL) or -AG_ENOMEM (splitting a range). On failure `a` is unchanged. */
+AG_API int ag_resources_subtract(struct ag_resources *a, const struct ag_resources *b);
+/* a += b (ranges and sets: union). Returns 0; -AG_EINVAL when a name has a
+ * different type in `a` and `b` (or NULL); -AG_ERANGE on overflow;
+ * -AG_ENOMEM. On failure `a` is unchanged. */
+AG_API int ag_resources_add(struct ag_resources *a, const struct ag_resources *b);
+/* True when `r` holds nothing (or is NULL). */
+AG_API bool ag_resources_empty(const struct ag_resources *r);
+/* Amount of scalar `name` summed over roles; 0 when absent. */
+AG_API double ag_resources_scalar(const struct ag_resources *r, const char *name);
+/* The canonical text of `r` (sorted, e.g. "cpus:0.5;mem:64"), as snprintf:
+ * writes at most `len` bytes including the NUL and returns the length of the
+ * whole text. NULL prints as "". */
+AG_API size_t ag_resources_format(const struct ag_resources *r, char *buf, size_t len);
+/* Whether the offer holds `resources` (text, as for ag_resources_parse):
+ * 1 when it does, 0 when it does not, -AG_EINVAL for malformed text or a NULL
+ * offer, -AG_ENOMEM. To place several tasks on one offer, take
+ * ag_resources_from_offer and subtract each task's resources instead. */
+AG_API int ag_offer_fits(const struct ag_offer *o, const char *resources);
 
 /* ---- task status (read-only, delivered to the status_update callback) ---- */
 
@@ -446,8 +466,25 @@ AG_API int ag_driver_decline(struct ag_driver *d, const char *const *offer_ids, 
 /* Clears all filters and resumes offers for `role` (NULL: every role). */
 AG_API int ag_driver_revive(struct ag_driver *d, const char *role);
 
-/* Stops offers for `role` (NULL: every role) until the next revive. */
+/* Stops offers for `role` (NULL: every role) until the next revive. A
+ * suppression of every role lasts across reconnections: the driver suppresses
+ * again after it has resubscribed. */
 AG_API int ag_driver_suppress(struct ag_driver *d, const char *role);
+
+/*
+ * Declares whether the framework wants offers (for every role), sending
+ * SUPPRESS or REVIVE only when that changes the state the driver keeps, so it
+ * can be called after every offer or status update ("want offers while work
+ * is waiting"). The state follows ag_driver_suppress(d, NULL) and every
+ * ag_driver_revive as well, and lasts across reconnections. Returns 0 (also
+ * when nothing needed sending) or as ag_driver_revive. To clear the filters of
+ * declined offers, call ag_driver_revive itself.
+ */
+AG_API int ag_driver_want_offers(struct ag_driver *d, bool want);
+
+/* True when the last of ag_driver_suppress(d, NULL), ag_driver_revive and
+ * ag_driver_want_offers accepted was a suppression of every role. */
+AG_API bool ag_driver_offers_suppressed(struct ag_driver *d);
 
 /* Kills a task (SIGTERM, then SIGKILL after its kill grace period). `agent_id`
  * may be NULL when unknown. */
