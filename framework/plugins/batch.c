@@ -7,7 +7,7 @@
  *     "jobs": [
  *       {"name": "prepare",                 [A-Za-z0-9_-], at most 40 characters
  *        "command": "make -C /src all",     run with /bin/sh -c
- *        "resources": "cpus:0.5;mem:256",   scalar resources of one instance
+ *        "resources": "cpus:0.5;mem:256",   resources of one instance
  *        "instances": 2,                    default 1
  *        "retries": 3,                      failures retried per instance, default 0
  *        "backoff_s": 1, "max_backoff_s": 60,   delay before retry k: backoff * 2^(k-1), capped
@@ -36,7 +36,6 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_RES 8
 #define NAME_MAX_LEN 40
 
 enum inst_state { I_WAITING, I_LAUNCHED, I_DONE, I_FAILED };
@@ -58,11 +57,7 @@ struct inst {
 struct job {
     const char *name, *command;
     char resources[256];
-    struct {
-        char name[32];
-        double amount;
-    } res[MAX_RES];
-    size_t nres;
+    struct ag_resources *need; /* of one instance, parsed from `resources` */
     int instances, retries;
     double backoff_s, max_backoff_s;
     char constraint_attr[64];
@@ -77,7 +72,6 @@ struct batch {
     struct job *jobs;
     size_t njobs;
     double progress_s;
-    bool suppressed;
     bool finished;
 };
 
@@ -216,24 +210,12 @@ any_waiting(struct batch *b)
 }
 
 static void
-set_suppressed(struct batch *b, bool on)
-{
-    struct ag_driver *d = ag_plugin_driver(b->ctx);
-
-    if (on == b->suppressed)
-        return;
-    if ((on ? ag_driver_suppress(d, NULL) : ag_driver_revive(d, NULL)) == 0)
-        b->suppressed = on;
-}
-
-static void
 retry_due(struct ag_plugin_ctx *ctx, void *state, void *arg)
 {
-    struct batch *b = state;
-
+    (void)state;
     (void)arg;
-    b->suppressed = true; /* revive even if we believe we are not suppressed: clears filters */
-    set_suppressed(b, false);
+    /* A revive, not ag_driver_want_offers: it also clears the filters of declined offers. */
+    ag_driver_revive(ag_plugin_driver(ctx), NULL);
 }
 
 /* Arms a timer that revives offers when `in`'s backoff ends. */
@@ -260,28 +242,6 @@ check_finished(struct batch *b)
         ag_plugin_info(b->ctx, "all jobs succeeded");
         ag_plugin_exit(b->ctx, 0);
     }
-}
-
-/* How much of resource `name` is left in an offer after `used`. */
-static double
-left(const struct ag_offer *o, const char *name, const struct job *used_by[], size_t nused)
-{
-    double v = ag_offer_scalar(o, name);
-
-    for (size_t u = 0; u < nused; u++)
-        for (size_t r = 0; r < used_by[u]->nres; r++)
-            if (strcmp(used_by[u]->res[r].name, name) == 0)
-                v -= used_by[u]->res[r].amount;
-    return v;
-}
-
-static bool
-fits(const struct ag_offer *o, const struct job *jb, const struct job *used_by[], size_t nused)
-{
-    for (size_t r = 0; r < jb->nres; r++)
-        if (left(o, jb->res[r].name, used_by, nused) < jb->res[r].amount - 1e-9)
-            return false;
-    return true;
 }
 
 static struct ag_task *
@@ -334,9 +294,14 @@ batch_offers(struct ag_plugin_ctx *ctx, void *state, const struct ag_offer *cons
         const char *offer_id = ag_offer_id(of);
         struct ag_task *tasks[MAX_PER_OFFER];
         struct inst *launched[MAX_PER_OFFER];
-        const struct job *used_by[MAX_PER_OFFER];
+        struct ag_resources *avail = NULL; /* what is left of the offer */
         size_t nt = 0;
         bool due_left = false;
+
+        if (ag_resources_from_offer(&avail, of) != 0) {
+            ag_driver_decline(d, &offer_id, 1, 5);
+            continue;
+        }
 
         /* Record every launch before making it: one transaction per offer. */
         ag_kv_begin(ctx);
@@ -354,7 +319,7 @@ batch_offers(struct ag_plugin_ctx *ctx, void *state, const struct ag_offer *cons
 
                 if (!inst_due(in, now))
                     continue;
-                if (nt == MAX_PER_OFFER || !fits(of, jb, used_by, nt)) {
+                if (nt == MAX_PER_OFFER || !ag_resources_contains(avail, jb->need)) {
                     due_left = true;
                     continue;
                 }
@@ -369,10 +334,11 @@ batch_offers(struct ag_plugin_ctx *ctx, void *state, const struct ag_offer *cons
                 in->state = I_LAUNCHED;
                 inst_save(b, in);
                 launched[nt] = in;
-                used_by[nt] = jb;
                 nt++;
+                ag_resources_subtract(avail, jb->need); /* contained: cannot fail */
             }
         }
+        ag_resources_free(avail);
         if (ag_kv_commit(ctx) != 0) {
             /* Not recorded: do not launch what a restart would not know about. */
             for (size_t t = 0; t < nt; t++) {
@@ -396,7 +362,7 @@ batch_offers(struct ag_plugin_ctx *ctx, void *state, const struct ag_offer *cons
         if (nt > 0)
             report_progress(b, "launched");
     }
-    set_suppressed(b, !any_waiting(b));
+    ag_driver_want_offers(d, any_waiting(b));
 }
 
 static struct inst *
@@ -500,9 +466,7 @@ batch_subscribed(struct ag_plugin_ctx *ctx, void *state, const char *framework_i
     free(agents);
     /* Every task the master knows: ones of earlier attempts still running are killed. */
     ag_driver_reconcile(ag_plugin_driver(ctx), NULL, NULL, 0);
-    /* A new subscription starts unsuppressed. */
-    b->suppressed = false;
-    set_suppressed(b, !any_waiting(b));
+    ag_driver_want_offers(ag_plugin_driver(ctx), any_waiting(b));
     report_progress(b, resubscribed ? "resumed" : "started");
 }
 
@@ -526,31 +490,12 @@ progress_tick(struct ag_plugin_ctx *ctx, void *state, void *arg)
 static int
 parse_resources(struct ag_plugin_ctx *ctx, struct job *jb)
 {
-    char buf[256], *save = NULL;
+    int rv = ag_resources_parse(&jb->need, jb->resources);
 
-    snprintf(buf, sizeof(buf), "%s", jb->resources);
-    for (char *item = strtok_r(buf, ";", &save); item != NULL; item = strtok_r(NULL, ";", &save)) {
-        char *colon = strchr(item, ':'), *end;
-        double v;
-
-        if (colon == NULL || colon == item || (size_t)(colon - item) >= sizeof(jb->res[0].name) ||
-            jb->nres == MAX_RES) {
-            ag_plugin_error(ctx, "job %s: bad resources \"%s\" (want e.g. \"cpus:0.5;mem:128\")",
-                            jb->name, jb->resources);
-            return -AG_EINVAL;
-        }
-        v = strtod(colon + 1, &end);
-        if (*end != '\0' || !(v > 0) || !isfinite(v)) {
-            ag_plugin_error(ctx, "job %s: resource %s needs a positive scalar amount", jb->name,
-                            item);
-            return -AG_EINVAL;
-        }
-        memcpy(jb->res[jb->nres].name, item, (size_t)(colon - item));
-        jb->res[jb->nres].name[colon - item] = '\0';
-        jb->res[jb->nres].amount = v;
-        jb->nres++;
-    }
-    return 0;
+    if (rv != 0)
+        ag_plugin_error(ctx, "job %s: bad resources \"%s\": %s (want e.g. \"cpus:0.5;mem:128\")",
+                        jb->name, jb->resources, ag_last_error());
+    return rv;
 }
 
 static int
@@ -619,8 +564,10 @@ batch_free(struct batch *b)
 {
     if (b == NULL)
         return;
-    for (size_t j = 0; j < b->njobs; j++)
+    for (size_t j = 0; j < b->njobs; j++) {
         free(b->jobs[j].inst);
+        ag_resources_free(b->jobs[j].need);
+    }
     free(b->jobs);
     json_decref(b->config);
     free(b);

@@ -20,7 +20,8 @@
 struct hello {
     int instances;                  /* how many tasks to run */
     const char *command;            /* what each runs (/bin/sh -c) */
-    double cpus, mem;               /* what each needs */
+    char resources[64];             /* what each needs, "cpus:C;mem:M" */
+    struct ag_resources *need;      /* the same, parsed */
     int launched;                   /* tasks hello-0 .. hello-<launched - 1> were launched */
     int ended, failed;              /* how many ended, and how many of those did not finish */
     char ended_flag[MAX_INSTANCES]; /* per task: its end was counted */
@@ -30,14 +31,17 @@ static int
 hello_init(struct ag_plugin_ctx *ctx, const char *config_json, void **state)
 {
     struct hello *h = calloc(1, sizeof(*h));
+    double cpus, mem;
 
     if (h == NULL)
         return -AG_ENOMEM;
     h->instances = (int)ag_plugin_config_int(ctx, "instances", 3);
     h->command = ag_plugin_config_string(ctx, "command", "echo hello from $(hostname)");
-    h->cpus = ag_plugin_config_double(ctx, "cpus", 0.1);
-    h->mem = ag_plugin_config_double(ctx, "mem", 32);
-    if (h->instances < 1 || h->instances > MAX_INSTANCES || h->cpus <= 0 || h->mem <= 0) {
+    cpus = ag_plugin_config_double(ctx, "cpus", 0.1);
+    mem = ag_plugin_config_double(ctx, "mem", 32);
+    snprintf(h->resources, sizeof(h->resources), "cpus:%g;mem:%g", cpus, mem);
+    if (h->instances < 1 || h->instances > MAX_INSTANCES || !(cpus > 0) || !(mem > 0) ||
+        ag_resources_parse(&h->need, h->resources) != 0) {
         ag_plugin_error(ctx, "instances must be 1..%d, cpus and mem above 0", MAX_INSTANCES);
         free(h);
         return -AG_EINVAL;
@@ -49,7 +53,10 @@ hello_init(struct ag_plugin_ctx *ctx, const char *config_json, void **state)
 static void
 hello_fini(struct ag_plugin_ctx *ctx, void *state)
 {
-    free(state);
+    struct hello *h = state;
+
+    ag_resources_free(h->need);
+    free(h);
 }
 
 static void
@@ -60,29 +67,28 @@ hello_offers(struct ag_plugin_ctx *ctx, void *state, const struct ag_offer *cons
 
     for (size_t i = 0; i < n; i++) {
         const char *offer_id = ag_offer_id(offers[i]);
-        double cpus = ag_offer_scalar(offers[i], "cpus");
-        double mem = ag_offer_scalar(offers[i], "mem");
+        struct ag_resources *left = NULL; /* what is left of the offer */
         struct ag_task *tasks[16];
         size_t ntasks = 0;
-        char id[32], resources[64];
+        char id[32];
 
-        snprintf(resources, sizeof(resources), "cpus:%g;mem:%g", h->cpus, h->mem);
-        while (h->launched + (int)ntasks < h->instances && ntasks < 16 && cpus >= h->cpus &&
-               mem >= h->mem) {
+        ag_resources_from_offer(&left, offers[i]); /* NULL (nothing fits) when out of memory */
+        while (h->launched + (int)ntasks < h->instances && ntasks < 16 &&
+               ag_resources_contains(left, h->need)) {
             struct ag_task *t;
 
             snprintf(id, sizeof(id), "hello-%d", h->launched + (int)ntasks);
             t = ag_task_new(id, NULL, NULL);
-            if (t == NULL || ag_task_set_resources(t, resources) != 0 ||
+            if (t == NULL || ag_task_set_resources(t, h->resources) != 0 ||
                 ag_task_set_command(t, h->command) != 0) {
                 ag_plugin_error(ctx, "cannot build task %s: %s", id, ag_last_error());
                 ag_task_free(t);
                 break;
             }
             tasks[ntasks++] = t;
-            cpus -= h->cpus;
-            mem -= h->mem;
+            ag_resources_subtract(left, h->need);
         }
+        ag_resources_free(left);
         /* With no task this is a decline; the rest of the offer is filtered for 60 s. */
         if (ag_driver_accept(d, &offer_id, 1, tasks, ntasks, 60) == 0)
             h->launched += (int)ntasks;

@@ -6,7 +6,7 @@
  * Configuration:
  *   {"name": "web",                       task name prefix, [A-Za-z0-9_-], default "spread"
  *    "command": "python3 -m http.server", run with /bin/sh -c (required)
- *    "resources": "cpus:0.1;mem:64",      scalar resources of one copy
+ *    "resources": "cpus:0.1;mem:64",      resources of one copy
  *    "count": 2,                          copies (default 2)
  *    "attribute": "rack",                 the attribute whose values must differ (required)
  *    "values": ["r1", "r2"],              optional: only agents with one of these values
@@ -31,7 +31,6 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_RES 8
 #define MAX_COUNT 1000
 #define STABLE_S 10.0 /* a copy running this long resets its slot's failure count */
 
@@ -52,17 +51,11 @@ struct spread {
     struct ag_plugin_ctx *ctx;
     json_t *config;
     const char *name, *command, *attribute;
-    char resources[256];
-    struct {
-        char name[32];
-        double amount;
-    } res[MAX_RES];
-    size_t nres;
+    char resources[256]; /* of one copy */
     json_t *values, *env;
     int count;
     long long gen; /* task id generation, persisted as "gen" */
     struct slot *slots;
-    bool suppressed;
 };
 
 static double
@@ -158,23 +151,10 @@ any_empty(struct spread *sp)
 }
 
 static void
-set_suppressed(struct spread *sp, bool on)
-{
-    struct ag_driver *d = ag_plugin_driver(sp->ctx);
-
-    if (on == sp->suppressed)
-        return;
-    if ((on ? ag_driver_suppress(d, NULL) : ag_driver_revive(d, NULL)) == 0)
-        sp->suppressed = on;
-}
-
-static void
 refill_due(struct ag_plugin_ctx *ctx, void *state, void *arg)
 {
-    struct spread *sp = state;
-
-    sp->suppressed = true; /* revive also clears the filters of declined offers */
-    set_suppressed(sp, false);
+    /* A revive, not ag_driver_want_offers: it also clears the filters of declined offers. */
+    ag_driver_revive(ag_plugin_driver(ctx), NULL);
 }
 
 static bool
@@ -200,15 +180,6 @@ value_taken(struct spread *sp, const char *v)
         if (sp->slots[i].state != S_EMPTY && strcmp(sp->slots[i].value, v) == 0)
             return true;
     return false;
-}
-
-static bool
-fits(struct spread *sp, const struct ag_offer *o)
-{
-    for (size_t r = 0; r < sp->nres; r++)
-        if (ag_offer_scalar(o, sp->res[r].name) < sp->res[r].amount - 1e-9)
-            return false;
-    return true;
 }
 
 static struct ag_task *
@@ -271,7 +242,7 @@ spread_offers(struct ag_plugin_ctx *ctx, void *state, const struct ag_offer *con
         struct slot *s;
         int i;
 
-        if (v == NULL || !value_allowed(sp, v) || value_taken(sp, v) || !fits(sp, of) ||
+        if (v == NULL || !value_allowed(sp, v) || value_taken(sp, v) || ag_offer_fits(of, sp->resources) != 1 ||
             (i = free_slot(sp, now)) < 0) {
             ag_driver_decline(d, &offer_id, 1, 30);
             continue;
@@ -301,7 +272,7 @@ spread_offers(struct ag_plugin_ctx *ctx, void *state, const struct ag_offer *con
         }
         ag_task_free(t);
     }
-    set_suppressed(sp, !any_empty(sp));
+    ag_driver_want_offers(d, any_empty(sp));
 }
 
 static int
@@ -379,8 +350,7 @@ spread_subscribed(struct ag_plugin_ctx *ctx, void *state, const char *framework_
         ag_driver_reconcile_until_known(d, ids, agents, n, 1, 30);
     }
     ag_driver_reconcile(d, NULL, NULL, 0); /* every task the master knows: strays are killed */
-    sp->suppressed = false;
-    set_suppressed(sp, !any_empty(sp));
+    ag_driver_want_offers(d, any_empty(sp));
     report(sp);
 }
 
@@ -396,30 +366,14 @@ spread_reconciled(struct ag_plugin_ctx *ctx, void *state)
 static int
 parse_resources(struct spread *sp)
 {
-    char buf[256], *save = NULL;
+    struct ag_resources *r = NULL;
+    int rv = ag_resources_parse(&r, sp->resources);
 
-    snprintf(buf, sizeof(buf), "%s", sp->resources);
-    for (char *item = strtok_r(buf, ";", &save); item != NULL; item = strtok_r(NULL, ";", &save)) {
-        char *colon = strchr(item, ':'), *end;
-        double v;
-
-        if (colon == NULL || colon == item || (size_t)(colon - item) >= sizeof(sp->res[0].name) ||
-            sp->nres == MAX_RES)
-            goto bad;
-        v = strtod(colon + 1, &end);
-        if (*end != '\0' || !(v > 0) || !isfinite(v))
-            goto bad;
-        memcpy(sp->res[sp->nres].name, item, (size_t)(colon - item));
-        sp->res[sp->nres].name[colon - item] = '\0';
-        sp->res[sp->nres].amount = v;
-        sp->nres++;
-    }
-    return 0;
-bad:
-    ag_plugin_error(sp->ctx,
-                    "config: bad resources \"%s\" (want scalars, e.g. \"cpus:0.5;mem:128\")",
-                    sp->resources);
-    return -AG_EINVAL;
+    ag_resources_free(r);
+    if (rv != 0)
+        ag_plugin_error(sp->ctx, "config: bad resources \"%s\": %s (want e.g. \"cpus:0.5;mem:128\")",
+                        sp->resources, ag_last_error());
+    return rv;
 }
 
 static void

@@ -1409,12 +1409,167 @@ test_driver_threads(void)
     fm_stop(fm);
 }
 
+/* The error codes come from one list: values (part of the ABI), names and texts. */
+static void
+test_error_map(void)
+{
+    int n = 0;
+
+#define CHECK_CODE(name, value, text)                                                              \
+    CHECK_EQ_INT(AG_##name, value);                                                                \
+    CHECK_EQ_STR(ag_strerror(-(value)), text);                                                     \
+    CHECK_EQ_STR(ag_strerror(value), text);                                                        \
+    n++;
+    AG_ERRNO_MAP(CHECK_CODE)
+#undef CHECK_CODE
+    CHECK_EQ_INT(n, AG_ERR_MAX);
+    /* The values of version 1.0 of the API, which must never change. */
+    CHECK_EQ_INT(AG_EINVAL, 1);
+    CHECK_EQ_INT(AG_ECLOSED, 8);
+    CHECK_EQ_INT(AG_ESTATE, 15);
+    CHECK_EQ_INT(AG_ERR_MAX, 16);
+    CHECK_EQ_STR(ag_strerror(-AG_ENOMEM), "out of memory");
+    CHECK_EQ_STR(ag_strerror(AG_ERR_MAX), "unknown error");
+    CHECK_EQ_STR(ag_strerror(-1000), "unknown error");
+}
+
+static void
+test_resources_api(void)
+{
+    struct ag_resources *a = NULL, *b = NULL, *tenth = NULL, *web = NULL;
+    struct ag_offer *o = make_offer("o1", "a1", "cpus:2;cpus(web):1;mem:1024;ports:[31000-31005]",
+                                    "");
+    char buf[128];
+
+    /* Parsing: the master's syntax and errors. */
+    CHECK_EQ_INT(ag_resources_parse(&a, "cpus:1; mem:128;ports:[31000-31002]"), 0);
+    CHECK(ag_resources_scalar(a, "cpus") == 1);
+    CHECK(ag_resources_scalar(a, "gpus") == 0);
+    CHECK_EQ_INT(ag_resources_format(a, buf, sizeof(buf)),
+                 strlen("cpus:1;mem:128;ports:[31000-31002]"));
+    CHECK_EQ_STR(buf, "cpus:1;mem:128;ports:[31000-31002]");
+    CHECK_EQ_INT(ag_resources_parse(&b, "cpus:x2"), -AG_EINVAL);
+    CHECK(b == NULL);
+    CHECK(strstr(ag_last_error(), "x2") != NULL);
+    CHECK_EQ_INT(ag_resources_parse(&b, "cpus:1;cpus:[1-2]"), -AG_EINVAL);
+    CHECK_EQ_INT(ag_resources_parse(NULL, "cpus:1"), -AG_EINVAL);
+    CHECK_EQ_INT(ag_resources_parse(&b, ""), 0);
+    CHECK(ag_resources_empty(b));
+    CHECK(ag_resources_contains(a, b));
+    ag_resources_free(b);
+
+    /* Fixed point: ten times 0.1 cpus out of 1 leaves exactly nothing. */
+    CHECK_EQ_INT(ag_resources_parse(&tenth, "cpus:0.1"), 0);
+    CHECK_EQ_INT(ag_resources_parse(&b, "cpus:1"), 0);
+    for (int i = 0; i < 10; i++) {
+        CHECK(ag_resources_contains(b, tenth));
+        CHECK_EQ_INT(ag_resources_subtract(b, tenth), 0);
+    }
+    CHECK(ag_resources_empty(b));
+    CHECK(!ag_resources_contains(b, tenth));
+    CHECK_EQ_INT(ag_resources_subtract(b, tenth), -AG_ERANGE); /* unchanged */
+    CHECK(ag_resources_empty(b));
+    CHECK_EQ_INT(ag_resources_add(b, tenth), 0);
+    CHECK(ag_resources_scalar(b, "cpus") == 0.1);
+    ag_resources_free(b);
+
+    /* Ranges are taken value by value; roles are kept apart. */
+    CHECK_EQ_INT(ag_resources_parse(&b, "ports:[31001-31001]"), 0);
+    CHECK_EQ_INT(ag_resources_subtract(a, b), 0);
+    CHECK_EQ_INT(ag_resources_format(a, buf, sizeof(buf)) > 0, 1);
+    CHECK_EQ_STR(buf, "cpus:1;mem:128;ports:[31000-31000,31002-31002]");
+    CHECK(!ag_resources_contains(a, b));
+    CHECK_EQ_INT(ag_resources_add(a, tenth), 0);
+    CHECK_EQ_INT(ag_resources_parse(&web, "cpus(web):0.5"), 0);
+    CHECK(!ag_resources_contains(a, web));
+    CHECK_EQ_INT(ag_resources_add(b, web), 0);
+    CHECK_EQ_INT(ag_resources_format(b, buf, sizeof(buf)) > 0, 1);
+    CHECK_EQ_STR(buf, "cpus(web):0.5;ports:[31001-31001]");
+    ag_resources_free(b);
+    CHECK_EQ_INT(ag_resources_parse(&b, "ports:{a}"), 0);
+    CHECK_EQ_INT(ag_resources_add(a, b), -AG_EINVAL); /* ports has another type in a */
+    ag_resources_free(b);
+
+    /* From an offer, and ag_offer_fits. */
+    CHECK_EQ_INT(ag_resources_from_offer(&b, o), 0);
+    CHECK(ag_resources_contains(b, web));
+    CHECK(ag_resources_scalar(b, "cpus") == 3);
+    CHECK_EQ_INT(ag_offer_fits(o, "cpus:2;mem:1024;ports:[31005-31005]"), 1);
+    CHECK_EQ_INT(ag_offer_fits(o, "cpus:2.001"), 0);
+    CHECK_EQ_INT(ag_offer_fits(o, "cpus(web):1"), 1);
+    CHECK_EQ_INT(ag_offer_fits(o, "cpus(web):1.5"), 0);
+    CHECK_EQ_INT(ag_offer_fits(o, "ports:[30000-30000]"), 0);
+    CHECK_EQ_INT(ag_offer_fits(o, "mem:lots"), -AG_EINVAL);
+    CHECK_EQ_INT(ag_offer_fits(NULL, "mem:1"), -AG_EINVAL);
+
+    /* NULL is harmless. */
+    CHECK(!ag_resources_contains(NULL, a));
+    CHECK_EQ_INT(ag_resources_subtract(NULL, a), -AG_EINVAL);
+    CHECK_EQ_INT(ag_resources_format(NULL, buf, sizeof(buf)), 0);
+    CHECK_EQ_STR(buf, "");
+    ag_resources_free(NULL);
+
+    ag_resources_free(a);
+    ag_resources_free(b);
+    ag_resources_free(tenth);
+    ag_resources_free(web);
+    ag_offer_free(o);
+}
+
+/* ag_driver_want_offers sends only changes, and a suppression outlives a reconnection. */
+static void
+test_driver_want_offers(void)
+{
+    struct fm *fm = fm_start();
+    struct ag_driver *d = driver_for(fm, NULL);
+
+    CHECK_EQ_INT(ag_driver_want_offers(d, false), -AG_ECLOSED); /* not started */
+    CHECK(!ag_driver_offers_suppressed(d));
+    CHECK_EQ_INT(ag_driver_start(d), 0);
+    CHECK(rec_wait(&rec.subscribed, 1, 5000));
+    CHECK_EQ_INT(ag_driver_want_offers(d, true), 0); /* already wanted: nothing sent */
+    CHECK_EQ_INT(ag_driver_want_offers(d, false), 0);
+    CHECK_EQ_INT(ag_driver_want_offers(d, false), 0);
+    CHECK(ag_driver_offers_suppressed(d));
+    CHECK_EQ_INT(ag_driver_kill(d, "t-sync", NULL), 0); /* calls are sent in order */
+    CHECK(fm_wait(fm, MSG_KILL, 0, 5000) != NULL);
+    CHECK_EQ_INT(fm_count(fm, MSG_SUPPRESS), 1);
+    CHECK_EQ_INT(fm_count(fm, MSG_REVIVE), 0);
+
+    /* The master forgets suppression with the connection; the driver suppresses again. */
+    fm_post(fm, 1, NULL);
+    CHECK(rec_wait(&rec.subscribed, 2, 10000));
+    CHECK(fm_wait(fm, MSG_SUPPRESS, 1, 5000) != NULL);
+    CHECK(ag_driver_offers_suppressed(d));
+
+    /* A revive, by either call, is tracked too. */
+    CHECK_EQ_INT(ag_driver_want_offers(d, true), 0);
+    CHECK(fm_wait(fm, MSG_REVIVE, 0, 5000) != NULL);
+    CHECK(!ag_driver_offers_suppressed(d));
+    CHECK_EQ_INT(ag_driver_suppress(d, NULL), 0);
+    CHECK(ag_driver_offers_suppressed(d));
+    CHECK_EQ_INT(ag_driver_suppress(d, "web"), 0); /* one role: not "every role" */
+    CHECK(ag_driver_offers_suppressed(d));
+    CHECK_EQ_INT(ag_driver_revive(d, "web"), 0);
+    CHECK(!ag_driver_offers_suppressed(d));
+    CHECK_EQ_INT(ag_driver_want_offers(d, true), 0);
+    CHECK_EQ_INT(ag_driver_kill(d, "t-sync2", NULL), 0);
+    CHECK(fm_wait(fm, MSG_KILL, 1, 5000) != NULL);
+    CHECK_EQ_INT(fm_count(fm, MSG_REVIVE), 2);
+    CHECK_EQ_INT(fm_count(fm, MSG_SUPPRESS), 4);
+    CHECK_EQ_INT(ag_driver_want_offers(NULL, true), -AG_EINVAL);
+    ag_driver_free(d);
+    fm_stop(fm);
+}
+
+
 TEST_LIST(TEST_ENTRY(framework_info), TEST_ENTRY(task_builder), TEST_ENTRY(operations),
           TEST_ENTRY(offer_accessors), TEST_ENTRY(status_accessors), TEST_ENTRY(rate_limit),
           TEST_ENTRY(oom), TEST_ENTRY(driver_lifecycle), TEST_ENTRY(driver_flow),
           TEST_ENTRY(driver_reconnect), TEST_ENTRY(driver_heartbeat),
           TEST_ENTRY(driver_reconcile_until_known), TEST_ENTRY(driver_fatal),
           TEST_ENTRY(driver_auth), TEST_ENTRY(driver_rate_limit), TEST_ENTRY(driver_threads),
-          TEST_ENTRY(driver_stop_flushes));
+          TEST_ENTRY(driver_stop_flushes), TEST_ENTRY(error_map),
+          TEST_ENTRY(resources_api), TEST_ENTRY(driver_want_offers));
 
 TEST_MAIN()
