@@ -242,8 +242,8 @@ spread_offers(struct ag_plugin_ctx *ctx, void *state, const struct ag_offer *con
         struct slot *s;
         int i;
 
-        if (v == NULL || !value_allowed(sp, v) || value_taken(sp, v) || ag_offer_fits(of, sp->resources) != 1 ||
-            (i = free_slot(sp, now)) < 0) {
+        if (v == NULL || !value_allowed(sp, v) || value_taken(sp, v) ||
+            ag_offer_fits(of, sp->resources) != 1 || (i = free_slot(sp, now)) < 0) {
             ag_driver_decline(d, &offer_id, 1, 30);
             continue;
         }
@@ -371,7 +371,8 @@ parse_resources(struct spread *sp)
 
     ag_resources_free(r);
     if (rv != 0)
-        ag_plugin_error(sp->ctx, "config: bad resources \"%s\": %s (want e.g. \"cpus:0.5;mem:128\")",
+        ag_plugin_error(sp->ctx,
+                        "config: bad resources \"%s\": %s (want e.g. \"cpus:0.5;mem:128\")",
                         sp->resources, ag_last_error());
     return rv;
 }

@@ -89,6 +89,7 @@ cmake --install "$BUILD" --prefix "$T/prefix" >"$T/install.log" 2>&1 || fail "cm
 pc=$(find "$T/prefix" -name agora-scheduler.pc | head -1)
 [ -n "$pc" ] || fail "agora-scheduler.pc not installed"
 [ -f "$T/prefix/include/agora/plugin.h" ] || fail "agora/plugin.h not installed"
+[ -f "$T/prefix/include/agora/error.h" ] || fail "agora/error.h not installed"
 export PKG_CONFIG_PATH
 PKG_CONFIG_PATH=$(dirname "$pc")
 oot() { # oot OUT.so SRC.c: builds a plugin the way docs/writing-a-scheduler.md says

@@ -1437,8 +1437,8 @@ static void
 test_resources_api(void)
 {
     struct ag_resources *a = NULL, *b = NULL, *tenth = NULL, *web = NULL;
-    struct ag_offer *o = make_offer("o1", "a1", "cpus:2;cpus(web):1;mem:1024;ports:[31000-31005]",
-                                    "");
+    struct ag_offer *o =
+        make_offer("o1", "a1", "cpus:2;cpus(web):1;mem:1024;ports:[31000-31005]", "");
     char buf[128];
 
     /* Parsing: the master's syntax and errors. */
@@ -1562,14 +1562,13 @@ test_driver_want_offers(void)
     fm_stop(fm);
 }
 
-
 TEST_LIST(TEST_ENTRY(framework_info), TEST_ENTRY(task_builder), TEST_ENTRY(operations),
           TEST_ENTRY(offer_accessors), TEST_ENTRY(status_accessors), TEST_ENTRY(rate_limit),
           TEST_ENTRY(oom), TEST_ENTRY(driver_lifecycle), TEST_ENTRY(driver_flow),
           TEST_ENTRY(driver_reconnect), TEST_ENTRY(driver_heartbeat),
           TEST_ENTRY(driver_reconcile_until_known), TEST_ENTRY(driver_fatal),
           TEST_ENTRY(driver_auth), TEST_ENTRY(driver_rate_limit), TEST_ENTRY(driver_threads),
-          TEST_ENTRY(driver_stop_flushes), TEST_ENTRY(error_map),
-          TEST_ENTRY(resources_api), TEST_ENTRY(driver_want_offers));
+          TEST_ENTRY(driver_stop_flushes), TEST_ENTRY(error_map), TEST_ENTRY(resources_api),
+          TEST_ENTRY(driver_want_offers));
 
 TEST_MAIN()

@@ -21,30 +21,46 @@
 extern "C" {
 #endif
 
-#define AG_ERRNO_MAP(XX)                                                                 \
-    XX(OK, 0, "success")                                                                  \
-    XX(EINVAL, 1, "invalid argument")            /* or malformed input */                 \
-    XX(ENOMEM, 2, "out of memory")                                                        \
-    XX(ENOENT, 3, "not found")                   /* no such object */                     \
-    XX(EEXIST, 4, "already exists")                                                       \
-    XX(ERANGE, 5, "out of range")                /* value or size out of range */         \
-    XX(EPROTO, 6, "protocol error")              /* or undecodable message */             \
-    XX(EIO, 7, "input/output error")             /* I/O or system call failure */         \
-    XX(ECLOSED, 8, "closed")                     /* object or connection closed, driver stopped */ \
-    XX(EAGAIN, 9, "try again")                                                            \
-    XX(ETIMEDOUT, 10, "timed out")                                                        \
-    XX(EPERM, 11, "not permitted")               /* authentication, authorization */      \
-    XX(EVERSION, 12, "incompatible version")                                              \
-    XX(EDB, 13, "database error")                                                         \
-    XX(ENOSPC, 14, "no space left in queue")     /* queue or buffer full */               \
+/*
+ * NAME       meaning
+ * OK         success
+ * EINVAL     invalid argument or malformed input
+ * ENOMEM     out of memory
+ * ENOENT     no such object
+ * EEXIST     object already exists
+ * ERANGE     value or size out of range
+ * EPROTO     protocol violation or undecodable message
+ * EIO        I/O or system call failure
+ * ECLOSED    object or connection closed (a stopped driver, not connected to the master)
+ * EAGAIN     try again later
+ * ETIMEDOUT  operation timed out
+ * EPERM      not permitted (authentication, authorization)
+ * EVERSION   incompatible version
+ * EDB        database error
+ * ENOSPC     queue or buffer full
+ * ESTATE     operation not valid in the current state
+ */
+#define AG_ERRNO_MAP(XX)                                                                           \
+    XX(OK, 0, "success")                                                                           \
+    XX(EINVAL, 1, "invalid argument")                                                              \
+    XX(ENOMEM, 2, "out of memory")                                                                 \
+    XX(ENOENT, 3, "not found")                                                                     \
+    XX(EEXIST, 4, "already exists")                                                                \
+    XX(ERANGE, 5, "out of range")                                                                  \
+    XX(EPROTO, 6, "protocol error")                                                                \
+    XX(EIO, 7, "input/output error")                                                               \
+    XX(ECLOSED, 8, "closed")                                                                       \
+    XX(EAGAIN, 9, "try again")                                                                     \
+    XX(ETIMEDOUT, 10, "timed out")                                                                 \
+    XX(EPERM, 11, "not permitted")                                                                 \
+    XX(EVERSION, 12, "incompatible version")                                                       \
+    XX(EDB, 13, "database error")                                                                  \
+    XX(ENOSPC, 14, "no space left in queue")                                                       \
     XX(ESTATE, 15, "invalid state for this operation")
 
-enum {
 #define AG_ERRNO_ENUM_(name, value, text) AG_##name = value,
-    AG_ERRNO_MAP(AG_ERRNO_ENUM_)
+enum { AG_ERRNO_MAP(AG_ERRNO_ENUM_) AG_ERR_MAX /* one past the largest code */ };
 #undef AG_ERRNO_ENUM_
-    AG_ERR_MAX /* one past the largest code */
-};
 
 #if defined(AGORA_SCHEDULER_BUILD) && !defined(AG_API)
 #define AG_API __attribute__((visibility("default")))
