@@ -492,6 +492,35 @@ oom_driver_calls(void)
     return rv;
 }
 
+/* The resource helpers: a failed allocation is -AG_ENOMEM and leaves `left` as it was. */
+static int
+oom_resources(void)
+{
+    struct ag_resources *left = NULL, *need = NULL, *port = NULL;
+    char before[128], after[128];
+    int rv;
+
+    if ((rv = ag_resources_from_offer(&left, oom_offer_src)) != 0 ||
+        (rv = ag_resources_parse(&need, "cpus:0.5")) != 0 ||
+        (rv = ag_resources_parse(&port, "ports:[2-2]")) != 0)
+        goto out;
+    ag_resources_format(left, before, sizeof(before));
+    if ((rv = ag_resources_subtract(left, port)) != 0) { /* splits [1-3]: allocates */
+        ag_resources_format(left, after, sizeof(after));
+        CHECK_EQ_STR(after, before);
+        goto out;
+    }
+    if ((rv = ag_resources_add(left, port)) != 0 || (rv = ag_resources_subtract(left, need)) != 0)
+        goto out;
+    rv = ag_offer_fits(oom_offer_src, "cpus:1;ports:[3-3]");
+    rv = rv == 1 ? 0 : rv;
+out:
+    ag_resources_free(left);
+    ag_resources_free(need);
+    ag_resources_free(port);
+    return rv;
+}
+
 static void
 test_oom(void)
 {
@@ -499,6 +528,7 @@ test_oom(void)
     oom_loop("task", oom_task);
     oom_offer_src = make_offer("o1", "a1", "cpus:1;ports:[1-3]", "rack:r1");
     oom_loop("offer_status", oom_offer_status);
+    oom_loop("resources", oom_resources);
     ag_offer_free(oom_offer_src);
     oom_loop("driver_calls", oom_driver_calls);
 }
