@@ -25,7 +25,9 @@ make_docker_save() {
     echo "bye" >"$base/etc/removed"
     mkdir -p "$top/etc"
     : >"$top/etc/.wh.removed"
-    echo "from-docker-layer-two" >"$top/etc/added"
+    # A tampered image claims a layer two of its own: one that no other image
+    # shares, so no verified copy of it can already be in the agent's cache.
+    echo "from-docker-layer-two${tamper:+ (claimed by the tampered image)}" >"$top/etc/added"
     tar -C "$base" -cf "$T/dl1.tar" .
     tar -C "$top" -cf "$T/dl2.tar" .
     h1=$(sha "$T/dl1.tar")
