@@ -285,7 +285,8 @@ test_live_kill_and_destroy(void)
                     CG_MASK(CG_CPUACCT);
     char root[64], err[256], g[PATH_MAX];
     pid_t pids[3];
-    int status;
+    int status, go[2];
+    char byte = 0;
 
     live_layout(&l, mask);
     snprintf(root, sizeof(root), "agora-unit-%d", (int)getpid());
@@ -294,14 +295,19 @@ test_live_kill_and_destroy(void)
     CHECK_EQ_INT(cg_set_mem(&l, root, "box", 16 << 20, err, sizeof(err)), 0);
     CHECK_EQ_INT(cg_set_pids(&l, root, "box", 50, err, sizeof(err)), 0);
     CHECK_EQ_INT(cg_set_cpu(&l, root, "box", 0.25, true, err, sizeof(err)), 0);
-    /* Three processes; the third forks a grandchild that leaves the group of
-     * its parent's process group. */
+    /* Three processes; the third, once in the group (it waits for the go
+     * byte), forks a grandchild that leaves the group of its parent's process
+     * group. */
     atexit(kill_live_children);
+    CHECK_EQ_INT(pipe(go), 0);
     for (int i = 0; i < 3; i++) {
         pids[i] = fork();
         CHECK(pids[i] >= 0);
         if (pids[i] == 0) {
-            if (i == 2 && fork() == 0) {
+            if (i == 2 && read(go[0], &byte, 1) == 1 && fork() == 0) {
+                int null = open("/dev/null", O_WRONLY); /* ctest waits for its output */
+                dup2(null, 1);
+                dup2(null, 2);
                 setsid();
                 alarm(30); /* never outlives a broken run for long */
             }
@@ -317,6 +323,9 @@ test_live_kill_and_destroy(void)
             CHECK_EQ_INT(cg_dir_join(g, pids[i], err, sizeof(err)), 0);
         }
     }
+    CHECK_EQ_INT(write(go[1], &byte, 1), 1);
+    close(go[0]);
+    close(go[1]);
     for (int tries = 0; tries < 1000; tries++) { /* the grandchild may take a moment */
         CHECK_EQ_INT(cg_stats(&l, root, mask, "box", &s), 0);
         if (s.pids == 4)
