@@ -36,7 +36,11 @@ teardown(void)
     uv_close((uv_handle_t *)&wake, NULL);
     CHECK(uv_run(&loop, UV_RUN_DEFAULT) == 0);
     CHECK(uv_loop_close(&loop) == 0);
-    nng_fini(); /* drains nng's reaper so that leak checks see a settled heap */
+    /* No nng_fini() here: nng 1.5.2 closes the HTTP connections of a stopped
+     * server asynchronously, and nng_fini while one is still closing made an
+     * nng task thread lock a freed mutex (about 1 run in 30 aborted with
+     * "panic: pthread_mutex_lock: Invalid argument"). What nng still holds at
+     * exit stays reachable from its globals: LeakSanitizer reports nothing. */
 }
 
 /* Runs the loop for about `ms` milliseconds. */
