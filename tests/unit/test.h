@@ -5,12 +5,19 @@
  * its own ctest case ("unit.FILE.NAME"), which runs `test_FILE NAME`.
  *
  * CHECK() failures print the file, line and expression and end the case with
- * exit status 1. Running the binary without arguments runs every case.
+ * exit status 1. TEST_SKIP("needs root (cgroups)") ends the case as skipped:
+ * it prints "SKIP: " and the reason, and exits with status 77, which ctest
+ * reports as skipped (SKIP_RETURN_CODE). Skip only when a prerequisite of the
+ * test is missing, and name it in the reason; a failure of the code under test
+ * is a CHECK failure, never a skip. Running the binary without arguments runs
+ * every case (a skipped one is reported and the others go on) and exits 0
+ * when none failed.
  */
 #ifndef AGORA_TEST_H
 #define AGORA_TEST_H
 
 #include <inttypes.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,24 +55,48 @@ struct test_case {
         }                                                                              \
     } while (0)
 
+#define TEST_SKIP_STATUS 77
+
+/* Set while TEST_MAIN runs every case in one process: a skip jumps back. */
+static jmp_buf test_skip_jmp_;
+static int test_skip_all_;
+
+#define TEST_SKIP(...)                                                                 \
+    do {                                                                               \
+        fprintf(stderr, "SKIP: ");                                                     \
+        fprintf(stderr, __VA_ARGS__);                                                  \
+        fputc('\n', stderr);                                                           \
+        if (test_skip_all_)                                                            \
+            longjmp(test_skip_jmp_, 1);                                                \
+        exit(TEST_SKIP_STATUS);                                                        \
+    } while (0)
+
 #define TEST_ENTRY(name) {#name, test_##name}
 #define TEST_LIST(...) static const struct test_case test_cases_[] = {__VA_ARGS__, {NULL, NULL}}
 
 #define TEST_MAIN()                                                                    \
     int main(int argc, char **argv)                                                    \
     {                                                                                  \
-        int ran = 0;                                                                   \
-        for (const struct test_case *t = test_cases_; t->name; t++) {                  \
+        volatile int ran = 0;                                                          \
+        volatile int skipped = 0;                                                      \
+        test_skip_all_ = argc <= 1;                                                    \
+        for (const struct test_case *volatile t = test_cases_; t->name; t++) {         \
             if (argc > 1 && strcmp(argv[1], t->name) != 0)                             \
                 continue;                                                              \
             fprintf(stderr, "== %s\n", t->name);                                       \
-            t->fn();                                                                   \
             ran++;                                                                     \
+            if (setjmp(test_skip_jmp_) != 0) {                                         \
+                skipped++;                                                             \
+                continue;                                                              \
+            }                                                                          \
+            t->fn();                                                                   \
         }                                                                              \
         if (ran == 0) {                                                                \
             fprintf(stderr, "no test case named %s\n", argc > 1 ? argv[1] : "(any)");  \
             return 2;                                                                  \
         }                                                                              \
+        if (skipped > 0)                                                               \
+            fprintf(stderr, "%d of %d cases skipped\n", (int)skipped, (int)ran);       \
         return 0;                                                                      \
     }
 

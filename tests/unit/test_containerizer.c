@@ -71,6 +71,37 @@ run_until(int *flag, int want, int ms)
     uv_run(&loop, UV_RUN_NOWAIT);
 }
 
+/* Runs the loop until the file `name` in `dirpath` contains `text`, at most
+ * `ms`; returns whether it does. */
+static bool
+run_until_file_has(const char *dirpath, const char *name, const char *text, int ms)
+{
+    char path[PATH_MAX + 64], buf[4096];
+    uv_timer_t t;
+    uint64_t end;
+    bool found = false;
+
+    snprintf(path, sizeof(path), "%s/%s", dirpath, name);
+    uv_timer_init(&loop, &t);
+    uv_timer_start(&t, timeout_cb, 10, 10);
+    uv_update_time(&loop);
+    end = uv_now(&loop) + (uint64_t)ms;
+    while (!found && uv_now(&loop) < end) {
+        int fd = open(path, O_RDONLY);
+        if (fd >= 0) {
+            ssize_t n = read(fd, buf, sizeof(buf) - 1);
+            close(fd);
+            buf[n > 0 ? n : 0] = '\0';
+            found = strstr(buf, text) != NULL;
+        }
+        if (!found)
+            uv_run(&loop, UV_RUN_ONCE);
+    }
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    return found;
+}
+
 static void
 setup(void)
 {
@@ -229,14 +260,15 @@ test_kill_escalates(void)
     setup();
     CHECK_EQ_INT(ctr_open(&c, &loop, launcher, &cbs, NULL, err, sizeof(err)), 0);
     make_dirs("e", meta, sandbox);
-    /* The task ignores SIGTERM: the executor sends SIGKILL after 300 ms. */
+    /* The task ignores SIGTERM (once it said "ready"): the executor sends
+     * SIGKILL after 300 ms. */
     CHECK_EQ_INT(launch(c, "e", meta, sandbox,
                         "trap '' TERM; echo ready; sleep 30 & wait; "
                         "sleep 30",
                         300, &pid, &start),
                  0);
     run_until(&seen.nrunning, 1, 10000);
-    usleep(200 * 1000);
+    CHECK(run_until_file_has(sandbox, "stdout", "ready\n", 10000)); /* the trap is set */
     CHECK_EQ_INT(ctr_kill(c, "e"), 0);
     run_until(&seen.nexit, 1, 10000);
     CHECK_EQ_INT(seen.nexit, 1);

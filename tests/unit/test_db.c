@@ -266,19 +266,13 @@ test_bad_files(void)
     teardown();
 }
 
-static double
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 struct writer {
-    double waited_ms;
+    pid_t tid;          /* the writer thread, set just before its db_begin */
+    bool after_commit;  /* its db_begin returned after the main thread began to commit */
     int rc;
 };
+
+static bool main_committing;
 
 static void *
 writer_main(void *arg)
@@ -286,14 +280,13 @@ writer_main(void *arg)
     struct writer *w = arg;
     struct db *db;
     char err[512];
-    double t0;
 
     w->rc = db_open(&db, path, migs, 2, 0, err, sizeof(err));
     if (w->rc != 0)
         return NULL;
-    t0 = now_ms();
+    __atomic_store_n(&w->tid, gettid(), __ATOMIC_SEQ_CST);
     w->rc = db_begin(db); /* waits for the main thread's transaction */
-    w->waited_ms = now_ms() - t0;
+    w->after_commit = __atomic_load_n(&main_committing, __ATOMIC_SEQ_CST);
     if (w->rc == 0)
         w->rc = db_exec(db, "INSERT INTO jobs VALUES ('from-thread', 2)");
     if (w->rc == 0)
@@ -302,24 +295,54 @@ writer_main(void *arg)
     return NULL;
 }
 
+/* The scheduling state of thread `tid` of this process ('R', 'S', ...), or 0. */
+static char
+thread_state(pid_t tid)
+{
+    char path[64], buf[512], *p;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* after "TID (COMM)" */
+    return p != NULL && p[1] == ' ' ? p[2] : 0;
+}
+
 static void
 test_concurrent_writers(void)
 {
-    struct writer w = {0, -1};
+    struct writer w = {0, false, -1};
     struct db *db;
     pthread_t t;
+    pid_t tid;
     char err[512];
+    int tries;
 
     setup();
+    main_committing = false;
     CHECK_EQ_INT(db_open(&db, path, migs, 2, 0, err, sizeof(err)), 0);
     CHECK_EQ_INT(db_begin(db), 0);
     CHECK_EQ_INT(db_exec(db, "INSERT INTO jobs VALUES ('from-main', 1)"), 0);
     CHECK_EQ_INT(pthread_create(&t, NULL, writer_main, &w), 0);
-    usleep(300 * 1000);
+    /* Commit once the writer sleeps in db_begin (SQLite's busy handler), not
+     * after a fixed time a loaded machine may not give it. */
+    for (tries = 0; tries < 10000; tries++) {
+        tid = __atomic_load_n(&w.tid, __ATOMIC_SEQ_CST);
+        if (tid != 0 && thread_state(tid) == 'S')
+            break;
+        usleep(1000);
+    }
+    CHECK(tries < 10000);
+    __atomic_store_n(&main_committing, true, __ATOMIC_SEQ_CST);
     CHECK_EQ_INT(db_commit(db), 0);
     CHECK_EQ_INT(pthread_join(t, NULL), 0);
     CHECK_EQ_INT(w.rc, 0);
-    CHECK(w.waited_ms >= 100); /* it really waited for the lock, then got it */
+    CHECK(w.after_commit); /* it really waited for the lock, then got it */
     CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM jobs"), 2);
     db_close(db);
     teardown();

@@ -36,7 +36,11 @@ teardown(void)
     uv_close((uv_handle_t *)&wake, NULL);
     CHECK(uv_run(&loop, UV_RUN_DEFAULT) == 0);
     CHECK(uv_loop_close(&loop) == 0);
-    nng_fini(); /* drains nng's reaper so that leak checks see a settled heap */
+    /* No nng_fini() here: nng 1.5.2 closes the HTTP connections of a stopped
+     * server asynchronously, and nng_fini while one is still closing made an
+     * nng task thread lock a freed mutex (about 1 run in 30 aborted with
+     * "panic: pthread_mutex_lock: Invalid argument"). What nng still holds at
+     * exit stays reachable from its globals: LeakSanitizer reports nothing. */
 }
 
 /* Runs the loop for about `ms` milliseconds. */
@@ -329,8 +333,7 @@ h_slow(void *arg, struct http_req *req)
 {
     struct slow *s = arg;
 
-    s->req = req;
-    uv_timer_start(&s->timer, slow_fire, 200, 0);
+    s->req = req; /* answered later, from a timer the test starts */
 }
 
 static void
@@ -368,12 +371,13 @@ test_async_reply(void)
     CHECK_EQ_INT(http_route(srv, "GET", "/slow", h_slow, &s, 0), 0);
     CHECK_EQ_INT(http_route(srv, "GET", "/hold", h_hold, &h, 0), 0);
 
-    uint64_t t0 = uv_hrtime();
     call_start(&slow_call, "GET", port, "/slow?id=42", NULL);
     WAIT_FOR(s.req != NULL, 5000);
     CHECK_EQ_INT(call("GET", port, "/ping", NULL, NULL), 200); /* not blocked by /slow */
+    CHECK(!slow_call.done);                                    /* which is still pending */
+    uv_timer_start(&s.timer, slow_fire, 50, 0); /* answered from a later callback */
     WAIT_FOR(slow_call.done, 5000);
-    CHECK((uv_hrtime() - t0) / 1000000 >= 190);
+    CHECK(s.req == NULL);
     CHECK_EQ_INT(slow_call.rv, 0);
     CHECK_EQ_INT(slow_call.status, 200);
     CHECK_EQ_STR(slow_call.resp, "{\"late\":\"42\"}");
@@ -556,6 +560,7 @@ struct raw_reader {
     char buf[4096];
     size_t len;
     int want_events;
+    int events; /* events read so far (atomic: the main thread waits on it) */
     bool done;
 };
 
@@ -584,6 +589,7 @@ raw_read_work(uv_work_t *w)
         r->buf[r->len] = '\0';
         for (const char *p = strstr(r->buf, "\r\n\r\n"); p && (p = strstr(p, "\n\n")); p += 2)
             events++;
+        __atomic_store_n(&r->events, events, __ATOMIC_SEQ_CST);
         if (events >= r->want_events)
             break;
     }
@@ -627,7 +633,8 @@ test_event_stream(void)
     r.port = http_server_port(srv);
     CHECK(uv_queue_work(&loop, &r.work, raw_read_work, raw_read_after) == 0);
     WAIT_FOR(s.st != NULL, 5000);
-    run_for(50);
+    /* Closing drops what is still queued: close once the reader has "hello". */
+    WAIT_FOR(__atomic_load_n(&r.events, __ATOMIC_SEQ_CST) >= 1, 5000);
     http_stream_close(s.st);
     s.st = NULL;
     WAIT_FOR(r.done, 5000);

@@ -41,14 +41,20 @@ test_order_and_freezer(void)
     struct iso *iso;
     char err[512], dir[PATH_MAX];
 
-    if (geteuid() != 0) {
-        fprintf(stderr, "SKIP: needs root\n");
-        return;
-    }
-    if (iso_open(&iso, &cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "SKIP: %s\n", err);
-        return;
-    }
+    struct cg_layout l;
+    int rc;
+
+    if (geteuid() != 0)
+        TEST_SKIP("needs root (cgroups, namespaces)");
+    /* The kernel's cgroup mounts are this test's prerequisite; reading them
+     * is the code under test. */
+    CHECK_EQ_INT(cg_detect(&l, err, sizeof(err)), 0);
+    if (l.ctrl[CG_MEMORY].version == 0)
+        TEST_SKIP("no memory cgroup controller mounted (layout %s)", l.name);
+    rc = iso_open(&iso, &cfg, err, sizeof(err));
+    if (rc != 0)
+        fprintf(stderr, "iso_open: %s\n", err);
+    CHECK_EQ_INT(rc, 0);
     CHECK_EQ_STR(iso->names, "cgroups/mem,namespaces/pid,namespaces/uts");
     CHECK(iso->cg_mask & CG_MASK(CG_MEMORY));
     if (iso->layout.ctrl[CG_FREEZER].version != 0)
