@@ -1,6 +1,7 @@
 #include "metrics.h"
 
 #include "error.h"
+#include "http.h"
 #include "log.h"
 
 #include <math.h>
@@ -13,7 +14,7 @@
 
 #define METRICS_PREFIX "agora_"
 
-enum metrics_kind { METRICS_COUNTER, METRICS_GAUGE, METRICS_GAUGE_FN, METRICS_TIMER };
+enum metrics_kind { METRICS_COUNTER, METRICS_GAUGE, METRICS_GAUGE_FN, METRICS_TIMER, METRICS_COUNTER_FN };
 
 struct metrics_counter {
     _Atomic uint64_t v;
@@ -42,6 +43,10 @@ struct metrics_entry {
             double (*fn)(void *);
             void *arg;
         } gfn;
+        struct {
+            uint64_t (*fn)(void *);
+            void *arg;
+        } cfn;
     } u;
 };
 
@@ -49,6 +54,11 @@ struct metrics {
     struct metrics_entry **v; /* sorted by name */
     size_t n;
     size_t cap;
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } collectors[METRICS_COLLECTORS];
+    size_t ncollectors;
 };
 
 /* Percentiles rendered for timers, in per mille, with their labels. */
@@ -229,7 +239,7 @@ metrics_get(struct metrics *reg, const char *name, enum metrics_kind kind,
 static struct metrics_entry *
 metrics_get_logged(struct metrics *reg, const char *name, enum metrics_kind kind)
 {
-    static const char *const kinds[] = {"counter", "gauge", "gauge", "timer"};
+    static const char *const kinds[] = {"counter", "gauge", "gauge", "timer", "counter"};
     struct metrics_entry *e;
     bool created;
     int rc = metrics_get(reg, name, kind, &e, &created);
@@ -284,6 +294,51 @@ metrics_gauge_fn(struct metrics *reg, const char *name, double (*fn)(void *arg),
     e->u.gfn.fn = fn;
     e->u.gfn.arg = arg;
     return 0;
+}
+
+int
+metrics_counter_fn(struct metrics *reg, const char *name, uint64_t (*fn)(void *arg), void *arg)
+{
+    struct metrics_entry *e;
+    bool created;
+    int rc;
+
+    if (fn == NULL)
+        return -AG_EINVAL;
+    rc = metrics_get(reg, name, METRICS_COUNTER_FN, &e, &created);
+    if (rc != 0)
+        return rc;
+    if (!created)
+        return -AG_EEXIST;
+    e->u.cfn.fn = fn;
+    e->u.cfn.arg = arg;
+    return 0;
+}
+
+uint64_t
+metrics_read_u64(void *p)
+{
+    return *(const uint64_t *)p;
+}
+
+int
+metrics_collector(struct metrics *reg, void (*fn)(void *arg), void *arg)
+{
+    if (reg == NULL || fn == NULL)
+        return -AG_EINVAL;
+    if (reg->ncollectors == METRICS_COLLECTORS)
+        return -AG_ENOSPC;
+    reg->collectors[reg->ncollectors].fn = fn;
+    reg->collectors[reg->ncollectors].arg = arg;
+    reg->ncollectors++;
+    return 0;
+}
+
+static void
+metrics_collect(struct metrics *reg)
+{
+    for (size_t i = 0; reg != NULL && i < reg->ncollectors; i++)
+        reg->collectors[i].fn(reg->collectors[i].arg);
 }
 
 int
@@ -438,11 +493,14 @@ metrics_to_json(struct metrics *reg)
 
     if (obj == NULL || reg == NULL)
         return obj;
+    metrics_collect(reg);
     for (size_t i = 0; i < reg->n && rc == 0; i++) {
         const struct metrics_entry *e = reg->v[i];
         switch (e->kind) {
         case METRICS_COUNTER:
-            c = metrics_counter_value(&e->u.counter);
+        case METRICS_COUNTER_FN:
+            c = e->kind == METRICS_COUNTER ? metrics_counter_value(&e->u.counter)
+                                           : e->u.cfn.fn(e->u.cfn.arg);
             rc = metrics_json_put(obj, e->name, "",
                                   json_integer(c > INT64_MAX ? INT64_MAX : (json_int_t)c));
             break;
@@ -516,12 +574,16 @@ metrics_to_prometheus(struct metrics *reg, char **out)
     f = open_memstream(out, &len);
     if (f == NULL)
         return -AG_ENOMEM;
+    metrics_collect(reg);
     for (size_t i = 0; reg != NULL && i < reg->n; i++) {
         const struct metrics_entry *e = reg->v[i];
         switch (e->kind) {
         case METRICS_COUNTER:
+        case METRICS_COUNTER_FN:
             fprintf(f, "# TYPE %s counter\n%s %llu\n", e->prom, e->prom,
-                    (unsigned long long)metrics_counter_value(&e->u.counter));
+                    (unsigned long long)(e->kind == METRICS_COUNTER
+                                             ? metrics_counter_value(&e->u.counter)
+                                             : e->u.cfn.fn(e->u.cfn.arg)));
             break;
         case METRICS_GAUGE:
         case METRICS_GAUGE_FN:
@@ -556,4 +618,30 @@ metrics_to_prometheus(struct metrics *reg, char **out)
         return -AG_ENOMEM;
     }
     return 0;
+}
+
+void
+metrics_reply(struct metrics *reg, struct http_req *req, const char *fmt, bool prometheus)
+{
+    char *text = NULL;
+    json_t *obj;
+
+    if (fmt != NULL && strcmp(fmt, "prometheus") == 0)
+        prometheus = true;
+    else if (fmt != NULL && strcmp(fmt, "json") == 0)
+        prometheus = false;
+    if (!prometheus) {
+        obj = metrics_to_json(reg);
+        if (obj == NULL)
+            http_reply_error(req, 500, "out of memory");
+        else
+            http_reply_json(req, 200, obj);
+        return;
+    }
+    if (metrics_to_prometheus(reg, &text) != 0) {
+        http_reply_error(req, 500, "out of memory");
+        return;
+    }
+    http_reply_text(req, 200, "text/plain; version=0.0.4", text, strlen(text));
+    free(text);
 }

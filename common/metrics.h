@@ -7,7 +7,12 @@
  * computed on demand by a callback) and timers (durations in nanoseconds).
  * metrics_counter() etc. create a metric on first use and return the same
  * handle afterwards; keep the handle rather than looking the name up per
- * event.
+ * event. A figure the daemon already keeps in its own state (a uint64_t it
+ * increments, a count of tasks) is registered as a computed counter or gauge
+ * (metrics_counter_fn, metrics_gauge_fn) read at each rendering, or set by a
+ * collector (metrics_collector) that runs before each rendering: every figure
+ * a daemon reports goes through this one registry and its two renderers, and
+ * metrics_reply() serves them the same way in every daemon.
  *
  * Threads: the registry (creating, removing, rendering) belongs to one thread,
  * the daemon's loop thread, and takes no locks. Counter and gauge updates are
@@ -37,6 +42,7 @@
 #define AGORA_METRICS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define METRICS_NAME_MAX 128 /* longest name, without the NUL */
@@ -69,6 +75,20 @@ struct metrics_timer *metrics_timer(struct metrics *reg, const char *name);
  * for a bad name or NULL fn, -AG_ENOMEM. */
 int metrics_gauge_fn(struct metrics *reg, const char *name, double (*fn)(void *arg), void *arg);
 
+/* Registers a counter whose value is `fn(arg)`, called on the registry thread
+ * at each rendering (for a count the daemon keeps itself; the value must only
+ * grow). metrics_read_u64 reads a uint64_t the registry thread owns: pass its
+ * address as `arg`. Returns as metrics_gauge_fn. */
+int metrics_counter_fn(struct metrics *reg, const char *name, uint64_t (*fn)(void *arg), void *arg);
+uint64_t metrics_read_u64(void *p);
+
+/* Registers `fn(arg)` to run on the registry thread at the start of each
+ * rendering, before any value is read: it may set gauges from the daemon's
+ * state (one pass over the tasks setting several gauges, say). At most
+ * METRICS_COLLECTORS; returns 0, -AG_EINVAL (NULL fn), -AG_ENOSPC. */
+#define METRICS_COLLECTORS 4
+int metrics_collector(struct metrics *reg, void (*fn)(void *arg), void *arg);
+
 /* Removes the metric called `name`; its handle becomes invalid. Returns 0 or
  * -AG_ENOENT. */
 int metrics_remove(struct metrics *reg, const char *name);
@@ -99,5 +119,15 @@ json_t *metrics_to_json(struct metrics *reg);
 /* Renders the Prometheus text exposition format into a malloc'd string in
  * *out (the caller frees it). Returns 0 or -AG_ENOMEM (*out is then NULL). */
 int metrics_to_prometheus(struct metrics *reg, char **out);
+
+/* Replies to `req` with every metric of `reg`: Prometheus text ("text/plain;
+ * version=0.0.4") when `prometheus`, else the JSON object; `format` (the
+ * request's query parameter "format", NULL when absent) "prometheus" or
+ * "json" overrides. Every daemon serves GET /metrics (Prometheus by default,
+ * JSON for agora-services as Marathon does) and GET /metrics/snapshot (JSON)
+ * through this. */
+struct http_req;
+void metrics_reply(struct metrics *reg, struct http_req *req, const char *format,
+                   bool prometheus);
 
 #endif

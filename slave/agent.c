@@ -10,6 +10,7 @@
 #include "isolator.h"
 #include "isolators/cgroups.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "transport.h"
 
@@ -1750,6 +1751,7 @@ agent_free_cb(uv_handle_t *h)
     state_close(a->state);
     res_fini(&a->resources);
     attr_fini(&a->attributes);
+    metrics_free(a->metrics);
     free(a->principal);
     free(a->secret);
     free(a);
@@ -1771,6 +1773,7 @@ agent_abort_open(struct agent *a)
     hmap_fini(&a->containers);
     res_fini(&a->resources);
     attr_fini(&a->attributes);
+    metrics_free(a->metrics);
     free(a->principal);
     free(a->secret);
     free(a);

@@ -51,6 +51,7 @@ struct ctr;
 struct flag;
 struct health;
 struct http_server;
+struct metrics;
 struct tp_client;
 
 #define AGENT_DEFAULT_PORT 5051
@@ -147,6 +148,7 @@ struct agent {
     uint64_t usage_phases;      /* containers given a usage sampling phase so far */
     int64_t next_gc_ms;         /* loop time of the next sandbox GC sweep */
     struct health *health;      /* health checks (health.h) */
+    struct metrics *metrics;    /* /metrics registry (http_api.c creates it) */
     double start_time;
     double registered_time;
     bool closing;

@@ -105,7 +105,7 @@ main(int argc, char **argv)
                     "The Agora agent: registers this machine's resources with the master, runs "
                     "tasks through agora-executor and reports their states reliably. HTTP "
                     "endpoints on --port: /state, /flags, /health, /monitor/statistics, "
-                    "/metrics/snapshot, /files/read, /files/browse; POST /containers/update.",
+                    "/metrics/snapshot, /metrics, /files/read, /files/browse; POST /containers/update.",
                     stdout);
         flags_free(agent_flag_table);
         return 0;

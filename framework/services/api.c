@@ -145,23 +145,12 @@ get_ping(void *arg, struct http_req *req)
     http_reply_text(req, 200, "text/plain", "pong\n", 5);
 }
 
+/* GET /metrics: JSON as Marathon serves it (Prometheus text with
+ * ?format=prometheus); GET /metrics/snapshot: JSON, as the master and agent. */
 static void
 get_metrics(void *arg, struct http_req *req)
 {
-    struct svc *s = arg;
-    const char *fmt = http_req_query(req, "format");
-
-    if (fmt != NULL && strcmp(fmt, "prometheus") == 0) {
-        char *text = NULL;
-        if (metrics_to_prometheus(s->metrics, &text) != 0) {
-            http_reply_error(req, 500, "out of memory");
-            return;
-        }
-        http_reply_text(req, 200, "text/plain; version=0.0.4", text, strlen(text));
-        free(text);
-        return;
-    }
-    http_reply_json(req, 200, metrics_to_json(s->metrics));
+    metrics_reply(((struct svc *)arg)->metrics, req, http_req_query(req, "format"), false);
 }
 
 static void
@@ -848,6 +837,7 @@ api_register(struct svc *s)
     } routes[] = {
         {"GET", "/ping", get_ping, 0},
         {"GET", "/metrics", get_metrics, 0},
+        {"GET", "/metrics/snapshot", get_metrics, 0},
         {"GET", "/v2/info", get_info, 0},
         {"GET", "/v2/leader", get_leader, 0},
         {"GET", "/v2/events", get_events, 0},

@@ -243,6 +243,58 @@ test_many(void)
     metrics_free(reg);
 }
 
+struct computed {
+    uint64_t sent;
+    int collected;
+    struct metrics_gauge *depth;
+};
+
+static void
+collect(void *arg)
+{
+    struct computed *c = arg;
+
+    c->collected++;
+    metrics_set(c->depth, 10.0 * c->collected);
+}
+
+/* A count the daemon keeps itself and a collector's gauges render like any
+ * other metric, in both formats, read afresh at each rendering. */
+static void
+test_computed(void)
+{
+    struct metrics *reg = metrics_new();
+    struct computed c = {.sent = 41};
+    char *text;
+    json_t *j;
+
+    c.depth = metrics_gauge(reg, "q/depth");
+    CHECK_EQ_INT(metrics_counter_fn(reg, "q/sent", metrics_read_u64, &c.sent), 0);
+    CHECK_EQ_INT(metrics_counter_fn(reg, "q/sent", metrics_read_u64, &c.sent), -AG_EEXIST);
+    CHECK_EQ_INT(metrics_counter_fn(reg, "q/depth", metrics_read_u64, &c.sent), -AG_EEXIST);
+    CHECK_EQ_INT(metrics_counter_fn(reg, "/bad", metrics_read_u64, &c.sent), -AG_EINVAL);
+    CHECK_EQ_INT(metrics_counter_fn(reg, "q/x", NULL, NULL), -AG_EINVAL);
+    CHECK_EQ_INT(metrics_collector(reg, NULL, NULL), -AG_EINVAL);
+    CHECK_EQ_INT(metrics_collector(reg, collect, &c), 0);
+    c.sent++;
+    j = metrics_to_json(reg);
+    CHECK_EQ_INT(c.collected, 1);
+    CHECK(json_is_integer(json_object_get(j, "q/sent")));
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "q/sent")), 42);
+    CHECK(json_real_value(json_object_get(j, "q/depth")) == 10.0);
+    json_decref(j);
+    c.sent++;
+    CHECK_EQ_INT(metrics_to_prometheus(reg, &text), 0);
+    CHECK_EQ_INT(c.collected, 2);
+    CHECK_EQ_STR(text, "# TYPE agora_q_depth gauge\nagora_q_depth 20\n"
+                       "# TYPE agora_q_sent counter\nagora_q_sent 43\n");
+    free(text);
+    for (int i = 1; i < METRICS_COLLECTORS; i++)
+        CHECK_EQ_INT(metrics_collector(reg, collect, &c), 0);
+    CHECK_EQ_INT(metrics_collector(reg, collect, &c), -AG_ENOSPC);
+    metrics_free(reg);
+}
+
 TEST_LIST(TEST_ENTRY(handles), TEST_ENTRY(json), TEST_ENTRY(prometheus), TEST_ENTRY(timer_window),
-          TEST_ENTRY(threads), TEST_ENTRY(many));
+          TEST_ENTRY(threads), TEST_ENTRY(many), TEST_ENTRY(computed));
 TEST_MAIN()
