@@ -13,6 +13,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "task_json.h"
 #include "transport.h"
 
 #include <jansson.h>
@@ -24,20 +25,6 @@
 /* The dashboard, generated from master/webui/ at build time (master/CMakeLists.txt). */
 extern const struct asset master_webui[];
 extern const size_t master_webui_count;
-
-static json_t *
-kv_json(const struct msg_kv *kv, size_t n, bool as_labels)
-{
-    json_t *out = as_labels ? json_array() : json_object();
-    for (size_t i = 0; i < n; i++) {
-        if (as_labels)
-            json_array_append_new(out, json_pack("{s:s, s:s}", "key", kv[i].key, "value",
-                                                 kv[i].value));
-        else
-            json_object_set_new(out, kv[i].key, json_string(kv[i].value));
-    }
-    return out;
-}
 
 static const char *
 agent_state_name(enum agent_state s)
@@ -54,42 +41,13 @@ agent_state_name(enum agent_state s)
     }
 }
 
+/* The Mesos task JSON (task_json.h); `st` is the latest status, if any. */
 static json_t *
 task_json(const struct msg_task_info *info, const struct msg_task_status *st,
           enum msg_task_state state, const char *framework_id, const char *agent_id)
 {
-    json_t *t = json_object();
-    json_t *statuses = json_array();
-
-    json_object_set_new(t, "id", json_string(info->task_id));
-    json_object_set_new(t, "name", json_string(info->name));
-    json_object_set_new(t, "framework_id", json_string(framework_id));
-    json_object_set_new(t, "executor_id", json_string(info->executor_id));
-    json_object_set_new(t, "slave_id", json_string(agent_id));
-    json_object_set_new(t, "agent_id", json_string(agent_id));
-    json_object_set_new(t, "state", json_string(msg_task_state_name(state)));
-    json_object_set_new(t, "resources", res_to_json(&info->resources));
-    if (st->task_id && st->task_id[0]) {
-        json_t *s = json_pack("{s:s, s:f}", "state", msg_task_state_name(st->state), "timestamp",
-                              st->timestamp);
-        if (st->reason && st->reason[0])
-            json_object_set_new(s, "reason", json_string(st->reason));
-        if (st->message && st->message[0])
-            json_object_set_new(s, "message", json_string(st->message));
-        if (st->healthy != MSG_TRI_UNSET)
-            json_object_set_new(s, "healthy", json_boolean(st->healthy == MSG_TRI_TRUE));
-        json_array_append_new(statuses, s);
-        if (st->healthy != MSG_TRI_UNSET)
-            json_object_set_new(t, "healthy", json_boolean(st->healthy == MSG_TRI_TRUE));
-    }
-    json_object_set_new(t, "statuses", statuses);
-    json_object_set_new(t, "labels", kv_json(info->labels, info->nlabels, true));
-    if (info->container.image && info->container.image[0])
-        json_object_set_new(t, "container",
-                            json_pack("{s:s, s:s}", "image", info->container.image, "network",
-                                      info->container.network[0] ? info->container.network
-                                                                 : "host"));
-    return t;
+    return task_json_new(info, st->task_id && st->task_id[0] ? st : NULL, state, framework_id,
+                         agent_id);
 }
 
 static json_t *
@@ -671,14 +629,23 @@ h_version(void *arg, struct http_req *req)
                                         "agora"));
 }
 
-static json_t *
-metrics_json(struct master *m)
+/* ---- metrics: every figure of the master in its registry (m->metrics) ---- */
+
+/* Sets `name` (a gauge of m->metrics) to v. */
+static void
+mmetrics_set(struct master *m, const char *name, double v)
 {
-    size_t active, inactive, tasks_by_state[MSG_TASK_STATE_COUNT] = {0};
+    metrics_set(metrics_gauge(m->metrics, name), v);
+}
+
+/* The collector: sets the gauges computed from the master's state. */
+static void
+mmetrics_collect(void *arg)
+{
+    struct master *m = arg;
+    size_t active, inactive, refused = 0, tasks_by_state[MSG_TASK_STATE_COUNT] = {0};
     size_t it = 0;
     void *val;
-    struct tp_stats ts;
-    json_t *o = json_object();
 
     counts(m, &active, &inactive);
     while (hmap_next(&m->frameworks, &it, NULL, &val)) {
@@ -688,15 +655,15 @@ metrics_json(struct master *m)
         while (hmap_next(&fw->tasks, &jt, NULL, &tv))
             tasks_by_state[((const struct task *)tv)->state]++;
     }
-    memset(&ts, 0, sizeof(ts));
-    if (m->tp)
-        tp_server_stats(m->tp, &ts);
-    json_object_set_new(o, "master/uptime_secs", json_real(m->now - m->start_time));
-    json_object_set_new(o, "master/elected", json_integer(1));
-    json_object_set_new(o, "master/slaves_active", json_integer((json_int_t)active));
-    json_object_set_new(o, "master/slaves_inactive", json_integer((json_int_t)inactive));
-    json_object_set_new(o, "master/frameworks", json_integer((json_int_t)hmap_size(&m->frameworks)));
-    json_object_set_new(o, "master/outstanding_offers", json_integer((json_int_t)hmap_size(&m->offers)));
+    for (it = 0; hmap_next(&m->agents, &it, NULL, &val);)
+        if (((const struct agent *)val)->alloc_error[0])
+            refused++;
+    mmetrics_set(m, "master/uptime_secs", m->now - m->start_time);
+    mmetrics_set(m, "master/elected", 1);
+    mmetrics_set(m, "master/slaves_active", (double)active);
+    mmetrics_set(m, "master/slaves_inactive", (double)inactive);
+    mmetrics_set(m, "master/frameworks", (double)hmap_size(&m->frameworks));
+    mmetrics_set(m, "master/outstanding_offers", (double)hmap_size(&m->offers));
     for (int s = 0; s < MSG_TASK_STATE_COUNT; s++) {
         char key[64], lower[32];
         const char *name = msg_task_state_name(s) + 5;
@@ -705,84 +672,98 @@ metrics_json(struct master *m)
             lower[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
         lower[k] = '\0';
         snprintf(key, sizeof(key), "master/tasks_%s", lower);
-        json_object_set_new(o, key, json_integer((json_int_t)tasks_by_state[s]));
+        mmetrics_set(m, key, (double)tasks_by_state[s]);
     }
-    json_object_set_new(o, "master/messages_received", json_integer((json_int_t)m->msgs_in));
-    json_object_set_new(o, "master/messages_sent", json_integer((json_int_t)m->msgs_out));
-    json_object_set_new(o, "master/invalid_messages", json_integer((json_int_t)m->msgs_invalid));
-    json_object_set_new(o, "master/tasks_launched", json_integer((json_int_t)m->tasks_launched));
-    json_object_set_new(o, "master/tasks_invalid", json_integer((json_int_t)m->tasks_error));
-    json_object_set_new(o, "master/offers_sent", json_integer((json_int_t)m->offers_sent));
-    json_object_set_new(o, "master/offers_rescinded", json_integer((json_int_t)m->offers_rescinded));
-    json_object_set_new(o, "master/offers_declined", json_integer((json_int_t)m->offers_declined));
-    json_object_set_new(o, "master/status_updates_forwarded",
-                        json_integer((json_int_t)m->updates_forwarded));
-    {
-        size_t refused = 0, ait = 0;
-        void *aval;
-        while (hmap_next(&m->agents, &ait, NULL, &aval))
-            if (((const struct agent *)aval)->alloc_error[0])
-                refused++;
-        json_object_set_new(o, "master/agents_overcommitted",
-                            json_integer((json_int_t)m->novercommitted));
-        json_object_set_new(o, "master/agents_refused_by_allocator",
-                            json_integer((json_int_t)refused));
-        json_object_set_new(o, "master/agents_overcommitted_total",
-                            json_integer((json_int_t)m->agents_overcommitted));
-        json_object_set_new(o, "master/agents_refused_by_allocator_total",
-                            json_integer((json_int_t)m->agents_refused));
-        json_object_set_new(o, "master/orphan_tasks_killed",
-                            json_integer((json_int_t)m->orphans_killed));
-        json_object_set_new(o, "master/frameworks_completed",
-                            json_integer((json_int_t)m->ncompleted_fws));
-        json_object_set_new(o, "master/books_checks", json_integer((json_int_t)m->books_checks));
-        json_object_set_new(o, "master/books_discrepancies",
-                            json_integer((json_int_t)m->books_problems));
-    }
-    json_object_set_new(o, "allocator/allocation_runs", json_integer((json_int_t)m->alloc_runs));
-    json_object_set_new(o, "allocator/allocation_run_ms/last", json_real(m->alloc_last_ms));
-    json_object_set_new(o, "allocator/allocation_run_ms/max", json_real(m->alloc_max_ms));
-    json_object_set_new(o, "transport/retransmits", json_integer((json_int_t)ts.retransmits));
-    json_object_set_new(o, "transport/dropped_peers", json_integer((json_int_t)ts.dropped_peers));
-    json_object_set_new(o, "transport/malformed_frames", json_integer((json_int_t)ts.malformed));
-    json_t *reg = metrics_to_json(m->metrics);
-    json_object_update(o, reg);
-    json_decref(reg);
-    json_object_set_new(o, "transport/peers", json_integer((json_int_t)(m->tp ? tp_server_peers(m->tp) : 0)));
-    return o;
+    mmetrics_set(m, "master/agents_overcommitted", (double)m->novercommitted);
+    mmetrics_set(m, "master/agents_refused_by_allocator", (double)refused);
+    mmetrics_set(m, "master/frameworks_completed", (double)m->ncompleted_fws);
+    mmetrics_set(m, "allocator/allocation_run_ms/last", m->alloc_last_ms);
+    mmetrics_set(m, "allocator/allocation_run_ms/max", m->alloc_max_ms);
+    mmetrics_set(m, "transport/peers", (double)(m->tp ? tp_server_peers(m->tp) : 0));
+}
+
+static struct tp_stats
+mmetrics_tp(struct master *m)
+{
+    struct tp_stats ts;
+
+    memset(&ts, 0, sizeof(ts));
+    if (m->tp)
+        tp_server_stats(m->tp, &ts);
+    return ts;
+}
+
+static uint64_t
+mmetrics_retransmits(void *arg)
+{
+    return mmetrics_tp(arg).retransmits;
+}
+
+static uint64_t
+mmetrics_dropped_peers(void *arg)
+{
+    return mmetrics_tp(arg).dropped_peers;
+}
+
+static uint64_t
+mmetrics_malformed(void *arg)
+{
+    return mmetrics_tp(arg).malformed;
+}
+
+/* Registers the master's counters (the uint64_t it keeps in struct master,
+ * read at each rendering), the transport's and the collector of its gauges. */
+static int
+mmetrics_register(struct master *m)
+{
+    const struct {
+        const char *name;
+        uint64_t *count;
+    } counters[] = {
+        {"master/messages_received", &m->msgs_in},
+        {"master/messages_sent", &m->msgs_out},
+        {"master/invalid_messages", &m->msgs_invalid},
+        {"master/tasks_launched", &m->tasks_launched},
+        {"master/tasks_invalid", &m->tasks_error},
+        {"master/offers_sent", &m->offers_sent},
+        {"master/offers_rescinded", &m->offers_rescinded},
+        {"master/offers_declined", &m->offers_declined},
+        {"master/status_updates_forwarded", &m->updates_forwarded},
+        {"master/agents_overcommitted_total", &m->agents_overcommitted},
+        {"master/agents_refused_by_allocator_total", &m->agents_refused},
+        {"master/orphan_tasks_killed", &m->orphans_killed},
+        {"master/books_checks", &m->books_checks},
+        {"master/books_discrepancies", &m->books_problems},
+        {"allocator/allocation_runs", &m->alloc_runs},
+    };
+    int rc = 0;
+
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]) && rc == 0; i++)
+        rc = metrics_counter_fn(m->metrics, counters[i].name, metrics_read_u64, counters[i].count);
+    if (rc == 0)
+        rc = metrics_counter_fn(m->metrics, "transport/retransmits", mmetrics_retransmits, m);
+    if (rc == 0)
+        rc = metrics_counter_fn(m->metrics, "transport/dropped_peers", mmetrics_dropped_peers, m);
+    if (rc == 0)
+        rc = metrics_counter_fn(m->metrics, "transport/malformed_frames", mmetrics_malformed, m);
+    if (rc == 0)
+        rc = metrics_collector(m->metrics, mmetrics_collect, m);
+    if (rc == 0)
+        mmetrics_collect(m); /* creates the gauges */
+    return rc;
 }
 
 static void
 h_metrics_snapshot(void *arg, struct http_req *req)
 {
-    http_reply_json(req, 200, metrics_json(arg));
+    metrics_reply(((struct master *)arg)->metrics, req, http_req_query(req, "format"), false);
 }
 
 /* Prometheus text exposition of the same figures. */
 static void
 h_metrics(void *arg, struct http_req *req)
 {
-    json_t *o = metrics_json(arg), *v;
-    const char *key;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-
-    json_object_foreach(o, key, v)
-    {
-        char name[128];
-        size_t k = 0;
-        k += (size_t)snprintf(name, sizeof(name), "agora_");
-        for (const char *p = key; *p && k < sizeof(name) - 1; p++)
-            name[k++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ? *p
-                                                                                          : '_';
-        name[k] = '\0';
-        fprintf(f, "# TYPE %s gauge\n%s %.17g\n", name, name, json_number_value(v));
-    }
-    fclose(f);
-    json_decref(o);
-    http_reply_text(req, 200, "text/plain; version=0.0.4", buf, len);
-    free(buf);
+    metrics_reply(((struct master *)arg)->metrics, req, http_req_query(req, "format"), true);
 }
 
 /* POST /teardown with form or JSON body frameworkId=ID. */
@@ -960,6 +941,11 @@ mhttp_register(struct master *m)
     };
     int rc;
 
+    rc = mmetrics_register(m);
+    if (rc != 0) {
+        log_error("cannot register the metrics: %s", ag_strerror(rc));
+        return rc;
+    }
     rc = http_server_open(&m->http, m->loop, m->flags.ip, (uint16_t)m->flags.port, 0);
     if (rc != 0) {
         log_error("cannot serve HTTP on %s:%d: %s (is another master running there?)",

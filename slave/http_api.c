@@ -8,6 +8,8 @@
 #include "flags.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "task_json.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,39 +26,16 @@
 
 /* ---- JSON shapes ---- */
 
-static json_t *
-status_json(const struct msg_task_status *s)
-{
-    json_t *o = json_object();
-
-    json_object_set_new(o, "state", json_string(msg_task_state_name(s->state)));
-    json_object_set_new(o, "timestamp", json_real(s->timestamp));
-    json_object_set_new(o, "uuid", json_string(s->uuid));
-    json_object_set_new(o, "source", json_string(s->source));
-    if (s->reason[0] != '\0')
-        json_object_set_new(o, "reason", json_string(s->reason));
-    if (s->message[0] != '\0')
-        json_object_set_new(o, "message", json_string(s->message));
-    return o;
-}
-
+/* The Mesos task JSON (task_json.h) and what only the agent knows. */
 static json_t *
 task_json(const struct agent *a, const struct agent_task *t)
 {
-    json_t *o = json_object(), *statuses = json_array();
     const struct msg_task_info *info = &t->st.info;
+    json_t *o = task_json_new(info, t->st.status.state != MSG_TASK_STAGING ? &t->st.status : NULL,
+                              t->st.status.state, info->framework_id, a->id);
 
-    json_object_set_new(o, "id", json_string(info->task_id));
-    json_object_set_new(o, "name", json_string(info->name));
-    json_object_set_new(o, "framework_id", json_string(info->framework_id));
-    json_object_set_new(o, "executor_id", json_string(info->executor_id));
-    json_object_set_new(o, "slave_id", json_string(a->id));
-    json_object_set_new(o, "agent_id", json_string(a->id));
-    json_object_set_new(o, "state", json_string(msg_task_state_name(t->st.status.state)));
-    json_object_set_new(o, "resources", res_to_json(&info->resources));
-    if (t->st.status.state != MSG_TASK_STAGING)
-        json_array_append_new(statuses, status_json(&t->st.status));
-    json_object_set_new(o, "statuses", statuses);
+    if (o == NULL)
+        return NULL;
     json_object_set_new(o, "container_id", json_string(t->st.container_id));
     json_object_set_new(o, "directory", json_string(t->sandbox));
     json_object_set_new(o, "executor_pid", json_integer(t->st.pid));
@@ -281,11 +260,20 @@ post_containers_update(void *arg, struct http_req *req)
         http_reply_error(req, rv == -AG_ENOENT ? 404 : rv == -AG_ESTATE ? 409 : 400, "%s", err);
 }
 
+/* ---- metrics: every figure of the agent in its registry (a->metrics) ---- */
+
+/* Sets `name` (a gauge of a->metrics) to v. */
 static void
-get_metrics(void *arg, struct http_req *req)
+ametrics_set(struct agent *a, const char *name, double v)
+{
+    metrics_set(metrics_gauge(a->metrics, name), v);
+}
+
+/* The collector: sets the gauges computed from the agent's state. */
+static void
+ametrics_collect(void *arg)
 {
     struct agent *a = arg;
-    json_t *o = json_object();
     size_t running = 0, staging = 0, starting = 0, killing = 0;
     const char *key;
     void *val;
@@ -309,28 +297,61 @@ get_metrics(void *arg, struct http_req *req)
             break;
         }
     }
-    json_object_set_new(o, "slave/registered", json_real(a->conn == AGENT_REGISTERED));
-    json_object_set_new(o, "slave/uptime_secs", json_real(agent_wall_time() - a->start_time));
-    json_object_set_new(o, "slave/tasks_running", json_real((double)running));
-    json_object_set_new(o, "slave/tasks_staging", json_real((double)staging));
-    json_object_set_new(o, "slave/tasks_starting", json_real((double)starting));
-    json_object_set_new(o, "slave/tasks_killing", json_real((double)killing));
-    json_object_set_new(o, "slave/tasks_finished", json_real((double)a->stats.finished));
-    json_object_set_new(o, "slave/tasks_failed", json_real((double)a->stats.failed));
-    json_object_set_new(o, "slave/tasks_killed", json_real((double)a->stats.killed));
-    json_object_set_new(o, "slave/tasks_lost", json_real((double)a->stats.lost));
-    json_object_set_new(o, "slave/executors_running", json_real((double)ctr_count(a->ctr)));
-    json_object_set_new(o, "slave/frameworks_active", json_real((double)hmap_size(&a->frameworks)));
-    json_object_set_new(o, "slave/registrations", json_real((double)a->stats.registrations));
-    json_object_set_new(o, "slave/reconnects", json_real((double)a->stats.reconnects));
-    json_object_set_new(o, "slave/tasks_launched", json_real((double)a->stats.launched));
-    json_object_set_new(o, "slave/messages_received",
-                        json_real((double)a->stats.messages_received));
-    json_object_set_new(o, "slave/status_updates_pending", json_real((double)su_total(&a->su)));
-    json_object_set_new(o, "slave/status_updates_sent", json_real((double)a->su.sent));
-    json_object_set_new(o, "slave/status_updates_retried", json_real((double)a->su.retries));
-    json_object_set_new(o, "slave/status_updates_acknowledged", json_real((double)a->su.acked));
-    http_reply_json(req, 200, o);
+    ametrics_set(a, "slave/registered", a->conn == AGENT_REGISTERED);
+    ametrics_set(a, "slave/uptime_secs", agent_wall_time() - a->start_time);
+    ametrics_set(a, "slave/tasks_running", (double)running);
+    ametrics_set(a, "slave/tasks_staging", (double)staging);
+    ametrics_set(a, "slave/tasks_starting", (double)starting);
+    ametrics_set(a, "slave/tasks_killing", (double)killing);
+    ametrics_set(a, "slave/executors_running", (double)ctr_count(a->ctr));
+    ametrics_set(a, "slave/frameworks_active", (double)hmap_size(&a->frameworks));
+    ametrics_set(a, "slave/status_updates_pending", (double)su_total(&a->su));
+}
+
+/* Creates a->metrics: the agent's counters (kept in a->stats and a->su, read
+ * at each rendering) and the collector of its gauges. */
+static int
+ametrics_register(struct agent *a)
+{
+    const struct {
+        const char *name;
+        uint64_t *count;
+    } counters[] = {
+        {"slave/tasks_finished", &a->stats.finished},
+        {"slave/tasks_failed", &a->stats.failed},
+        {"slave/tasks_killed", &a->stats.killed},
+        {"slave/tasks_lost", &a->stats.lost},
+        {"slave/registrations", &a->stats.registrations},
+        {"slave/reconnects", &a->stats.reconnects},
+        {"slave/tasks_launched", &a->stats.launched},
+        {"slave/messages_received", &a->stats.messages_received},
+        {"slave/status_updates_sent", &a->su.sent},
+        {"slave/status_updates_retried", &a->su.retries},
+        {"slave/status_updates_acknowledged", &a->su.acked},
+    };
+    int rc = 0;
+
+    if (a->metrics == NULL && (a->metrics = metrics_new()) == NULL)
+        return -AG_ENOMEM;
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]) && rc == 0; i++)
+        rc = metrics_counter_fn(a->metrics, counters[i].name, metrics_read_u64, counters[i].count);
+    if (rc == 0)
+        rc = metrics_collector(a->metrics, ametrics_collect, a);
+    if (rc == 0)
+        ametrics_collect(a); /* creates the gauges */
+    return rc;
+}
+
+static void
+get_metrics_snapshot(void *arg, struct http_req *req)
+{
+    metrics_reply(((struct agent *)arg)->metrics, req, http_req_query(req, "format"), false);
+}
+
+static void
+get_metrics(void *arg, struct http_req *req)
+{
+    metrics_reply(((struct agent *)arg)->metrics, req, http_req_query(req, "format"), true);
 }
 
 /* ---- /files ---- */
@@ -596,7 +617,8 @@ ahttp_start(struct agent *a, char *err, size_t errlen)
         {"/state.json", get_state},
         {"/monitor/statistics", get_statistics},
         {"/monitor/statistics.json", get_statistics},
-        {"/metrics/snapshot", get_metrics},
+        {"/metrics/snapshot", get_metrics_snapshot},
+        {"/metrics", get_metrics},
         {"/files/read", get_files_read},
         {"/files/read.json", get_files_read},
         {"/files/browse", get_files_browse},
@@ -608,6 +630,10 @@ ahttp_start(struct agent *a, char *err, size_t errlen)
     if (a->cfg.port < 0 || a->cfg.port > 65535) {
         snprintf(err, errlen, "bad --port %d: expected 0-65535", a->cfg.port);
         return -AG_EINVAL;
+    }
+    if ((rv = ametrics_register(a)) != 0) {
+        snprintf(err, errlen, "cannot register the metrics: %s", ag_strerror(rv));
+        return rv;
     }
     rv = http_server_open(&a->http, a->loop, ip, (uint16_t)a->cfg.port, 0);
     if (rv != 0) {
