@@ -17,6 +17,7 @@
 #include "schema.h"
 #include "error.h"
 #include "log.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -88,17 +89,6 @@ struct acct {
 };
 
 static const char *const scalar_names[4] = {"cpus", "mem", "disk", "gpus"};
-
-static void *
-xrealloc(void *p, size_t size)
-{
-    void *q = realloc(p, size);
-    if (q == NULL) {
-        log_error("accounting: out of memory");
-        abort();
-    }
-    return q;
-}
 
 static int64_t
 to_ms(double t)

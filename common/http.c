@@ -119,8 +119,9 @@ struct http_server {
 
 /* ---- small helpers ---- */
 
+/* strdup, NULL for NULL (the caller checks for out of memory). */
 static char *
-xstrdup(const char *s)
+http_strdup(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
 }
@@ -319,7 +320,7 @@ req_new(nng_http_req *nreq)
 
     if (req == NULL)
         return NULL;
-    if ((req->method = xstrdup(nng_http_req_get_method(nreq))) == NULL)
+    if ((req->method = http_strdup(nng_http_req_get_method(nreq))) == NULL)
         goto fail;
     if ((q = strchr(uri, '?')) != NULL) {
         req->path = strndup(uri, (size_t)(q - uri));
@@ -673,7 +674,7 @@ http_route(struct http_server *srv, const char *method, const char *path, http_h
     if ((r = calloc(1, sizeof(*r))) == NULL)
         return -AG_ENOMEM;
     r->path = strdup(path);
-    r->method = xstrdup(method);
+    r->method = http_strdup(method);
     if (r->path == NULL || (method != NULL && r->method == NULL)) {
         free(r->path);
         free(r->method);

@@ -28,6 +28,7 @@
 #include "hmap.h"
 #include "prng.h"
 #include "sorter.h"
+#include "xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -255,24 +256,6 @@ die(const char *what)
     abort();
 }
 
-static void *
-xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (p == NULL)
-        die("out of memory");
-    return p;
-}
-
-static void *
-xcalloc(size_t n)
-{
-    void *p = calloc(1, n ? n : 1);
-    if (p == NULL)
-        die("out of memory");
-    return p;
-}
-
 /* Grows `*p` (elements of `size` bytes, capacity `*cap`) to hold `need`. */
 static void
 grow(void *pp, uint32_t *cap, uint32_t need, size_t size)
@@ -497,7 +480,7 @@ role_get(struct alloc *a, const char *name)
     } else {
         p = a->roles[ROOT];
     }
-    r = xcalloc(sizeof(*r));
+    r = xcalloc(1, sizeof(*r));
     snprintf(r->name, sizeof(r->name), "%s", name);
     r->idx = a->nroles;
     r->parent = p->idx;
@@ -722,7 +705,7 @@ fw_find(const struct alloc *a, const char *id)
 static struct framework *
 fw_new(struct alloc *a, const char *id)
 {
-    struct framework *f = xcalloc(sizeof(*f));
+    struct framework *f = xcalloc(1, sizeof(*f));
     uint32_t idx;
 
     snprintf(f->id, sizeof(f->id), "%s", id);
@@ -1689,7 +1672,7 @@ alloc_create(struct alloc **out, const struct alloc_config *cfg, char *err, size
 
     if (cfg == NULL)
         cfg = &defaults;
-    a = xcalloc(sizeof(*a));
+    a = xcalloc(1, sizeof(*a));
     a->role_ops = sorter_find(cfg->role_sorter);
     a->fw_ops = sorter_find(cfg->framework_sorter);
     if (a->role_ops == NULL || a->fw_ops == NULL) {
@@ -1709,7 +1692,7 @@ alloc_create(struct alloc **out, const struct alloc_config *cfg, char *err, size
     res_init(&a->info_cons);
     a->stamp = 1;
 
-    root = xcalloc(sizeof(*root));
+    root = xcalloc(1, sizeof(*root));
     root->parent = NONE;
     root->weight = 1;
     root->self_slot = -1;
@@ -1830,7 +1813,7 @@ alloc_add_agent(struct alloc *a, const char *agent_id, const struct resources *t
         }
     }
 
-    ag = xcalloc(sizeof(*ag));
+    ag = xcalloc(1, sizeof(*ag));
     snprintf(ag->id, sizeof(ag->id), "%s", agent_id);
     ag->active = true;
     ag->heap_pos = -1;

@@ -7,6 +7,8 @@
  */
 #include "sorter.h"
 
+#include "xalloc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,17 +34,6 @@ struct drf {
     int *order; /* active slots, sorted */
     size_t norder, caporder;
 };
-
-static void *
-xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (p == NULL) {
-        fputs("sorter_drf: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
 
 /* <0 when slot x sorts before slot y. */
 static inline int

@@ -8,6 +8,8 @@
  */
 #include "sorter.h"
 
+#include "xalloc.h"
+
 #include "prng.h"
 
 #include <math.h>
@@ -38,17 +40,6 @@ struct rnd {
     size_t ntaken, captaken;
     struct prng prng;
 };
-
-static void *
-xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (p == NULL) {
-        fputs("sorter_random: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
 
 static uint64_t
 scale_weight(double w)

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "msg.h"
 #include "transport.h"
+#include "xalloc.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -63,33 +64,6 @@ static int64_t
 now_ms(const struct agent *a)
 {
     return (int64_t)uv_now(a->loop);
-}
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (p == NULL && n != 0 && size != 0)
-        abort(); /* daemons abort on out-of-memory */
-    return p;
-}
-
-static void *
-xrealloc(void *old, size_t size)
-{
-    void *p = realloc(old, size);
-    if (p == NULL && size != 0)
-        abort();
-    return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-    char *p = strdup(s ? s : "");
-    if (p == NULL)
-        abort();
-    return p;
 }
 
 /* Replaces the malloc'd string *dst with a copy of `s`. */
@@ -430,10 +404,10 @@ framework_get_or_add(struct agent *a, const char *framework_id,
         f = xcalloc(1, sizeof(*f));
         msg_framework_info_init(&f->info);
         if (hmap_put(&a->frameworks, framework_id, f) != 0)
-            abort();
+            xalloc_die(0);
     }
     if (info != NULL && msg_framework_info_copy(&f->info, info) != 0)
-        abort();
+        xalloc_die(0);
     if (strcmp(f->info.framework_id, framework_id) != 0)
         set_str(&f->info.framework_id, framework_id);
     return f;
@@ -518,7 +492,7 @@ agent_update(struct agent *a, struct agent_task *t, enum msg_task_state state, c
     s.timestamp = agent_wall_time();
     s.healthy = t->healthy;
     if (msg_task_status_copy(&t->st.status, &s) != 0)
-        abort();
+        xalloc_die(0);
     if ((rv = ckpt_begin(a)) == 0) {
         rv = state_put_task(a->state, &t->st);
         if (rv == 0)
@@ -879,9 +853,7 @@ kv_add(struct msg_kv **env, size_t *n, size_t *cap, const char *key, const char 
 {
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 16;
-        *env = realloc(*env, *cap * sizeof(**env));
-        if (*env == NULL)
-            abort();
+        *env = xrealloc(*env, *cap * sizeof(**env));
     }
     (*env)[*n].key = xstrdup(key);
     (*env)[*n].value = xstrdup(value);
@@ -917,9 +889,7 @@ task_env(const struct agent *a, const struct agent_task *t, struct msg_kv **out)
                 kv_add(&env, &n, &cap, name, value);
                 if (nports == 0)
                     kv_add(&env, &n, &cap, "PORT", value);
-                ports = realloc(ports, plen + strlen(value) + 2);
-                if (ports == NULL)
-                    abort();
+                ports = xrealloc(ports, plen + strlen(value) + 2);
                 plen += (size_t)sprintf(ports + plen, "%s%s", plen ? "," : "", value);
                 nports++;
                 if (p == UINT64_MAX)
@@ -978,7 +948,7 @@ agent_run_task(struct agent *a, struct msg_run_task *rt)
     t = xcalloc(1, sizeof(*t));
     state_task_init(&t->st);
     if (msg_task_info_copy(&t->st.info, &rt->task) != 0)
-        abort();
+        xalloc_die(0);
     if (strcmp(t->st.info.framework_id, fid) != 0)
         set_str(&t->st.info.framework_id, fid);
     if (t->st.info.agent_id[0] == '\0')
@@ -989,7 +959,7 @@ agent_run_task(struct agent *a, struct msg_run_task *rt)
     snprintf(t->st.container_id, sizeof(t->st.container_id), "%s", cid);
     t->launched = agent_wall_time();
     if (hmap_put(&a->tasks, t->key, t) != 0 || hmap_put(&a->containers, cid, t) != 0)
-        abort();
+        xalloc_die(0);
     f->ntasks++;
     a->stats.launched++;
 
@@ -1649,7 +1619,7 @@ agent_recover(struct agent *a, char *err, size_t errlen)
         t->launched = t->st.status.timestamp;
         t->healthy = t->st.status.healthy;
         if (hmap_put(&a->tasks, t->key, t) != 0)
-            abort();
+            xalloc_die(0);
         framework_get_or_add(a, t->st.info.framework_id, NULL)->ntasks++;
         if (task_terminal(t))
             continue;
@@ -1660,7 +1630,7 @@ agent_recover(struct agent *a, char *err, size_t errlen)
             continue;
         }
         if (hmap_put(&a->containers, t->st.container_id, t) != 0)
-            abort();
+            xalloc_die(0);
         t->live = true;
         live++;
         if (t->st.killing) { /* the executor escalates; keep a backstop */

@@ -5,6 +5,7 @@
 #include "hmap.h"
 #include "ids.h"
 #include "log.h"
+#include "xalloc.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -175,12 +176,12 @@ run_probe(uv_timer_t *t)
     args[n++] = a_timeout;
     if (strcmp(k->type, "COMMAND") == 0) {
         if (asprintf(&a_cmd, "--command=%s", k->command) < 0)
-            abort();
+            xalloc_die(0);
         args[n++] = a_cmd;
     } else {
         args[n++] = a_port;
         if (asprintf(&a_path, "--path=%s", k->path ? k->path : "/") < 0)
-            abort();
+            xalloc_die(0);
         args[n++] = a_path;
     }
     args[n] = NULL;

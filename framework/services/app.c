@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "resources.h"
+#include "xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -33,24 +34,6 @@
 #define MAX_REGEX_SIZE 5000 /* estimated automaton size, see regex_too_costly() */
 
 /* ---- small helpers ---- */
-
-static char *
-xstrdup(const char *s)
-{
-    char *d = strdup(s ? s : "");
-    if (d == NULL)
-        abort();
-    return d;
-}
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
 
 static void
 type_error(struct app_errors *err, const char *path, const char *expected)
@@ -633,7 +616,7 @@ parse_constraints(struct app_spec *s, const json_t *in, json_t *c, struct app_er
                 continue;
             }
             if (asprintf(&anchored, "^(%s)$", value) < 0)
-                abort();
+                xalloc_die(0);
             if (regcomp(&k->re, anchored, REG_EXTENDED | REG_NOSUB) != 0) {
                 free(anchored);
                 app_errors_add(err, path, "'%s' is not a valid regular expression", value);

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "deploy.h"
 
+#include "xalloc.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -251,11 +253,8 @@ run_replace(const struct conv_in *in, const struct conv_task *t, size_t n, bool 
 void
 conv_run(const struct conv_in *in, const struct conv_task *t, size_t n, struct conv_out *out)
 {
-    bool *marked = calloc(n ? n : 1, sizeof(bool));
-    size_t *idx = calloc(n ? n : 1, sizeof(size_t));
-
-    if (marked == NULL || idx == NULL)
-        abort();
+    bool *marked = xcalloc(n, sizeof(bool));
+    size_t *idx = xcalloc(n, sizeof(size_t));
     out->launch = 0;
     out->nkills = 0;
     out->tokens_used = 0;

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "http.h"
 #include "log.h"
+#include "xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +35,7 @@ now_s(void)
 struct events *
 events_new(void)
 {
-    struct events *ev = calloc(1, sizeof(*ev));
-    if (ev == NULL)
-        abort();
+    struct events *ev = xcalloc(1, sizeof(*ev));
     return ev;
 }
 
@@ -97,7 +96,7 @@ write_event(struct sub *s, const char *type, const char *data)
         return;
     len = asprintf(&buf, "event: %s\ndata: %s\n\n", type, data);
     if (len < 0)
-        abort();
+        xalloc_die(0);
     /* On failure the stream's on_close has run (or will): nothing more to do here. */
     http_stream_write(s->st, buf, (size_t)len);
     free(buf);
@@ -111,10 +110,10 @@ events_subscribe(struct events *ev, struct http_req *req, const char *types, con
     char ts[APP_VERSION_LEN + 1], *data;
 
     if (s == NULL)
-        abort();
+        xalloc_die(0);
     s->ev = ev;
     if (types != NULL && types[0] != '\0' && asprintf(&s->types, ",%s,", types) < 0)
-        abort();
+        xalloc_die(0);
     http_req_add_header(req, "Cache-Control", "no-cache");
     s->st = http_reply_stream(req, 200, "text/event-stream", sub_closed, s);
     if (s->st == NULL) {

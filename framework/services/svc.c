@@ -66,9 +66,7 @@ out_push(struct svc *s, enum out_kind kind)
 
     if (o->n == o->cap) {
         o->cap = o->cap ? o->cap * 2 : 64;
-        o->v = realloc(o->v, o->cap * sizeof(*o->v));
-        if (o->v == NULL)
-            abort();
+        o->v = xrealloc(o->v, o->cap * sizeof(*o->v));
     }
     it = &o->v[o->n++];
     memset(it, 0, sizeof(*it));
@@ -111,9 +109,7 @@ app_add_task(struct svc_app *app, struct svc_task *t)
 {
     if (app->ntasks == app->cap) {
         app->cap = app->cap ? app->cap * 2 : 16;
-        app->tasks = realloc(app->tasks, app->cap * sizeof(*app->tasks));
-        if (app->tasks == NULL)
-            abort();
+        app->tasks = xrealloc(app->tasks, app->cap * sizeof(*app->tasks));
     }
     t->app = app;
     t->slot = app->ntasks;
@@ -172,7 +168,7 @@ svc_task_add(struct svc *s, struct svc_app *app, struct svc_task *t)
 {
     app_add_task(app, t);
     if (hmap_put(&s->tasks, t->id, t) != 0)
-        abort();
+        xalloc_die(0);
     task_persist(s, t);
 }
 
@@ -181,12 +177,12 @@ svc_task_add(struct svc *s, struct svc_app *app, struct svc_task *t)
 static struct svc_app *
 app_new(struct svc *s, struct app_spec *spec)
 {
-    struct svc_app *app = svc_xcalloc(1, sizeof(*app));
+    struct svc_app *app = xcalloc(1, sizeof(*app));
 
     app->spec = spec;
     app_task_prefix(spec->id, app->prefix, sizeof(app->prefix) > 27 ? 27 : sizeof(app->prefix));
     if (hmap_put(&s->apps, spec->id, app) != 0)
-        abort();
+        xalloc_die(0);
     return app;
 }
 
@@ -235,7 +231,7 @@ app_cmp(const void *a, const void *b)
 struct svc_app **
 svc_apps_sorted(struct svc *s, size_t *n)
 {
-    struct svc_app **v = svc_xcalloc(hmap_size(&s->apps), sizeof(*v));
+    struct svc_app **v = xcalloc(hmap_size(&s->apps), sizeof(*v));
     size_t it = 0, k = 0;
     void *val;
 
@@ -364,9 +360,9 @@ converge_app(struct svc *s, struct svc_app *app, double now)
         i++;
     }
     n = app->ntasks;
-    ct = svc_xcalloc(n, sizeof(*ct));
-    kills = svc_xcalloc(n, sizeof(*kills));
-    snap = svc_xcalloc(n, sizeof(*snap));
+    ct = xcalloc(n, sizeof(*ct));
+    kills = xcalloc(n, sizeof(*kills));
+    snap = xcalloc(n, sizeof(*snap));
     for (size_t i = 0; i < n; i++) {
         struct svc_task *t = app->tasks[i];
         bool unreach = state_unreachable(t->state);
@@ -729,11 +725,11 @@ load_task(void *arg, const struct store_task *r)
     struct svc_task *t;
     const char *p;
 
-    t = svc_xcalloc(1, sizeof(*t));
+    t = xcalloc(1, sizeof(*t));
     snprintf(t->id, sizeof(t->id), "%s", r->id);
     snprintf(t->agent_id, sizeof(t->agent_id), "%s", r->agent_id);
-    t->host = svc_xstrdup(r->host);
-    t->attrs_text = svc_xstrdup(r->attrs);
+    t->host = xstrdup(r->host);
+    t->attrs_text = xstrdup(r->attrs);
     attr_init(&t->attrs);
     attr_parse(&t->attrs, r->attrs, NULL, 0);
     for (p = r->ports; *p && t->nports < APP_MAX_PORTS;) {
@@ -872,7 +868,7 @@ svc_open(struct svc *s, const struct svc_flags *f)
 
     memset(s, 0, sizeof(*s));
     s->f = f;
-    s->out = svc_xcalloc(1, sizeof(*s->out));
+    s->out = xcalloc(1, sizeof(*s->out));
     s->offers_wanted = -1;
     s->started_at = svc_now();
     s->tokens = (double)f->unhealthy_kill_burst;
@@ -884,7 +880,7 @@ svc_open(struct svc *s, const struct svc_flags *f)
     s->events = events_new();
     s->metrics = metrics_new();
     if (s->metrics == NULL)
-        abort();
+        xalloc_die(0);
     metrics_setup(s);
     s->default_roles[0] = "*";
     if (f->role && strcmp(f->role, "*") != 0)

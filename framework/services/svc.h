@@ -59,6 +59,7 @@
 #include "deploy.h"
 #include "hmap.h"
 #include "log.h"
+#include "xalloc.h"
 
 #include <agora/scheduler.h>
 #include <jansson.h>
@@ -236,25 +237,6 @@ svc_now(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return tv.tv_sec + tv.tv_usec / 1e6;
-}
-
-/* Allocations: agora-services aborts when out of memory. */
-static inline void *
-svc_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static inline char *
-svc_xstrdup(const char *s)
-{
-    char *d = strdup(s ? s : "");
-    if (d == NULL)
-        abort();
-    return d;
 }
 
 /* A store write that failed: fatal (see "Persistence" above). */

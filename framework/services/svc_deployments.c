@@ -86,7 +86,7 @@ struct svc_dep *
 svcd_new(struct svc *s, struct svc_app *app, enum svc_dep_kind kind, json_t *original,
          const char *rollback_of)
 {
-    struct svc_dep *dep = svc_xcalloc(1, sizeof(*dep));
+    struct svc_dep *dep = xcalloc(1, sizeof(*dep));
     char uuid[IDS_UUID_LEN + 1];
 
     if (ids_new_uuid(uuid) != 0)
@@ -101,7 +101,7 @@ svcd_new(struct svc *s, struct svc_app *app, enum svc_dep_kind kind, json_t *ori
         snprintf(dep->rollback_of, sizeof(dep->rollback_of), "%s", rollback_of);
     app->dep = dep;
     if (hmap_put(&s->deps, dep->id, dep) != 0)
-        abort();
+        xalloc_die(0);
     svcd_persist(s, dep);
     events_emit(s->events, json_pack("{s:s,s:o,s:{s:[{s:s,s:s}]}}", "eventType", "deployment_info",
                                      "plan", dep_plan(dep), "currentStep", "actions", "action",
@@ -249,7 +249,7 @@ svcd_load(struct svc *s, const char *id, const char *json)
         json_decref(j);
         return;
     }
-    dep = svc_xcalloc(1, sizeof(*dep));
+    dep = xcalloc(1, sizeof(*dep));
     snprintf(dep->id, sizeof(dep->id), "%s", id);
     dep->app = app;
     dep->kind = (enum svc_dep_kind)json_integer_value(json_object_get(j, "kind"));

@@ -115,7 +115,7 @@ drv_post(struct svcdrv *b, struct drv_ev *e)
 static struct drv_ev *
 drv_ev_new(struct svcdrv *b, struct ag_driver *d, enum drv_type type)
 {
-    struct drv_ev *e = svc_xcalloc(1, sizeof(*e));
+    struct drv_ev *e = xcalloc(1, sizeof(*e));
     e->b = b;
     e->d = d;
     e->type = type;
@@ -136,11 +136,11 @@ cb_offers(struct ag_driver *d, void *arg, const struct ag_offer *const *offers, 
 {
     struct drv_ev *e = drv_ev_new(arg, d, DRV_OFFERS);
 
-    e->offers = svc_xcalloc(n, sizeof(*e->offers));
+    e->offers = xcalloc(n, sizeof(*e->offers));
     for (size_t i = 0; i < n; i++) {
         e->offers[e->n] = ag_offer_dup(offers[i]);
         if (e->offers[e->n] == NULL)
-            abort();
+            xalloc_die(0);
         e->n++;
     }
     drv_post(arg, e);
@@ -153,7 +153,7 @@ cb_status(struct ag_driver *d, void *arg, const struct ag_task_status *st)
 
     e->status = ag_status_dup(st);
     if (e->status == NULL)
-        abort();
+        xalloc_die(0);
     drv_post(arg, e);
 }
 
@@ -199,8 +199,8 @@ on_subscribed(struct svcdrv *b, const char *fid, bool resub)
     s->subscribed = true;
     s->offers_wanted = -1;
     /* Reconcile every task on record, then ask for all the master knows. */
-    ids = svc_xcalloc(hmap_size(&s->tasks), sizeof(*ids));
-    agents = svc_xcalloc(hmap_size(&s->tasks), sizeof(*agents));
+    ids = xcalloc(hmap_size(&s->tasks), sizeof(*ids));
+    agents = xcalloc(hmap_size(&s->tasks), sizeof(*agents));
     while (hmap_next(&s->tasks, &it, NULL, &val)) {
         struct svc_task *t = val;
         ids[n] = t->id;
@@ -273,9 +273,7 @@ drv_handle(void *arg, int status)
         for (size_t i = 0; i < e->n; i++) {
             if (b->noffers == b->capoffers) {
                 b->capoffers = b->capoffers ? b->capoffers * 2 : 16;
-                b->offers = realloc(b->offers, b->capoffers * sizeof(*b->offers));
-                if (b->offers == NULL)
-                    abort();
+                b->offers = xrealloc(b->offers, b->capoffers * sizeof(*b->offers));
             }
             b->offers[b->noffers++] = e->offers[i];
         }
@@ -361,7 +359,7 @@ svcdrv_start(struct svcdrv *d)
     int rc;
 
     if (fi == NULL)
-        abort();
+        xalloc_die(0);
     snprintf(url, sizeof(url), "http://%s", s->leader);
     ag_framework_info_set_name(fi, f->framework_name);
     if (f->user && f->user[0])
@@ -401,7 +399,7 @@ svcdrv_turn(struct svcdrv *d)
     if (n == 0)
         return;
     d->noffers = 0;
-    v = svc_xcalloc(n, sizeof(*v));
+    v = xcalloc(n, sizeof(*v));
     for (size_t i = 0; i < n; i++) {
         const struct ag_offer *o = d->offers[i];
         v[i] = (struct svco_offer){

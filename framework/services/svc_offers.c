@@ -123,9 +123,7 @@ placed_add(struct placed_list *p, const char *host, const struct attributes *att
 {
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 16;
-        p->v = realloc(p->v, p->cap * sizeof(*p->v));
-        if (p->v == NULL)
-            abort();
+        p->v = xrealloc(p->v, p->cap * sizeof(*p->v));
     }
     p->v[p->n].hostname = host;
     p->v[p->n].attrs = attrs;
@@ -139,14 +137,14 @@ note_agent(struct svc *s, const struct svco_offer *o)
     struct svc_agent *a = hmap_get(&s->agents, o->agent_id);
 
     if (a == NULL) {
-        a = svc_xcalloc(1, sizeof(*a));
+        a = xcalloc(1, sizeof(*a));
         attr_init(&a->attrs);
         if (hmap_put(&s->agents, o->agent_id, a) != 0)
-            abort();
+            xalloc_die(0);
     }
     if (a->hostname == NULL || strcmp(a->hostname, o->hostname) != 0) {
         free(a->hostname);
-        a->hostname = svc_xstrdup(o->hostname);
+        a->hostname = xstrdup(o->hostname);
     }
     attr_parse(&a->attrs, o->attributes, NULL, 0);
 }
@@ -167,18 +165,18 @@ static bool
 place_task(struct svc *s, struct svc_app *app, struct offer_ctx *c, const struct plan_fit *fit,
            double now)
 {
-    struct svc_task *t = svc_xcalloc(1, sizeof(*t));
+    struct svc_task *t = xcalloc(1, sizeof(*t));
     struct ag_task *task;
     char uuid[IDS_UUID_LEN + 1];
 
     ids_new_uuid(uuid);
     snprintf(t->id, sizeof(t->id), "%s.%s", app->prefix, uuid);
     snprintf(t->agent_id, sizeof(t->agent_id), "%s", c->o->agent_id);
-    t->host = svc_xstrdup(c->a.hostname);
-    t->attrs_text = svc_xstrdup(c->o->attributes);
+    t->host = xstrdup(c->a.hostname);
+    t->attrs_text = xstrdup(c->o->attributes);
     attr_init(&t->attrs);
     if (attr_copy(&t->attrs, &c->attrs) != 0)
-        abort();
+        xalloc_die(0);
     memcpy(t->ports, fit->ports, fit->nports * sizeof(uint32_t));
     t->nports = fit->nports;
     snprintf(t->version, sizeof(t->version), "%s", app->spec->version);
@@ -195,13 +193,11 @@ place_task(struct svc *s, struct svc_app *app, struct offer_ctx *c, const struct
     svc_task_add(s, app, t);
     if (c->ntasks == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 16;
-        c->tasks = realloc(c->tasks, c->cap * sizeof(*c->tasks));
-        c->task_ids = realloc(c->task_ids, c->cap * sizeof(*c->task_ids));
-        if (c->tasks == NULL || c->task_ids == NULL)
-            abort();
+        c->tasks = xrealloc(c->tasks, c->cap * sizeof(*c->tasks));
+        c->task_ids = xrealloc(c->task_ids, c->cap * sizeof(*c->task_ids));
     }
     c->tasks[c->ntasks] = task;
-    c->task_ids[c->ntasks] = svc_xstrdup(t->id);
+    c->task_ids[c->ntasks] = xstrdup(t->id);
     c->ntasks++;
     app->launch--;
     metrics_inc(s->m_launched);
@@ -226,7 +222,7 @@ fill_offers(struct svc *s, struct offer_ctx *ctx, size_t n, double now,
         struct svc_app *app = apps[k];
         struct placed_list placed = {0};
         struct plan_fit fit;
-        bool progress = true, *tried = svc_xcalloc(n, sizeof(bool));
+        bool progress = true, *tried = xcalloc(n, sizeof(bool));
 
         if (app->launch <= 0 || app->backoff_until > now) {
             free(tried);
@@ -297,15 +293,15 @@ svco_handle(struct svc *s, const struct svco_offer *offers, size_t n)
             svc_decline(s, offers[i].id, s->reconciled ? long_s : 1.0);
         return;
     }
-    known = svc_xcalloc(hmap_size(&s->agents), sizeof(*known));
+    known = xcalloc(hmap_size(&s->agents), sizeof(*known));
     while (hmap_next(&s->agents, &it, NULL, &val)) {
         struct svc_agent *a = val;
         known[nknown].hostname = a->hostname;
         known[nknown].attrs = &a->attrs;
         nknown++;
     }
-    ctx = svc_xcalloc(n, sizeof(*ctx));
-    order = svc_xcalloc(n, sizeof(*order));
+    ctx = xcalloc(n, sizeof(*ctx));
+    order = xcalloc(n, sizeof(*order));
     for (size_t i = 0; i < n; i++) {
         struct offer_ctx *c = &ctx[i];
         c->o = &offers[i];

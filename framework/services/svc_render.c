@@ -38,9 +38,7 @@ svcr_put(struct svcr_buf *b, const char *data, size_t len)
         size_t cap = b->cap ? b->cap : 4096;
         while (b->len + len + 1 > cap)
             cap *= 2;
-        b->p = realloc(b->p, cap);
-        if (b->p == NULL)
-            abort();
+        b->p = xrealloc(b->p, cap);
         b->cap = cap;
     }
     memcpy(b->p + b->len, data, len);
@@ -170,7 +168,7 @@ svcr_app_text(struct svc_app *app, bool tasks, bool failure, struct svcr_buf *b)
 
     json_decref(o);
     if (text == NULL)
-        abort();
+        xalloc_die(0);
     len = strlen(text);
     if (!tasks) {
         svcr_put(b, text, len);
