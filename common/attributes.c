@@ -33,21 +33,6 @@ trim(const char **s, size_t *n)
         (*n)--;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Copies up to QUOTE_MAX bytes of `s` for an error message, unprintable bytes
  * as '?', truncation marked with "...". */
 static const char *
@@ -152,7 +137,7 @@ parse_one(const struct attributes *tmp, struct attr *at, const char *s, size_t n
     size_t nn, vn;
 
     if (colon == NULL) {
-        set_err(err, errlen, "missing ':' in attribute \"%s\"", quote(q, s, n));
+        ag_errf(err, errlen, "missing ':' in attribute \"%s\"", quote(q, s, n));
         return -AG_EINVAL;
     }
     nn = (size_t)(colon - s);
@@ -161,35 +146,35 @@ parse_one(const struct attributes *tmp, struct attr *at, const char *s, size_t n
     vn = (size_t)(s + n - val);
     trim(&val, &vn);
     if (nn == 0) {
-        set_err(err, errlen, "empty attribute name at \"%s\"", quote(q, s, n));
+        ag_errf(err, errlen, "empty attribute name at \"%s\"", quote(q, s, n));
         return -AG_EINVAL;
     }
     if (nn >= ATTR_NAME_MAX) {
-        set_err(err, errlen, "attribute name \"%s\" too long (max %d)", quote(q, name, nn),
+        ag_errf(err, errlen, "attribute name \"%s\" too long (max %d)", quote(q, name, nn),
                 ATTR_NAME_MAX - 1);
         return -AG_EINVAL;
     }
     if (!name_valid(name, nn)) {
-        set_err(err, errlen, "bad attribute name \"%s\"", quote(q, name, nn));
+        ag_errf(err, errlen, "bad attribute name \"%s\"", quote(q, name, nn));
         return -AG_EINVAL;
     }
     memset(at, 0, sizeof(*at));
     memcpy(at->name, name, nn);
     if (vn == 0) {
-        set_err(err, errlen, "empty value for attribute \"%s\"", at->name);
+        ag_errf(err, errlen, "empty value for attribute \"%s\"", at->name);
         return -AG_EINVAL;
     }
     if (vn >= ATTR_TEXT_MAX) {
-        set_err(err, errlen, "value \"%s\" too long for attribute \"%s\" (max %d)",
+        ag_errf(err, errlen, "value \"%s\" too long for attribute \"%s\" (max %d)",
                 quote(q, val, vn), at->name, ATTR_TEXT_MAX - 1);
         return -AG_EINVAL;
     }
     if (!value_valid(val, vn)) {
-        set_err(err, errlen, "bad value \"%s\" for attribute \"%s\"", quote(q, val, vn), at->name);
+        ag_errf(err, errlen, "bad value \"%s\" for attribute \"%s\"", quote(q, val, vn), at->name);
         return -AG_EINVAL;
     }
     if (attr_find(tmp, at->name) != NULL) {
-        set_err(err, errlen, "duplicate attribute \"%s\"", at->name);
+        ag_errf(err, errlen, "duplicate attribute \"%s\"", at->name);
         return -AG_EINVAL;
     }
     memcpy(at->text, val, vn);
@@ -210,7 +195,7 @@ attr_parse(struct attributes *out, const char *text, char *err, size_t errlen)
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (text == NULL) {
-        set_err(err, errlen, "no attribute text");
+        ag_errf(err, errlen, "no attribute text");
         return -AG_EINVAL;
     }
     attr_init(&tmp);
@@ -229,7 +214,7 @@ attr_parse(struct attributes *out, const char *text, char *err, size_t errlen)
             size_t ncap = cap ? cap * 2 : 4;
             struct attr *nv = realloc(tmp.v, ncap * sizeof(*nv));
             if (nv == NULL) {
-                set_err(err, errlen, "out of memory");
+                ag_errf(err, errlen, "out of memory");
                 rc = -AG_ENOMEM;
                 break;
             }

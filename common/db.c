@@ -29,18 +29,6 @@ struct db {
     size_t capcache;
 };
 
-static void __attribute__((format(printf, 3, 4)))
-db_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int
 db_from_sqlite(int rc)
 {
@@ -134,12 +122,12 @@ db_configure(struct db *db, int flags, char *err, size_t errlen)
         usleep(10 * 1000);
     }
     if (rc != 0) {
-        db_err(err, errlen, "database %s: cannot set journal_mode=WAL: %s", db->path,
+        ag_errf(err, errlen, "database %s: cannot set journal_mode=WAL: %s", db->path,
                sqlite3_errmsg(db->h));
         return rc;
     }
     if (strcmp(mode, "wal") != 0 && !(memory && strcmp(mode, "memory") == 0)) {
-        db_err(err, errlen,
+        ag_errf(err, errlen,
                "database %s: journal_mode is '%s', not 'wal' (unsupported filesystem?)", db->path,
                mode);
         return -AG_EDB;
@@ -149,7 +137,7 @@ db_configure(struct db *db, int flags, char *err, size_t errlen)
                                         : "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
                  NULL);
     if (rc != 0) {
-        db_err(err, errlen, "database %s: cannot configure: %s", db->path, sqlite3_errmsg(db->h));
+        ag_errf(err, errlen, "database %s: cannot configure: %s", db->path, sqlite3_errmsg(db->h));
         return rc;
     }
     return 0;
@@ -177,7 +165,7 @@ db_migrate(struct db *db, const struct db_migration *migs, size_t nmigs, char *e
      * open does not wait for another handle's transaction. */
     rc = db_read_version(db, &v);
     if (rc != 0) {
-        db_err(err, errlen, "database %s: cannot read the schema version: %s", db->path,
+        ag_errf(err, errlen, "database %s: cannot read the schema version: %s", db->path,
                sqlite3_errmsg(db->h));
         return rc;
     }
@@ -188,18 +176,18 @@ db_migrate(struct db *db, const struct db_migration *migs, size_t nmigs, char *e
     for (;;) {
         rc = run_sql(db, "BEGIN IMMEDIATE", NULL);
         if (rc != 0) {
-            db_err(err, errlen, "database %s: cannot lock for the schema check: %s", db->path,
+            ag_errf(err, errlen, "database %s: cannot lock for the schema check: %s", db->path,
                    sqlite3_errmsg(db->h));
             return rc;
         }
         rc = db_read_version(db, &v);
         if (rc != 0) {
-            db_err(err, errlen, "database %s: cannot read the schema version: %s", db->path,
+            ag_errf(err, errlen, "database %s: cannot read the schema version: %s", db->path,
                    sqlite3_errmsg(db->h));
             goto fail;
         }
         if (v < 0 || (size_t)v > nmigs) {
-            db_err(err, errlen,
+            ag_errf(err, errlen,
                    "database %s has schema version %d but this build knows versions up to %zu; "
                    "refusing to use it (was it written by a newer Agora?)",
                    db->path, v, nmigs);
@@ -210,7 +198,7 @@ db_migrate(struct db *db, const struct db_migration *migs, size_t nmigs, char *e
             break;
         rc = run_sql(db, migs[v].sql != NULL ? migs[v].sql : "", NULL);
         if (rc != 0) {
-            db_err(err, errlen, "database %s: migration %d (%s) failed: %s", db->path, v + 1,
+            ag_errf(err, errlen, "database %s: migration %d (%s) failed: %s", db->path, v + 1,
                    migs[v].name != NULL ? migs[v].name : "unnamed", sqlite3_errmsg(db->h));
             goto fail;
         }
@@ -219,7 +207,7 @@ db_migrate(struct db *db, const struct db_migration *migs, size_t nmigs, char *e
         if (rc == 0)
             rc = run_sql(db, "COMMIT", NULL);
         if (rc != 0) {
-            db_err(err, errlen, "database %s: cannot record schema version %d: %s", db->path, v + 1,
+            ag_errf(err, errlen, "database %s: cannot record schema version %d: %s", db->path, v + 1,
                    sqlite3_errmsg(db->h));
             goto fail;
         }
@@ -246,26 +234,26 @@ db_open(struct db **out, const char *path, const struct db_migration *migs, size
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (out == NULL) {
-        db_err(err, errlen, "db_open: no result pointer");
+        ag_errf(err, errlen, "db_open: no result pointer");
         return -AG_EINVAL;
     }
     *out = NULL;
     if (path == NULL || (migs == NULL && nmigs > 0) || nmigs > INT_MAX ||
         (flags & ~DB_SYNC_FULL) != 0) {
-        db_err(err, errlen, "db_open: invalid arguments");
+        ag_errf(err, errlen, "db_open: invalid arguments");
         return -AG_EINVAL;
     }
     db = calloc(1, sizeof(*db));
     if (db == NULL || (db->path = strdup(path)) == NULL) {
         free(db);
-        db_err(err, errlen, "database %s: out of memory", path);
+        ag_errf(err, errlen, "database %s: out of memory", path);
         return -AG_ENOMEM;
     }
     fresh = strcmp(path, ":memory:") != 0 && path[0] != '\0' && access(path, F_OK) != 0 &&
             errno == ENOENT;
     rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
-        db_err(err, errlen, "cannot open database %s: %s", path,
+        ag_errf(err, errlen, "cannot open database %s: %s", path,
                db->h != NULL ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
         rc = db_from_sqlite(rc);
         goto fail;

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <nng/nng.h>
 #include <uv.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 static const char *const ag_errors[AG_ERR_MAX] = {
 #define AG_ERRNO_TEXT_(name, value, text) [value] = text,
@@ -107,4 +109,16 @@ ag_from_errno(int e)
     default:
         return -AG_EIO;
     }
+}
+
+void
+ag_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }

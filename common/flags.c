@@ -65,18 +65,6 @@ const char flags_required[] = "(required)";
 
 enum flags_origin { FLAGS_FROM_DEFAULT, FLAGS_FROM_ENV, FLAGS_FROM_ARGV };
 
-static void __attribute__((format(printf, 3, 4)))
-flags_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /*
  * Parses "<digits>[.<digits>]" (the first `n` bytes of `s`) times `mult` into
  * an exact integer. Returns 0, -AG_EINVAL for bad syntax or an inexact result,
@@ -302,7 +290,7 @@ flags_set(const struct flag *f, const char *text, enum flags_origin origin, char
     case FLAG_STRING:
         copy = strdup(text);
         if (copy == NULL) {
-            flags_err(err, errlen, "out of memory");
+            ag_errf(err, errlen, "out of memory");
             return -AG_ENOMEM;
         }
         free(*(char **)f->value);
@@ -346,17 +334,17 @@ flags_set(const struct flag *f, const char *text, enum flags_origin origin, char
         return 0;
     switch (origin) {
     case FLAGS_FROM_DEFAULT:
-        flags_err(err, errlen, "invalid default '%s' for flag '--%s': expected %s", text, f->name,
+        ag_errf(err, errlen, "invalid default '%s' for flag '--%s': expected %s", text, f->name,
                   flags_expected(f->type));
         break;
     case FLAGS_FROM_ENV:
         flags_env_name(f->name, env, sizeof(env));
-        flags_err(err, errlen,
+        ag_errf(err, errlen,
                   "invalid value '%s' in environment variable %s for flag '--%s': expected %s",
                   text, env, f->name, flags_expected(f->type));
         break;
     case FLAGS_FROM_ARGV:
-        flags_err(err, errlen, "invalid value '%s' for flag '--%s': expected %s", text, f->name,
+        ag_errf(err, errlen, "invalid value '%s' for flag '--%s': expected %s", text, f->name,
                   flags_expected(f->type));
         break;
     }
@@ -398,11 +386,11 @@ flags_check(const struct flag *table, size_t *count, char *err, size_t errlen)
             strspn(f->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
                 len ||
             f->value == NULL || f->type > FLAG_BYTES || flags_name_eq(f->name, "help", 4)) {
-            flags_err(err, errlen, "bad flag table entry '%s'", f->name);
+            ag_errf(err, errlen, "bad flag table entry '%s'", f->name);
             return -AG_EINVAL;
         }
         if (flags_find(table, f->name, len) != f) {
-            flags_err(err, errlen, "flag '--%s' declared twice", f->name);
+            ag_errf(err, errlen, "flag '--%s' declared twice", f->name);
             return -AG_EINVAL;
         }
     }
@@ -440,17 +428,17 @@ flags_one(const struct flag *table, const char *a, bool *seen, char *err, size_t
         neg = f != NULL;
     }
     if (f == NULL) {
-        flags_err(err, errlen, "unknown flag '--%.*s'; see --help", (int)n, body);
+        ag_errf(err, errlen, "unknown flag '--%.*s'; see --help", (int)n, body);
         return -AG_EINVAL;
     }
     if (seen[f - table]) {
-        flags_err(err, errlen, "flag '--%s' given more than once", f->name);
+        ag_errf(err, errlen, "flag '--%s' given more than once", f->name);
         return -AG_EINVAL;
     }
     seen[f - table] = true;
     if (neg) {
         if (eq != NULL) {
-            flags_err(err, errlen, "flag '--%.*s' takes no value", (int)n, body);
+            ag_errf(err, errlen, "flag '--%.*s' takes no value", (int)n, body);
             return -AG_EINVAL;
         }
         *(bool *)f->value = false;
@@ -461,7 +449,7 @@ flags_one(const struct flag *table, const char *a, bool *seen, char *err, size_t
             *(bool *)f->value = true;
             return 0;
         }
-        flags_err(err, errlen, "flag '--%s' needs a value: --%s=%s", f->name, f->name,
+        ag_errf(err, errlen, "flag '--%s' needs a value: --%s=%s", f->name, f->name,
                   flags_placeholder(f->type));
         return -AG_EINVAL;
     }
@@ -480,7 +468,7 @@ flags_parse(const struct flag *table, int *argc, char **argv, char *err, size_t 
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (table == NULL || argc == NULL || *argc < 1 || argv == NULL) {
-        flags_err(err, errlen, "no flag table or arguments");
+        ag_errf(err, errlen, "no flag table or arguments");
         return -AG_EINVAL;
     }
     rc = flags_check(table, &n, err, errlen);
@@ -491,7 +479,7 @@ flags_parse(const struct flag *table, int *argc, char **argv, char *err, size_t 
 
     seen = calloc(n + 1, sizeof(*seen));
     if (seen == NULL) {
-        flags_err(err, errlen, "out of memory");
+        ag_errf(err, errlen, "out of memory");
         return -AG_ENOMEM;
     }
     for (size_t k = 0; k < n && !help; k++) {
@@ -510,7 +498,7 @@ flags_parse(const struct flag *table, int *argc, char **argv, char *err, size_t 
         } else if (help) {
             continue; /* flags are not applied when help is asked for */
         } else if (a[1] != '-') {
-            flags_err(err, errlen, "unknown flag '%s'; flags start with two dashes, see --help", a);
+            ag_errf(err, errlen, "unknown flag '%s'; flags start with two dashes, see --help", a);
             rc = -AG_EINVAL;
             goto out;
         } else {
@@ -541,7 +529,7 @@ flags_parse(const struct flag *table, int *argc, char **argv, char *err, size_t 
     }
     for (size_t k = 0; k < n; k++) {
         if (table[k].def == FLAG_REQUIRED && !seen[k]) {
-            flags_err(err, errlen, "missing required flag '--%s=%s'; see --help", table[k].name,
+            ag_errf(err, errlen, "missing required flag '--%s=%s'; see --help", table[k].name,
                       flags_placeholder(table[k].type));
             rc = -AG_EINVAL;
             goto out;

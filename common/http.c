@@ -838,8 +838,8 @@ http_req_json(const struct http_req *req, char *err, size_t errlen)
     json_error_t e;
     json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
 
-    if (j == NULL && err != NULL && errlen > 0)
-        snprintf(err, errlen, "invalid JSON at line %d column %d: %s", e.line, e.column, e.text);
+    if (j == NULL)
+        ag_errf(err, errlen, "invalid JSON at line %d column %d: %s", e.line, e.column, e.text);
     return j;
 }
 

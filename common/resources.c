@@ -85,21 +85,6 @@ name_valid(const char *s, size_t n)
     return true;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Copies up to QUOTE_MAX bytes of `s` into `buf` for an error message,
  * replacing unprintable bytes by '?' and marking truncation with "...". */
 static const char *
@@ -780,12 +765,12 @@ parse_ranges(struct parser *p, struct res_item *it, const char *v, size_t n)
     size_t cap = 0;
 
     if (close == NULL) {
-        set_err(p->err, p->errlen, "unterminated ranges \"%s\" for resource \"%s\"",
+        ag_errf(p->err, p->errlen, "unterminated ranges \"%s\" for resource \"%s\"",
                 quote(q1, v, n), it->name);
         return -AG_EINVAL;
     }
     if (close != v + n - 1) {
-        set_err(p->err, p->errlen, "bad value \"%s\" for resource \"%s\"", quote(q1, v, n),
+        ag_errf(p->err, p->errlen, "bad value \"%s\" for resource \"%s\"", quote(q1, v, n),
                 it->name);
         return -AG_EINVAL;
     }
@@ -817,7 +802,7 @@ parse_ranges(struct parser *p, struct res_item *it, const char *v, size_t n)
             const char *t = s;
             size_t tn = (size_t)(pe - s);
             trim(&t, &tn);
-            set_err(p->err, p->errlen, "bad range \"%s\" for resource \"%s\"%s", quote(q2, t, tn),
+            ag_errf(p->err, p->errlen, "bad range \"%s\" for resource \"%s\"%s", quote(q2, t, tn),
                     it->name,
                     rc == -AG_ERANGE ? ": out of bounds"
                     : rc == 0        ? ": begin > end"
@@ -860,12 +845,12 @@ parse_set(struct parser *p, struct res_item *it, const char *v, size_t n)
     size_t cap = 0;
 
     if (close == NULL) {
-        set_err(p->err, p->errlen, "unterminated set \"%s\" for resource \"%s\"", quote(q1, v, n),
+        ag_errf(p->err, p->errlen, "unterminated set \"%s\" for resource \"%s\"", quote(q1, v, n),
                 it->name);
         return -AG_EINVAL;
     }
     if (close != v + n - 1) {
-        set_err(p->err, p->errlen, "bad value \"%s\" for resource \"%s\"", quote(q1, v, n),
+        ag_errf(p->err, p->errlen, "bad value \"%s\" for resource \"%s\"", quote(q1, v, n),
                 it->name);
         return -AG_EINVAL;
     }
@@ -886,17 +871,17 @@ parse_set(struct parser *p, struct res_item *it, const char *v, size_t n)
 
         trim(&m, &mn);
         if (mn == 0) {
-            set_err(p->err, p->errlen, "empty set member in \"%s\" for resource \"%s\"",
+            ag_errf(p->err, p->errlen, "empty set member in \"%s\" for resource \"%s\"",
                     quote(q1, v, n), it->name);
             return -AG_EINVAL;
         }
         if (mn >= RES_SET_MEMBER_MAX) {
-            set_err(p->err, p->errlen, "set member \"%s\" too long for resource \"%s\"",
+            ag_errf(p->err, p->errlen, "set member \"%s\" too long for resource \"%s\"",
                     quote(q2, m, mn), it->name);
             return -AG_EINVAL;
         }
         if (!set_member_valid(m, mn)) {
-            set_err(p->err, p->errlen, "bad set member \"%s\" for resource \"%s\"",
+            ag_errf(p->err, p->errlen, "bad set member \"%s\" for resource \"%s\"",
                     quote(q2, m, mn), it->name);
             return -AG_EINVAL;
         }
@@ -936,18 +921,18 @@ parse_value(struct parser *p, struct res_item *it, const char *v, size_t n)
     }
     it->type = RES_SCALAR;
     if (n > 0 && v[0] == '-') {
-        set_err(p->err, p->errlen, "negative value \"%s\" for resource \"%s\"", quote(q, v, n),
+        ag_errf(p->err, p->errlen, "negative value \"%s\" for resource \"%s\"", quote(q, v, n),
                 it->name);
         return -AG_EINVAL;
     }
     rc = res_parse_scalar(v, n, &it->scalar);
     if (rc == -AG_ERANGE) {
-        set_err(p->err, p->errlen, "value \"%s\" out of range for resource \"%s\"", quote(q, v, n),
+        ag_errf(p->err, p->errlen, "value \"%s\" out of range for resource \"%s\"", quote(q, v, n),
                 it->name);
         return -AG_EINVAL;
     }
     if (rc != 0) {
-        set_err(p->err, p->errlen, "bad value \"%s\" for resource \"%s\"", quote(q, v, n),
+        ag_errf(p->err, p->errlen, "bad value \"%s\" for resource \"%s\"", quote(q, v, n),
                 it->name);
         return -AG_EINVAL;
     }
@@ -963,7 +948,7 @@ parse_check_type(struct parser *p, const struct res_item *it)
             continue;
         if (p->seen[i].type == it->type)
             return 0;
-        set_err(p->err, p->errlen, "resource \"%s\" used with two types (%s and %s)", it->name,
+        ag_errf(p->err, p->errlen, "resource \"%s\" used with two types (%s and %s)", it->name,
                 type_name(p->seen[i].type), type_name(it->type));
         return -AG_EINVAL;
     }
@@ -996,23 +981,23 @@ parse_item(struct parser *p, const char *s, size_t n)
     while (i < n && s[i] != '(' && s[i] != ':')
         i++;
     if (i == n) {
-        set_err(p->err, p->errlen, "unknown syntax at \"%s\"", quote(q1, s, n));
+        ag_errf(p->err, p->errlen, "unknown syntax at \"%s\"", quote(q1, s, n));
         return -AG_EINVAL;
     }
     name = s;
     nn = i;
     trim(&name, &nn);
     if (nn == 0) {
-        set_err(p->err, p->errlen, "empty resource name at \"%s\"", quote(q1, s, n));
+        ag_errf(p->err, p->errlen, "empty resource name at \"%s\"", quote(q1, s, n));
         return -AG_EINVAL;
     }
     if (nn >= RES_NAME_MAX) {
-        set_err(p->err, p->errlen, "resource name \"%s\" too long (max %d)", quote(q1, name, nn),
+        ag_errf(p->err, p->errlen, "resource name \"%s\" too long (max %d)", quote(q1, name, nn),
                 RES_NAME_MAX - 1);
         return -AG_EINVAL;
     }
     if (!name_valid(name, nn)) {
-        set_err(p->err, p->errlen, "bad resource name \"%s\"", quote(q1, name, nn));
+        ag_errf(p->err, p->errlen, "bad resource name \"%s\"", quote(q1, name, nn));
         return -AG_EINVAL;
     }
     memset(&it, 0, sizeof(it));
@@ -1024,19 +1009,19 @@ parse_item(struct parser *p, const char *s, size_t n)
         size_t rn;
 
         if (close == NULL) {
-            set_err(p->err, p->errlen, "unterminated role at \"%s\"", quote(q1, s, n));
+            ag_errf(p->err, p->errlen, "unterminated role at \"%s\"", quote(q1, s, n));
             return -AG_EINVAL;
         }
         rn = (size_t)(close - role);
         if (rn >= RES_ROLE_MAX) {
-            set_err(p->err, p->errlen, "role \"%s\" too long for resource \"%s\" (max %d)",
+            ag_errf(p->err, p->errlen, "role \"%s\" too long for resource \"%s\" (max %d)",
                     quote(q1, role, rn), it.name, RES_ROLE_MAX - 1);
             return -AG_EINVAL;
         }
         memcpy(it.role, role, rn);
         it.role[rn] = '\0';
         if (!res_role_valid(it.role)) {
-            set_err(p->err, p->errlen, "bad role \"%s\" for resource \"%s\"", quote(q1, role, rn),
+            ag_errf(p->err, p->errlen, "bad role \"%s\" for resource \"%s\"", quote(q1, role, rn),
                     it.name);
             return -AG_EINVAL;
         }
@@ -1044,7 +1029,7 @@ parse_item(struct parser *p, const char *s, size_t n)
         while (i < n && is_space(s[i]))
             i++;
         if (i == n || s[i] != ':') {
-            set_err(p->err, p->errlen, "unknown syntax at \"%s\"",
+            ag_errf(p->err, p->errlen, "unknown syntax at \"%s\"",
                     i == n ? quote(q1, s, n) : quote(q1, s + i, n - i));
             return -AG_EINVAL;
         }
@@ -1058,12 +1043,12 @@ parse_item(struct parser *p, const char *s, size_t n)
     if (rc == 0) {
         rc = coll_add_item(&p->out, &it);
         if (rc == -AG_ERANGE) {
-            set_err(p->err, p->errlen, "value overflow for resource \"%s\"", it.name);
+            ag_errf(p->err, p->errlen, "value overflow for resource \"%s\"", it.name);
             rc = -AG_EINVAL;
         }
     }
     if (rc == -AG_ENOMEM)
-        set_err(p->err, p->errlen, "out of memory");
+        ag_errf(p->err, p->errlen, "out of memory");
     item_free(&it);
     return rc;
 }
@@ -1078,7 +1063,7 @@ res_parse(struct resources *out, const char *text, char *err, size_t errlen)
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (text == NULL) {
-        set_err(err, errlen, "no resource text");
+        ag_errf(err, errlen, "no resource text");
         return -AG_EINVAL;
     }
     res_init(&p.out);

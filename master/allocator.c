@@ -1574,13 +1574,6 @@ alloc_next_filter_expiry(const struct alloc *a)
 
 /* ---- configuration ---- */
 
-static void
-set_err(char *err, size_t errlen, const char *fmt, const char *arg)
-{
-    if (err != NULL && errlen > 0)
-        snprintf(err, errlen, fmt, arg);
-}
-
 /* Parses "cpus:0.01|mem:32" into the min_allocatable alternatives. */
 static int
 parse_min(struct alloc *a, const char *text, char *err, size_t errlen)
@@ -1598,7 +1591,7 @@ parse_min(struct alloc *a, const char *text, char *err, size_t errlen)
         int rc;
 
         if (len >= sizeof(buf) || a->nmin == MAX_MIN_ALTS) {
-            set_err(err, errlen, "bad min_allocatable_resources \"%s\"", text);
+            ag_errf(err, errlen, "bad min_allocatable_resources \"%s\"", text);
             return -AG_EINVAL;
         }
         memcpy(buf, s, len);
@@ -1619,7 +1612,7 @@ parse_min(struct alloc *a, const char *text, char *err, size_t errlen)
         }
         res_fini(&r);
         if (rc != 0) {
-            set_err(err, errlen, "bad min_allocatable_resources \"%s\"", text);
+            ag_errf(err, errlen, "bad min_allocatable_resources \"%s\"", text);
             return -AG_EINVAL;
         }
         a->nmin++;
@@ -1658,7 +1651,7 @@ parse_weights(struct alloc *a, const char *text, char *err, size_t errlen)
     }
     return 0;
 bad:
-    set_err(err, errlen, "bad weights \"%s\" (want role=weight,...)", text);
+    ag_errf(err, errlen, "bad weights \"%s\" (want role=weight,...)", text);
     return -AG_EINVAL;
 }
 
@@ -1676,7 +1669,7 @@ alloc_create(struct alloc **out, const struct alloc_config *cfg, char *err, size
     a->role_ops = sorter_find(cfg->role_sorter);
     a->fw_ops = sorter_find(cfg->framework_sorter);
     if (a->role_ops == NULL || a->fw_ops == NULL) {
-        set_err(err, errlen, "unknown sorter \"%s\" (want drf or random)",
+        ag_errf(err, errlen, "unknown sorter \"%s\" (want drf or random)",
                 a->role_ops == NULL ? cfg->role_sorter : cfg->framework_sorter);
         free(a);
         return -AG_EINVAL;

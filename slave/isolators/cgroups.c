@@ -34,21 +34,6 @@ cg_ctrl_name(enum cg_ctrl c)
     return c < CG_NCTRL ? ctrl_names[c] : "?";
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void
 sleep_ms(int ms)
 {
@@ -69,14 +54,14 @@ cg_dir_write(const char *dir, const char *file, const char *value, char *err, si
     snprintf(path, sizeof(path), "%s/%s", dir, file);
     if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
         e = errno;
-        seterr(err, errlen, "open %s: %s", path, strerror(e));
+        ag_errf(err, errlen, "open %s: %s", path, strerror(e));
         return ag_from_errno(e);
     }
     n = write(fd, value, len);
     e = errno;
     close(fd);
     if (n != (ssize_t)len) {
-        seterr(err, errlen, "write '%s' to %s: %s", value, path, n < 0 ? strerror(e) : "short");
+        ag_errf(err, errlen, "write '%s' to %s: %s", value, path, n < 0 ? strerror(e) : "short");
         return n < 0 ? ag_from_errno(e) : -AG_EIO;
     }
     return 0;
@@ -437,7 +422,7 @@ cg_detect(struct cg_layout *out, char *err, size_t errlen)
     int fd, rv;
 
     if ((fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)) < 0) {
-        seterr(err, errlen, "open /proc/self/mountinfo: %s", strerror(errno));
+        ag_errf(err, errlen, "open /proc/self/mountinfo: %s", strerror(errno));
         memset(out, 0, sizeof(*out));
         snprintf(out->name, sizeof(out->name), "none");
         return -AG_EIO;
@@ -508,13 +493,13 @@ mkdir_p(const char *path, char *err, size_t errlen)
             continue;
         *p = '\0';
         if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            seterr(err, errlen, "mkdir %s: %s", buf, strerror(errno));
+            ag_errf(err, errlen, "mkdir %s: %s", buf, strerror(errno));
             return ag_from_errno(errno);
         }
         *p = '/';
     }
     if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-        seterr(err, errlen, "mkdir %s: %s", buf, strerror(errno));
+        ag_errf(err, errlen, "mkdir %s: %s", buf, strerror(errno));
         return ag_from_errno(errno);
     }
     return 0;
@@ -528,7 +513,7 @@ v2_enable(const char *dir, const char *want, char *err, size_t errlen)
     int rv;
 
     if (cg_dir_read(dir, "cgroup.subtree_control", have, sizeof(have)) != 0) {
-        seterr(err, errlen, "cannot read %s/cgroup.subtree_control", dir);
+        ag_errf(err, errlen, "cannot read %s/cgroup.subtree_control", dir);
         return -AG_EIO;
     }
     snprintf(copy, sizeof(copy), "%s", want);
@@ -549,7 +534,7 @@ cg_setup(const struct cg_layout *l, const char *root, unsigned mask, char *err, 
     int rv;
 
     if (root == NULL || root[0] == '\0' || root[0] == '/' || strstr(root, "..") != NULL) {
-        seterr(err, errlen, "bad cgroups root '%s': a relative path such as \"agora\"",
+        ag_errf(err, errlen, "bad cgroups root '%s': a relative path such as \"agora\"",
                root ? root : "");
         return -AG_EINVAL;
     }
@@ -557,7 +542,7 @@ cg_setup(const struct cg_layout *l, const char *root, unsigned mask, char *err, 
         if (!(mask & CG_MASK(c)))
             continue;
         if (l->ctrl[c].version == 0) {
-            seterr(err, errlen, "cgroup controller %s is not mounted (layout %s)", ctrl_names[c],
+            ag_errf(err, errlen, "cgroup controller %s is not mounted (layout %s)", ctrl_names[c],
                    l->name);
             return -AG_ENOENT;
         }
@@ -568,7 +553,7 @@ cg_setup(const struct cg_layout *l, const char *root, unsigned mask, char *err, 
         if (same_dir_as_earlier(l, mask, c))
             continue;
         if ((rv = cg_path(l, root, c, NULL, path, sizeof(path))) != 0) {
-            seterr(err, errlen, "cgroup path too long");
+            ag_errf(err, errlen, "cgroup path too long");
             return rv;
         }
         if ((rv = mkdir_p(path, err, errlen)) != 0)
@@ -609,7 +594,7 @@ cg_create(const struct cg_layout *l, const char *root, unsigned mask, const char
         if (!(mask & CG_MASK(c)) || same_dir_as_earlier(l, mask, c))
             continue;
         if ((rv = cg_path(l, root, c, id, path, sizeof(path))) != 0) {
-            seterr(err, errlen, "no %s cgroup for container %s", ctrl_names[c], id);
+            ag_errf(err, errlen, "no %s cgroup for container %s", ctrl_names[c], id);
             cg_destroy(l, root, mask, id);
             return rv;
         }
@@ -617,7 +602,7 @@ cg_create(const struct cg_layout *l, const char *root, unsigned mask, const char
             mkdir_p(path, NULL, 0);
         if (access(path, F_OK) != 0) {
             rv = ag_from_errno(errno);
-            seterr(err, errlen, "mkdir %s: %s", path, strerror(errno));
+            ag_errf(err, errlen, "mkdir %s: %s", path, strerror(errno));
             cg_destroy(l, root, mask, id);
             return rv;
         }
@@ -685,7 +670,7 @@ ctrl_write(const struct cg_layout *l, const char *root, enum cg_ctrl c, const ch
     char dir[PATH_MAX];
 
     if (cg_path(l, root, c, id, dir, sizeof(dir)) != 0) {
-        seterr(err, errlen, "no %s cgroup", ctrl_names[c]);
+        ag_errf(err, errlen, "no %s cgroup", ctrl_names[c]);
         return -AG_ENOENT;
     }
     return cg_dir_write(dir, file, value, err, errlen);
@@ -737,7 +722,7 @@ cg_set_mem(const struct cg_layout *l, const char *root, const char *id, uint64_t
     int rv;
 
     if (cg_path(l, root, CG_MEMORY, id, dir, sizeof(dir)) != 0) {
-        seterr(err, errlen, "no memory cgroup");
+        ag_errf(err, errlen, "no memory cgroup");
         return -AG_ENOENT;
     }
     snprintf(buf, sizeof(buf), "%llu", (unsigned long long)bytes);
