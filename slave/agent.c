@@ -2,6 +2,7 @@
 #include "agent.h"
 
 #include "auth.h"
+#include "clock.h"
 #include "containerizer.h"
 #include "error.h"
 #include "health.h"
@@ -51,14 +52,6 @@ static void agent_update(struct agent *a, struct agent_task *t, enum msg_task_st
 static void remove_later(struct agent *a, const char *path);
 
 /* ---- small helpers ---- */
-
-double
-agent_wall_time(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
 
 static int64_t
 now_ms(const struct agent *a)
@@ -489,7 +482,7 @@ agent_update(struct agent *a, struct agent_task *t, enum msg_task_state state, c
     s.message = (char *)(message ? message : "");
     s.source = (char *)source;
     s.uuid = uuid;
-    s.timestamp = agent_wall_time();
+    s.timestamp = clock_wall();
     s.healthy = t->healthy;
     if (msg_task_status_copy(&t->st.status, &s) != 0)
         xalloc_die(0);
@@ -663,7 +656,7 @@ send_usage_report(struct agent *a, int64_t now)
     const char *key;
     void *val;
     size_t n = 0, cap = 0;
-    double wall = agent_wall_time();
+    double wall = clock_wall();
     int64_t every = a->cfg.usage_report_ms;
     uint64_t t0 = uv_hrtime();
 
@@ -708,7 +701,7 @@ send_final_usage(struct agent *a, const struct agent_task *t, const struct cg_st
     struct cg_stats s = *counters;
 
     usage_limits(t, &s);
-    usage_sample(t, &s, agent_wall_time(), &sample);
+    usage_sample(t, &s, clock_wall(), &sample);
     send_usage_samples(a, &sample, 1);
 }
 
@@ -957,7 +950,7 @@ agent_run_task(struct agent *a, struct msg_run_task *rt)
     if (ids_new_uuid(cid) != 0)
         abort();
     snprintf(t->st.container_id, sizeof(t->st.container_id), "%s", cid);
-    t->launched = agent_wall_time();
+    t->launched = clock_wall();
     if (hmap_put(&a->tasks, t->key, t) != 0 || hmap_put(&a->containers, cid, t) != 0)
         xalloc_die(0);
     f->ntasks++;
@@ -1035,7 +1028,7 @@ agent_update_unknown(struct agent *a, const char *framework_id, const char *task
     s.message = "unknown task";
     s.source = SOURCE_AGENT;
     s.uuid = uuid;
-    s.timestamp = agent_wall_time();
+    s.timestamp = clock_wall();
     if ((rv = ckpt_begin(a)) == 0)
         rv = ckpt_end(a, state_add_update(a->state, &s));
     if (rv != 0)
@@ -1164,7 +1157,7 @@ handle_registered(struct agent *a, const struct msg_agent_registered *r)
     a->conn = AGENT_REGISTERED;
     a->ping_interval_ms = r->ping_interval_ms;
     a->backoff_ms = 0;
-    a->registered_time = agent_wall_time();
+    a->registered_time = clock_wall();
     a->stats.registrations++;
     log_info("registered with the master agent_id=%s master=%s ping_interval_ms=%u "
              "pending_updates=%zu",
@@ -1468,7 +1461,7 @@ gc_delay_ms(const struct agent *a)
 static void
 gc_sweep(struct agent *a)
 {
-    double now = agent_wall_time(), delay = (double)gc_delay_ms(a) / 1000.0;
+    double now = clock_wall(), delay = (double)gc_delay_ms(a) / 1000.0;
     char fdir[PATH_MAX + 256], tdir[2 * PATH_MAX];
     struct dirent *fe, *te;
     struct stat st;
@@ -1763,7 +1756,7 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
     a = xcalloc(1, sizeof(*a));
     a->loop = loop;
     a->cfg = *cfg;
-    a->start_time = agent_wall_time();
+    a->start_time = clock_wall();
     res_init(&a->resources);
     attr_init(&a->attributes);
     hmap_init(&a->tasks);

@@ -189,8 +189,6 @@ int agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *c
  */
 void agent_close(struct agent *a);
 
-/* Wall-clock seconds since the epoch. */
-double agent_wall_time(void);
 
 /*
  * Resource usage of a live task: from its container's cgroups (*cgroups set

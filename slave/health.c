@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "health.h"
 
+#include "clock.h"
 #include "error.h"
 #include "hmap.h"
 #include "ids.h"
@@ -65,14 +66,6 @@ health_judge(struct health_state *s, const struct msg_health_check *hc, bool ok,
         return true;
     }
     return false;
-}
-
-static double
-wall_now(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
 static uint64_t
@@ -145,7 +138,7 @@ probe_exit(uv_process_t *p, int64_t exit_status, int term_signal)
     else
         snprintf(why, sizeof(why), "%s health check %s", k->type, ok ? "passed" : "failed");
     log_debug("health: container_id=%s %s", k->id, why);
-    if (health_judge(&k->st, &k->hc, ok, wall_now() - k->started))
+    if (health_judge(&k->st, &k->hc, ok, clock_wall() - k->started))
         k->h->cb->on_verdict(k->h->arg, k->id, k->st.verdict == HEALTH_HEALTHY, why);
     if (!k->stopped)
         uv_timer_start(&k->timer, run_probe, ms_of(k->interval_s), 0);

@@ -3,6 +3,7 @@
 
 #include "agent.h"
 #include "isolators/cgroups.h"
+#include "clock.h"
 #include "containerizer.h"
 #include "error.h"
 #include "flags.h"
@@ -190,7 +191,7 @@ get_statistics(void *arg, struct http_req *req)
         json_object_set_new(o, "container_id", json_string(t->st.container_id));
         json_object_set_new(o, "executor_pid", json_integer(t->st.pid));
         json_object_set_new(o, "task_pid", json_integer(t->task_pid));
-        json_object_set_new(st, "timestamp", json_real(agent_wall_time()));
+        json_object_set_new(st, "timestamp", json_real(clock_wall()));
         if (agent_task_usage(a, t, &s, &cg)) {
             json_object_set_new(st, "cpus_user_time_secs", json_real(s.cpu_user_s));
             json_object_set_new(st, "cpus_system_time_secs", json_real(s.cpu_system_s));
@@ -298,7 +299,7 @@ ametrics_collect(void *arg)
         }
     }
     ametrics_set(a, "slave/registered", a->conn == AGENT_REGISTERED);
-    ametrics_set(a, "slave/uptime_secs", agent_wall_time() - a->start_time);
+    ametrics_set(a, "slave/uptime_secs", clock_wall() - a->start_time);
     ametrics_set(a, "slave/tasks_running", (double)running);
     ametrics_set(a, "slave/tasks_staging", (double)staging);
     ametrics_set(a, "slave/tasks_starting", (double)starting);

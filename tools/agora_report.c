@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "clock.h"
 #include "error.h"
 #include "report.h"
 #include "report_render.h"
@@ -110,14 +111,6 @@ compute_report(const char *path, const struct report_query *q, bool html, json_t
     return rc == 0 ? CLI_OK : cli_error("%s", err);
 }
 
-static int64_t
-wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 int
 cmd_report(int argc, char **argv)
 {
@@ -151,7 +144,7 @@ cmd_report(int argc, char **argv)
         opt_timeline = fmt == REPORT_HTML ? 120 : 0;
     snprintf(tl, sizeof(tl), "%lld", (long long)opt_timeline);
     snprintf(top, sizeof(top), "%lld", (long long)opt_top);
-    rc = report_query_parse(&q, wall_ms(), opt_since, opt_until, opt_by, top, opt_price, tl, err,
+    rc = report_query_parse(&q, clock_wall_ms(), opt_since, opt_until, opt_by, top, opt_price, tl, err,
                             sizeof(err));
     if (rc != 0) {
         status = cli_usage_error("report", "%s", err);

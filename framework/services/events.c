@@ -3,6 +3,7 @@
 #include "events.h"
 
 #include "app.h"
+#include "clock.h"
 #include "error.h"
 #include "http.h"
 #include "log.h"
@@ -23,14 +24,6 @@ struct events {
     struct sub *subs;
     size_t n;
 };
-
-static double
-now_s(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return tv.tv_sec + tv.tv_usec / 1e6;
-}
 
 struct events *
 events_new(void)
@@ -126,7 +119,7 @@ events_subscribe(struct events *ev, struct http_req *req, const char *types, con
         ev->subs->prev = s;
     ev->subs = s;
     ev->n++;
-    app_format_time(now_s(), ts);
+    app_format_time(clock_wall(), ts);
     att = json_pack("{s:s,s:s,s:s}", "eventType", "event_stream_attached", "timestamp", ts,
                     "remoteAddress", remote ? remote : "");
     data = json_dumps(att, JSON_COMPACT);
@@ -148,7 +141,7 @@ events_emit(struct events *ev, json_t *event)
         return;
     }
     if (json_object_get(event, "timestamp") == NULL) {
-        app_format_time(now_s(), ts);
+        app_format_time(clock_wall(), ts);
         json_object_set_new(event, "timestamp", json_string(ts));
     }
     data = json_dumps(event, JSON_COMPACT);

@@ -23,7 +23,7 @@
 static void
 next_version(struct svc *s, char out[APP_VERSION_LEN + 1])
 {
-    double now = floor(svc_now() * 1000.0) / 1000.0;
+    double now = floor(clock_wall() * 1000.0) / 1000.0;
 
     if (now <= s->last_version)
         now = s->last_version + 0.001;
@@ -258,7 +258,7 @@ send_kill(struct svc *s, struct svc_task *t)
     snprintf(it->task_id, sizeof(it->task_id), "%s", t->id);
     snprintf(it->agent_id, sizeof(it->agent_id), "%s", t->agent_id);
     t->kill_sent = true;
-    t->kill_at = svc_now();
+    t->kill_at = clock_wall();
 }
 
 static void
@@ -305,7 +305,7 @@ task_end(struct svc *s, struct svc_task *t, enum ag_task_state state, const char
          const char *message, bool count_failure)
 {
     struct svc_app *app = t->app;
-    double now = svc_now();
+    double now = clock_wall();
 
     if (count_failure && t->kill == 0) {
         char ts[APP_VERSION_LEN + 1];
@@ -426,7 +426,7 @@ converge_app(struct svc *s, struct svc_app *app, double now)
 void
 svc_converge(struct svc *s)
 {
-    double now = svc_now();
+    double now = clock_wall();
     size_t n;
     struct svc_app **apps;
 
@@ -463,7 +463,7 @@ update_offer_interest(struct svc *s)
 
     if (!s->subscribed || s->fx == NULL)
         return;
-    pending = s->reconciled ? svc_pending_launches(s, svc_now()) : 0;
+    pending = s->reconciled ? svc_pending_launches(s, clock_wall()) : 0;
     if (pending > 0 && (s->offers_wanted != 1 || pending > s->last_pending)) {
         s->fx->revive(s->fx_arg);
         s->offers_wanted = 1;
@@ -505,7 +505,7 @@ apply_update(struct svc *s, const struct svc_update *u)
     struct svc_task *t = hmap_get(&s->tasks, u->task_id);
     enum ag_task_state prev;
     int prev_healthy;
-    double now = svc_now();
+    double now = clock_wall();
     json_t *ports;
 
     metrics_inc(s->m_updates);
@@ -663,7 +663,7 @@ svc_end_turn(struct svc *s)
 void
 svc_tick(struct svc *s)
 {
-    double now = svc_now();
+    double now = clock_wall();
     size_t it = 0;
     void *val;
 
@@ -830,7 +830,7 @@ g_events(void *arg)
 static double
 g_uptime(void *arg)
 {
-    return svc_now() - ((struct svc *)arg)->started_at;
+    return clock_wall() - ((struct svc *)arg)->started_at;
 }
 
 static void
@@ -870,7 +870,7 @@ svc_open(struct svc *s, const struct svc_flags *f)
     s->f = f;
     s->out = xcalloc(1, sizeof(*s->out));
     s->offers_wanted = -1;
-    s->started_at = svc_now();
+    s->started_at = clock_wall();
     s->tokens = (double)f->unhealthy_kill_burst;
     s->tokens_at = s->started_at;
     hmap_init(&s->apps);

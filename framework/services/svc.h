@@ -56,6 +56,7 @@
 
 #include "error.h" /* before <agora/scheduler.h> */
 #include "app.h"
+#include "clock.h"
 #include "deploy.h"
 #include "hmap.h"
 #include "log.h"
@@ -229,15 +230,6 @@ struct svc_update {
     enum ag_task_state state;
     int healthy; /* -1 no verdict */
 };
-
-/* Seconds since the epoch, with microseconds. */
-static inline double
-svc_now(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return tv.tv_sec + tv.tv_usec / 1e6;
-}
 
 /* A store write that failed: fatal (see "Persistence" above). */
 static inline void

@@ -96,7 +96,7 @@ svcd_new(struct svc *s, struct svc_app *app, enum svc_dep_kind kind, json_t *ori
     dep->kind = kind;
     snprintf(dep->version, sizeof(dep->version), "%s", app->spec->version);
     dep->original = original;
-    dep->started = svc_now();
+    dep->started = clock_wall();
     if (rollback_of != NULL)
         snprintf(dep->rollback_of, sizeof(dep->rollback_of), "%s", rollback_of);
     app->dep = dep;

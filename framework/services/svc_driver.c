@@ -210,7 +210,7 @@ on_subscribed(struct svcdrv *b, const char *fid, bool resub)
     if (n > 0) {
         ag_driver_reconcile_until_known(b->driver, ids, agents, n, 1.0, 30.0);
         if (!s->reconciled)
-            s->reconcile_started = svc_now();
+            s->reconcile_started = clock_wall();
     } else if (!s->reconciled) {
         s->reconciled = true;
         log_info("nothing to reconcile");
@@ -312,7 +312,7 @@ drv_handle(void *arg, int status)
         break;
     case DRV_RECONCILED:
         if (!s->reconciled)
-            log_info("reconciliation done after %.1fs", svc_now() - s->reconcile_started);
+            log_info("reconciliation done after %.1fs", clock_wall() - s->reconcile_started);
         s->reconciled = true;
         s->dirty = true;
         break;
@@ -420,7 +420,7 @@ void
 svcdrv_tick(struct svcdrv *d)
 {
     struct svc *s = d->s;
-    double now = svc_now();
+    double now = clock_wall();
 
     if (!s->reconciled && s->subscribed &&
         now - s->reconcile_started > s->f->reconciliation_timeout_ms / 1000.0) {

@@ -274,7 +274,7 @@ fill_offers(struct svc *s, struct offer_ctx *ctx, size_t n, double now,
 void
 svco_handle(struct svc *s, const struct svco_offer *offers, size_t n)
 {
-    double now = svc_now();
+    double now = clock_wall();
     double long_s = s->f->decline_ms / 1000.0, unfit_s = s->f->decline_unfit_ms / 1000.0;
     struct plan_placed *known;
     struct offer_ctx *ctx;

@@ -187,7 +187,7 @@ json_t *
 svcr_queue_json(struct svc *s)
 {
     json_t *q = json_array();
-    double now = svc_now();
+    double now = clock_wall();
     struct svc_app **apps;
     size_t n;
 
