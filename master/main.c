@@ -1,6 +1,7 @@
 /* agora-master: flags, logging and the loop. */
 #include "master.h"
 
+#include "daemon.h"
 #include "error.h"
 #include "flags.h"
 #include "ids.h"
@@ -57,42 +58,24 @@ main(int argc, char **argv)
 {
     struct master m;
     uv_loop_t loop;
-    char err[512], uuid[IDS_UUID_LEN + 1];
+    char uuid[IDS_UUID_LEN + 1];
     enum ag_log_level level;
     int rc;
 
-    rc = flags_parse(master_flag_table, &argc, argv, err, sizeof(err));
-    if (rc == FLAGS_HELP) {
-        flags_usage(master_flag_table, "agora-master",
-                    "The Agora master: aggregates agents' resources, offers them to frameworks "
-                    "and tracks every task. Operator HTTP API and the agent/framework message "
-                    "stream share --port.",
-                    stdout);
-        return 0;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "agora-master: %s\n", err);
-        return 1;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "agora-master: unexpected argument '%s'; see --help\n", argv[1]);
-        return 1;
-    }
-    if (log_parse_level(mf.logging_level, &level) != 0) {
-        fprintf(stderr, "agora-master: bad --logging_level '%s': use DEBUG, INFO, WARNING or "
-                        "ERROR\n",
-                mf.logging_level);
-        return 1;
-    }
+    rc = daemon_flags(master_flag_table, &argc, argv, "agora-master",
+                      "The Agora master: aggregates agents' resources, offers them to frameworks "
+                      "and tracks every task. Operator HTTP API and the agent/framework message "
+                      "stream share --port.",
+                      &mf.logging_level, &level);
+    if (rc != DAEMON_RUN)
+        return rc;
     if (mf.port <= 0 || mf.port > 65535 || mf.max_agent_ping_timeouts < 1 ||
         mf.agent_ping_timeout_ms <= 0) {
         fprintf(stderr, "agora-master: --port must be 1-65535, --agent_ping_timeout > 0 and "
                         "--max_agent_ping_timeouts >= 1\n");
         return 1;
     }
-    log_set_component("master");
-    log_set_level(level);
-    signal(SIGPIPE, SIG_IGN);
+    daemon_logging("master", level);
     mf.authenticate = mf.credentials != NULL && mf.credentials[0] != '\0';
 
     memset(&m, 0, sizeof(m));

@@ -1,6 +1,7 @@
 /* agora-agent: flags, logging, signals and the loop. */
 #include "agent.h"
 
+#include "daemon.h"
 #include "error.h"
 #include "flags.h"
 #include "log.h"
@@ -99,43 +100,21 @@ main(int argc, char **argv)
     char err[1024];
     int rc;
 
-    rc = flags_parse(agent_flag_table, &argc, argv, err, sizeof(err));
-    if (rc == FLAGS_HELP) {
-        flags_usage(agent_flag_table, "agora-agent",
-                    "The Agora agent: registers this machine's resources with the master, runs "
-                    "tasks through agora-executor and reports their states reliably. HTTP "
-                    "endpoints on --port: /state, /flags, /health, /monitor/statistics, "
-                    "/metrics/snapshot, /metrics, /files/read, /files/browse; POST /containers/update.",
-                    stdout);
-        flags_free(agent_flag_table);
-        return 0;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "agora-agent: %s\n", err);
-        flags_free(agent_flag_table);
-        return 1;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "agora-agent: unexpected argument '%s'; see --help\n", argv[1]);
-        flags_free(agent_flag_table);
-        return 1;
-    }
-    if (log_parse_level(f_logging_level, &level) != 0) {
-        fprintf(stderr,
-                "agora-agent: bad --logging_level '%s': use DEBUG, INFO, WARNING or "
-                "ERROR\n",
-                f_logging_level);
-        flags_free(agent_flag_table);
-        return 1;
-    }
+    rc = daemon_flags(agent_flag_table, &argc, argv, "agora-agent",
+                      "The Agora agent: registers this machine's resources with the master, runs "
+                      "tasks through agora-executor and reports their states reliably. HTTP "
+                      "endpoints on --port: /state, /flags, /health, /monitor/statistics, "
+                      "/metrics/snapshot, /metrics, /files/read, /files/browse; POST "
+                      "/containers/update.",
+                      &f_logging_level, &level);
+    if (rc != DAEMON_RUN)
+        return rc;
     if (f_port < 0 || f_port > 65535) {
         fprintf(stderr, "agora-agent: bad --port %lld: expected 0-65535\n", (long long)f_port);
         flags_free(agent_flag_table);
         return 1;
     }
-    log_set_component("agent");
-    log_set_level(level);
-    signal(SIGPIPE, SIG_IGN);
+    daemon_logging("agent", level);
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.master = f_master;

@@ -9,6 +9,7 @@
 #include "svc.h"
 #include "svc_driver.h"
 
+#include "daemon.h"
 #include "error.h"
 #include "flags.h"
 #include "http.h"
@@ -189,30 +190,16 @@ main(int argc, char **argv)
 {
     static struct daemon d;
     uv_loop_t loop;
-    char err[512], host[256];
+    char host[256];
     enum ag_log_level level;
     int rc;
 
-    rc = flags_parse(svc_flag_table, &argc, argv, err, sizeof(err));
-    if (rc == FLAGS_HELP) {
-        flags_usage(svc_flag_table, "agora-services",
-                    "Long-running services on Agora with Marathon's REST API (v2): apps, "
-                    "deployments, health-based replacement, rolling upgrades.",
-                    stdout);
-        return 0;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "agora-services: %s\n", err);
-        return 1;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "agora-services: unexpected argument '%s'; see --help\n", argv[1]);
-        return 1;
-    }
-    if (log_parse_level(sf.logging_level, &level) != 0) {
-        fprintf(stderr, "agora-services: bad --logging_level '%s'\n", sf.logging_level);
-        return 1;
-    }
+    rc = daemon_flags(svc_flag_table, &argc, argv, "agora-services",
+                      "Long-running services on Agora with Marathon's REST API (v2): apps, "
+                      "deployments, health-based replacement, rolling upgrades.",
+                      &sf.logging_level, &level);
+    if (rc != DAEMON_RUN)
+        return rc;
     if (sf.http_port < 0 || sf.http_port > 65535 || sf.max_versions < 1 ||
         sf.rollback_failures < 1 || sf.unhealthy_kill_rate < 0 || sf.unhealthy_kill_burst < 1) {
         fprintf(stderr, "agora-services: --http_port must be 0-65535, --max_versions, "
@@ -225,18 +212,14 @@ main(int argc, char **argv)
             snprintf(host, sizeof(host), "localhost");
         host[sizeof(host) - 1] = '\0';
         free(sf.hostname);
-        sf.hostname = strdup(host);
-        if (sf.hostname == NULL)
-            abort();
+        sf.hostname = xstrdup(host);
     }
     if (mkdir(sf.work_dir, 0755) != 0 && access(sf.work_dir, W_OK) != 0) {
         fprintf(stderr, "agora-services: cannot use --work_dir=%s\n", sf.work_dir);
         return 1;
     }
-    log_set_component("services");
-    log_set_level(level);
+    daemon_logging("services", level);
     ag_log_level(level == AG_LOG_DEBUG ? "DEBUG" : level == AG_LOG_INFO ? "INFO" : "WARNING");
-    signal(SIGPIPE, SIG_IGN);
 
     uv_loop_init(&loop);
     uint64_t seed = 0;
