@@ -322,6 +322,16 @@ metrics_read_u64(void *p)
 }
 
 int
+metrics_counters_u64(struct metrics *reg, const struct metrics_u64 *v, size_t n)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = metrics_counter_fn(reg, v[i].name, metrics_read_u64, v[i].count);
+    return rc;
+}
+
+int
 metrics_collector(struct metrics *reg, void (*fn)(void *arg), void *arg)
 {
     if (reg == NULL || fn == NULL)

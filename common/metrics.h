@@ -82,6 +82,14 @@ int metrics_gauge_fn(struct metrics *reg, const char *name, double (*fn)(void *a
 int metrics_counter_fn(struct metrics *reg, const char *name, uint64_t (*fn)(void *arg), void *arg);
 uint64_t metrics_read_u64(void *p);
 
+/* Registers each of `n` counts a daemon keeps as a computed counter
+ * (metrics_counter_fn with metrics_read_u64). Returns 0 or the first error. */
+struct metrics_u64 {
+    const char *name;
+    uint64_t *count;
+};
+int metrics_counters_u64(struct metrics *reg, const struct metrics_u64 *v, size_t n);
+
 /* Registers `fn(arg)` to run on the registry thread at the start of each
  * rendering, before any value is read: it may set gauges from the daemon's
  * state (one pass over the tasks setting several gauges, say). At most

@@ -716,10 +716,7 @@ mmetrics_malformed(void *arg)
 static int
 mmetrics_register(struct master *m)
 {
-    const struct {
-        const char *name;
-        uint64_t *count;
-    } counters[] = {
+    const struct metrics_u64 counters[] = {
         {"master/messages_received", &m->msgs_in},
         {"master/messages_sent", &m->msgs_out},
         {"master/invalid_messages", &m->msgs_invalid},
@@ -736,10 +733,8 @@ mmetrics_register(struct master *m)
         {"master/books_discrepancies", &m->books_problems},
         {"allocator/allocation_runs", &m->alloc_runs},
     };
-    int rc = 0;
+    int rc = metrics_counters_u64(m->metrics, counters, sizeof(counters) / sizeof(counters[0]));
 
-    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]) && rc == 0; i++)
-        rc = metrics_counter_fn(m->metrics, counters[i].name, metrics_read_u64, counters[i].count);
     if (rc == 0)
         rc = metrics_counter_fn(m->metrics, "transport/retransmits", mmetrics_retransmits, m);
     if (rc == 0)

@@ -314,10 +314,7 @@ ametrics_collect(void *arg)
 static int
 ametrics_register(struct agent *a)
 {
-    const struct {
-        const char *name;
-        uint64_t *count;
-    } counters[] = {
+    const struct metrics_u64 counters[] = {
         {"slave/tasks_finished", &a->stats.finished},
         {"slave/tasks_failed", &a->stats.failed},
         {"slave/tasks_killed", &a->stats.killed},
@@ -330,12 +327,11 @@ ametrics_register(struct agent *a)
         {"slave/status_updates_retried", &a->su.retries},
         {"slave/status_updates_acknowledged", &a->su.acked},
     };
-    int rc = 0;
+    int rc;
 
     if (a->metrics == NULL && (a->metrics = metrics_new()) == NULL)
         return -AG_ENOMEM;
-    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]) && rc == 0; i++)
-        rc = metrics_counter_fn(a->metrics, counters[i].name, metrics_read_u64, counters[i].count);
+    rc = metrics_counters_u64(a->metrics, counters, sizeof(counters) / sizeof(counters[0]));
     if (rc == 0)
         rc = metrics_collector(a->metrics, ametrics_collect, a);
     if (rc == 0)

@@ -292,6 +292,17 @@ test_computed(void)
     for (int i = 1; i < METRICS_COLLECTORS; i++)
         CHECK_EQ_INT(metrics_collector(reg, collect, &c), 0);
     CHECK_EQ_INT(metrics_collector(reg, collect, &c), -AG_ENOSPC);
+    {
+        uint64_t x = 5, y = 6;
+        const struct metrics_u64 v[] = {{"t/x", &x}, {"t/y", &y}};
+        CHECK_EQ_INT(metrics_counters_u64(reg, v, 2), 0);
+        CHECK_EQ_INT(metrics_counters_u64(reg, v, 1), -AG_EEXIST);
+        y = 7;
+        j = metrics_to_json(reg);
+        CHECK_EQ_INT(json_integer_value(json_object_get(j, "t/x")), 5);
+        CHECK_EQ_INT(json_integer_value(json_object_get(j, "t/y")), 7);
+        json_decref(j);
+    }
     metrics_free(reg);
 }
 
