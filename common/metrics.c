@@ -277,42 +277,47 @@ metrics_timer(struct metrics *reg, const char *name)
     return e != NULL ? e->u.timer : NULL;
 }
 
+/* Creates the computed metric `name` of `kind` (which must be new).
+ * Returns 0 and the entry, or as metrics_gauge_fn. */
+static int
+metrics_new_fn(struct metrics *reg, const char *name, enum metrics_kind kind, bool fn_set,
+               struct metrics_entry **e)
+{
+    bool created;
+    int rc;
+
+    if (!fn_set)
+        return -AG_EINVAL;
+    rc = metrics_get(reg, name, kind, e, &created);
+    if (rc == 0 && !created)
+        rc = -AG_EEXIST;
+    return rc;
+}
+
 int
 metrics_gauge_fn(struct metrics *reg, const char *name, double (*fn)(void *arg), void *arg)
 {
     struct metrics_entry *e;
-    bool created;
-    int rc;
+    int rc = metrics_new_fn(reg, name, METRICS_GAUGE_FN, fn != NULL, &e);
 
-    if (fn == NULL)
-        return -AG_EINVAL;
-    rc = metrics_get(reg, name, METRICS_GAUGE_FN, &e, &created);
-    if (rc != 0)
-        return rc;
-    if (!created)
-        return -AG_EEXIST;
-    e->u.gfn.fn = fn;
-    e->u.gfn.arg = arg;
-    return 0;
+    if (rc == 0) {
+        e->u.gfn.fn = fn;
+        e->u.gfn.arg = arg;
+    }
+    return rc;
 }
 
 int
 metrics_counter_fn(struct metrics *reg, const char *name, uint64_t (*fn)(void *arg), void *arg)
 {
     struct metrics_entry *e;
-    bool created;
-    int rc;
+    int rc = metrics_new_fn(reg, name, METRICS_COUNTER_FN, fn != NULL, &e);
 
-    if (fn == NULL)
-        return -AG_EINVAL;
-    rc = metrics_get(reg, name, METRICS_COUNTER_FN, &e, &created);
-    if (rc != 0)
-        return rc;
-    if (!created)
-        return -AG_EEXIST;
-    e->u.cfn.fn = fn;
-    e->u.cfn.arg = arg;
-    return 0;
+    if (rc == 0) {
+        e->u.cfn.fn = fn;
+        e->u.cfn.arg = arg;
+    }
+    return rc;
 }
 
 uint64_t
