@@ -14,7 +14,13 @@
 
 #define METRICS_PREFIX "agora_"
 
-enum metrics_kind { METRICS_COUNTER, METRICS_GAUGE, METRICS_GAUGE_FN, METRICS_TIMER, METRICS_COUNTER_FN };
+enum metrics_kind {
+    METRICS_COUNTER,
+    METRICS_GAUGE,
+    METRICS_GAUGE_FN,
+    METRICS_TIMER,
+    METRICS_COUNTER_FN
+};
 
 struct metrics_counter {
     _Atomic uint64_t v;

@@ -135,7 +135,6 @@ int metrics_to_prometheus(struct metrics *reg, char **out);
  * JSON for agora-services as Marathon does) and GET /metrics/snapshot (JSON)
  * through this. */
 struct http_req;
-void metrics_reply(struct metrics *reg, struct http_req *req, const char *format,
-                   bool prometheus);
+void metrics_reply(struct metrics *reg, struct http_req *req, const char *format, bool prometheus);
 
 #endif

@@ -51,12 +51,13 @@ task_json_health_check(const struct msg_health_check *hc)
     if (strcmp(type, "COMMAND") == 0)
         json_object_set_new(o, "command", json_pack("{s:s}", "value", task_json_str(hc->command)));
     else if (strcmp(type, "HTTP") == 0)
-        json_object_set_new(o, "http", json_pack("{s:i, s:i, s:s}", "port", (int)hc->port,
-                                                 "port_index", (int)hc->port_index, "path",
-                                                 task_json_str(hc->path)));
+        json_object_set_new(o, "http",
+                            json_pack("{s:i, s:i, s:s}", "port", (int)hc->port, "port_index",
+                                      (int)hc->port_index, "path", task_json_str(hc->path)));
     else if (strcmp(type, "TCP") == 0)
-        json_object_set_new(o, "tcp", json_pack("{s:i, s:i}", "port", (int)hc->port, "port_index",
-                                                (int)hc->port_index));
+        json_object_set_new(
+            o, "tcp",
+            json_pack("{s:i, s:i}", "port", (int)hc->port, "port_index", (int)hc->port_index));
     return o;
 }
 
@@ -87,18 +88,17 @@ task_json_new(const struct msg_task_info *info, const struct msg_task_status *la
     }
     json_object_set_new(t, "statuses", statuses);
     for (size_t i = 0; i < info->nlabels; i++)
-        json_array_append_new(labels, json_pack("{s:s, s:s}", "key", task_json_str(info->labels[i].key),
-                                                "value", task_json_str(info->labels[i].value)));
+        json_array_append_new(labels,
+                              json_pack("{s:s, s:s}", "key", task_json_str(info->labels[i].key),
+                                        "value", task_json_str(info->labels[i].value)));
     json_object_set_new(t, "labels", labels);
     if (task_json_set(info->command.user))
         json_object_set_new(t, "user", json_string(info->command.user));
     if (task_json_set(info->container.image))
-        json_object_set_new(t, "container",
-                            json_pack("{s:s, s:s, s:s}", "type", "MESOS", "image",
-                                      info->container.image, "network",
-                                      task_json_set(info->container.network)
-                                          ? info->container.network
-                                          : "host"));
+        json_object_set_new(
+            t, "container",
+            json_pack("{s:s, s:s, s:s}", "type", "MESOS", "image", info->container.image, "network",
+                      task_json_set(info->container.network) ? info->container.network : "host"));
     if (info->has_health_check)
         json_object_set_new(t, "health_check", task_json_health_check(&info->health_check));
     return t;

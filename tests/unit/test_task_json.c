@@ -54,8 +54,8 @@ test_task(void)
     CHECK(json_is_true(json_object_get(t, "healthy")));
     CHECK_EQ_STR(json_string_value(json_object_get(t, "user")), "nobody");
     CHECK_EQ_INT(json_array_size(json_object_get(t, "labels")), 2);
-    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(json_object_get(t, "labels"), 1),
-                                                   "value")),
+    CHECK_EQ_STR(json_string_value(
+                     json_object_get(json_array_get(json_object_get(t, "labels"), 1), "value")),
                  "front");
     CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(t, "container"), "image")),
                  "busybox");
