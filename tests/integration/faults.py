@@ -14,7 +14,9 @@ Environment:
   T                      scratch directory (from lib.sh)
   AGORA_BIN              the build's bin directory
   AGORA_FAULT_SEED       seed (default 1; in soak mode each run draws its own)
-  AGORA_FAULT_ROUNDS     faults per run (default 8)
+  AGORA_FAULT_ROUNDS     faults per run (default 8; 20 in soak mode)
+  AGORA_FAULT_BUDGET     seconds after which a run injects no new fault (default 150;
+                         a soak's runs stop at its end instead)
   AGORA_FAULT_SECONDS    soak: keep starting runs with random seeds for this long
   AGORA_FAULT_CONVERGE   seconds a convergence check may wait (default 60)
   AGORA_FAULT_KINDS      comma-separated subset of the faults (default all)
@@ -549,6 +551,10 @@ class Cluster:
                 if live:
                     raise Violation("teardown-kills", "framework %s torn down, tasks %s live" % (
                         fid, live))
+            ic += 1
+            if fid not in {f.get("id") for f in mst.get("completed_frameworks", [])}:
+                raise Violation("teardown-recorded", "framework %s torn down, not in the "
+                                "master's completed_frameworks" % fid)
         # apps: exactly their instance count, in agora-services, the master and the agents
         info = get(self.surl + "/v2/info")
         if not info:
@@ -691,6 +697,7 @@ def run(seed, rounds, converge_s, deadline=None):
         rng.shuffle(plan)
         for i in range(rounds):
             if deadline is not None and now() >= deadline:
+                log("time budget spent: %d of %d faults injected" % (i, rounds))
                 break
             kind = plan[i] if i < len(plan) else rng.choice(KINDS)
             c.ops(rng.randint(1, 4))
@@ -714,7 +721,9 @@ def run(seed, rounds, converge_s, deadline=None):
 
 
 def main():
-    rounds = int(os.environ.get("AGORA_FAULT_ROUNDS", "8"))
+    soak = float(os.environ.get("AGORA_FAULT_SECONDS", "0")) > 0
+    rounds = int(os.environ.get("AGORA_FAULT_ROUNDS", "20" if soak else "8"))
+    budget = float(os.environ.get("AGORA_FAULT_BUDGET", "150"))
     converge_s = float(os.environ.get("AGORA_FAULT_CONVERGE", "60"))
     soak_s = float(os.environ.get("AGORA_FAULT_SECONDS", "0"))
     summary = {"runs": 0, "seeds": [], "faults": {k: 0 for k in FAULTS}, "checks": 0,
@@ -734,7 +743,7 @@ def main():
             break
         run_dir_reset()
         ok, stats, bad = run(seed, rounds, converge_s,
-                             deadline=t0 + soak_s if soak_s > 0 else None)
+                             deadline=t0 + soak_s if soak_s > 0 else now() + budget)
         summary["runs"] += 1
         summary["seeds"].append(seed)
         for k, v in stats["faults"].items():
@@ -759,18 +768,36 @@ def main():
 
 
 def run_dir_reset():
-    """Each run starts from empty state (soak runs share $T)."""
-    for p in task_processes():
+    """Each run starts from empty state (soak runs share $T): kills what the last
+    run's agents left (tasks, executors), removes their cgroups and the state."""
+    for pid, _, _ in task_processes():
         try:
-            os.kill(p[0], signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    subprocess.call(["sh", "-c", 'for f in "$T"/agent-*/meta/cgroups; do [ -f "$f" ] || continue; '
-                     'while read -r r; do for g in "$r"/*/; do [ -d "$g" ] && '
-                     'rmdir "$g" 2>/dev/null; done; done <"$f"; done; '
-                     'pkill -KILL -f "agora-executor --meta=$T" 2>/dev/null; '
-                     'cd "$T" && rm -rf master agent-* services wd-spread-* *.log; true'],
-                    env=dict(os.environ, T=T))
+    subprocess.call(["pkill", "-KILL", "-f", "agora-executor --meta=" + T])
+    time.sleep(0.3)
+    for a in AGENTS:
+        try:
+            with open(os.path.join(T, "agent-" + a, "meta", "cgroups")) as f:
+                roots = [r.strip() for r in f if r.strip()]
+        except OSError:
+            continue
+        for r in roots:
+            for g in (os.listdir(r) if os.path.isdir(r) else []):
+                if os.path.isdir(os.path.join(r, g)):
+                    try:
+                        os.rmdir(os.path.join(r, g))
+                    except OSError:
+                        pass
+            try:
+                os.rmdir(r)
+            except OSError:
+                pass
+    for name in os.listdir(T):
+        if name in ("master", "services") or name.startswith(("agent-", "wd-spread-")) or \
+                name.endswith(".log"):
+            subprocess.call(["rm", "-rf", os.path.join(T, name)])
 
 
 if __name__ == "__main__":
