@@ -235,9 +235,11 @@ class Cluster:
 
     # ---- start and restart ----
 
-    def wait(self, what, pred, secs):
+    def wait(self, what, pred, secs, proc=None):
         end = now() + secs
         while now() < end:
+            if proc is not None and not proc.alive():
+                raise Violation("startup", "%s: the process exited" % what)
             try:
                 if pred():
                     return
@@ -248,29 +250,54 @@ class Cluster:
 
     def start_master(self):
         self.master.start()
-        self.wait("master /health", lambda: http("GET", self.murl + "/health")[0] == 200, 20)
+        self.wait("master /health", lambda: http("GET", self.murl + "/health")[0] == 200, 20,
+                  self.master)
 
     def start_agent(self, name):
         self.agents[name].start()
         self.wait("agent %s /health" % name,
                   lambda: http("GET", "http://127.0.0.1:%d/health" % self.aport[name])[0] == 200,
-                  20)
+                  20, self.agents[name])
 
     def start_services(self):
         self.services.start()
         self.wait("agora-services subscribed",
-                  lambda: (get(self.surl + "/v2/info") or {}).get("frameworkId"), 30)
+                  lambda: (get(self.surl + "/v2/info") or {}).get("frameworkId"), 30,
+                  self.services)
 
     def start_plugin(self):
         self.plugin.start()
 
+    def first_start(self, proc, start, port_flag):
+        """Starts a daemon the first time; when it exits at once (its port, free when
+        drawn, was taken since), moves it to another port."""
+        for attempt in range(3):
+            try:
+                start()
+                return
+            except Violation:
+                if proc.alive() or attempt == 2:
+                    raise
+            old = [a for a in proc.argv if a.startswith(port_flag)][0]
+            oldp, newp = int(old.split("=")[1]), free_port()
+            log("  %s could not take port %d; moving it to %d" % (proc.name, oldp, newp))
+            for p in self.procs():
+                p.argv = [a.replace(":%d" % oldp, ":%d" % newp) if a.startswith("--master=")
+                          else "%s%d" % (port_flag, newp) if a == old else a for a in p.argv]
+            if proc is self.master:
+                self.mport, self.murl = newp, "http://127.0.0.1:%d" % newp
+            elif proc is self.services:
+                self.sport, self.surl = newp, "http://127.0.0.1:%d" % newp
+            else:
+                self.aport[proc.name[len("agent-"):]] = newp
+
     def start_all(self):
-        self.start_master()
+        self.first_start(self.master, self.start_master, "--port=")
         for a in AGENTS:
-            self.start_agent(a)
+            self.first_start(self.agents[a], lambda a=a: self.start_agent(a), "--port=")
         self.wait("3 active agents", lambda: len(
             [s for s in get(self.murl + "/state")["slaves"] if s["active"]]) == 3, 30)
-        self.start_services()
+        self.first_start(self.services, self.start_services, "--http_port=")
         self.start_plugin()
         for i, a in enumerate(AGENTS):
             app = "/pin-" + a
@@ -537,7 +564,9 @@ class Cluster:
                 raise Violation("allocator-books", "role %s: the allocator has %s allocated, its "
                                 "frameworks' tasks and offers hold %s" % (role, fmt(got), fmt(want)))
         # no process outlives its task
-        for pid, agent, tid in task_processes():
+        procs = task_processes()
+        self.last_counts = (len(mtasks), len(procs))
+        for pid, agent, tid in procs:
             ic += 1
             if tid not in mtasks or mtasks[tid][1]["slave_id"] != by_host[agent]["id"]:
                 raise Violation("no-orphan-process", "process %d (%s) of task %s on %s is alive; "
@@ -627,8 +656,9 @@ class Cluster:
         while True:
             try:
                 self.check_once()
-                log("  invariants hold (%s, after %.1f s%s)" % (
-                    label, now() - t0, "; waited on " + str(last) if last else ""))
+                log("  invariants hold (%s: %d live tasks, %d task processes; after %.1f s%s)"
+                    % (label, self.last_counts[0], self.last_counts[1], now() - t0,
+                       "; waited on " + str(last) if last else ""))
                 return
             except Violation as v:
                 if v.invariant in STICKY:
