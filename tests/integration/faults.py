@@ -580,6 +580,10 @@ class Cluster:
                 if live:
                     raise Violation("teardown-kills", "framework %s torn down, tasks %s live" % (
                         fid, live))
+        ic += 1
+        if self.untold:  # after the checks that show orphans, which say more
+            raise Violation("framework-told", self.untold[0])
+        for fid in self.torn_down:
             ic += 1
             if fid not in {f.get("id") for f in mst.get("completed_frameworks", [])}:
                 raise Violation("teardown-recorded", "framework %s torn down, not in the "
@@ -642,9 +646,6 @@ class Cluster:
         if sp is None or copies != ["r1", "r2", "r3"]:
             raise Violation("plugin-exact", "spread framework %s runs copies on racks %s, "
                             "want one on each of r1 r2 r3" % (sp, copies))
-        ic += 1
-        if self.untold:
-            raise Violation("framework-told", self.untold[0])
         self.stats["invariant_checks"] += ic
 
     def converge(self, label):
