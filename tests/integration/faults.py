@@ -83,7 +83,8 @@ def free_port():
 
 
 def http(method, url, body=None, timeout=5):
-    """(status, parsed JSON or text) or (0, error) when unreachable."""
+    """(status, parsed JSON or text); (0, error) when refused, (-1, error) when the
+    request timed out (its outcome is unknown)."""
     data = None
     headers = {}
     if body is not None:
@@ -98,7 +99,8 @@ def http(method, url, body=None, timeout=5):
         raw = e.read().decode(errors="replace")
         code = e.code
     except (OSError, urllib.error.URLError) as e:
-        return 0, str(e)
+        timed_out = isinstance(e, socket.timeout) or "timed out" in str(e)
+        return (-1 if timed_out else 0), str(e)
     try:
         return code, json.loads(raw)
     except ValueError:
@@ -222,6 +224,9 @@ class Cluster:
         self.pinned = {}
         self.torn_down = set()  # framework ids torn down
         self.untold = []  # teardowns the framework was not told of
+        # Torn down since the master's last restart (completed_frameworks, as in Mesos, is
+        # kept in memory only).
+        self.recorded = set()
         self.stats = {"faults": {k: 0 for k in FAULTS}, "checks": 0, "invariant_checks": 0,
                       "ops": 0, "samples": 0}
 
@@ -345,9 +350,7 @@ class Cluster:
             if code == 201:
                 self.apps[app] = spec["instances"]
                 self.app_spec[app] = spec
-            elif code == 0:
-                pass
-            else:  # timed out or refused: learn the truth at the next check
+            elif unknown(code):
                 self.apps[app] = None
                 self.app_spec[app] = spec
             return "create %s x%d -> %s" % (app, spec["instances"], code)
@@ -360,19 +363,17 @@ class Cluster:
             code, _ = http("PUT", self.surl + "/v2/apps" + app, {"instances": n})
             if code == 200:
                 self.apps[app] = n
-            elif code != 0:
+            elif unknown(code):
                 self.apps[app] = None
             return "scale %s to %d -> %s" % (app, n, code)
         if kind == "restart":
             code, _ = http("POST", self.surl + "/v2/apps%s/restart" % app)
             return "restart %s -> %s" % (app, code)
         code, _ = http("DELETE", self.surl + "/v2/apps" + app)
-        if code in (200, 202):
+        if code in (200, 202, 404):
             del self.apps[app]
             self.app_spec.pop(app, None)
-        elif code == 404:
-            del self.apps[app]
-        elif code != 0:
+        elif unknown(code):
             self.apps[app] = None
         return "delete %s -> %s" % (app, code)
 
@@ -395,6 +396,7 @@ class Cluster:
         self.stats["faults"][kind] += 1
         if kind == "master":
             self.master.kill9()
+            self.recorded.clear()
             self.ops(rng.randint(0, 2))
             time.sleep(rng.uniform(0, 2))
             self.start_master()
@@ -436,6 +438,7 @@ class Cluster:
         mark = os.path.getsize(logf)
         code, body = http("POST", self.murl + "/teardown", "frameworkId=" + fwid)
         self.torn_down.add(fwid)
+        self.recorded.add(fwid)
         if paused:
             time.sleep(rng.uniform(0, 2))
             self.agents[paused].cont()
@@ -583,7 +586,7 @@ class Cluster:
         ic += 1
         if self.untold:  # after the checks that show orphans, which say more
             raise Violation("framework-told", self.untold[0])
-        for fid in self.torn_down:
+        for fid in self.recorded:
             ic += 1
             if fid not in {f.get("id") for f in mst.get("completed_frameworks", [])}:
                 raise Violation("teardown-recorded", "framework %s torn down, not in the "
@@ -601,14 +604,18 @@ class Cluster:
         seen_tasks = set()
         for a in apps.get("apps", []):
             listed[a["id"]] = a
+        for app in [k for k, v in self.apps.items() if v is None]:
+            # the request's outcome was unknown; take agora-services' word
+            if app in listed:
+                self.apps[app] = listed[app]["instances"]
+            else:
+                del self.apps[app]
         ic += 1
         if set(listed) != set(self.apps):
             raise Violation("apps-exact", "agora-services lists apps %s, the driver created %s" % (
                 sorted(listed), sorted(self.apps)))
         for app, want in sorted(self.apps.items()):
             a = listed[app]
-            if want is None:  # the request's outcome was unknown; take agora-services' word
-                want = self.apps[app] = a["instances"]
             ic += 1
             if a["instances"] != want:
                 raise Violation("apps-exact", "%s: instances %d, asked for %d" % (
@@ -672,6 +679,12 @@ class Cluster:
 
 # Broken once, broken for good: raised at once, not waited on.
 STICKY = ("used<=total (master)", "used<=total (agent)", "offers-exclude-used", "framework-told")
+
+
+def unknown(code):
+    """Whether a request's outcome is unknown: it timed out or failed inside the
+    server. A refusal (connection refused, 4xx) changed nothing."""
+    return code == -1 or code >= 500
 
 
 def cmdline(pid):
