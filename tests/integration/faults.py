@@ -14,10 +14,13 @@ Environment:
   T                      scratch directory (from lib.sh)
   AGORA_BIN              the build's bin directory
   AGORA_FAULT_SEED       seed (default 1; in soak mode each run draws its own)
-  AGORA_FAULT_ROUNDS     faults per run (default 8; 20 in soak mode)
+  AGORA_FAULT_ROUNDS     faults per run (default 12; 20 in soak mode)
   AGORA_FAULT_BUDGET     seconds after which a run injects no new fault (default 150;
                          a soak's runs stop at its end instead)
-  AGORA_FAULT_SECONDS    soak: keep starting runs with random seeds for this long
+  AGORA_FAULT_SECONDS    soak: keep starting runs with random seeds for this long; a
+                         broken invariant ends its run (its logs go to $T/failed-SEED)
+                         and the soak goes on with another seed
+  AGORA_FAULT_STOP       1: a soak stops at the first broken invariant
   AGORA_FAULT_CONVERGE   seconds a convergence check may wait (default 60)
   AGORA_FAULT_KINDS      comma-separated subset of the faults (default all)
   AGORA_FAULT_SUMMARY    file to write the figures to (JSON)
@@ -766,7 +769,7 @@ def run(seed, rounds, converge_s, deadline=None):
 
 def main():
     soak = float(os.environ.get("AGORA_FAULT_SECONDS", "0")) > 0
-    rounds = int(os.environ.get("AGORA_FAULT_ROUNDS", "20" if soak else "8"))
+    rounds = int(os.environ.get("AGORA_FAULT_ROUNDS", "20" if soak else "12"))
     budget = float(os.environ.get("AGORA_FAULT_BUDGET", "150"))
     converge_s = float(os.environ.get("AGORA_FAULT_CONVERGE", "60"))
     soak_s = float(os.environ.get("AGORA_FAULT_SECONDS", "0"))
@@ -797,7 +800,14 @@ def main():
         if not ok:
             summary["violations"].append(bad)
             ok_all = False
-            break
+            if soak_s <= 0 or os.environ.get("AGORA_FAULT_STOP") == "1":
+                break
+            keep = os.path.join(T, "failed-%d" % seed)  # the next run clears $T
+            os.makedirs(keep)
+            for name in os.listdir(T):
+                if name.endswith(".log") or name in ("services", "master"):
+                    subprocess.call(["cp", "-r", os.path.join(T, name), keep])
+            log("soak: the logs of seed %d are in %s; going on with another seed" % (seed, keep))
     summary["seconds"] = round(now() - t0, 1)
     text = json.dumps(summary, indent=1)
     log("figures: faults %s, %d ops, %d convergence checks, %d invariant evaluations, "
