@@ -8,10 +8,12 @@
 # broken one, printing the seed to reproduce it with.
 #
 #   AGORA_FAULT_SEED=N      the seed (default 1)
-#   AGORA_FAULT_ROUNDS=N    faults per run (default 8; 20 in soak mode)
+#   AGORA_FAULT_ROUNDS=N    faults per run (default 12; 20 in soak mode)
 #   AGORA_FAULT_BUDGET=S    no new fault after S seconds (default 150), so the
 #                           run stays within ctest's 300 s
-#   AGORA_FAULT_SECONDS=S   soak: runs with random seeds for S seconds
+#   AGORA_FAULT_SECONDS=S   soak: runs with random seeds for S seconds (a broken
+#                           invariant ends its run, the soak goes on; logs of
+#                           such runs in $T/failed-SEED; AGORA_FAULT_STOP=1 stops)
 #   AGORA_FAULT_KINDS=a,b   only these faults (master, agent, services, plugin,
 #                           pause, teardown; default all)
 #   AGORA_FAULT_SUMMARY=F   write the figures (JSON) to F
