@@ -15,7 +15,7 @@ Environment:
   AGORA_BIN              the build's bin directory
   AGORA_FAULT_SEED       seed (default 1; in soak mode each run draws its own)
   AGORA_FAULT_ROUNDS     faults per run (default 12; 20 in soak mode)
-  AGORA_FAULT_BUDGET     seconds after which a run injects no new fault (default 150;
+  AGORA_FAULT_BUDGET     seconds after which a run injects no new fault (default 120;
                          a soak's runs stop at its end instead)
   AGORA_FAULT_SECONDS    soak: keep starting runs with random seeds for this long; a
                          broken invariant ends its run (its logs go to $T/failed-SEED)
@@ -770,7 +770,7 @@ def run(seed, rounds, converge_s, deadline=None):
 def main():
     soak = float(os.environ.get("AGORA_FAULT_SECONDS", "0")) > 0
     rounds = int(os.environ.get("AGORA_FAULT_ROUNDS", "20" if soak else "12"))
-    budget = float(os.environ.get("AGORA_FAULT_BUDGET", "150"))
+    budget = float(os.environ.get("AGORA_FAULT_BUDGET", "120"))
     converge_s = float(os.environ.get("AGORA_FAULT_CONVERGE", "60"))
     soak_s = float(os.environ.get("AGORA_FAULT_SECONDS", "0"))
     summary = {"runs": 0, "seeds": [], "faults": {k: 0 for k in FAULTS}, "checks": 0,

@@ -9,7 +9,7 @@
 #
 #   AGORA_FAULT_SEED=N      the seed (default 1)
 #   AGORA_FAULT_ROUNDS=N    faults per run (default 12; 20 in soak mode)
-#   AGORA_FAULT_BUDGET=S    no new fault after S seconds (default 150), so the
+#   AGORA_FAULT_BUDGET=S    no new fault after S seconds (default 120), so the
 #                           run stays within ctest's 300 s
 #   AGORA_FAULT_SECONDS=S   soak: runs with random seeds for S seconds (a broken
 #                           invariant ends its run, the soak goes on; logs of
