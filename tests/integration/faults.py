@@ -186,8 +186,12 @@ class Proc:
 
 
 class Cluster:
-    def __init__(self, rng, converge_s):
+    def __init__(self, rng, orng, converge_s):
+        # rng draws the faults, their targets, delays and how many API calls come
+        # where; orng draws what the API calls do. Two streams, so that the
+        # answers (which depend on timing) do not change the faults of a seed.
         self.rng = rng
+        self.orng = orng
         self.converge_s = converge_s
         self.mport = free_port()
         self.murl = "http://127.0.0.1:%d" % self.mport
@@ -339,7 +343,7 @@ class Cluster:
 
     def op(self):
         """One random deploy/scale/restart/delete through agora-services' API."""
-        rng = self.rng
+        rng = self.orng
         app = rng.choice(APP_POOL)
         self.stats["ops"] += 1
         if app not in self.apps:
@@ -383,7 +387,7 @@ class Cluster:
     def ops(self, n):
         for _ in range(n):
             log("  op: " + self.op())
-            time.sleep(self.rng.uniform(0, 0.4))
+            time.sleep(self.orng.uniform(0, 0.4))
 
     # ---- faults ----
 
@@ -430,10 +434,10 @@ class Cluster:
             self.agents[a].cont()
             return "agent %s paused (SIGSTOP) for %.1f s" % (a, secs)
         # teardown of the spread framework, sometimes while an agent is paused
+        paused = rng.choice([None, rng.choice(AGENTS)])
         fwid = self.spread_fwid()
         if fwid is None:
             return "teardown: spread not subscribed, skipped"
-        paused = rng.choice([None, rng.choice(AGENTS)])
         if paused:
             self.agents[paused].stop()
             time.sleep(PING_S * PING_MISSES + 1)
@@ -731,7 +735,7 @@ def repro(seed, rounds):
 
 def run(seed, rounds, converge_s, deadline=None):
     rng = random.Random(seed)
-    c = Cluster(rng, converge_s)
+    c = Cluster(rng, random.Random(seed + 1000003), converge_s)
     history = []
     log("seed %d: %d faults of %s (reproduce: %s)" % (seed, rounds, ",".join(KINDS),
                                                    repro(seed, rounds)))
