@@ -51,7 +51,7 @@ CPU_BUDGET = 2.4  # most cpus the random apps may ask for (of 6), so they always
 SPREAD = {"name": "sp", "command": "sleep 100000", "resources": "cpus:0.1;mem:16", "count": 3,
           "attribute": "rack"}
 FAULTS = ["master", "agent", "services", "plugin", "pause", "teardown"]
-KINDS = [k for k in os.environ.get("AGORA_FAULT_KINDS", ",".join(FAULTS)).split(",") if k]
+KINDS = [k for k in (os.environ.get("AGORA_FAULT_KINDS") or ",".join(FAULTS)).split(",") if k]
 if not KINDS or set(KINDS) - set(FAULTS):
     sys.exit("AGORA_FAULT_KINDS: a comma-separated subset of " + ",".join(FAULTS))
 
