@@ -24,7 +24,7 @@ Environment:
   AGORA_FAULT_CONVERGE   seconds a convergence check may wait (default 60)
   AGORA_FAULT_KINDS      comma-separated subset of the faults (default all)
   AGORA_FAULT_SUMMARY    file to write the figures to (JSON)
-Exit status: 0 when no invariant broke, 1 otherwise.
+Exit status: 0 when no invariant broke, 1 otherwise, 2 for bad settings.
 """
 
 import json
@@ -53,7 +53,8 @@ SPREAD = {"name": "sp", "command": "sleep 100000", "resources": "cpus:0.1;mem:16
 FAULTS = ["master", "agent", "services", "plugin", "pause", "teardown"]
 KINDS = [k for k in (os.environ.get("AGORA_FAULT_KINDS") or ",".join(FAULTS)).split(",") if k]
 if not KINDS or set(KINDS) - set(FAULTS):
-    sys.exit("AGORA_FAULT_KINDS: a comma-separated subset of " + ",".join(FAULTS))
+    sys.stderr.write("AGORA_FAULT_KINDS: a comma-separated subset of %s\n" % ",".join(FAULTS))
+    sys.exit(2)
 
 # Intervals the cluster runs with; the convergence timeout derives from them.
 PING_S, PING_MISSES = 1, 3

@@ -31,5 +31,6 @@ set -e
 while read -r p; do
     { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$T" && PIDS+=("$p")
 done < <(cat "$T/pids" 2>/dev/null)
+[ "$rc" != 2 ] || fail "bad settings (see above)"
 [ "$rc" = 0 ] || fail "an invariant broke (the seed and the invariant are above)"
 log "ok"
