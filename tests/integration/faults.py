@@ -156,8 +156,10 @@ class Proc:
 
     def start(self):
         out = open(os.path.join(T, self.name + ".log"), "ab")
+        # A session of its own: a process stopped with SIGSTOP in the test's process
+        # group would get SIGHUP from the kernel if that group became orphaned.
         self.p = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
         out.close()
         with open(os.path.join(T, "pids"), "a") as f:
             f.write("%d\n" % self.p.pid)
