@@ -861,6 +861,15 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
             to_kill[nkill++] = t;
             t->resources_recovered = false;
             log_info("killing task %s: its framework was told it is lost", t->key);
+            continue;
+        }
+        if (t->kill_pending) {
+            /* The framework asked to kill it while the agent was away. */
+            to_kill = realloc(to_kill, (nkill + 1) * sizeof(*to_kill));
+            if (to_kill == NULL)
+                abort();
+            to_kill[nkill++] = t;
+            log_info("killing task %s: killed while its agent was away", t->key);
         }
     }
     /* Tasks the master knew but the agent does not: gone while it was away. */
@@ -904,6 +913,9 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
         msg_init(&k, MSG_KILL_TASK);
         k.u.kill_task.framework_id = to_kill[i]->framework_id;
         k.u.kill_task.task_id = to_kill[i]->info.task_id;
+        if (to_kill[i]->kill_pending)
+            k.u.kill_task.grace_ms = to_kill[i]->kill_grace_ms;
+        to_kill[i]->kill_pending = false;
         master_send(m, a->peer, &k);
     }
     free(to_kill);
@@ -1657,7 +1669,11 @@ handle_kill(struct master *m, struct framework *fw, struct msg *msg)
         return;
     }
     if (a == NULL || a->peer == 0) {
-        /* The agent will be told when it re-registers; meanwhile report where it stands. */
+        /* Remembered, and sent when the agent re-registers (as Mesos does);
+         * meanwhile report where the task stands. */
+        t->kill_pending = true;
+        t->kill_grace_ms = msg->u.kill.grace_ms;
+        log_info("kill of task %s held until its agent %s is back", t->key, t->agent_id);
         task_forward_status(m, t);
         return;
     }

@@ -141,6 +141,8 @@ struct task {
     bool orphan;              /* its framework is gone: killed, booked until it ends */
     bool resources_recovered; /* returned to the allocator */
     bool acked;               /* latest update acknowledged */
+    bool kill_pending;        /* killed while its agent was away: sent when it is back */
+    int64_t kill_grace_ms;    /* with kill_pending: the kill's grace (-1 = the task's) */
 };
 
 struct offer {
