@@ -25,8 +25,10 @@ wait_until 10 sh -c "[ \"\$(curl -sf http://127.0.0.1:$SVC_PORT/v2/info | jq -r 
     fail "agora-services did not register a new framework"
 FRAMEWORK_ID=$(framework_id)
 [ -n "$FRAMEWORK_ID" ] && [ "$FRAMEWORK_ID" != null ] || fail "no new framework id"
-wait_app /td 2
-[ "$(app_task_ids /td)" != "$old_ids" ] || fail "the app still lists the killed tasks"
+# The new framework's instances replace the killed ones (wait for that event:
+# right after the re-registration the app may still list the old tasks).
+new_tasks() { app_is /td 2 && [ "$(app_task_ids /td)" != "$old_ids" ]; }
+wait_until 30 new_tasks || fail "the app still lists the killed tasks: $(app_task_ids /td | tr '\n' ' ')"
 wait_until 10 sh -c "[ \"\$(curl -sf http://127.0.0.1:$MASTER_PORT/state | jq -r --arg f '$FRAMEWORK_ID' '[.frameworks[] | select(.id == \$f) | .tasks[] | select(.state == \"TASK_RUNNING\")] | length')\" = 2 ]" ||
     fail "the master does not run the app's 2 tasks under the new framework"
 kill -0 "$SVC_PID" || fail "agora-services exited"
