@@ -3,8 +3,10 @@
  * updates. Every function here runs on the loop thread. See master.h for the
  * state machines and docs/protocol-flows.md for the message flows.
  */
-#include "master.h"
+#include "master_int.h"
 
+#include "registry.h"
+#include "validate.h"
 #include "recorder.h"
 #include "allocator.h"
 #include "error.h"
@@ -21,10 +23,6 @@
 #include <sys/time.h>
 
 #define MAX_TASKS_PER_ACCEPT 10000
-#define MAX_TASK_NAME 1024
-#define MAX_TASK_ENV 1000
-#define MAX_TASK_LABELS 1000
-#define MAX_COMMAND_LEN (256 * 1024)
 
 static void agent_lost(struct master *m, struct agent *a, const char *why);
 static void framework_remove(struct master *m, struct framework *fw, const char *why, bool tell);
@@ -420,8 +418,12 @@ on_alloc_idle(uv_idle_t *h)
     uv_idle_stop(h);
     m->alloc_pending = false;
     touch(m);
-    if (alloc_pending(m->alloc))
+    if (m->alloc_full) {
+        m->alloc_full = false;
+        run_allocation(m, true);
+    } else if (alloc_pending(m->alloc)) {
         run_allocation(m, false);
+    }
 }
 
 /* Allocation for whatever became pending runs once, at the end of this loop turn. */
@@ -432,6 +434,17 @@ schedule_allocation(struct master *m)
         return;
     m->alloc_pending = true;
     uv_idle_start(&m->alloc_idle, on_alloc_idle);
+}
+
+/* An allocation over every agent at the end of this loop turn: after an
+ * operator's change (reservation, weight, drain) that no agent is pending for. */
+static void
+schedule_full_allocation(struct master *m)
+{
+    if (m->stopping)
+        return;
+    m->alloc_full = true;
+    schedule_allocation(m);
 }
 
 /* Takes an offer out of every index; returns it (caller frees) or NULL. */
@@ -526,6 +539,29 @@ agent_new(const char *id)
     a->http_address = strdup("");
     a->version = strdup("");
     return a;
+}
+
+/* Stores the agent's row in the registry (durable on return). */
+static int
+store_agent(struct master *m, const struct agent *a)
+{
+    char *res = res_to_string(&a->total);
+    char attrs[4096];
+    int rc;
+
+    if (res == NULL)
+        return -AG_ENOMEM;
+    attr_format(&a->attributes, attrs, sizeof(attrs));
+    rc = registry_put_agent(m->reg, &(struct registry_agent_row){
+                                        .id = a->id,
+                                        .hostname = a->hostname,
+                                        .http_address = a->http_address,
+                                        .resources = res,
+                                        .attributes = attrs,
+                                        .registered_time = a->registered_time,
+                                    });
+    free(res);
+    return rc;
 }
 
 /* Creates the master's record of a task reported by a re-registering agent. */
@@ -757,7 +793,7 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
         a->registered_time = m->now;
         a->state = AGENT_ACTIVE;
         a->peer = p->id;
-        if ((rc = registry_put_agent(m, a)) != 0) {
+        if ((rc = store_agent(m, a)) != 0) {
             send_error(m, p->id, rc, "cannot admit the agent: registry write failed");
             agent_free(a);
             return;
@@ -893,7 +929,7 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
 
     /* Unreachable tasks that came back count as allocated again. */
     a->state = AGENT_ACTIVE;
-    registry_put_agent(m, a);
+    store_agent(m, a);
     agent_add_to_allocator(m, a);
     acct_agent_capacity(m->acct, m->now, a->id, a->hostname, &a->total);
     log_info("agent re-registered agent_id=%s hostname=%s tasks=%zu", a->id, a->hostname,
@@ -942,7 +978,7 @@ agent_lost(struct master *m, struct agent *a, const char *why)
     alloc_remove_agent(m->alloc, a->id);
     agent_left_allocator(m, a);
     acct_agent_capacity(m->acct, m->now, a->id, a->hostname, NULL);
-    registry_put_agent(m, a);
+    store_agent(m, a);
 }
 
 /* The agent is gone for good (removed after the re-registration timeout). */
@@ -975,7 +1011,7 @@ agent_remove(struct master *m, struct agent *a, const char *why)
     }
     free(keys);
     a->state = AGENT_REMOVED;
-    registry_remove_agent(m, a->id);
+    registry_remove_agent(m->reg, a->id);
     hmap_del(&m->agents, a->id);
     agent_free(a);
 }
@@ -1135,6 +1171,51 @@ has_capability(const struct msg_framework_info *info, const char *cap)
     return false;
 }
 
+/* A framework record with id `id` and a copy of `info` (its framework_id set
+ * to `id`); not in any map yet. */
+static struct framework *
+framework_new(const char *id, const struct msg_framework_info *info)
+{
+    struct framework *fw = xcalloc(1, sizeof(*fw));
+
+    snprintf(fw->id, sizeof(fw->id), "%s", id);
+    msg_framework_info_init(&fw->info);
+    if (msg_framework_info_copy(&fw->info, info) != 0)
+        abort();
+    free(fw->info.framework_id);
+    fw->info.framework_id = strdup(fw->id);
+    if (fw->info.framework_id == NULL)
+        abort();
+    fw->partition_aware = has_capability(info, "PARTITION_AWARE");
+    hmap_init(&fw->tasks);
+    hmap_init(&fw->offers);
+    return fw;
+}
+
+/* Stores the framework's row in the registry (durable on return). */
+static int
+store_framework(struct master *m, const struct framework *fw)
+{
+    struct msg sub;
+    void *buf;
+    size_t len;
+    int rc;
+
+    msg_init(&sub, MSG_SUBSCRIBE);
+    sub.u.subscribe.framework = fw->info;
+    sub.u.subscribe.framework.framework_id = (char *)fw->id;
+    if ((rc = msg_encode_alloc(&sub, &buf, &len)) != 0)
+        return rc;
+    rc = registry_put_framework(m->reg, &(struct registry_framework_row){
+                                            .id = fw->id,
+                                            .info = buf,
+                                            .info_len = len,
+                                            .registered_time = fw->registered_time,
+                                        });
+    free(buf);
+    return rc;
+}
+
 /* The framework's roles for the allocator: "*" when it names none. */
 static const char *const *
 framework_alloc_roles(const struct framework *fw, size_t *n)
@@ -1234,31 +1315,23 @@ handle_subscribe(struct master *m, struct peer *p, struct msg *msg)
         if ((rc = framework_update_in_allocator(m, fw)) != 0)
             log_error("allocator refused the re-subscription of framework %s: %s", fw->id,
                       ag_strerror(rc));
-        registry_put_framework(m, fw);
+        store_framework(m, fw);
         log_info("framework re-subscribed framework_id=%s name=%s", fw->id, fw->info.name);
     } else {
-        fw = xcalloc(1, sizeof(*fw));
-        ids_format(fw->id, sizeof(fw->id), "%s-%04llu", m->id,
-                   (unsigned long long)++m->next_framework);
-        msg_framework_info_init(&fw->info);
-        if (msg_framework_info_copy(&fw->info, info) != 0)
-            abort();
-        free(fw->info.framework_id);
-        fw->info.framework_id = strdup(fw->id);
-        fw->partition_aware = has_capability(info, "PARTITION_AWARE");
-        hmap_init(&fw->tasks);
-        hmap_init(&fw->offers);
+        char id[AG_ID_MAX];
+        ids_format(id, sizeof(id), "%s-%04llu", m->id, (unsigned long long)++m->next_framework);
+        fw = framework_new(id, info);
         fw->registered_time = m->now;
         fw->peer = p->id;
         fw->state = FW_ACTIVE;
-        if ((rc = registry_put_framework(m, fw)) != 0) {
+        if ((rc = store_framework(m, fw)) != 0) {
             send_error(m, p->id, rc, "cannot admit the framework: registry write failed");
             framework_free(fw);
             return;
         }
         if ((rc = framework_add_to_allocator(m, fw, true)) != 0) {
             send_error(m, p->id, rc, "allocator refused the framework: %s", ag_strerror(rc));
-            registry_remove_framework(m, fw->id);
+            registry_remove_framework(m->reg, fw->id);
             framework_free(fw);
             return;
         }
@@ -1366,7 +1439,7 @@ framework_remove(struct master *m, struct framework *fw, const char *why, bool t
     free(ids);
     alloc_remove_framework(m->alloc, fw->id);
     fw->state = FW_REMOVED;
-    registry_remove_framework(m, fw->id);
+    registry_remove_framework(m->reg, fw->id);
     if (fw->peer) {
         struct peer *p = peer_get(m, fw->peer);
         if (p)
@@ -1381,66 +1454,6 @@ framework_remove(struct master *m, struct framework *fw, const char *why, bool t
 
 /* ---- ACCEPT and friends ---- */
 
-static const char *
-validate_task(struct master *m, struct framework *fw, const struct msg_task_info *ti,
-              const struct resources *remaining, char *why, size_t len)
-{
-    struct task *old;
-
-    if (!ids_valid(ti->task_id)) {
-        snprintf(why, len, "invalid task id '%.64s': use 1-63 characters of [A-Za-z0-9._-]",
-                 ti->task_id);
-        return why;
-    }
-    old = hmap_get(&fw->tasks, ti->task_id);
-    if (old != NULL) {
-        snprintf(why, len, "task id '%s' is already used by a task of this framework",
-                 ti->task_id);
-        return why;
-    }
-    if (strlen(ti->name) > MAX_TASK_NAME) {
-        snprintf(why, len, "task name longer than %d bytes", MAX_TASK_NAME);
-        return why;
-    }
-    if (res_empty(&ti->resources) || res_scalar(&ti->resources, "cpus") <= 0 ||
-        res_scalar(&ti->resources, "mem") <= 0) {
-        snprintf(why, len, "a task needs cpus > 0 and mem > 0");
-        return why;
-    }
-    if (!res_contains(remaining, &ti->resources)) {
-        char want[256], have[256];
-        res_format(&ti->resources, want, sizeof(want));
-        res_format(remaining, have, sizeof(have));
-        snprintf(why, len, "task uses more than the offers hold: asks %.200s, offers have %.200s", want,
-                 have);
-        return why;
-    }
-    if (ti->command.shell ? ti->command.value[0] == '\0'
-                          : (ti->command.value[0] == '\0' && ti->command.narguments == 0)) {
-        snprintf(why, len, "the task has no command");
-        return why;
-    }
-    if (strlen(ti->command.value) > MAX_COMMAND_LEN) {
-        snprintf(why, len, "command longer than %d bytes", MAX_COMMAND_LEN);
-        return why;
-    }
-    if (ti->command.nenvironment > MAX_TASK_ENV || ti->nlabels > MAX_TASK_LABELS) {
-        snprintf(why, len, "too many environment variables or labels (at most %d)",
-                 MAX_TASK_ENV);
-        return why;
-    }
-    if (ti->kill_grace_ms < 0 || ti->kill_grace_ms > 3600 * 1000) {
-        snprintf(why, len, "kill_grace_ms must be between 0 and 3600000");
-        return why;
-    }
-    if (ti->container.network[0] && strcmp(ti->container.network, "host") &&
-        strcmp(ti->container.network, "none")) {
-        snprintf(why, len, "container.network must be \"host\" or \"none\"");
-        return why;
-    }
-    (void)m;
-    return NULL;
-}
 
 /* Reports TASK_ERROR for a task that never existed. */
 static void
@@ -1539,7 +1552,8 @@ handle_accept(struct master *m, struct framework *fw, struct msg *msg)
                     task_error(m, fw, ti, a->id, "too many tasks in one ACCEPT");
                     continue;
                 }
-                if (validate_task(m, fw, ti, &remaining, why, sizeof(why))) {
+                if (validate_task(ti, hmap_get(&fw->tasks, ti->task_id) != NULL, &remaining, why,
+                                  sizeof(why))) {
                     task_error(m, fw, ti, a->id, why);
                     continue;
                 }
@@ -1602,7 +1616,7 @@ handle_accept(struct master *m, struct framework *fw, struct msg *msg)
                 res_add(&remaining, &to);
                 res_sub(&a->total, &from);
                 res_add(&a->total, &to);
-                registry_put_agent(m, a);
+                store_agent(m, a);
                 acct_agent_capacity(m->acct, m->now, a->id, a->hostname, &a->total);
                 log_info("%s applied agent_id=%s framework_id=%s role=%s", op->type, a->id,
                          fw->id, role);
@@ -2097,25 +2111,103 @@ on_signal(uv_signal_t *h, int signum)
     master_stop(m);
 }
 
-int
-master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
-{
-    struct alloc_config cfg = {0};
-    char url[512], err[512];
-    int rc;
+/* ---- start and stop ---- */
 
-    m->loop = loop;
-    m->flags = *flags;
-    touch(m);
-    m->start_time = m->now;
+/* A registry row of an agent: RECOVERED, it has --agent_reregister_timeout to
+ * come back. */
+static int
+load_agent(void *arg, const struct registry_agent_row *row)
+{
+    struct master *m = arg;
+    struct agent *a = agent_new(row->id);
+    char err[256];
+
+    free(a->hostname);
+    free(a->http_address);
+    a->hostname = strdup(row->hostname);
+    a->http_address = strdup(row->http_address);
+    if (a->hostname == NULL || a->http_address == NULL)
+        abort();
+    if (res_parse(&a->total, row->resources, err, sizeof(err)) ||
+        attr_parse(&a->attributes, row->attributes, err, sizeof(err)))
+        log_warn("registry: agent %s has unreadable resources: %s", a->id, err);
+    a->registered_time = row->registered_time;
+    a->state = AGENT_RECOVERED;
+    a->reregister_deadline = m->now + m->flags.agent_reregister_timeout_ms / 1000.0;
+    hmap_put(&m->agents, a->id, a);
+    return 0;
+}
+
+/* A registry row of a framework: DISCONNECTED, its failover timeout starts now. */
+static int
+load_framework(void *arg, const struct registry_framework_row *row)
+{
+    struct master *m = arg;
+    struct framework *fw;
+    struct msg sub;
+    char err[256];
+
+    if (msg_decode(&sub, row->info, row->info_len, err, sizeof(err)) != 0) {
+        log_warn("registry: unreadable framework %s skipped: %s", row->id, err);
+        return 0;
+    }
+    if (sub.type != MSG_SUBSCRIBE) {
+        log_warn("registry: unreadable framework %s skipped: not a SUBSCRIBE", row->id);
+        msg_free(&sub);
+        return 0;
+    }
+    fw = framework_new(row->id, &sub.u.subscribe.framework);
+    msg_free(&sub);
+    fw->registered_time = row->registered_time;
+    fw->state = FW_DISCONNECTED;
+    fw->disconnected_time = m->now;
+    /* A master restart is not the framework's fault: it gets at least as long as
+     * agents do to come back. */
+    fw->failover_deadline =
+        m->now + fmax(fw->info.failover_timeout_s, m->flags.agent_reregister_timeout_ms / 1000.0);
+    hmap_put(&m->frameworks, fw->id, fw);
+    /* Nothing is allocated yet: no agent is in the allocator before it
+     * re-registers, and then its tasks are booked to their frameworks
+     * (agent_add_to_allocator). */
+    framework_add_to_allocator(m, fw, false);
+    return 0;
+}
+
+struct master *
+master_new(const char *id, const struct flag *flag_table)
+{
+    struct master *m = calloc(1, sizeof(*m));
+
+    if (m == NULL)
+        return NULL;
+    snprintf(m->id, sizeof(m->id), "%s", id);
+    m->flag_table = flag_table;
     hmap_init(&m->peers);
     hmap_init(&m->agents);
     hmap_init(&m->frameworks);
     hmap_init(&m->offers);
     hmap_init(&m->credentials);
     hmap_init(&m->dirty_agents);
+    return m;
+}
+
+int
+master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
+{
+    struct alloc_config cfg = {0};
+    char err[512];
+    int rc;
+
+    m->loop = loop;
+    m->flags = *flags;
+    touch(m);
+    m->start_time = m->now;
 
     m->metrics = metrics_new();
+    if ((rc = mmetrics_register(m)) != 0) {
+        log_error("cannot register the metrics: %s", ag_strerror(rc));
+        return rc;
+    }
     cfg.role_sorter = flags->roles_sorter;
     cfg.framework_sorter = flags->framework_sorter;
     cfg.weights = flags->weights;
@@ -2125,7 +2217,7 @@ master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
         log_error("bad allocator configuration: %s", err);
         return rc;
     }
-    if ((rc = registry_open(m)) != 0)
+    if ((rc = registry_sqlite_open(&m->reg, flags->work_dir)) != 0)
         return rc;
     if (flags->accounting_db && flags->accounting_db[0])
         snprintf(m->acct_path, sizeof(m->acct_path), "%s", flags->accounting_db);
@@ -2136,34 +2228,54 @@ master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
         log_error("cannot open the accounting database: %s", err);
         return rc;
     }
-    if ((rc = registry_load(m)) != 0)
+    if ((rc = registry_load(m->reg, load_agent, load_framework, m)) != 0)
         return rc;
+    if (hmap_size(&m->agents) || hmap_size(&m->frameworks))
+        log_info("registry recovered agents=%zu frameworks=%zu; agents have %llds to "
+                 "re-register",
+                 hmap_size(&m->agents), hmap_size(&m->frameworks),
+                 (long long)(m->flags.agent_reregister_timeout_ms / 1000));
     if (m->flags.authenticate) {
         if ((rc = mauth_load_credentials(m)) != 0)
             return rc;
     } else {
         log_warn("no --credentials given: agents and frameworks are not authenticated");
     }
-    if ((rc = mhttp_register(m)) != 0)
-        return rc;
-    snprintf(url, sizeof(url), "ws://%s:%d/agora/v1/stream", flags->ip, (int)flags->port);
-    if ((rc = tp_server_open(&m->tp, loop, url, &master_tp_ops, m)) != 0) {
+    return 0;
+}
+
+int
+master_listen(struct master *m)
+{
+    char url[512];
+    int rc;
+
+    snprintf(url, sizeof(url), "ws://%s:%d/agora/v1/stream", m->flags.ip, (int)m->flags.port);
+    if ((rc = tp_server_open(&m->tp, m->loop, url, &master_tp_ops, m)) != 0) {
         log_error("cannot listen on %s: %s", url, ag_strerror(rc));
         return rc;
     }
-    uv_idle_init(loop, &m->alloc_idle);
+    uv_idle_init(m->loop, &m->alloc_idle);
     m->alloc_idle.data = m;
-    uv_timer_init(loop, &m->tick);
+    uv_timer_init(m->loop, &m->tick);
     m->tick.data = m;
     uv_timer_start(&m->tick, on_tick, 100, 100);
-    uv_signal_init(loop, &m->sigint);
-    uv_signal_init(loop, &m->sigterm);
+    uv_signal_init(m->loop, &m->sigint);
+    uv_signal_init(m->loop, &m->sigterm);
     m->sigint.data = m->sigterm.data = m;
     uv_signal_start(&m->sigint, on_signal, SIGINT);
     uv_signal_start(&m->sigterm, on_signal, SIGTERM);
     m->handles_open = true;
-    log_info("master started master_id=%s listening=%s:%d", m->id, flags->ip, (int)flags->port);
+    log_info("master started master_id=%s listening=%s:%d", m->id, m->flags.ip,
+             (int)m->flags.port);
     return 0;
+}
+
+void
+master_on_stop(struct master *m, void (*fn)(void *arg), void *arg)
+{
+    m->on_stop = fn;
+    m->on_stop_arg = arg;
 }
 
 void
@@ -2181,7 +2293,8 @@ master_stop(struct master *m)
     }
     tp_server_close(m->tp);
     m->tp = NULL;
-    mhttp_close(m);
+    if (m->on_stop)
+        m->on_stop(m->on_stop_arg);
 }
 
 /* Frees the master's memory once the loop has finished. */
@@ -2228,7 +2341,8 @@ master_free(struct master *m)
     alloc_destroy(m->alloc);
     acct_close(m->acct);
     metrics_free(m->metrics);
-    registry_close(m);
+    registry_close(m->reg);
+    free(m);
 }
 
 /* ---- books check ---- */
@@ -2355,9 +2469,127 @@ master_check_books(struct master *m,
     return problems;
 }
 
-void
-master_teardown(struct master *m, struct framework *fw, const char *why)
+/* ---- operator operations (master.h) ---- */
+
+/* Moves `r` (every item with a role) between the agent's unreserved ("*")
+ * resources and its reservations: `reserve` takes from "*". */
+static int
+agent_change_reservation(struct master *m, const char *agent_id, const struct resources *r,
+                         bool reserve, char *err, size_t errlen)
 {
+    struct agent *a = agent_get(m, agent_id);
+    struct resources from;
+    int rc;
+
     touch(m);
+    if (a == NULL) {
+        snprintf(err, errlen, "unknown agent");
+        return -AG_ENOENT;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        if (strcmp(r->items[i].role, "*") == 0) {
+            snprintf(err, errlen, "resources must name their role, e.g. cpus(web):1");
+            return -AG_EINVAL;
+        }
+    }
+    res_init(&from);
+    res_set_role(&from, r, "*");
+    rc = reserve ? alloc_update_available(m->alloc, a->id, &from, r)
+                 : alloc_update_available(m->alloc, a->id, r, &from);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s (the resources must be unallocated on the agent)",
+                 ag_strerror(rc));
+        res_fini(&from);
+        /* Not available, or the agent is not in the allocator (not back yet). */
+        return rc == -AG_EINVAL || rc == -AG_ENOENT ? -AG_ESTATE : rc;
+    }
+    if (reserve) {
+        res_sub(&a->total, &from);
+        res_add(&a->total, r);
+    } else {
+        res_sub(&a->total, r);
+        res_add(&a->total, &from);
+    }
+    res_fini(&from);
+    store_agent(m, a);
+    log_info("agent %s resources %s by an operator agent_id=%s", a->id,
+             reserve ? "reserved" : "unreserved", a->id);
+    schedule_full_allocation(m);
+    return 0;
+}
+
+int
+master_reserve(struct master *m, const char *agent_id, const struct resources *resources,
+               char *err, size_t errlen)
+{
+    return agent_change_reservation(m, agent_id, resources, true, err, errlen);
+}
+
+int
+master_unreserve(struct master *m, const char *agent_id, const struct resources *resources,
+                 char *err, size_t errlen)
+{
+    return agent_change_reservation(m, agent_id, resources, false, err, errlen);
+}
+
+int
+master_set_quota(struct master *m, const char *role, const struct resources *guarantee,
+                 const struct resources *limit)
+{
+    int rc;
+
+    touch(m);
+    if ((rc = alloc_set_quota(m->alloc, role, guarantee, limit)) != 0)
+        return rc;
+    log_info("quota of role %s set by an operator", role);
+    schedule_allocation(m);
+    return 0;
+}
+
+int
+master_set_weight(struct master *m, const char *role, double weight)
+{
+    int rc;
+
+    touch(m);
+    if ((rc = alloc_set_weight(m->alloc, role, weight)) != 0)
+        return rc;
+    log_info("weight of role %s set to %g by an operator", role, weight);
+    schedule_full_allocation(m);
+    return 0;
+}
+
+int
+master_teardown(struct master *m, const char *framework_id, const char *why)
+{
+    struct framework *fw = framework_get(m, framework_id);
+
+    touch(m);
+    if (fw == NULL || fw->state == FW_REMOVED)
+        return -AG_ENOENT;
     framework_remove(m, fw, why, true);
+    schedule_allocation(m);
+    return 0;
+}
+
+int
+master_drain_agent(struct master *m, const char *agent_id, bool on)
+{
+    struct agent *a = agent_get(m, agent_id);
+
+    touch(m);
+    if (a == NULL)
+        return -AG_ENOENT;
+    if (a->draining == on)
+        return 0;
+    a->draining = on;
+    /* 0, or -AG_ENOENT when the agent is not in the allocator (yet): it is
+     * marked draining when it is added (agent_add_to_allocator). */
+    alloc_set_agent_draining(m->alloc, a->id, on);
+    if (on)
+        rescind_offers_where(m, NULL, a->id, true);
+    log_info("agent %s %s by an operator agent_id=%s", a->id,
+             on ? "drained" : "no longer drained", a->id);
+    schedule_full_allocation(m);
+    return 0;
 }

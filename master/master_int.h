@@ -1,0 +1,88 @@
+/*
+ * The master's state, for the master core only (the files in master/ other than
+ * the front ends http_api.c and main.c, which use master.h). One loop thread
+ * owns everything here; see master.h for the state diagrams and
+ * docs/architecture.md for which file may call which.
+ */
+#ifndef AGORA_MASTER_INT_H
+#define AGORA_MASTER_INT_H
+
+#include "master.h"
+
+struct registry;
+struct tp_server;
+struct alloc;
+struct metrics;
+struct acct;
+
+enum peer_kind { PEER_NEW, PEER_AGENT, PEER_FRAMEWORK };
+
+struct peer {
+    uint32_t id; /* transport peer (nng pipe id) */
+    enum peer_kind kind;
+    char owner[AG_ID_MAX]; /* agent or framework id once known */
+    bool authenticated;
+    char principal[128];
+    uint8_t nonce[32];
+    bool challenged;
+};
+
+struct master {
+    uv_loop_t *loop;
+    struct master_flags flags;
+    char id[AG_ID_MAX]; /* this master's UUID, base of the ids it makes */
+    double start_time;
+    double now; /* refreshed at the start of each callback */
+    uint64_t next_agent, next_framework, next_offer;
+    struct registry *reg;
+    struct tp_server *tp;
+    void (*on_stop)(void *arg); /* master_on_stop */
+    void *on_stop_arg;
+    struct alloc *alloc;
+    struct acct *acct; /* accounting recorder (batched, its own writer thread) */
+    char acct_path[4096];
+    struct metrics *metrics;
+    const struct flag *flag_table; /* for /flags */
+    struct hmap peers;      /* "%u" peer id -> struct peer* */
+    struct hmap agents;     /* id -> struct agent* */
+    struct hmap frameworks; /* id -> struct framework* */
+    struct hmap offers;     /* id -> struct offer* */
+    struct hmap credentials; /* principal -> secret (char*) */
+    struct completed_task *completed; /* ring of max_completed_tasks */
+    size_t ncompleted, completed_head;
+    struct framework **completed_fws; /* ring of max_completed_frameworks (removed ones) */
+    size_t ncompleted_fws, completed_fws_head;
+    size_t novercommitted; /* agents with overcommitted set */
+    uv_timer_t tick;
+    uv_idle_t alloc_idle;
+    bool alloc_pending;
+    bool alloc_full;
+    struct hmap dirty_agents; /* agent ids to allocate at the end of this turn */
+    double last_full_alloc;
+    uv_signal_t sigint, sigterm;
+    bool stopping;
+    bool handles_open;
+    /* counters for /metrics */
+    uint64_t msgs_in, msgs_out, msgs_invalid;
+    uint64_t tasks_launched, tasks_error, offers_sent, offers_rescinded, offers_declined;
+    uint64_t updates_forwarded, alloc_runs;
+    uint64_t orphans_killed;      /* tasks of removed frameworks killed on re-registration */
+    uint64_t agents_overcommitted; /* times an agent was admitted with more in use than its total */
+    uint64_t agents_refused;       /* times the allocator refused an agent outright */
+    uint64_t books_checks, books_problems;
+    double alloc_last_ms, alloc_max_ms;
+};
+
+/* Sends `msg` to transport peer `peer` (master is the sender). Logs on failure. */
+int master_send(struct master *m, uint32_t peer, struct msg *msg);
+
+/* Registers the master's counters and gauges in m->metrics (mmetrics.c).
+ * 0 or -AG_E*. */
+int mmetrics_register(struct master *m);
+
+/* Authentication (master/authn.c). */
+int mauth_load_credentials(struct master *m);
+int mauth_start(struct master *m, struct peer *p, struct msg *msg);
+int mauth_response(struct master *m, struct peer *p, struct msg *msg);
+
+#endif
