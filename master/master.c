@@ -70,7 +70,8 @@ master_send(struct master *m, uint32_t peer, struct msg *msg)
         log_error("cannot encode %s: %s", msg_type_name(msg->type), ag_strerror(rc));
         return rc;
     }
-    rc = tp_server_send(m->tp, peer, buf, len);
+    rc = m->send_hook ? m->send_hook(m->send_hook_arg, peer, buf, len)
+                      : tp_server_send(m->tp, peer, buf, len);
     free(buf);
     if (rc != 0)
         log_warn("cannot send %s to peer=%u: %s", msg_type_name(msg->type), peer,
@@ -98,6 +99,14 @@ send_error(struct master *m, uint32_t peer, int code, const char *fmt, ...)
     e.u.error.message = text;
     e.u.error.code = code;
     master_send(m, peer, &e);
+}
+
+/* Drops the connection of transport peer `id` (no-op without a transport). */
+static void
+peer_close(struct master *m, uint32_t id)
+{
+    if (m->tp)
+        tp_server_close_peer(m->tp, id);
 }
 
 static struct peer *
@@ -828,7 +837,7 @@ handle_agent_register(struct master *m, struct peer *p, struct msg *msg)
         struct peer *old = peer_get(m, a->peer);
         if (old)
             old->kind = PEER_NEW;
-        tp_server_close_peer(m->tp, a->peer);
+        peer_close(m, a->peer);
     }
     bool was_in_allocator = a->state == AGENT_ACTIVE;
     if (was_in_allocator) {
@@ -962,7 +971,7 @@ agent_lost(struct master *m, struct agent *a, const char *why)
         struct peer *p = peer_get(m, a->peer);
         if (p)
             p->kind = PEER_NEW;
-        tp_server_close_peer(m->tp, a->peer);
+        peer_close(m, a->peer);
         a->peer = 0;
     }
     while (hmap_next(&a->tasks, &it, NULL, &val)) {
@@ -1302,7 +1311,7 @@ handle_subscribe(struct master *m, struct peer *p, struct msg *msg)
             send_error(m, fw->peer, -AG_ESTATE, "framework failed over to a new connection");
             if (old)
                 old->kind = PEER_NEW;
-            tp_server_close_peer(m->tp, fw->peer);
+            peer_close(m, fw->peer);
         }
         rescind_offers_where(m, fw->id, NULL, false);
         msg_framework_info_fini(&fw->info);
@@ -1879,7 +1888,7 @@ on_tp_message(void *arg, uint32_t id, const void *data, size_t len)
         log_warn("refusing %s from unauthenticated peer=%u", msg_type_name(msg.type), id);
         send_error(m, id, -AG_EPERM,
                    "authentication required: this master runs with --credentials");
-        tp_server_close_peer(m->tp, id);
+        peer_close(m, id);
         msg_free(&msg);
         return;
     }
@@ -2244,17 +2253,9 @@ master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
     return 0;
 }
 
-int
-master_listen(struct master *m)
+void
+master_start_timers(struct master *m)
 {
-    char url[512];
-    int rc;
-
-    snprintf(url, sizeof(url), "ws://%s:%d/agora/v1/stream", m->flags.ip, (int)m->flags.port);
-    if ((rc = tp_server_open(&m->tp, m->loop, url, &master_tp_ops, m)) != 0) {
-        log_error("cannot listen on %s: %s", url, ag_strerror(rc));
-        return rc;
-    }
     uv_idle_init(m->loop, &m->alloc_idle);
     m->alloc_idle.data = m;
     uv_timer_init(m->loop, &m->tick);
@@ -2266,9 +2267,48 @@ master_listen(struct master *m)
     uv_signal_start(&m->sigint, on_signal, SIGINT);
     uv_signal_start(&m->sigterm, on_signal, SIGTERM);
     m->handles_open = true;
+}
+
+int
+master_listen(struct master *m)
+{
+    char url[512];
+    int rc;
+
+    snprintf(url, sizeof(url), "ws://%s:%d/agora/v1/stream", m->flags.ip, (int)m->flags.port);
+    if ((rc = tp_server_open(&m->tp, m->loop, url, &master_tp_ops, m)) != 0) {
+        log_error("cannot listen on %s: %s", url, ag_strerror(rc));
+        return rc;
+    }
+    master_start_timers(m);
     log_info("master started master_id=%s listening=%s:%d", m->id, m->flags.ip,
              (int)m->flags.port);
     return 0;
+}
+
+void
+master_set_send_hook(struct master *m, master_send_fn fn, void *arg)
+{
+    m->send_hook = fn;
+    m->send_hook_arg = arg;
+}
+
+void
+master_peer_connect(struct master *m, uint32_t id)
+{
+    on_tp_connect(m, id);
+}
+
+void
+master_peer_message(struct master *m, uint32_t id, const void *data, size_t len)
+{
+    on_tp_message(m, id, data, len);
+}
+
+void
+master_peer_disconnect(struct master *m, uint32_t id)
+{
+    on_tp_disconnect(m, id);
 }
 
 void

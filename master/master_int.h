@@ -38,6 +38,8 @@ struct master {
     struct tp_server *tp;
     void (*on_stop)(void *arg); /* master_on_stop */
     void *on_stop_arg;
+    int (*send_hook)(void *arg, uint32_t peer, const void *buf, size_t len); /* the seam */
+    void *send_hook_arg;
     struct alloc *alloc;
     struct acct *acct; /* accounting recorder (batched, its own writer thread) */
     char acct_path[4096];
@@ -79,6 +81,21 @@ int master_send(struct master *m, uint32_t peer, struct msg *msg);
 /* Registers the master's counters and gauges in m->metrics (mmetrics.c).
  * 0 or -AG_E*. */
 int mmetrics_register(struct master *m);
+
+/*
+ * The transport seam, for tests of the core without sockets (tests/unit/
+ * test_master.c). After master_start(), master_start_timers() starts what
+ * master_listen() starts except the transport; master_peer_* deliver what the
+ * transport would (a connection, a message's bytes, a disconnection). With a
+ * send hook set, master_send hands each encoded message to it instead of the
+ * transport (its return value is master_send's).
+ */
+typedef int (*master_send_fn)(void *arg, uint32_t peer, const void *buf, size_t len);
+void master_set_send_hook(struct master *m, master_send_fn fn, void *arg);
+void master_start_timers(struct master *m);
+void master_peer_connect(struct master *m, uint32_t id);
+void master_peer_message(struct master *m, uint32_t id, const void *data, size_t len);
+void master_peer_disconnect(struct master *m, uint32_t id);
 
 /* Authentication (master/authn.c). */
 int mauth_load_credentials(struct master *m);
