@@ -75,6 +75,76 @@ struct master {
     double alloc_last_ms, alloc_max_ms;
 };
 
+/* ---- the core files, lowest layer first: a file calls only those above it ---- */
+
+/* core.c: helpers every core file may call (calls no other master file) */
+void core_touch(struct master *m);
+void *core_calloc(size_t n, size_t size);
+void core_send_error(struct master *m, uint32_t peer, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void core_peer_close(struct master *m, uint32_t id);
+struct peer *core_peer(struct master *m, uint32_t id);
+void core_task_key(char *out, size_t len, const char *fwid, const char *tid);
+struct framework *core_framework(struct master *m, const char *id);
+const char *core_fw_role(struct framework *fw);
+struct agent *core_agent(struct master *m, const char *id);
+
+/* allocation.c: allocation passes; agents and frameworks in the allocator (calls core.c) */
+void allocation_run(struct master *m, bool full);
+void allocation_schedule(struct master *m);
+void allocation_schedule_full(struct master *m);
+void allocation_agent_left(struct master *m, struct agent *a);
+int allocation_add_agent(struct master *m, struct agent *a);
+int allocation_add_framework(struct master *m, struct framework *fw, bool active);
+int allocation_update_framework(struct master *m, struct framework *fw);
+
+/* offers.c: outstanding offers (calls allocation.c, core.c) */
+void offer_free(struct offer *o);
+struct offer *offer_take(struct master *m, const char *id);
+void offer_rescind(struct master *m, const char *id, bool tell, double refuse_seconds);
+void offer_rescind_where(struct master *m, const char *framework_id, const char *agent_id,
+                         bool tell);
+
+/* tasks.c: task records (calls allocation.c, core.c) */
+void task_record_start(struct master *m, const struct msg_task_info *ti, const char *role);
+void task_free(struct task *t);
+void task_recover_resources(struct master *m, struct task *t);
+void task_forget(struct master *m, struct task *t);
+void task_forward_status(struct master *m, struct task *t);
+void task_master_update(struct master *m, struct task *t, enum msg_task_state state,
+                        const char *reason, const char *message);
+void task_send_untracked_status(struct master *m, struct framework *fw, const char *task_id,
+                                const char *agent_id, enum msg_task_state state, const char *reason,
+                                const char *message);
+struct task *task_adopt(struct master *m, struct agent *a, const struct msg_agent_task *at);
+void task_error(struct master *m, struct framework *fw, const struct msg_task_info *ti,
+                const char *agent_id, const char *why);
+
+/* agents.c: agents (calls tasks.c, offers.c, allocation.c, core.c) */
+void agent_free(struct agent *a);
+struct agent *agent_new(const char *id);
+int agent_store(struct master *m, const struct agent *a);
+void agent_handle_register(struct master *m, struct peer *p, struct msg *msg);
+void agent_lost(struct master *m, struct agent *a, const char *why);
+void agent_remove(struct master *m, struct agent *a, const char *why);
+void agent_handle_pong(struct master *m, struct peer *p, struct msg *msg);
+void agent_handle_status_update(struct master *m, struct peer *p, struct msg *msg);
+
+/* frameworks.c: frameworks (calls tasks.c, offers.c, allocation.c, core.c) */
+void framework_free(struct framework *fw);
+struct framework *framework_new(const char *id, const struct msg_framework_info *info);
+void framework_handle_subscribe(struct master *m, struct peer *p, struct msg *msg);
+void framework_disconnected(struct master *m, struct framework *fw);
+void framework_remove(struct master *m, struct framework *fw, const char *why, bool tell);
+
+/* calls.c: framework calls (calls agents.c, tasks.c, offers.c, allocation.c, core.c) */
+void call_accept(struct master *m, struct framework *fw, struct msg *msg);
+void call_decline(struct master *m, struct framework *fw, struct msg *msg);
+void call_kill(struct master *m, struct framework *fw, struct msg *msg);
+void call_reconcile(struct master *m, struct framework *fw, struct msg *msg);
+void call_status_ack(struct master *m, struct framework *fw, struct msg *msg);
+void call_roles_change(struct master *m, struct framework *fw, struct msg *msg, bool revive);
+void call_framework_message(struct master *m, struct peer *p, struct msg *msg);
 /* Sends `msg` to transport peer `peer` (master is the sender). Logs on failure. */
 int master_send(struct master *m, uint32_t peer, struct msg *msg);
 

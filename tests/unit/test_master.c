@@ -252,6 +252,22 @@ offer_has(const struct msg *offers, const char *res)
     return false;
 }
 
+/* A master with one agent (`res`) and framework fw1 on FW_PEER holding its
+ * first offer; returns the offer (fw1's id in `fwid`). */
+static struct msg *
+start_with_offer(struct harness *h, const char *res, char *fwid, size_t fwidlen)
+{
+    struct msg *r;
+
+    harness_start(h);
+    register_agent(h, res);
+    subscribe(h, FW_PEER, "fw1", NULL, fwid, fwidlen);
+    turn(h);
+    r = next_sent(h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL && r->u.offers.noffers == 1);
+    return r;
+}
+
 /* REGISTER, SUBSCRIBE, OFFERS, ACCEPT -> RUN_TASK, STATUS_UPDATE forwarded;
  * the books agree at each step. */
 static void
@@ -312,12 +328,7 @@ test_invalid_task(void)
     struct msg *r;
     char fwid[AG_ID_MAX];
 
-    harness_start(&h);
-    register_agent(&h, "cpus:4;mem:1024");
-    subscribe(&h, FW_PEER, "fw1", NULL, fwid, sizeof(fwid));
-    turn(&h);
-    r = next_sent(&h, FW_PEER, MSG_OFFERS);
-    CHECK(r != NULL);
+    r = start_with_offer(&h, "cpus:4;mem:1024", fwid, sizeof(fwid));
     accept_launch(&h, r->u.offers.offers[0].offer_id, "t1", "cpus:8;mem:128", 0);
     r = next_sent(&h, FW_PEER, MSG_STATUS_UPDATE);
     CHECK(r != NULL && r->u.status_update.status.state == MSG_TASK_ERROR);
@@ -338,12 +349,8 @@ test_drain(void)
     const char *agent_id;
     size_t mark;
 
-    harness_start(&h);
-    agent_id = register_agent(&h, "cpus:4;mem:1024");
-    subscribe(&h, FW_PEER, "fw1", NULL, fwid, sizeof(fwid));
-    turn(&h);
-    r = next_sent(&h, FW_PEER, MSG_OFFERS);
-    CHECK(r != NULL);
+    r = start_with_offer(&h, "cpus:4;mem:1024", fwid, sizeof(fwid));
+    agent_id = r->u.offers.offers[0].agent_id;
     snprintf(offer_id, sizeof(offer_id), "%s", r->u.offers.offers[0].offer_id);
 
     CHECK_EQ_INT(master_drain_agent(h.m, "no-such-agent", true), -AG_ENOENT);
@@ -390,12 +397,8 @@ test_reserve(void)
     const char *agent_id;
     int rc;
 
-    harness_start(&h);
-    agent_id = register_agent(&h, "cpus:4;mem:1024");
-    subscribe(&h, FW_PEER, "fw1", NULL, fwid, sizeof(fwid));
-    turn(&h);
-    r = next_sent(&h, FW_PEER, MSG_OFFERS);
-    CHECK(r != NULL);
+    r = start_with_offer(&h, "cpus:4;mem:1024", fwid, sizeof(fwid));
+    agent_id = r->u.offers.offers[0].agent_id;
 
     res_init(&want);
     res_init(&star);
@@ -447,12 +450,7 @@ test_teardown(void)
     struct msg *r;
     char fwid[AG_ID_MAX];
 
-    harness_start(&h);
-    register_agent(&h, "cpus:4;mem:1024");
-    subscribe(&h, FW_PEER, "fw1", NULL, fwid, sizeof(fwid));
-    turn(&h);
-    r = next_sent(&h, FW_PEER, MSG_OFFERS);
-    CHECK(r != NULL);
+    r = start_with_offer(&h, "cpus:4;mem:1024", fwid, sizeof(fwid));
     accept_launch(&h, r->u.offers.offers[0].offer_id, "t1", "cpus:1;mem:128", 0);
     CHECK(next_sent(&h, AGENT_PEER, MSG_RUN_TASK) != NULL);
 
