@@ -5,23 +5,23 @@
  * through the operations and the read-only iterators below, and every change
  * goes through an operation, which schedules an allocation pass at once.
  *
- * Agent states (agent->state), and the function in master.c that makes each move:
+ * Agent states (agent->state), and the core function that makes each move:
  *
- *               handle_agent_register()                on_tick(): missed pongs -> agent_lost()
+ *               agent_handle_register()                on_tick(): missed pongs -> agent_lost()
  *   (new) -------------------------------> ACTIVE -------------------------------> UNREACHABLE
  *                                           ^  |                                       |
- *   handle_agent_register() (same id) ------+  | master_drain_agent() sets draining:    |
+ *   agent_handle_register() (same id) ------+  | master_drain_agent() sets draining:    |
  *                                              | no new offers, its tasks keep running |
  *   RECOVERED (registry rows loaded by master_start(), not yet back)                   |
- *       |  handle_agent_register() -> ACTIVE                                           |
+ *       |  agent_handle_register() -> ACTIVE                                           |
  *       +--- on_tick(): --agent_reregister_timeout passes -> agent_remove() -> REMOVED <+
  *                          (unreachable for --agent_reregister_timeout: on_tick() too)
  *
  * Framework states (fw->state):
  *
- *   handle_subscribe() -> ACTIVE --peer lost: framework_disconnected()--> DISCONNECTED
- *                           ^                                                  |
- *                           +---- handle_subscribe() (same id) ----------------+
+ *   framework_handle_subscribe() -> ACTIVE
+ *     ACTIVE --peer lost: framework_disconnected()--> DISCONNECTED
+ *     DISCONNECTED --framework_handle_subscribe() (same id)--> ACTIVE
  *   DISCONNECTED --on_tick(): failover timeout--> framework_remove() -> REMOVED (tasks killed)
  *   RECOVERED (from the registry after a master restart) behaves as DISCONNECTED.
  *   TEARDOWN from ACTIVE -> framework_remove() -> REMOVED at once (an operator's
