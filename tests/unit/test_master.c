@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #define AGENT_PEER 1
@@ -442,6 +443,73 @@ test_reserve(void)
     harness_stop(&h);
 }
 
+/* Declines every offer of `offers` on FW_PEER with a filter of `refuse` s. */
+static void
+decline_all(struct harness *h, const struct msg *offers, double refuse)
+{
+    struct msg msg;
+    size_t n = offers->u.offers.noffers;
+
+    msg_init(&msg, MSG_DECLINE);
+    msg.u.decline.offer_ids = calloc(n, sizeof(char *));
+    CHECK(msg.u.decline.offer_ids != NULL);
+    for (size_t i = 0; i < n; i++)
+        msg.u.decline.offer_ids[i] = xstrdup(offers->u.offers.offers[i].offer_id);
+    msg.u.decline.noffer_ids = n;
+    msg.u.decline.refuse_seconds = refuse;
+    deliver(h, FW_PEER, &msg);
+}
+
+/* An operator's reservation or weight change runs an allocation pass in the
+ * same loop turn: once the framework's short filter has expired, nothing but
+ * that pass (the periodic one is an hour away) can make the offer. */
+static void
+test_operations_allocate_at_once(void)
+{
+    struct harness h;
+    struct msg *r;
+    char fwid[AG_ID_MAX], err[256];
+    struct resources want;
+    const char *agent_id;
+    size_t mark;
+
+    harness_start(&h);
+    agent_id = register_agent(&h, "cpus:4;mem:1024");
+    subscribe(&h, FW_PEER, "webfw", "web", fwid, sizeof(fwid));
+    turn(&h);
+    r = next_sent(&h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL);
+    /* The first tick runs the first periodic pass; the next is an hour away. */
+    usleep(150 * 1000);
+    turn(&h);
+
+    decline_all(&h, r, 0.05);
+    turn(&h);
+    mark = h.nsent;
+    usleep(100 * 1000); /* the filter expires; no pass runs by itself */
+    turn(&h);
+    CHECK_EQ_INT(count_sent(&h, FW_PEER, MSG_OFFERS, mark), 0);
+    res_init(&want);
+    CHECK_EQ_INT(res_parse(&want, "cpus(web):1;mem(web):64", err, sizeof(err)), 0);
+    CHECK_EQ_INT(master_reserve(h.m, agent_id, &want, err, sizeof(err)), 0);
+    turn(&h);
+    r = next_sent(&h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL && offer_has(r, "cpus(web):1"));
+    res_fini(&want);
+
+    decline_all(&h, r, 0.05);
+    turn(&h);
+    mark = h.nsent;
+    usleep(100 * 1000);
+    turn(&h);
+    CHECK_EQ_INT(count_sent(&h, FW_PEER, MSG_OFFERS, mark), 0);
+    CHECK_EQ_INT(master_set_weight(h.m, "web", 2), 0);
+    turn(&h);
+    CHECK(next_sent(&h, FW_PEER, MSG_OFFERS) != NULL);
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+    harness_stop(&h);
+}
+
 /* Teardown: the framework gets a fatal ERROR, its tasks are killed. */
 static void
 test_teardown(void)
@@ -466,5 +534,5 @@ test_teardown(void)
 }
 
 TEST_LIST(TEST_ENTRY(register_subscribe_launch), TEST_ENTRY(invalid_task), TEST_ENTRY(drain),
-          TEST_ENTRY(reserve), TEST_ENTRY(teardown));
+          TEST_ENTRY(reserve), TEST_ENTRY(operations_allocate_at_once), TEST_ENTRY(teardown));
 TEST_MAIN()
