@@ -26,7 +26,7 @@ fi
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
     -d "{\"agent_id\": \"$agent_id\", \"resources\": \"cpus(web):1;mem(web):64\"}" "$url/reserve")
 [ "$code" = 202 ] || fail "POST /reserve: $code"
-ev=$(expect_event 5 '.event == "offers"' "offer right after the reservation")
+ev=$(expect_event 10 '.event == "offers"' "offer right after the reservation")
 echo "$ev" | jq -e '[.offers[].resources | test("cpus\\(web\\):1")] | any' >/dev/null ||
     fail "the reservation is not in the offer: $ev"
 offer=$(echo "$ev" | jq -r '.offers[0].id')
@@ -39,7 +39,7 @@ send revive
 expect_event 10 '.event == "offers"' "re-offer of what t1 left" >/dev/null
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d "{\"agent_id\": \"$agent_id\"}" "$url/drain")
 [ "$code" = 200 ] || fail "POST /drain: $code"
-expect_event 5 '.event == "rescind"' "outstanding offer rescinded by the drain" >/dev/null
+expect_event 10 '.event == "rescind"' "outstanding offer rescinded by the drain" >/dev/null
 master_json /slaves | jq -e '.slaves[0].draining == true' >/dev/null || fail "/slaves: not draining"
 "$AGORA_BIN/agora" agents --master="127.0.0.1:$MASTER_PORT" | grep -q DRAINING ||
     fail "the CLI does not show DRAINING"
@@ -58,6 +58,6 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"agent_id": "no-such-
 # Undrain: offered again at once.
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d "{\"agent_id\": \"$agent_id\"}" "$url/undrain")
 [ "$code" = 200 ] || fail "POST /undrain: $code"
-expect_event 5 '.event == "offers"' "offer right after the undrain" >/dev/null
+expect_event 10 '.event == "offers"' "offer right after the undrain" >/dev/null
 master_json /slaves | jq -e '.slaves[0].draining == false' >/dev/null || fail "/slaves: still draining"
 log "ok"
