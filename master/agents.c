@@ -9,6 +9,7 @@
 #include "error.h"
 #include "ids.h"
 #include "log.h"
+#include "xalloc.h"
 #include "recorder.h"
 #include "registry.h"
 
@@ -35,7 +36,7 @@ agent_free(struct agent *a)
 struct agent *
 agent_new(const char *id)
 {
-    struct agent *a = core_calloc(1, sizeof(*a));
+    struct agent *a = xcalloc(1, sizeof(*a));
     snprintf(a->id, sizeof(a->id), "%s", id);
     res_init(&a->total);
     attr_init(&a->attributes);

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "ids.h"
 #include "log.h"
+#include "xalloc.h"
 #include "metrics.h"
 
 #include <stdio.h>
@@ -47,7 +48,7 @@ allocation_emit_offer(void *arg, const char *framework_id, const char *agent_id,
                        uv_hrtime() - a->freed_ns);
         a->freed_ns = 0;
     }
-    o = core_calloc(1, sizeof(*o));
+    o = xcalloc(1, sizeof(*o));
     ids_new(o->id, m->id, "O", ++m->next_offer);
     snprintf(o->framework_id, sizeof(o->framework_id), "%s", framework_id);
     snprintf(o->agent_id, sizeof(o->agent_id), "%s", agent_id);
@@ -62,7 +63,7 @@ allocation_emit_offer(void *arg, const char *framework_id, const char *agent_id,
 
     msg = hmap_get(&b->per_fw, framework_id);
     if (msg == NULL) {
-        msg = core_calloc(1, sizeof(*msg));
+        msg = xcalloc(1, sizeof(*msg));
         msg_init(msg, MSG_OFFERS);
         hmap_put(&b->per_fw, framework_id, msg);
     }
@@ -223,7 +224,7 @@ allocation_add_agent(struct master *m, struct agent *a)
 
     allocation_agent_left(m, a);
     res_init(&sum);
-    used = core_calloc(hmap_size(&a->tasks) + 1, sizeof(*used));
+    used = xcalloc(hmap_size(&a->tasks) + 1, sizeof(*used));
     while (hmap_next(&a->tasks, &it, NULL, &val)) {
         struct task *t = val;
         if (t->resources_recovered)

@@ -8,6 +8,7 @@
 #include "allocator.h"
 #include "error.h"
 #include "log.h"
+#include "xalloc.h"
 #include "recorder.h"
 #include "validate.h"
 
@@ -33,7 +34,7 @@ call_accept(struct master *m, struct framework *fw, struct msg *msg)
     if (!isfinite(refuse) || refuse < 0)
         refuse = 5;
     res_init(&remaining);
-    used = core_calloc(acc->noffer_ids + 1, sizeof(*used));
+    used = xcalloc(acc->noffer_ids + 1, sizeof(*used));
     for (size_t i = 0; i < acc->noffer_ids; i++) {
         struct offer *o = hmap_get(&m->offers, acc->offer_ids[i]);
         const char *bad = NULL;
@@ -98,7 +99,7 @@ call_accept(struct master *m, struct framework *fw, struct msg *msg)
                     task_error(m, fw, ti, a->id, why);
                     continue;
                 }
-                struct task *t = core_calloc(1, sizeof(*t));
+                struct task *t = xcalloc(1, sizeof(*t));
                 core_task_key(t->key, sizeof(t->key), fw->id, ti->task_id);
                 msg_task_info_init(&t->info);
                 msg_task_status_init(&t->status);

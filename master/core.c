@@ -5,6 +5,7 @@
  */
 #include "master_int.h"
 
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 #include "transport.h"
@@ -13,31 +14,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 double
 master_clock(void)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + tv.tv_usec / 1e6;
+    return clock_wall();
 }
 
 void
 core_touch(struct master *m)
 {
     m->now = master_clock();
-}
-
-void *
-core_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (p == NULL) {
-        log_error("out of memory");
-        abort();
-    }
-    return p;
 }
 
 int

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "ids.h"
 #include "log.h"
+#include "xalloc.h"
 #include "recorder.h"
 #include "registry.h"
 
@@ -43,7 +44,7 @@ framework_has_capability(const struct msg_framework_info *info, const char *cap)
 struct framework *
 framework_new(const char *id, const struct msg_framework_info *info)
 {
-    struct framework *fw = core_calloc(1, sizeof(*fw));
+    struct framework *fw = xcalloc(1, sizeof(*fw));
 
     snprintf(fw->id, sizeof(fw->id), "%s", id);
     msg_framework_info_init(&fw->info);
@@ -197,7 +198,7 @@ framework_complete(struct master *m, struct framework *fw)
         return;
     }
     if (m->completed_fws == NULL)
-        m->completed_fws = core_calloc(max, sizeof(*m->completed_fws));
+        m->completed_fws = xcalloc(max, sizeof(*m->completed_fws));
     if (m->ncompleted_fws == max)
         framework_free(m->completed_fws[m->completed_fws_head]);
     else

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "ids.h"
 #include "log.h"
+#include "xalloc.h"
 #include "metrics.h"
 #include "transport.h"
 
@@ -35,7 +36,7 @@ static void
 on_tp_connect(void *arg, uint32_t id)
 {
     struct master *m = arg;
-    struct peer *p = core_calloc(1, sizeof(*p));
+    struct peer *p = xcalloc(1, sizeof(*p));
     char key[16];
 
     core_touch(m);
@@ -607,7 +608,7 @@ books_add(struct hmap *h, const char *framework_id, const char *role, const stru
     snprintf(key, sizeof(key), "%s %s", framework_id, role);
     x = hmap_get(h, key);
     if (x == NULL) {
-        x = core_calloc(1, sizeof(*x));
+        x = xcalloc(1, sizeof(*x));
         res_init(x);
         if (hmap_put(h, key, x) != 0)
             abort();

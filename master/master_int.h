@@ -79,7 +79,6 @@ struct master {
 
 /* core.c: helpers every core file may call (calls no other master file) */
 void core_touch(struct master *m);
-void *core_calloc(size_t n, size_t size);
 void core_send_error(struct master *m, uint32_t peer, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void core_peer_close(struct master *m, uint32_t id);

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "ids.h"
 #include "log.h"
+#include "xalloc.h"
 #include "recorder.h"
 
 #include <stdio.h>
@@ -53,7 +54,7 @@ task_complete(struct master *m, struct task *t)
     if (m->flags.max_completed_tasks <= 0)
         return;
     if (m->completed == NULL)
-        m->completed = core_calloc((size_t)m->flags.max_completed_tasks, sizeof(*m->completed));
+        m->completed = xcalloc((size_t)m->flags.max_completed_tasks, sizeof(*m->completed));
     c = &m->completed[m->completed_head];
     if (m->ncompleted == (size_t)m->flags.max_completed_tasks) {
         msg_task_info_fini(&c->info);
@@ -187,7 +188,7 @@ task_adopt(struct master *m, struct agent *a, const struct msg_agent_task *at)
         return NULL;
     if (fw == NULL && msg_task_state_terminal(at->status.state))
         return NULL; /* over, and nobody to tell */
-    t = core_calloc(1, sizeof(*t));
+    t = xcalloc(1, sizeof(*t));
     core_task_key(t->key, sizeof(t->key), at->task.framework_id, at->task.task_id);
     msg_task_info_init(&t->info);
     msg_task_status_init(&t->status);
