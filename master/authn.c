@@ -2,7 +2,7 @@
  * Authentication of agents and frameworks by the master (--credentials): see
  * common/auth.h for the mechanism and docs/protocol-flows.md for the flow.
  */
-#include "master.h"
+#include "master_int.h"
 
 #include "auth.h"
 #include "error.h"

@@ -2,19 +2,19 @@
  * The master's operator HTTP API (JSON, Mesos field names). Handlers run on
  * the loop thread; every answer is built from in-memory state without I/O.
  */
+#include "http_api.h"
 #include "master.h"
 
-#include "allocator.h"
+#include "allocator.h" /* struct alloc_role_info */
 #include "recorder.h"
 #include "assets.h"
 #include "report.h"
+#include "task_json.h"
 #include "error.h"
 #include "flags.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "task_json.h"
-#include "transport.h"
 
 #include <jansson.h>
 #include <unistd.h>
@@ -69,18 +69,25 @@ agent_used(const struct agent *a, struct resources *used)
     }
 }
 
+struct offered_ctx {
+    const char *agent_id;
+    struct resources *out;
+};
+
 static void
-agent_offered(const struct master *m, const char *agent_id, const char *fwid,
-              struct resources *out)
+offered_cb(void *arg, const struct offer *o)
 {
-    size_t it = 0;
-    void *val;
-    while (hmap_next(&m->offers, &it, NULL, &val)) {
-        const struct offer *o = val;
-        if ((agent_id == NULL || strcmp(o->agent_id, agent_id) == 0) &&
-            (fwid == NULL || strcmp(o->framework_id, fwid) == 0))
-            res_add(out, &o->resources);
-    }
+    struct offered_ctx *c = arg;
+    if (strcmp(o->agent_id, c->agent_id) == 0)
+        res_add(c->out, &o->resources);
+}
+
+/* Sums the outstanding offers of an agent. */
+static void
+agent_offered(const struct master *m, const char *agent_id, struct resources *out)
+{
+    struct offered_ctx c = {.agent_id = agent_id, .out = out};
+    master_foreach_offer(m, offered_cb, &c);
 }
 
 static json_t *
@@ -94,7 +101,7 @@ agent_json(const struct master *m, const struct agent *a)
     res_init(&reserved);
     res_init(&unreserved);
     agent_used(a, &used);
-    agent_offered(m, a->id, NULL, &offered);
+    agent_offered(m, a->id, &offered);
     res_filter_role(&unreserved, &a->total, "*");
     res_copy(&reserved, &a->total);
     res_sub(&reserved, &unreserved);
@@ -133,6 +140,24 @@ agent_json(const struct master *m, const struct agent *a)
     res_fini(&reserved);
     res_fini(&unreserved);
     return o;
+}
+
+/* Filters for task lists: NULL matches all. */
+struct tasks_ctx {
+    json_t *arr;
+    const char *fwid, *state;
+};
+
+static void
+completed_task_cb(void *arg, const struct completed_task *t)
+{
+    struct tasks_ctx *c = arg;
+    if (c->fwid && strcmp(c->fwid, t->framework_id) != 0)
+        return;
+    if (c->state && strcmp(c->state, msg_task_state_name(t->status.state)) != 0)
+        return;
+    json_array_append_new(c->arr, task_json(&t->info, &t->status, t->status.state,
+                                            t->framework_id, t->info.agent_id));
 }
 
 static json_t *
@@ -186,13 +211,8 @@ framework_json(const struct master *m, const struct framework *fw, bool with_tas
     json_object_set_new(o, "task_count", json_integer((json_int_t)hmap_size(&fw->tasks)));
     if (with_tasks) {
         json_t *completed = json_array();
-        for (size_t i = 0; i < m->ncompleted; i++) {
-            const struct completed_task *c = &m->completed[i];
-            if (strcmp(c->framework_id, fw->id) == 0)
-                json_array_append_new(completed,
-                                      task_json(&c->info, &c->status, c->status.state,
-                                                c->framework_id, c->info.agent_id));
-        }
+        struct tasks_ctx c = {.arr = completed, .fwid = fw->id};
+        master_foreach_completed_task(m, completed_task_cb, &c);
         json_object_set_new(o, "tasks", tasks);
         json_object_set_new(o, "completed_tasks", completed);
         json_object_set_new(o, "offers", offers);
@@ -205,55 +225,49 @@ framework_json(const struct master *m, const struct framework *fw, bool with_tas
     return o;
 }
 
+struct list_ctx {
+    const struct master *m;
+    json_t *arr;
+    bool with_tasks;
+};
+
+static void
+agent_list_cb(void *arg, const struct agent *a)
+{
+    struct list_ctx *c = arg;
+    json_array_append_new(c->arr, agent_json(c->m, a));
+}
+
 static json_t *
 agents_json(const struct master *m)
 {
-    json_t *arr = json_array();
-    size_t it = 0;
-    void *val;
-    while (hmap_next(&m->agents, &it, NULL, &val))
-        json_array_append_new(arr, agent_json(m, val));
-    return arr;
+    struct list_ctx c = {.m = m, .arr = json_array()};
+    master_foreach_agent(m, agent_list_cb, &c);
+    return c.arr;
+}
+
+static void
+framework_list_cb(void *arg, const struct framework *fw)
+{
+    struct list_ctx *c = arg;
+    json_array_append_new(c->arr, framework_json(c->m, fw, c->with_tasks));
 }
 
 static json_t *
 frameworks_json(const struct master *m, bool with_tasks)
 {
-    json_t *arr = json_array();
-    size_t it = 0;
-    void *val;
-    while (hmap_next(&m->frameworks, &it, NULL, &val))
-        json_array_append_new(arr, framework_json(m, val, with_tasks));
-    return arr;
+    struct list_ctx c = {.m = m, .arr = json_array(), .with_tasks = with_tasks};
+    master_foreach_framework(m, framework_list_cb, &c);
+    return c.arr;
 }
 
-/* Removed frameworks, newest last (at most --max_completed_frameworks). */
+/* Removed frameworks, oldest first (at most --max_completed_frameworks). */
 static json_t *
 completed_frameworks_json(const struct master *m, bool with_tasks)
 {
-    json_t *arr = json_array();
-    size_t max = (size_t)m->flags.max_completed_frameworks;
-    size_t first = m->ncompleted_fws < max ? 0 : m->completed_fws_head;
-
-    for (size_t i = 0; i < m->ncompleted_fws; i++)
-        json_array_append_new(arr,
-                              framework_json(m, m->completed_fws[(first + i) % max], with_tasks));
-    return arr;
-}
-
-static void
-counts(const struct master *m, size_t *active, size_t *inactive)
-{
-    size_t it = 0;
-    void *val;
-    *active = *inactive = 0;
-    while (hmap_next(&m->agents, &it, NULL, &val)) {
-        const struct agent *a = val;
-        if (a->state == AGENT_ACTIVE && a->peer)
-            (*active)++;
-        else
-            (*inactive)++;
-    }
+    struct list_ctx c = {.m = m, .arr = json_array(), .with_tasks = with_tasks};
+    master_foreach_completed_framework(m, framework_list_cb, &c);
+    return c.arr;
 }
 
 static json_t *
@@ -264,16 +278,29 @@ state_common(struct master *m)
     char hostname[256] = "";
 
     gethostname(hostname, sizeof(hostname) - 1);
-    counts(m, &active, &inactive);
+    master_agent_counts(m, &active, &inactive);
     json_object_set_new(o, "version", json_string(AGORA_VERSION));
-    json_object_set_new(o, "id", json_string(m->id));
+    json_object_set_new(o, "id", json_string(master_id(m)));
     json_object_set_new(o, "hostname", json_string(hostname));
-    json_object_set_new(o, "pid", json_sprintf("master@%s:%d", m->flags.ip, (int)m->flags.port));
-    json_object_set_new(o, "start_time", json_real(m->start_time));
-    json_object_set_new(o, "elected_time", json_real(m->start_time));
+    json_object_set_new(o, "pid", json_sprintf("master@%s:%d", master_flags(m)->ip,
+                                               (int)master_flags(m)->port));
+    json_object_set_new(o, "start_time", json_real(master_start_time(m)));
+    json_object_set_new(o, "elected_time", json_real(master_start_time(m)));
     json_object_set_new(o, "activated_slaves", json_integer((json_int_t)active));
     json_object_set_new(o, "deactivated_slaves", json_integer((json_int_t)inactive));
     return o;
+}
+
+/* Tasks of removed frameworks that agents still ran when they re-registered:
+ * being killed, booked until they end. */
+static void
+orphan_tasks_cb(void *arg, const struct agent *a)
+{
+    size_t it = 0;
+    void *tv;
+    while (hmap_next(&a->tasks, &it, NULL, &tv))
+        if (((const struct task *)tv)->orphan)
+            json_array_append_new(arg, live_task_json(tv));
 }
 
 /* Tasks of removed frameworks that agents still ran when they re-registered:
@@ -282,17 +309,7 @@ static json_t *
 orphan_tasks_json(const struct master *m)
 {
     json_t *arr = json_array();
-    size_t it = 0;
-    void *val;
-
-    while (hmap_next(&m->agents, &it, NULL, &val)) {
-        const struct agent *a = val;
-        size_t jt = 0;
-        void *tv;
-        while (hmap_next(&a->tasks, &jt, NULL, &tv))
-            if (((const struct task *)tv)->orphan)
-                json_array_append_new(arr, live_task_json(tv));
-    }
+    master_foreach_agent(m, orphan_tasks_cb, arr);
     return arr;
 }
 
@@ -302,9 +319,10 @@ h_state(void *arg, struct http_req *req)
     struct master *m = arg;
     json_t *o = state_common(m);
 
-    json_object_set_new(o, "leader_info", json_pack("{s:s, s:I}", "hostname", m->flags.ip,
-                                                     "port", (json_int_t)m->flags.port));
-    json_object_set_new(o, "flags", flags_to_json(m->flag_table));
+    json_object_set_new(o, "leader_info",
+                        json_pack("{s:s, s:I}", "hostname", master_flags(m)->ip, "port",
+                                  (json_int_t)master_flags(m)->port));
+    json_object_set_new(o, "flags", flags_to_json(master_flag_table(m)));
     json_object_set_new(o, "slaves", agents_json(m));
     json_object_set_new(o, "frameworks", frameworks_json(m, true));
     json_object_set_new(o, "completed_frameworks", completed_frameworks_json(m, true));
@@ -341,38 +359,33 @@ h_frameworks(void *arg, struct http_req *req)
 }
 
 static void
+live_tasks_cb(void *arg, const struct framework *fw)
+{
+    struct tasks_ctx *c = arg;
+    size_t it = 0;
+    void *tv;
+
+    if (c->fwid && strcmp(c->fwid, fw->id) != 0)
+        return;
+    while (hmap_next(&fw->tasks, &it, NULL, &tv)) {
+        const struct task *t = tv;
+        if (c->state && strcmp(c->state, msg_task_state_name(t->state)) != 0)
+            continue;
+        json_array_append_new(c->arr, live_task_json(t));
+    }
+}
+
+static void
 h_tasks(void *arg, struct http_req *req)
 {
     struct master *m = arg;
-    json_t *arr = json_array();
-    const char *fwid = http_req_query(req, "framework_id");
-    const char *state = http_req_query(req, "state");
-    size_t it = 0;
-    void *val;
+    struct tasks_ctx c = {.arr = json_array(),
+                          .fwid = http_req_query(req, "framework_id"),
+                          .state = http_req_query(req, "state")};
 
-    while (hmap_next(&m->frameworks, &it, NULL, &val)) {
-        const struct framework *fw = val;
-        size_t jt = 0;
-        void *tv;
-        if (fwid && strcmp(fwid, fw->id) != 0)
-            continue;
-        while (hmap_next(&fw->tasks, &jt, NULL, &tv)) {
-            const struct task *t = tv;
-            if (state && strcmp(state, msg_task_state_name(t->state)) != 0)
-                continue;
-            json_array_append_new(arr, live_task_json(t));
-        }
-    }
-    for (size_t i = 0; i < m->ncompleted; i++) {
-        const struct completed_task *c = &m->completed[i];
-        if (fwid && strcmp(fwid, c->framework_id) != 0)
-            continue;
-        if (state && strcmp(state, msg_task_state_name(c->status.state)) != 0)
-            continue;
-        json_array_append_new(arr, task_json(&c->info, &c->status, c->status.state,
-                                             c->framework_id, c->info.agent_id));
-    }
-    http_reply_json(req, 200, json_pack("{s:o}", "tasks", arr));
+    master_foreach_framework(m, live_tasks_cb, &c);
+    master_foreach_completed_task(m, completed_task_cb, &c);
+    http_reply_json(req, 200, json_pack("{s:o}", "tasks", c.arr));
 }
 
 struct roles_ctx {
@@ -410,7 +423,7 @@ h_roles(void *arg, struct http_req *req)
 {
     struct master *m = arg;
     struct roles_ctx c = {.arr = json_array()};
-    alloc_foreach_role(m->alloc, role_cb, &c);
+    master_foreach_role(m, role_cb, &c);
     http_reply_json(req, 200, json_pack("{s:o}", "roles", c.arr));
 }
 
@@ -430,7 +443,7 @@ h_weights(void *arg, struct http_req *req)
 
     if (strcmp(http_req_method(req), "GET") == 0) {
         json_t *arr = json_array();
-        alloc_foreach_role(m->alloc, weights_cb, arr);
+        master_foreach_role(m, weights_cb, arr);
         http_reply_json(req, 200, arr);
         return;
     }
@@ -459,8 +472,8 @@ h_weights(void *arg, struct http_req *req)
     }
     json_array_foreach(body, i, w)
     {
-        alloc_set_weight(m->alloc, json_string_value(json_object_get(w, "role")),
-                         json_number_value(json_object_get(w, "weight")));
+        master_set_weight(m, json_string_value(json_object_get(w, "role")),
+                          json_number_value(json_object_get(w, "weight")));
     }
     json_decref(body);
     http_reply_json(req, 200, NULL);
@@ -491,7 +504,7 @@ h_quota(void *arg, struct http_req *req)
 
     if (strcmp(http_req_method(req), "GET") == 0) {
         json_t *arr = json_array();
-        alloc_foreach_role(m->alloc, quota_cb, arr);
+        master_foreach_role(m, quota_cb, arr);
         http_reply_json(req, 200, json_pack("{s:o}", "infos", arr));
         return;
     }
@@ -505,7 +518,7 @@ h_quota(void *arg, struct http_req *req)
             http_reply_error(req, 400, "DELETE /quota needs ?role=ROLE");
             return;
         }
-        rc = alloc_set_quota(m->alloc, role, &guarantee, &limit);
+        rc = master_set_quota(m, role, &guarantee, &limit);
         http_reply_json(req, rc == 0 ? 200 : 400, NULL);
         return;
     }
@@ -530,7 +543,7 @@ h_quota(void *arg, struct http_req *req)
         http_reply_error(req, 400, "bad resources: %s", err);
         return;
     }
-    rc = alloc_set_quota(m->alloc, role, &guarantee, &limit);
+    rc = master_set_quota(m, role, &guarantee, &limit);
     json_decref(body);
     res_fini(&guarantee);
     res_fini(&limit);
@@ -551,8 +564,7 @@ h_reserve(void *arg, struct http_req *req)
     char err[512];
     json_t *body = http_req_json(req, err, sizeof(err));
     const char *agent_id, *text;
-    struct resources want, from;
-    struct agent *a;
+    struct resources want;
     int rc;
 
     if (body == NULL) {
@@ -563,55 +575,64 @@ h_reserve(void *arg, struct http_req *req)
     if (agent_id == NULL)
         agent_id = json_string_value(json_object_get(body, "slaveId"));
     text = json_string_value(json_object_get(body, "resources"));
-    a = agent_id ? hmap_get(&m->agents, agent_id) : NULL;
-    if (a == NULL || text == NULL) {
+    if (agent_id == NULL || text == NULL) {
         json_decref(body);
-        http_reply_error(req, a == NULL && agent_id ? 404 : 400,
-                         a == NULL && agent_id ? "unknown agent"
-                                               : "needs \"agent_id\" and \"resources\"");
+        http_reply_error(req, 400, "needs \"agent_id\" and \"resources\"");
         return;
     }
     res_init(&want);
-    res_init(&from);
     if (res_parse(&want, text, err, sizeof(err)) != 0) {
         json_decref(body);
         http_reply_error(req, 400, "bad resources: %s", err);
         return;
     }
+    rc = reserve ? master_reserve(m, agent_id, &want, err, sizeof(err))
+                 : master_unreserve(m, agent_id, &want, err, sizeof(err));
     json_decref(body);
-    for (size_t i = 0; i < want.n; i++) {
-        if (strcmp(want.items[i].role, "*") == 0) {
-            res_fini(&want);
-            http_reply_error(req, 400, "resources must name their role, e.g. cpus(web):1");
-            return;
-        }
-    }
-    res_set_role(&from, &want, "*");
-    rc = reserve ? alloc_update_available(m->alloc, a->id, &from, &want)
-                 : alloc_update_available(m->alloc, a->id, &want, &from);
-    if (rc == 0) {
-        if (reserve) {
-            res_sub(&a->total, &from);
-            res_add(&a->total, &want);
-        } else {
-            res_sub(&a->total, &want);
-            res_add(&a->total, &from);
-        }
-        registry_put_agent(m, a);
-        http_reply_json(req, 202, NULL);
-    } else {
-        http_reply_error(req, 409, "cannot %s: %s (the resources must be unallocated on the agent)",
-                         reserve ? "reserve" : "unreserve", ag_strerror(rc));
-    }
     res_fini(&want);
-    res_fini(&from);
+    if (rc == 0)
+        http_reply_json(req, 202, NULL);
+    else if (rc == -AG_ENOENT)
+        http_reply_error(req, 404, "unknown agent");
+    else if (rc == -AG_EINVAL)
+        http_reply_error(req, 400, "%s", err);
+    else
+        http_reply_error(req, 409, "cannot %s: %s", reserve ? "reserve" : "unreserve", err);
+}
+
+/* POST /drain and /undrain: {"agent_id": ID}. A draining agent gets no new
+ * offers (its outstanding ones are rescinded); its tasks keep running. */
+static void
+h_drain(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    bool drain = strcmp(http_req_path(req), "/drain") == 0;
+    char err[512];
+    json_t *body = http_req_json(req, err, sizeof(err));
+    const char *agent_id;
+
+    if (body == NULL) {
+        http_reply_error(req, 400, "malformed JSON: %s", err);
+        return;
+    }
+    agent_id = json_string_value(json_object_get(body, "agent_id"));
+    if (agent_id == NULL) {
+        json_decref(body);
+        http_reply_error(req, 400, "needs \"agent_id\"");
+        return;
+    }
+    if (master_drain_agent(m, agent_id, drain) != 0)
+        http_reply_error(req, 404, "unknown agent %s", agent_id);
+    else
+        http_reply_json(req, 200, NULL);
+    json_decref(body);
 }
 
 static void
 h_flags(void *arg, struct http_req *req)
 {
     struct master *m = arg;
-    http_reply_json(req, 200, json_pack("{s:o}", "flags", flags_to_json(m->flag_table)));
+    http_reply_json(req, 200, json_pack("{s:o}", "flags", flags_to_json(master_flag_table(m))));
 }
 
 static void
@@ -629,136 +650,17 @@ h_version(void *arg, struct http_req *req)
                                         "agora"));
 }
 
-/* ---- metrics: every figure of the master in its registry (m->metrics) ---- */
-
-/* Sets `name` (a gauge of m->metrics) to v. */
-static void
-mmetrics_set(struct master *m, const char *name, double v)
-{
-    metrics_set(metrics_gauge(m->metrics, name), v);
-}
-
-/* The collector: sets the gauges computed from the master's state. */
-static void
-mmetrics_collect(void *arg)
-{
-    struct master *m = arg;
-    size_t active, inactive, refused = 0, tasks_by_state[MSG_TASK_STATE_COUNT] = {0};
-    size_t it = 0;
-    void *val;
-
-    counts(m, &active, &inactive);
-    while (hmap_next(&m->frameworks, &it, NULL, &val)) {
-        const struct framework *fw = val;
-        size_t jt = 0;
-        void *tv;
-        while (hmap_next(&fw->tasks, &jt, NULL, &tv))
-            tasks_by_state[((const struct task *)tv)->state]++;
-    }
-    for (it = 0; hmap_next(&m->agents, &it, NULL, &val);)
-        if (((const struct agent *)val)->alloc_error[0])
-            refused++;
-    mmetrics_set(m, "master/uptime_secs", m->now - m->start_time);
-    mmetrics_set(m, "master/elected", 1);
-    mmetrics_set(m, "master/slaves_active", (double)active);
-    mmetrics_set(m, "master/slaves_inactive", (double)inactive);
-    mmetrics_set(m, "master/frameworks", (double)hmap_size(&m->frameworks));
-    mmetrics_set(m, "master/outstanding_offers", (double)hmap_size(&m->offers));
-    for (int s = 0; s < MSG_TASK_STATE_COUNT; s++) {
-        char key[64], lower[32];
-        const char *name = msg_task_state_name(s) + 5;
-        size_t k;
-        for (k = 0; name[k] && k < sizeof(lower) - 1; k++)
-            lower[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
-        lower[k] = '\0';
-        snprintf(key, sizeof(key), "master/tasks_%s", lower);
-        mmetrics_set(m, key, (double)tasks_by_state[s]);
-    }
-    mmetrics_set(m, "master/agents_overcommitted", (double)m->novercommitted);
-    mmetrics_set(m, "master/agents_refused_by_allocator", (double)refused);
-    mmetrics_set(m, "master/frameworks_completed", (double)m->ncompleted_fws);
-    mmetrics_set(m, "allocator/allocation_run_ms/last", m->alloc_last_ms);
-    mmetrics_set(m, "allocator/allocation_run_ms/max", m->alloc_max_ms);
-    mmetrics_set(m, "transport/peers", (double)(m->tp ? tp_server_peers(m->tp) : 0));
-}
-
-static struct tp_stats
-mmetrics_tp(struct master *m)
-{
-    struct tp_stats ts;
-
-    memset(&ts, 0, sizeof(ts));
-    if (m->tp)
-        tp_server_stats(m->tp, &ts);
-    return ts;
-}
-
-static uint64_t
-mmetrics_retransmits(void *arg)
-{
-    return mmetrics_tp(arg).retransmits;
-}
-
-static uint64_t
-mmetrics_dropped_peers(void *arg)
-{
-    return mmetrics_tp(arg).dropped_peers;
-}
-
-static uint64_t
-mmetrics_malformed(void *arg)
-{
-    return mmetrics_tp(arg).malformed;
-}
-
-/* Registers the master's counters (the uint64_t it keeps in struct master,
- * read at each rendering), the transport's and the collector of its gauges. */
-static int
-mmetrics_register(struct master *m)
-{
-    const struct metrics_u64 counters[] = {
-        {"master/messages_received", &m->msgs_in},
-        {"master/messages_sent", &m->msgs_out},
-        {"master/invalid_messages", &m->msgs_invalid},
-        {"master/tasks_launched", &m->tasks_launched},
-        {"master/tasks_invalid", &m->tasks_error},
-        {"master/offers_sent", &m->offers_sent},
-        {"master/offers_rescinded", &m->offers_rescinded},
-        {"master/offers_declined", &m->offers_declined},
-        {"master/status_updates_forwarded", &m->updates_forwarded},
-        {"master/agents_overcommitted_total", &m->agents_overcommitted},
-        {"master/agents_refused_by_allocator_total", &m->agents_refused},
-        {"master/orphan_tasks_killed", &m->orphans_killed},
-        {"master/books_checks", &m->books_checks},
-        {"master/books_discrepancies", &m->books_problems},
-        {"allocator/allocation_runs", &m->alloc_runs},
-    };
-    int rc = metrics_counters_u64(m->metrics, counters, sizeof(counters) / sizeof(counters[0]));
-
-    if (rc == 0)
-        rc = metrics_counter_fn(m->metrics, "transport/retransmits", mmetrics_retransmits, m);
-    if (rc == 0)
-        rc = metrics_counter_fn(m->metrics, "transport/dropped_peers", mmetrics_dropped_peers, m);
-    if (rc == 0)
-        rc = metrics_counter_fn(m->metrics, "transport/malformed_frames", mmetrics_malformed, m);
-    if (rc == 0)
-        rc = metrics_collector(m->metrics, mmetrics_collect, m);
-    if (rc == 0)
-        mmetrics_collect(m); /* creates the gauges */
-    return rc;
-}
-
 static void
 h_metrics_snapshot(void *arg, struct http_req *req)
 {
-    metrics_reply(((struct master *)arg)->metrics, req, http_req_query(req, "format"), false);
+    metrics_reply(master_metrics(arg), req, http_req_query(req, "format"), false);
 }
 
 /* Prometheus text exposition of the same figures. */
 static void
 h_metrics(void *arg, struct http_req *req)
 {
-    metrics_reply(((struct master *)arg)->metrics, req, http_req_query(req, "format"), true);
+    metrics_reply(master_metrics(arg), req, http_req_query(req, "format"), true);
 }
 
 /* POST /teardown with form or JSON body frameworkId=ID. */
@@ -778,7 +680,7 @@ h_books(void *arg, struct http_req *req)
 
     http_reply_json(req, 200,
                     json_pack("{s:b, s:I, s:I, s:o}", "consistent", n == 0, "agents",
-                              (json_int_t)hmap_size(&m->agents), "discrepancies", (json_int_t)n,
+                              (json_int_t)master_agent_count(m), "discrepancies", (json_int_t)n,
                               "problems", problems));
 }
 
@@ -790,7 +692,6 @@ h_teardown(void *arg, struct http_req *req)
     const char *body = http_req_body(req, &len);
     char id[AG_ID_MAX] = "";
     const char *q = http_req_query(req, "frameworkId");
-    struct framework *fw;
 
     if (q)
         snprintf(id, sizeof(id), "%s", q);
@@ -808,12 +709,10 @@ h_teardown(void *arg, struct http_req *req)
         http_reply_error(req, 400, "needs frameworkId=ID");
         return;
     }
-    fw = hmap_get(&m->frameworks, id);
-    if (fw == NULL) {
+    if (master_teardown(m, id, "teardown requested by an operator") != 0) {
         http_reply_error(req, 404, "no framework %s", id);
         return;
     }
-    master_teardown(m, fw, "teardown requested by an operator");
     http_reply_json(req, 200, NULL);
 }
 
@@ -891,18 +790,28 @@ h_accounting_report(void *arg, struct http_req *req)
         return;
     }
     /* Events reach the database within about a second (the recorder's batch). */
-    snprintf(j->path, sizeof(j->path), "%s", m->acct_path);
+    snprintf(j->path, sizeof(j->path), "%s", master_accounting_path(m));
     j->req = req;
     j->work.data = j;
     http_req_on_abort(req, report_abort, j);
-    if (uv_queue_work(m->loop, &j->work, report_work, report_done) != 0) {
+    if (uv_queue_work(master_loop(m), &j->work, report_work, report_done) != 0) {
         http_reply_error(req, 503, "cannot schedule the report");
         free(j);
     }
 }
 
+struct mhttp {
+    struct http_server *http;
+};
+
+static void
+on_master_stop(void *arg)
+{
+    mhttp_close(arg);
+}
+
 int
-mhttp_register(struct master *m)
+mhttp_open(struct mhttp **out, struct master *m)
 {
     static const struct {
         const char *method, *path;
@@ -925,6 +834,8 @@ mhttp_register(struct master *m)
         {"DELETE", "/quota", h_quota},
         {"POST", "/reserve", h_reserve},
         {"POST", "/unreserve", h_reserve},
+        {"POST", "/drain", h_drain},
+        {"POST", "/undrain", h_drain},
         {"GET", "/flags", h_flags},
         {"GET", "/health", h_health},
         {"GET", "/version", h_version},
@@ -934,30 +845,43 @@ mhttp_register(struct master *m)
         {"GET", "/books", h_books},
         {"GET", "/accounting/report", h_accounting_report},
     };
+    const struct master_flags *f = master_flags(m);
+    struct mhttp *h;
     int rc;
 
-    rc = mmetrics_register(m);
+    *out = NULL;
+    if ((h = calloc(1, sizeof(*h))) == NULL)
+        return -AG_ENOMEM;
+    rc = http_server_open(&h->http, master_loop(m), f->ip, (uint16_t)f->port, 0);
     if (rc != 0) {
-        log_error("cannot register the metrics: %s", ag_strerror(rc));
+        log_error("cannot serve HTTP on %s:%d: %s (is another master running there?)", f->ip,
+                  (int)f->port, ag_strerror(rc));
+        free(h);
         return rc;
     }
-    rc = http_server_open(&m->http, m->loop, m->flags.ip, (uint16_t)m->flags.port, 0);
-    if (rc != 0) {
-        log_error("cannot serve HTTP on %s:%d: %s (is another master running there?)",
-                  m->flags.ip, (int)m->flags.port, ag_strerror(rc));
-        return rc;
-    }
+    *out = h;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        rc = http_route(m->http, routes[i].method, routes[i].path, routes[i].fn, m, 0);
+        rc = http_route(h->http, routes[i].method, routes[i].path, routes[i].fn, m, 0);
         if (rc != 0)
             return rc;
     }
-    return assets_route(m->http, master_webui, master_webui_count);
+    if ((rc = assets_route(h->http, master_webui, master_webui_count)) != 0)
+        return rc;
+    master_on_stop(m, on_master_stop, h);
+    return 0;
 }
 
 void
-mhttp_close(struct master *m)
+mhttp_close(struct mhttp *h)
 {
-    http_server_close(m->http);
-    m->http = NULL;
+    if (h == NULL)
+        return;
+    http_server_close(h->http);
+    h->http = NULL;
+}
+
+void
+mhttp_free(struct mhttp *h)
+{
+    free(h);
 }

@@ -1,4 +1,5 @@
 /* agora-master: flags, logging and the loop. */
+#include "http_api.h"
 #include "master.h"
 
 #include "daemon.h"
@@ -14,7 +15,7 @@
 
 static struct master_flags mf;
 
-static const struct flag master_flag_table[] = {
+static const struct flag flag_table[] = {
     {"ip", FLAG_STRING, &mf.ip, "0.0.0.0", "IP address to listen on (HTTP API and message stream)."},
     {"port", FLAG_INT64, &mf.port, "5050", "Port to listen on."},
     {"work_dir", FLAG_STRING, &mf.work_dir, "/var/lib/agora/master",
@@ -56,13 +57,14 @@ static const struct flag master_flag_table[] = {
 int
 main(int argc, char **argv)
 {
-    struct master m;
+    struct master *m;
+    struct mhttp *http = NULL;
     uv_loop_t loop;
     char uuid[IDS_UUID_LEN + 1];
     enum ag_log_level level;
     int rc;
 
-    rc = daemon_flags(master_flag_table, &argc, argv, "agora-master",
+    rc = daemon_flags(flag_table, &argc, argv, "agora-master",
                       "The Agora master: aggregates agents' resources, offers them to frameworks "
                       "and tracks every task. Operator HTTP API and the agent/framework message "
                       "stream share --port.",
@@ -78,27 +80,36 @@ main(int argc, char **argv)
     daemon_logging("master", level);
     mf.authenticate = mf.credentials != NULL && mf.credentials[0] != '\0';
 
-    memset(&m, 0, sizeof(m));
     if (ids_new_uuid(uuid) != 0) {
         fprintf(stderr, "agora-master: cannot generate an id\n");
         return 1;
     }
-    snprintf(m.id, sizeof(m.id), "%s", uuid);
-    m.flag_table = master_flag_table;
+    if ((m = master_new(uuid, flag_table)) == NULL) {
+        fprintf(stderr, "agora-master: out of memory\n");
+        return 1;
+    }
     uv_loop_init(&loop);
-    rc = master_start(&m, &loop, &mf);
+    /* The HTTP server opens before the message stream: they share --port. */
+    rc = master_start(m, &loop, &mf);
+    if (rc == 0)
+        rc = mhttp_open(&http, m);
+    if (rc == 0)
+        rc = master_listen(m);
     if (rc != 0) {
         fprintf(stderr, "agora-master: cannot start: %s (see the log above)\n", ag_strerror(rc));
-        master_stop(&m);
+        master_stop(m);
+        mhttp_close(http);
         uv_run(&loop, UV_RUN_DEFAULT);
-        master_free(&m);
+        mhttp_free(http);
+        master_free(m);
         uv_loop_close(&loop);
-        flags_free(master_flag_table);
+        flags_free(flag_table);
         return 1;
     }
     uv_run(&loop, UV_RUN_DEFAULT);
-    master_free(&m);
+    mhttp_free(http);
+    master_free(m);
     uv_loop_close(&loop);
-    flags_free(master_flag_table);
+    flags_free(flag_table);
     return 0;
 }

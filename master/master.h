@@ -1,35 +1,40 @@
 /*
- * The master: one loop thread owns everything below.
+ * The master's public interface, for its front ends (the operator HTTP API in
+ * http_api.c, main.c, tests). The master's state is owned by the master core
+ * (the files in master/ that include master_int.h); a front end sees it only
+ * through the operations and the read-only iterators below, and every change
+ * goes through an operation, which schedules an allocation pass at once.
  *
- * Agent states (agent->state), and the function that performs each move:
+ * Agent states (agent->state), and the core function that makes each move:
  *
- *                 master_agent_register()                 ping_check() (missed pongs)
+ *               agent_handle_register()                on_tick(): missed pongs -> agent_lost()
  *   (new) -------------------------------> ACTIVE -------------------------------> UNREACHABLE
  *                                           ^  |                                       |
- *       agent_reregister() (same id) -------+  | drain (operator)                      |
- *                                              v                                       |
- *   RECOVERED (loaded from the registry after a master restart, not yet back)          |
- *       |  agent_reregister() -> ACTIVE                                                |
- *       +--- --agent_reregister_timeout passes -> REMOVED <----------------------------+
- *                                                (unreachable for --agent_reregister_timeout)
+ *   agent_handle_register() (same id) ------+  | master_drain_agent() sets draining:    |
+ *                                              | no new offers, its tasks keep running |
+ *   RECOVERED (registry rows loaded by master_start(), not yet back)                   |
+ *       |  agent_handle_register() -> ACTIVE                                           |
+ *       +--- on_tick(): --agent_reregister_timeout passes -> agent_remove() -> REMOVED <+
+ *                          (unreachable for --agent_reregister_timeout: on_tick() too)
  *
  * Framework states (fw->state):
  *
- *   SUBSCRIBE -> ACTIVE --peer lost--> DISCONNECTED --failover_timeout--> REMOVED
- *                  ^                        |                      (tasks killed)
- *                  +---- SUBSCRIBE (same id) +
+ *   framework_handle_subscribe() -> ACTIVE
+ *     ACTIVE --peer lost: framework_disconnected()--> DISCONNECTED
+ *     DISCONNECTED --framework_handle_subscribe() (same id)--> ACTIVE
+ *   DISCONNECTED --on_tick(): failover timeout--> framework_remove() -> REMOVED (tasks killed)
  *   RECOVERED (from the registry after a master restart) behaves as DISCONNECTED.
- *   TEARDOWN from ACTIVE -> REMOVED at once (an operator's teardown first sends
- *   the framework a fatal ERROR). SUBSCRIBE (same id) keeps the framework's
- *   allocations: only its roles and activity change in the allocator. A REMOVED
- *   framework leaves m->frameworks for the bounded m->completed_fws; its id is
- *   refused from then on, and tasks of it that agents report later are orphans
- *   (killed, booked until they end).
+ *   TEARDOWN from ACTIVE -> framework_remove() -> REMOVED at once (an operator's
+ *   master_teardown() first sends the framework a fatal ERROR). SUBSCRIBE (same
+ *   id) keeps the framework's allocations: only its roles and activity change in
+ *   the allocator. A REMOVED framework leaves the live set for the bounded list
+ *   of completed frameworks; its id is refused from then on, and tasks of it that
+ *   agents report later are orphans (killed, booked until they end).
  *
  * Task states follow Mesos (see docs/master.md for the diagram): a task is
- * created STAGING when its ACCEPT is valid (or ERROR when not), then follows
- * the agent's updates; UNREACHABLE and LOST come from the master when an agent
- * is lost; terminal states are never left. A task is forgotten once it is
+ * created STAGING when its ACCEPT is valid (or ERROR when not: validate.c), then
+ * follows the agent's updates; UNREACHABLE and LOST come from the master when an
+ * agent is lost; terminal states are never left. A task is forgotten once it is
  * terminal and its last update acknowledged (it is kept in a bounded list of
  * completed tasks for /state).
  */
@@ -45,17 +50,17 @@
 #include "msg.h"
 #include "resources.h"
 
-struct db;
-struct tp_server;
-struct http_server;
-struct alloc;
-struct metrics;
-struct acct;
+struct master; /* opaque: its layout is in master_int.h, for the core files only */
 struct flag;
+struct alloc_role_info;
+struct metrics;
 
+/*
+ * The records below are read-only outside the master core: the iterators hand
+ * out const pointers valid until control returns to the loop.
+ */
 enum agent_state { AGENT_ACTIVE, AGENT_UNREACHABLE, AGENT_RECOVERED, AGENT_REMOVED };
 enum fw_state { FW_ACTIVE, FW_DISCONNECTED, FW_REMOVED };
-enum peer_kind { PEER_NEW, PEER_AGENT, PEER_FRAMEWORK };
 
 struct master_flags {
     char *ip;
@@ -77,16 +82,6 @@ struct master_flags {
     char *accounting_db;
     int64_t accounting_raw_retention_ms;
     bool authenticate; /* derived: credentials given */
-};
-
-struct peer {
-    uint32_t id; /* transport peer (nng pipe id) */
-    enum peer_kind kind;
-    char owner[AG_ID_MAX]; /* agent or framework id once known */
-    bool authenticated;
-    char principal[128];
-    uint8_t nonce[32];
-    bool challenged;
 };
 
 struct task;
@@ -161,81 +156,102 @@ struct completed_task {
     char framework_id[AG_ID_MAX];
 };
 
-struct master {
-    uv_loop_t *loop;
-    struct master_flags flags;
-    char id[AG_ID_MAX]; /* this master's UUID, base of the ids it makes */
-    double start_time;
-    double now; /* refreshed at the start of each callback */
-    uint64_t next_agent, next_framework, next_offer;
-    struct db *db;
-    struct tp_server *tp;
-    struct http_server *http;
-    struct alloc *alloc;
-    struct acct *acct; /* accounting recorder (batched, its own writer thread) */
-    char acct_path[4096];
-    struct metrics *metrics;
-    const struct flag *flag_table; /* for /flags */
-    struct hmap peers;      /* "%u" peer id -> struct peer* */
-    struct hmap agents;     /* id -> struct agent* */
-    struct hmap frameworks; /* id -> struct framework* */
-    struct hmap offers;     /* id -> struct offer* */
-    struct hmap credentials; /* principal -> secret (char*) */
-    struct completed_task *completed; /* ring of max_completed_tasks */
-    size_t ncompleted, completed_head;
-    struct framework **completed_fws; /* ring of max_completed_frameworks (removed ones) */
-    size_t ncompleted_fws, completed_fws_head;
-    size_t novercommitted; /* agents with overcommitted set */
-    uv_timer_t tick;
-    uv_idle_t alloc_idle;
-    bool alloc_pending;
-    bool alloc_full;
-    struct hmap dirty_agents; /* agent ids to allocate at the end of this turn */
-    double last_full_alloc;
-    uv_signal_t sigint, sigterm;
-    bool stopping;
-    bool handles_open;
-    /* counters for /metrics */
-    uint64_t msgs_in, msgs_out, msgs_invalid;
-    uint64_t tasks_launched, tasks_error, offers_sent, offers_rescinded, offers_declined;
-    uint64_t updates_forwarded, alloc_runs;
-    uint64_t orphans_killed;      /* tasks of removed frameworks killed on re-registration */
-    uint64_t agents_overcommitted; /* times an agent was admitted with more in use than its total */
-    uint64_t agents_refused;       /* times the allocator refused an agent outright */
-    uint64_t books_checks, books_problems;
-    double alloc_last_ms, alloc_max_ms;
-};
+/* ---- life cycle ---- */
+
+/* A master with id `id` (its UUID, base of the ids it makes); `flag_table` is
+ * served at /flags. NULL when out of memory. */
+struct master *master_new(const char *id, const struct flag *flag_table);
 
 /* Starts a master on `loop` with `flags` (copied by reference: they must outlive
- * it). Opens the registry, the transport and HTTP on flags->ip:port. Returns 0,
- * or a negative AG_E* code with the reason logged (nothing left open). */
+ * it): opens the allocator, the registry and the accounting recorder, and loads
+ * the registry. Returns 0, or a negative AG_E* code with the reason logged. */
 int master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags);
+
+/* Listens for agents and frameworks on flags->ip:port (after the HTTP server
+ * on the same port, if any, is open) and starts the timers and signal
+ * handlers. 0 or a negative AG_E* code (logged). */
+int master_listen(struct master *m);
+
+/* Calls `fn(arg)` once when the master stops (a signal or master_stop): a
+ * front end closes its own server there. */
+void master_on_stop(struct master *m, void (*fn)(void *arg), void *arg);
 
 /* Closes everything; the loop must run on until its handles are closed. */
 void master_stop(struct master *m);
 
+/* Frees the master (and its memory) once its loop has finished. */
+void master_free(struct master *m);
+
 /* Seconds since the epoch, wall clock. */
 double master_clock(void);
 
-/* Sends `msg` to transport peer `peer` (master is the sender). Logs on failure. */
-int master_send(struct master *m, uint32_t peer, struct msg *msg);
+/* ---- operations (each logged, each schedules an allocation pass at once) ---- */
 
-/* Registry (master/registry.c): SQLite in work_dir. */
-int registry_open(struct master *m);
-void registry_close(struct master *m);
-int registry_load(struct master *m);
-int registry_put_agent(struct master *m, const struct agent *a);
-int registry_remove_agent(struct master *m, const char *id);
-int registry_put_framework(struct master *m, const struct framework *fw);
-int registry_remove_framework(struct master *m, const char *id);
-int registry_set_meta(struct master *m, const char *key, const char *value);
+/*
+ * Reserves `resources` (every item names its role, e.g. "cpus(web):1") on agent
+ * `agent_id` from its unreserved ("*") resources; master_unreserve does the
+ * reverse. The resources must be unallocated on the agent. The new total is
+ * stored in the registry. Returns 0; -AG_ENOENT (unknown agent), -AG_EINVAL
+ * (bad resources, `err` says why) or another -AG_E* (not available: `err`).
+ */
+int master_reserve(struct master *m, const char *agent_id, const struct resources *resources,
+                   char *err, size_t errlen);
+int master_unreserve(struct master *m, const char *agent_id, const struct resources *resources,
+                     char *err, size_t errlen);
 
-/* Frees the master's memory once its loop has finished. */
-void master_free(struct master *m);
+/* Sets (or, with both empty, removes) the quota of `role`. 0 or -AG_E* (the
+ * guarantee exceeds the limit: nothing changed). */
+int master_set_quota(struct master *m, const char *role, const struct resources *guarantee,
+                     const struct resources *limit);
 
-/* Kills every task of `fw` and removes it (operator teardown); a connected
- * framework first gets a fatal ERROR ("framework removed"). */
-void master_teardown(struct master *m, struct framework *fw, const char *why);
+/* Sets the weight (> 0) of `role`. 0 or -AG_EINVAL. */
+int master_set_weight(struct master *m, const char *role, double weight);
+
+/* Kills every task of framework `framework_id` and removes it (operator
+ * teardown); a connected framework first gets a fatal ERROR (`why`).
+ * 0 or -AG_ENOENT (no such live framework). */
+int master_teardown(struct master *m, const char *framework_id, const char *why);
+
+/* Drains agent `agent_id` (`on`) or ends its draining: a draining agent gets
+ * no new offers (its outstanding offers are rescinded) and its tasks keep
+ * running. 0 or -AG_ENOENT. */
+int master_drain_agent(struct master *m, const char *agent_id, bool on);
+
+/* ---- read-only views (master/view.c) ---- */
+
+const char *master_id(const struct master *m);
+double master_start_time(const struct master *m);
+const struct master_flags *master_flags(const struct master *m);
+const struct flag *master_flag_table(const struct master *m);
+uv_loop_t *master_loop(const struct master *m);
+const char *master_accounting_path(const struct master *m);
+size_t master_agent_count(const struct master *m);
+/* Agents connected and ACTIVE, and the others. */
+void master_agent_counts(const struct master *m, size_t *active, size_t *inactive);
+
+/* Call `fn` for each live agent, live framework, removed framework (oldest
+ * first, at most --max_completed_frameworks), completed task (at most
+ * --max_completed_tasks) and outstanding offer. `fn` must not change the master. */
+void master_foreach_agent(const struct master *m, void (*fn)(void *arg, const struct agent *a),
+                          void *arg);
+void master_foreach_framework(const struct master *m,
+                              void (*fn)(void *arg, const struct framework *fw), void *arg);
+void master_foreach_completed_framework(const struct master *m,
+                                        void (*fn)(void *arg, const struct framework *fw),
+                                        void *arg);
+void master_foreach_completed_task(const struct master *m,
+                                   void (*fn)(void *arg, const struct completed_task *c),
+                                   void *arg);
+void master_foreach_offer(const struct master *m, void (*fn)(void *arg, const struct offer *o),
+                          void *arg);
+
+/* The allocator's view of each role (weights, quota, allocation). */
+void master_foreach_role(const struct master *m,
+                         void (*fn)(void *arg, const struct alloc_role_info *info), void *arg);
+
+/* The master's metrics registry (common/metrics.h): its counters and the
+ * gauges computed from its state (mmetrics.c), for /metrics and /metrics/snapshot. */
+struct metrics *master_metrics(const struct master *m);
 
 /*
  * Compares the allocator's books with the master's: on every agent in the
@@ -249,14 +265,5 @@ void master_teardown(struct master *m, struct framework *fw, const char *why);
 size_t master_check_books(struct master *m,
                           void (*fn)(void *arg, const char *agent_id, const char *problem),
                           void *arg);
-
-/* Authentication (master/authn.c). */
-int mauth_load_credentials(struct master *m);
-int mauth_start(struct master *m, struct peer *p, struct msg *msg);
-int mauth_response(struct master *m, struct peer *p, struct msg *msg);
-
-/* HTTP API (master/http_api.c): registers the endpoints and starts serving. */
-int mhttp_register(struct master *m);
-void mhttp_close(struct master *m);
 
 #endif

@@ -1,0 +1,69 @@
+/*
+ * The master's registry: storage only. It keeps one row per admitted agent and
+ * per subscribed framework so that a restarted master knows who may come back;
+ * it knows nothing of the master (the master builds its agents and frameworks
+ * from the rows it loads, with its own constructors). Tasks are not stored:
+ * agents report them when they re-register, as in Mesos.
+ *
+ * A backend is a `struct registry_ops`; every write is durable before it
+ * returns. registry_sqlite_open() is the embedded default (SQLite,
+ * synchronous=FULL, <work_dir>/registry.db); a replicated backend (ZooKeeper,
+ * for high availability) implements the same operations.
+ */
+#ifndef AGORA_MASTER_REGISTRY_H
+#define AGORA_MASTER_REGISTRY_H
+
+#include <stddef.h>
+
+struct registry;
+
+struct registry_agent_row {
+    const char *id, *hostname, *http_address;
+    const char *resources;  /* res_to_string() text */
+    const char *attributes; /* attr_format() text */
+    double registered_time;
+};
+
+struct registry_framework_row {
+    const char *id;
+    const void *info; /* a SUBSCRIBE message (msg_encode) holding the framework info */
+    size_t info_len;
+    double registered_time;
+};
+
+/* Called once per stored row by load; a nonzero return stops the load and is
+ * returned by it. The row's pointers are valid during the call only. */
+typedef int (*registry_agent_fn)(void *arg, const struct registry_agent_row *row);
+typedef int (*registry_framework_fn)(void *arg, const struct registry_framework_row *row);
+
+struct registry_ops {
+    int (*load)(struct registry *r, registry_agent_fn agent_fn, registry_framework_fn fw_fn,
+                void *arg);
+    int (*put_agent)(struct registry *r, const struct registry_agent_row *row);
+    int (*remove_agent)(struct registry *r, const char *id);
+    int (*put_framework)(struct registry *r, const struct registry_framework_row *row);
+    int (*remove_framework)(struct registry *r, const char *id);
+    int (*set_meta)(struct registry *r, const char *key, const char *value);
+    void (*close)(struct registry *r);
+};
+
+/* Every backend's handle starts with its ops. */
+struct registry {
+    const struct registry_ops *ops;
+};
+
+/* Opens (creating) the SQLite registry in `work_dir`. 0 or -AG_E* (logged). */
+int registry_sqlite_open(struct registry **out, const char *work_dir);
+
+/* Dispatch to the backend. Each returns 0 or a negative AG_E* code (logged). */
+int registry_load(struct registry *r, registry_agent_fn agent_fn, registry_framework_fn fw_fn,
+                  void *arg);
+int registry_put_agent(struct registry *r, const struct registry_agent_row *row);
+int registry_remove_agent(struct registry *r, const char *id);
+int registry_put_framework(struct registry *r, const struct registry_framework_row *row);
+int registry_remove_framework(struct registry *r, const char *id);
+int registry_set_meta(struct registry *r, const char *key, const char *value);
+/* NULL is a no-op. */
+void registry_close(struct registry *r);
+
+#endif

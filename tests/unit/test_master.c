@@ -1,0 +1,538 @@
+/*
+ * Unit tests of the master core without sockets: a master on a private loop
+ * with a send hook (the transport seam in master_int.h); the tests feed it
+ * agent and framework messages, drive its operations, and check the messages
+ * it sends and its books (master_check_books).
+ */
+#include "test.h"
+
+#include "master_int.h"
+
+#include "error.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define AGENT_PEER 1
+#define FW_PEER 2
+#define FW2_PEER 3
+#define MAX_SENT 256
+
+struct sent {
+    uint32_t peer;
+    struct msg msg;
+};
+
+struct harness {
+    uv_loop_t loop;
+    struct master *m;
+    struct master_flags flags;
+    char dir[64];
+    struct sent sent[MAX_SENT];
+    size_t nsent, seen;
+};
+
+static int
+capture(void *arg, uint32_t peer, const void *buf, size_t len)
+{
+    struct harness *h = arg;
+    char err[256];
+
+    CHECK(h->nsent < MAX_SENT);
+    CHECK_EQ_INT(msg_decode(&h->sent[h->nsent].msg, buf, len, err, sizeof(err)), 0);
+    h->sent[h->nsent++].peer = peer;
+    return 0;
+}
+
+static void
+harness_start(struct harness *h)
+{
+    memset(h, 0, sizeof(*h));
+    log_set_level(AG_LOG_ERROR);
+    snprintf(h->dir, sizeof(h->dir), "/tmp/agora-test-master.XXXXXX");
+    CHECK(mkdtemp(h->dir) != NULL);
+    h->flags = (struct master_flags){
+        .ip = "127.0.0.1",
+        .port = 5050,
+        .work_dir = h->dir,
+        .agent_ping_timeout_ms = 15000,
+        .max_agent_ping_timeouts = 5,
+        .agent_reregister_timeout_ms = 600000,
+        /* an hour: every offer below comes from an event, not the periodic pass */
+        .allocation_interval_ms = 3600 * 1000,
+        .roles_sorter = "drf",
+        .framework_sorter = "drf",
+        .weights = "",
+        .min_allocatable_resources = "",
+        .max_completed_tasks = 100,
+        .max_completed_frameworks = 10,
+        .accounting_db = "",
+        .accounting_raw_retention_ms = 86400000,
+    };
+    CHECK_EQ_INT(uv_loop_init(&h->loop), 0);
+    h->m = master_new("0a1b2c3d-0000-4000-8000-000000000001", NULL);
+    CHECK(h->m != NULL);
+    CHECK_EQ_INT(master_start(h->m, &h->loop, &h->flags), 0);
+    master_set_send_hook(h->m, capture, h);
+    master_start_timers(h->m);
+}
+
+static void
+harness_stop(struct harness *h)
+{
+    char cmd[128];
+
+    master_stop(h->m);
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+    master_free(h->m);
+    CHECK_EQ_INT(uv_loop_close(&h->loop), 0);
+    for (size_t i = 0; i < h->nsent; i++)
+        msg_free(&h->sent[i].msg);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+/* Runs what is ready on the loop (the end-of-turn allocation among it). */
+static void
+turn(struct harness *h)
+{
+    for (int i = 0; i < 3; i++)
+        uv_run(&h->loop, UV_RUN_NOWAIT);
+}
+
+static void
+deliver(struct harness *h, uint32_t peer, struct msg *msg)
+{
+    void *buf;
+    size_t len;
+
+    CHECK_EQ_INT(msg_encode_alloc(msg, &buf, &len), 0);
+    master_peer_message(h->m, peer, buf, len);
+    free(buf);
+    msg_free(msg);
+}
+
+/* The next message sent to `peer` of `type` after those already seen (the
+ * ones before it are skipped); NULL if none. */
+static struct msg *
+next_sent(struct harness *h, uint32_t peer, enum msg_type type)
+{
+    for (size_t i = h->seen; i < h->nsent; i++) {
+        if (h->sent[i].peer == peer && h->sent[i].msg.type == type) {
+            h->seen = i + 1;
+            return &h->sent[i].msg;
+        }
+    }
+    return NULL;
+}
+
+static size_t
+count_sent(const struct harness *h, uint32_t peer, enum msg_type type, size_t from)
+{
+    size_t n = 0;
+    for (size_t i = from; i < h->nsent; i++)
+        n += h->sent[i].peer == peer && h->sent[i].msg.type == type;
+    return n;
+}
+
+static char *
+xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    CHECK(d != NULL);
+    return d;
+}
+
+/* Registers an agent with `res` on AGENT_PEER; returns its id (static). */
+static const char *
+register_agent(struct harness *h, const char *res)
+{
+    static char id[AG_ID_MAX];
+    struct msg msg, *r;
+    char err[256];
+
+    master_peer_connect(h->m, AGENT_PEER);
+    msg_init(&msg, MSG_AGENT_REGISTER);
+    msg.u.agent_register.agent_id = xstrdup("");
+    msg.u.agent_register.hostname = xstrdup("host1");
+    msg.u.agent_register.http_address = xstrdup("127.0.0.1:5051");
+    msg.u.agent_register.version = xstrdup("test");
+    CHECK_EQ_INT(res_parse(&msg.u.agent_register.resources, res, err, sizeof(err)), 0);
+    deliver(h, AGENT_PEER, &msg);
+    r = next_sent(h, AGENT_PEER, MSG_AGENT_REGISTERED);
+    CHECK(r != NULL);
+    snprintf(id, sizeof(id), "%s", r->u.agent_registered.agent_id);
+    return id;
+}
+
+/* Subscribes framework `name` (in `role`, NULL: none) on `peer`; its id. */
+static void
+subscribe(struct harness *h, uint32_t peer, const char *name, const char *role, char *id,
+          size_t idlen)
+{
+    struct msg msg, *r;
+    struct msg_framework_info *fi;
+
+    master_peer_connect(h->m, peer);
+    msg_init(&msg, MSG_SUBSCRIBE);
+    fi = &msg.u.subscribe.framework;
+    fi->framework_id = xstrdup("");
+    fi->name = xstrdup(name);
+    fi->user = xstrdup("nobody");
+    fi->principal = xstrdup("");
+    fi->hostname = xstrdup("");
+    fi->webui_url = xstrdup("");
+    if (role) {
+        fi->roles = calloc(1, sizeof(char *));
+        CHECK(fi->roles != NULL);
+        fi->roles[0] = xstrdup(role);
+        fi->nroles = 1;
+    }
+    deliver(h, peer, &msg);
+    r = next_sent(h, peer, MSG_SUBSCRIBED);
+    CHECK(r != NULL);
+    snprintf(id, idlen, "%s", r->u.subscribed.framework_id);
+}
+
+static void
+accept_launch(struct harness *h, const char *offer_id, const char *task_id, const char *res,
+              double refuse_seconds)
+{
+    struct msg msg;
+    struct msg_operation *op;
+    struct msg_task_info *ti;
+    char err[256];
+
+    msg_init(&msg, MSG_ACCEPT);
+    msg.u.accept.offer_ids = calloc(1, sizeof(char *));
+    CHECK(msg.u.accept.offer_ids != NULL);
+    msg.u.accept.offer_ids[0] = xstrdup(offer_id);
+    msg.u.accept.noffer_ids = 1;
+    msg.u.accept.refuse_seconds = refuse_seconds;
+    op = msg.u.accept.operations = calloc(1, sizeof(*op));
+    CHECK(op != NULL);
+    msg.u.accept.noperations = 1;
+    msg_operation_init(op);
+    op->type = xstrdup("LAUNCH");
+    ti = op->tasks = calloc(1, sizeof(*ti));
+    CHECK(ti != NULL);
+    op->ntasks = 1;
+    msg_task_info_init(ti);
+    ti->task_id = xstrdup(task_id);
+    ti->name = xstrdup(task_id);
+    ti->agent_id = xstrdup("");
+    ti->framework_id = xstrdup("");
+    ti->executor_id = xstrdup("");
+    ti->command.value = xstrdup("sleep 100");
+    ti->command.user = xstrdup("");
+    ti->container.image = xstrdup("");
+    ti->container.network = xstrdup("");
+    CHECK_EQ_INT(res_parse(&ti->resources, res, err, sizeof(err)), 0);
+    deliver(h, FW_PEER, &msg);
+}
+
+static void
+print_problem(void *arg, const char *agent_id, const char *problem)
+{
+    (void)arg;
+    fprintf(stderr, "books: agent %s: %s\n", agent_id, problem);
+}
+
+static bool
+offer_has(const struct msg *offers, const char *res)
+{
+    char text[512];
+    for (size_t i = 0; i < offers->u.offers.noffers; i++) {
+        res_format(&offers->u.offers.offers[i].resources, text, sizeof(text));
+        if (strstr(text, res))
+            return true;
+    }
+    return false;
+}
+
+/* A master with one agent (`res`) and framework fw1 on FW_PEER holding its
+ * first offer; returns the offer (fw1's id in `fwid`). */
+static struct msg *
+start_with_offer(struct harness *h, const char *res, char *fwid, size_t fwidlen)
+{
+    struct msg *r;
+
+    harness_start(h);
+    register_agent(h, res);
+    subscribe(h, FW_PEER, "fw1", NULL, fwid, fwidlen);
+    turn(h);
+    r = next_sent(h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL && r->u.offers.noffers == 1);
+    return r;
+}
+
+/* REGISTER, SUBSCRIBE, OFFERS, ACCEPT -> RUN_TASK, STATUS_UPDATE forwarded;
+ * the books agree at each step. */
+static void
+test_register_subscribe_launch(void)
+{
+    struct harness h;
+    struct msg *r, msg;
+    char fwid[AG_ID_MAX], offer_id[AG_ID_MAX];
+    const char *agent_id;
+
+    harness_start(&h);
+    agent_id = register_agent(&h, "cpus:4;mem:1024");
+    CHECK(agent_id[0] != '\0');
+    CHECK_EQ_INT(master_agent_count(h.m), 1);
+    subscribe(&h, FW_PEER, "fw1", NULL, fwid, sizeof(fwid));
+    CHECK(next_sent(&h, FW_PEER, MSG_OFFERS) == NULL); /* at the end of the turn */
+    turn(&h);
+    r = next_sent(&h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL && r->u.offers.noffers == 1);
+    CHECK_EQ_STR(r->u.offers.offers[0].agent_id, agent_id);
+    CHECK(offer_has(r, "cpus:4"));
+    snprintf(offer_id, sizeof(offer_id), "%s", r->u.offers.offers[0].offer_id);
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+
+    accept_launch(&h, offer_id, "t1", "cpus:1;mem:128", 0);
+    r = next_sent(&h, AGENT_PEER, MSG_RUN_TASK);
+    CHECK(r != NULL);
+    CHECK_EQ_STR(r->u.run_task.task.task_id, "t1");
+    CHECK_EQ_STR(r->u.run_task.framework.framework_id, fwid);
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+    /* What the task left (refuse_seconds 0) is offered again in the same turn. */
+    turn(&h);
+    r = next_sent(&h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL && offer_has(r, "cpus:3"));
+
+    /* The agent's TASK_RUNNING reaches the framework. */
+    msg_init(&msg, MSG_STATUS_UPDATE);
+    msg.u.status_update.status.task_id = xstrdup("t1");
+    msg.u.status_update.status.agent_id = xstrdup(agent_id);
+    msg.u.status_update.status.framework_id = xstrdup(fwid);
+    msg.u.status_update.status.state = MSG_TASK_RUNNING;
+    msg.u.status_update.status.reason = xstrdup("");
+    msg.u.status_update.status.message = xstrdup("");
+    msg.u.status_update.status.source = xstrdup("SOURCE_EXECUTOR");
+    msg.u.status_update.status.uuid = xstrdup("5f0e8a1c-0000-4000-8000-000000000002");
+    deliver(&h, AGENT_PEER, &msg);
+    r = next_sent(&h, FW_PEER, MSG_STATUS_UPDATE);
+    CHECK(r != NULL && r->u.status_update.status.state == MSG_TASK_RUNNING);
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+    harness_stop(&h);
+}
+
+/* An invalid task becomes TASK_ERROR (validate.c) and launches nothing. */
+static void
+test_invalid_task(void)
+{
+    struct harness h;
+    struct msg *r;
+    char fwid[AG_ID_MAX];
+
+    r = start_with_offer(&h, "cpus:4;mem:1024", fwid, sizeof(fwid));
+    accept_launch(&h, r->u.offers.offers[0].offer_id, "t1", "cpus:8;mem:128", 0);
+    r = next_sent(&h, FW_PEER, MSG_STATUS_UPDATE);
+    CHECK(r != NULL && r->u.status_update.status.state == MSG_TASK_ERROR);
+    CHECK(strstr(r->u.status_update.status.message, "more than the offers hold") != NULL);
+    CHECK_EQ_INT(count_sent(&h, AGENT_PEER, MSG_RUN_TASK, 0), 0);
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+    harness_stop(&h);
+}
+
+/* Drain rescinds the agent's offers and stops new ones; undrain offers it
+ * again in the same turn (the periodic pass is an hour away). */
+static void
+test_drain(void)
+{
+    struct harness h;
+    struct msg *r;
+    char fwid[AG_ID_MAX], offer_id[AG_ID_MAX];
+    const char *agent_id;
+    size_t mark;
+
+    r = start_with_offer(&h, "cpus:4;mem:1024", fwid, sizeof(fwid));
+    agent_id = r->u.offers.offers[0].agent_id;
+    snprintf(offer_id, sizeof(offer_id), "%s", r->u.offers.offers[0].offer_id);
+
+    CHECK_EQ_INT(master_drain_agent(h.m, "no-such-agent", true), -AG_ENOENT);
+    CHECK_EQ_INT(master_drain_agent(h.m, agent_id, true), 0);
+    r = next_sent(&h, FW_PEER, MSG_RESCIND);
+    CHECK(r != NULL);
+    CHECK_EQ_STR(r->u.rescind.offer_id, offer_id);
+    mark = h.nsent;
+    turn(&h);
+    CHECK_EQ_INT(count_sent(&h, FW_PEER, MSG_OFFERS, mark), 0);
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+
+    CHECK_EQ_INT(master_drain_agent(h.m, agent_id, false), 0);
+    turn(&h);
+    r = next_sent(&h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL && offer_has(r, "cpus:4"));
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+    harness_stop(&h);
+}
+
+struct total_ctx {
+    const char *agent_id;
+    char text[256];
+};
+
+static void
+total_cb(void *arg, const struct agent *a)
+{
+    struct total_ctx *c = arg;
+    if (strcmp(a->id, c->agent_id) == 0)
+        res_format(&a->total, c->text, sizeof(c->text));
+}
+
+/* Reserve needs unallocated resources; once reserved, a framework of the role
+ * is offered the reservation in the same turn. */
+static void
+test_reserve(void)
+{
+    struct harness h;
+    struct msg *r, msg;
+    char fwid[AG_ID_MAX], webid[AG_ID_MAX], err[256];
+    struct resources want, star;
+    struct total_ctx tc;
+    const char *agent_id;
+    int rc;
+
+    r = start_with_offer(&h, "cpus:4;mem:1024", fwid, sizeof(fwid));
+    agent_id = r->u.offers.offers[0].agent_id;
+
+    res_init(&want);
+    res_init(&star);
+    CHECK_EQ_INT(res_parse(&want, "cpus(web):1", err, sizeof(err)), 0);
+    /* Everything is offered to fw1: nothing to reserve. */
+    rc = master_reserve(h.m, agent_id, &want, err, sizeof(err));
+    CHECK(rc != 0 && rc != -AG_ENOENT && rc != -AG_EINVAL);
+    CHECK(strstr(err, "unallocated") != NULL);
+    /* A reservation must name its role. */
+    CHECK_EQ_INT(res_parse(&star, "cpus:1", err, sizeof(err)), 0);
+    CHECK_EQ_INT(master_reserve(h.m, agent_id, &star, err, sizeof(err)), -AG_EINVAL);
+    CHECK_EQ_INT(master_reserve(h.m, "no-such-agent", &want, err, sizeof(err)), -AG_ENOENT);
+
+    /* fw1 declines for an hour; the reservation succeeds and goes to web. */
+    msg_init(&msg, MSG_DECLINE);
+    msg.u.decline.offer_ids = calloc(1, sizeof(char *));
+    CHECK(msg.u.decline.offer_ids != NULL);
+    msg.u.decline.offer_ids[0] = xstrdup(r->u.offers.offers[0].offer_id);
+    msg.u.decline.noffer_ids = 1;
+    msg.u.decline.refuse_seconds = 3600;
+    deliver(&h, FW_PEER, &msg);
+    turn(&h);
+    CHECK_EQ_INT(master_reserve(h.m, agent_id, &want, err, sizeof(err)), 0);
+    tc.agent_id = agent_id;
+    tc.text[0] = '\0';
+    master_foreach_agent(h.m, total_cb, &tc);
+    CHECK(strstr(tc.text, "cpus(web):1") != NULL && strstr(tc.text, "cpus:3") != NULL);
+
+    subscribe(&h, FW2_PEER, "webfw", "web", webid, sizeof(webid));
+    turn(&h);
+    r = next_sent(&h, FW2_PEER, MSG_OFFERS);
+    CHECK(r != NULL && offer_has(r, "cpus(web):1"));
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+
+    /* Unreserving what is offered is refused and changes nothing. */
+    CHECK(master_unreserve(h.m, agent_id, &want, err, sizeof(err)) != 0);
+    master_foreach_agent(h.m, total_cb, &tc);
+    CHECK(strstr(tc.text, "cpus(web):1") != NULL);
+    res_fini(&want);
+    res_fini(&star);
+    harness_stop(&h);
+}
+
+/* Declines every offer of `offers` on FW_PEER with a filter of `refuse` s. */
+static void
+decline_all(struct harness *h, const struct msg *offers, double refuse)
+{
+    struct msg msg;
+    size_t n = offers->u.offers.noffers;
+
+    msg_init(&msg, MSG_DECLINE);
+    msg.u.decline.offer_ids = calloc(n, sizeof(char *));
+    CHECK(msg.u.decline.offer_ids != NULL);
+    for (size_t i = 0; i < n; i++)
+        msg.u.decline.offer_ids[i] = xstrdup(offers->u.offers.offers[i].offer_id);
+    msg.u.decline.noffer_ids = n;
+    msg.u.decline.refuse_seconds = refuse;
+    deliver(h, FW_PEER, &msg);
+}
+
+/* An operator's reservation or weight change runs an allocation pass in the
+ * same loop turn: once the framework's short filter has expired, nothing but
+ * that pass (the periodic one is an hour away) can make the offer. */
+static void
+test_operations_allocate_at_once(void)
+{
+    struct harness h;
+    struct msg *r;
+    char fwid[AG_ID_MAX], err[256];
+    struct resources want;
+    const char *agent_id;
+    size_t mark;
+
+    harness_start(&h);
+    agent_id = register_agent(&h, "cpus:4;mem:1024");
+    subscribe(&h, FW_PEER, "webfw", "web", fwid, sizeof(fwid));
+    turn(&h);
+    r = next_sent(&h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL);
+    /* The first tick runs the first periodic pass; the next is an hour away. */
+    usleep(150 * 1000);
+    turn(&h);
+
+    decline_all(&h, r, 0.05);
+    turn(&h);
+    mark = h.nsent;
+    usleep(100 * 1000); /* the filter expires; no pass runs by itself */
+    turn(&h);
+    CHECK_EQ_INT(count_sent(&h, FW_PEER, MSG_OFFERS, mark), 0);
+    res_init(&want);
+    CHECK_EQ_INT(res_parse(&want, "cpus(web):1;mem(web):64", err, sizeof(err)), 0);
+    CHECK_EQ_INT(master_reserve(h.m, agent_id, &want, err, sizeof(err)), 0);
+    turn(&h);
+    r = next_sent(&h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL && offer_has(r, "cpus(web):1"));
+    res_fini(&want);
+
+    decline_all(&h, r, 0.05);
+    turn(&h);
+    mark = h.nsent;
+    usleep(100 * 1000);
+    turn(&h);
+    CHECK_EQ_INT(count_sent(&h, FW_PEER, MSG_OFFERS, mark), 0);
+    CHECK_EQ_INT(master_set_weight(h.m, "web", 2), 0);
+    turn(&h);
+    CHECK(next_sent(&h, FW_PEER, MSG_OFFERS) != NULL);
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+    harness_stop(&h);
+}
+
+/* Teardown: the framework gets a fatal ERROR, its tasks are killed. */
+static void
+test_teardown(void)
+{
+    struct harness h;
+    struct msg *r;
+    char fwid[AG_ID_MAX];
+
+    r = start_with_offer(&h, "cpus:4;mem:1024", fwid, sizeof(fwid));
+    accept_launch(&h, r->u.offers.offers[0].offer_id, "t1", "cpus:1;mem:128", 0);
+    CHECK(next_sent(&h, AGENT_PEER, MSG_RUN_TASK) != NULL);
+
+    CHECK_EQ_INT(master_teardown(h.m, "no-such-framework", "test"), -AG_ENOENT);
+    CHECK_EQ_INT(master_teardown(h.m, fwid, "test teardown"), 0);
+    CHECK(count_sent(&h, FW_PEER, MSG_ERROR, 0) == 1);
+    CHECK(count_sent(&h, AGENT_PEER, MSG_KILL_TASK, 0) +
+              count_sent(&h, AGENT_PEER, MSG_SHUTDOWN_FRAMEWORK, 0) >=
+          1);
+    CHECK_EQ_INT(master_teardown(h.m, fwid, "again"), -AG_ENOENT);
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+    harness_stop(&h);
+}
+
+TEST_LIST(TEST_ENTRY(register_subscribe_launch), TEST_ENTRY(invalid_task), TEST_ENTRY(drain),
+          TEST_ENTRY(reserve), TEST_ENTRY(operations_allocate_at_once), TEST_ENTRY(teardown));
+TEST_MAIN()
