@@ -203,9 +203,7 @@ agent_handle_register(struct master *m, struct peer *p, struct msg *msg)
             t->state = at->status.state;
             t->status.state = at->status.state;
             t->resources_recovered = false;
-            to_kill = realloc(to_kill, (nkill + 1) * sizeof(*to_kill));
-            if (to_kill == NULL)
-                abort();
+            to_kill = xrealloc(to_kill, (nkill + 1) * sizeof(*to_kill));
             to_kill[nkill++] = t;
             m->orphans_killed++;
             log_warn("killing orphan task %s on agent %s (%s): its framework is gone "
@@ -221,9 +219,7 @@ agent_handle_register(struct master *m, struct peer *p, struct msg *msg)
         } else if (msg_task_state_terminal(t->state)) {
             /* The framework was told it is gone (TASK_LOST): kill it, as Mesos does. Its
              * resources stay allocated until the agent reports the kill. */
-            to_kill = realloc(to_kill, (nkill + 1) * sizeof(*to_kill));
-            if (to_kill == NULL)
-                abort();
+            to_kill = xrealloc(to_kill, (nkill + 1) * sizeof(*to_kill));
             to_kill[nkill++] = t;
             t->resources_recovered = false;
             log_info("killing task %s: its framework was told it is lost", t->key);
@@ -231,9 +227,7 @@ agent_handle_register(struct master *m, struct peer *p, struct msg *msg)
         }
         if (t->kill_pending) {
             /* The framework asked to kill it while the agent was away. */
-            to_kill = realloc(to_kill, (nkill + 1) * sizeof(*to_kill));
-            if (to_kill == NULL)
-                abort();
+            to_kill = xrealloc(to_kill, (nkill + 1) * sizeof(*to_kill));
             to_kill[nkill++] = t;
             log_info("killing task %s: killed while its agent was away", t->key);
         }
@@ -246,8 +240,8 @@ agent_handle_register(struct master *m, struct peer *p, struct msg *msg)
     while (hmap_next(&a->tasks, &it, NULL, &val)) {
         struct task *t = val;
         if (hmap_get(&reported, t->key) == NULL) {
-            gone = realloc(gone, (ngone + 1) * sizeof(*gone));
-            gone[ngone++] = strdup(t->key);
+            gone = xrealloc(gone, (ngone + 1) * sizeof(*gone));
+            gone[ngone++] = xstrdup(t->key);
         }
     }
     for (size_t i = 0; i < ngone; i++) {
@@ -336,8 +330,8 @@ agent_remove(struct master *m, struct agent *a, const char *why)
     if (a->state == AGENT_ACTIVE)
         agent_lost(m, a, why);
     while (hmap_next(&a->tasks, &it, NULL, &val)) {
-        keys = realloc(keys, (n + 1) * sizeof(*keys));
-        keys[n++] = strdup(((struct task *)val)->key);
+        keys = xrealloc(keys, (n + 1) * sizeof(*keys));
+        keys[n++] = xstrdup(((struct task *)val)->key);
     }
     for (size_t i = 0; i < n; i++) {
         struct task *t = hmap_get(&a->tasks, keys[i]);

@@ -68,9 +68,7 @@ allocation_emit_offer(void *arg, const char *framework_id, const char *agent_id,
         hmap_put(&b->per_fw, framework_id, msg);
     }
     struct msg_offers *ofs = &msg->u.offers;
-    ofs->offers = realloc(ofs->offers, (ofs->noffers + 1) * sizeof(*ofs->offers));
-    if (ofs->offers == NULL)
-        abort();
+    ofs->offers = xrealloc(ofs->offers, (ofs->noffers + 1) * sizeof(*ofs->offers));
     mo = &ofs->offers[ofs->noffers++];
     memset(mo, 0, sizeof(*mo));
     /* Borrowed fields: the message is only encoded, never passed to msg_free. */

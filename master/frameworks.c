@@ -246,8 +246,8 @@ framework_remove(struct master *m, struct framework *fw, const char *why, bool t
     char **ids = NULL;
     size_t n = 0;
     while (hmap_next(&fw->tasks, &it, &key, &val)) {
-        ids = realloc(ids, (n + 1) * sizeof(*ids));
-        ids[n++] = strdup(key);
+        ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+        ids[n++] = xstrdup(key);
     }
     for (size_t i = 0; i < n; i++) {
         struct task *t = hmap_get(&fw->tasks, ids[i]);

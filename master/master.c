@@ -229,8 +229,8 @@ on_tick(uv_timer_t *h)
             if (a->ping_seq > a->pong_seq)
                 a->missed_pings++;
             if (a->missed_pings >= m->flags.max_agent_ping_timeouts) {
-                todo = realloc(todo, (n + 1) * sizeof(*todo));
-                todo[n++] = strdup(a->id);
+                todo = xrealloc(todo, (n + 1) * sizeof(*todo));
+                todo[n++] = xstrdup(a->id);
                 continue;
             }
             if (a->peer) {
@@ -259,8 +259,8 @@ on_tick(uv_timer_t *h)
                               ? a->unreachable_time + m->flags.agent_reregister_timeout_ms / 1000.0
                               : 0;
         if (deadline > 0 && m->now >= deadline) {
-            todo = realloc(todo, (n + 1) * sizeof(*todo));
-            todo[n++] = strdup(a->id);
+            todo = xrealloc(todo, (n + 1) * sizeof(*todo));
+            todo[n++] = xstrdup(a->id);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -275,8 +275,8 @@ on_tick(uv_timer_t *h)
     while (hmap_next(&m->frameworks, &it, &key, &val)) {
         struct framework *fw = val;
         if (fw->state == FW_DISCONNECTED && m->now >= fw->failover_deadline) {
-            todo = realloc(todo, (n + 1) * sizeof(*todo));
-            todo[n++] = strdup(fw->id);
+            todo = xrealloc(todo, (n + 1) * sizeof(*todo));
+            todo[n++] = xstrdup(fw->id);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -291,8 +291,8 @@ on_tick(uv_timer_t *h)
     while (hmap_next(&m->offers, &it, &key, &val)) {
         struct offer *o = val;
         if (o->expires > 0 && m->now >= o->expires) {
-            todo = realloc(todo, (n + 1) * sizeof(*todo));
-            todo[n++] = strdup(o->id);
+            todo = xrealloc(todo, (n + 1) * sizeof(*todo));
+            todo[n++] = xstrdup(o->id);
         }
     }
     for (size_t i = 0; i < n; i++) {

@@ -5,6 +5,7 @@
 #include "master_int.h"
 
 #include "allocator.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,9 +72,7 @@ offer_rescind_where(struct master *m, const char *framework_id, const char *agen
         if ((framework_id && strcmp(o->framework_id, framework_id) != 0) ||
             (agent_id && strcmp(o->agent_id, agent_id) != 0))
             continue;
-        ids = realloc(ids, (n + 1) * sizeof(*ids));
-        if (ids == NULL)
-            abort();
+        ids = xrealloc(ids, (n + 1) * sizeof(*ids));
         ids[n++] = strdup(o->id);
     }
     for (size_t i = 0; i < n; i++) {
