@@ -14,6 +14,20 @@ SVC_PORT=""
 SVC_PID=""
 EVENTS_PID=""
 
+declare -A SVC_PORT_BASE
+
+# svc_base_free BASE: no other agent of this test has the range BASE..BASE+99
+# and nothing listens in it. All agents of a test share this host's network,
+# so two agents with the same range hand out the same ports: a task then fails
+# to bind, and its health check may reach the other agent's task.
+svc_base_free() {
+    local b=$1 n
+    for n in "${SVC_PORT_BASE[@]}"; do
+        [ "$n" != "$b" ] || return 1
+    done
+    [ -z "$(ss -Htln "sport >= :$b and sport <= :$((b + 99))" 2>/dev/null)" ]
+}
+
 # start_svc_agent NAME [FLAGS...]: like start_agent, with a port range of its
 # own in 10000-18999, below the ephemeral ports (tasks bind their ports; other
 # tests on this host use 31000-31099).
@@ -22,7 +36,13 @@ start_svc_agent() {
     shift
     local port=${AGENT_PORT[$name]:-$(free_port)}
     AGENT_PORT[$name]=$port
-    base=${SVC_PORT_BASE[$name]:-$((10000 + RANDOM % 90 * 100))}
+    base=${SVC_PORT_BASE[$name]:-}
+    if [ -z "$base" ]; then
+        base=$((10000 + RANDOM % 90 * 100))
+        until svc_base_free "$base"; do
+            base=$((10000 + RANDOM % 90 * 100))
+        done
+    fi
     SVC_PORT_BASE[$name]=$base
     "${STOPPABLE[@]}" "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
         --hostname="$name" --work_dir="$T/agent-$name" \
@@ -31,7 +51,6 @@ start_svc_agent() {
     AGENT_PID[$name]=$!
     PIDS+=("${AGENT_PID[$name]}")
 }
-declare -A SVC_PORT_BASE
 
 start_services() {
     SVC_PORT=${SVC_PORT:-$(free_port)}
