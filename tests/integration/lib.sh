@@ -86,6 +86,16 @@ free_port() {
     done
 }
 
+# agent_procs AGENT_ID PATTERN: the pids matching PATTERN (pgrep -f) that tasks
+# of agent AGENT_ID started (their environment names it), so processes of
+# other tests running on this machine at the same time do not count.
+agent_procs() {
+    local p
+    for p in $(pgrep -f "$2" || true); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "MESOS_AGENT_ID=$1" && echo "$p" || true
+    done
+}
+
 # wait_until SECONDS CMD...: retries CMD every 0.1 s until it succeeds.
 wait_until() {
     local secs=$1

@@ -166,10 +166,11 @@ p=$(stat_of bomb .processes)
 [ "$p" -le 32 ] || fail "the fork bomb has $p processes (limit 32)"
 
 # Kill: daemons forked by the task die with it.
-pgrep -f "sleep 777[123]" >/dev/null || fail "the daemons did not start"
+[ -n "$(agent_procs "$agent_id" 'sleep 777[123]')" ] || fail "the daemons did not start"
 send kill daemons "$agent_id"
 wait_event 10 "$(update_is daemons TASK_KILLED)" "daemons killed"
-wait_until 20 sh -c '! pgrep -f "sleep 777[0123]"' || fail "daemons survived: $(pgrep -af 'sleep 777')"
+daemons_gone() { [ -z "$(agent_procs "$agent_id" 'sleep 777[0123]')" ]; }
+wait_until 20 daemons_gone || fail "daemons survived: $(agent_procs "$agent_id" 'sleep 777' | xargs -r ps -o pid=,args= -p)"
 
 # Everything killed: no process and no cgroup left.
 for t in bomb ps busy nonet nobody; do send kill "$t" "$agent_id"; done

@@ -111,7 +111,8 @@ agent_json /monitor/statistics | jq -e '[.[] | select(.executor_id == "long") | 
 send kill long "$agent_id"
 wait_event 15 "$(update_is long TASK_KILLED)" "long killed"
 wait_until 20 sh -c "! kill -0 $long_pid 2>/dev/null" || fail "long survived"
-! pgrep -f "sleep 888[12]" >/dev/null || fail "a process of long survived: $(pgrep -af 'sleep 888[12]')"
+[ -z "$(agent_procs "$agent_id" 'sleep 888[12]')" ] ||
+    fail "a process of long survived: $(agent_procs "$agent_id" 'sleep 888[12]' | xargs -r ps -o pid=,args= -p)"
 wait_until 10 test -z "$(cg_groups)" || fail "cgroups left: $(cg_groups)"
 ! grep -q "$T" /proc/self/mountinfo || fail "mounts left behind"
 wait_until 10 test -z "$(ls "$RT_PREFIX-a1/containers")" ||
