@@ -65,6 +65,7 @@ agent_store(struct master *m, const struct agent *a)
                                         .resources = res,
                                         .attributes = attrs,
                                         .registered_time = a->registered_time,
+                                        .draining = a->draining,
                                     });
     free(res);
     return rc;

@@ -610,6 +610,7 @@ h_drain(void *arg, struct http_req *req)
     char err[512];
     json_t *body = http_req_json(req, err, sizeof(err));
     const char *agent_id;
+    int rc;
 
     if (body == NULL) {
         http_reply_error(req, 400, "malformed JSON: %s", err);
@@ -621,8 +622,11 @@ h_drain(void *arg, struct http_req *req)
         http_reply_error(req, 400, "needs \"agent_id\"");
         return;
     }
-    if (master_drain_agent(m, agent_id, drain) != 0)
+    if ((rc = master_drain_agent(m, agent_id, drain)) == -AG_ENOENT)
         http_reply_error(req, 404, "unknown agent %s", agent_id);
+    else if (rc != 0)
+        http_reply_error(req, 503, "cannot %s agent %s: the registry write failed: %s",
+                         drain ? "drain" : "undrain", agent_id, ag_strerror(rc));
     else
         http_reply_json(req, 200, NULL);
     json_decref(body);

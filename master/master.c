@@ -352,6 +352,7 @@ load_agent(void *arg, const struct registry_agent_row *row)
         attr_parse(&a->attributes, row->attributes, err, sizeof(err)))
         log_warn("registry: agent %s has unreadable resources: %s", a->id, err);
     a->registered_time = row->registered_time;
+    a->draining = row->draining != 0;
     a->state = AGENT_RECOVERED;
     a->reregister_deadline = m->now + m->flags.agent_reregister_timeout_ms / 1000.0;
     hmap_put(&m->agents, a->id, a);
@@ -827,13 +828,21 @@ int
 master_drain_agent(struct master *m, const char *agent_id, bool on)
 {
     struct agent *a = core_agent(m, agent_id);
+    int rc;
 
     core_touch(m);
     if (a == NULL)
         return -AG_ENOENT;
     if (a->draining == on)
         return 0;
+    /* Stored first: a restarted master keeps the agent drained. */
     a->draining = on;
+    if ((rc = agent_store(m, a)) != 0) {
+        a->draining = !on;
+        log_error("cannot %s agent %s: the registry write failed: %s", on ? "drain" : "undrain",
+                  a->id, ag_strerror(rc));
+        return rc;
+    }
     /* 0, or -AG_ENOENT when the agent is not in the allocator (yet): it is
      * marked draining when it is added (allocation_add_agent). */
     alloc_set_agent_draining(m->alloc, a->id, on);

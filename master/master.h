@@ -214,7 +214,9 @@ int master_teardown(struct master *m, const char *framework_id, const char *why)
 
 /* Drains agent `agent_id` (`on`) or ends its draining: a draining agent gets
  * no new offers (its outstanding offers are rescinded) and its tasks keep
- * running. 0 or -AG_ENOENT. */
+ * running. The state is stored in the registry before it takes effect, so it
+ * survives a master restart. 0, -AG_ENOENT, or the registry's -AG_E* (nothing
+ * changed). */
 int master_drain_agent(struct master *m, const char *agent_id, bool on);
 
 /* ---- read-only views (master/view.c) ---- */

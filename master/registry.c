@@ -29,6 +29,7 @@ static const struct db_migration registry_migrations[] = {
      "CREATE TABLE frameworks ("
      "  id TEXT PRIMARY KEY, info BLOB NOT NULL, registered_time REAL NOT NULL);"
      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"},
+    {"agents: draining", "ALTER TABLE agents ADD COLUMN draining INTEGER NOT NULL DEFAULT 0;"},
 };
 
 static int
@@ -125,7 +126,7 @@ sqlite_put_agent(struct registry *base, const struct registry_agent_row *a)
         return rc;
     rc = db_stmt(db,
                  "INSERT OR REPLACE INTO agents (id, hostname, http_address, resources, "
-                 "attributes, registered_time) VALUES (?, ?, ?, ?, ?, ?)",
+                 "attributes, registered_time, draining) VALUES (?, ?, ?, ?, ?, ?, ?)",
                  &st);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, a->id, -1, SQLITE_TRANSIENT);
@@ -134,6 +135,7 @@ sqlite_put_agent(struct registry *base, const struct registry_agent_row *a)
         sqlite3_bind_text(st, 4, a->resources, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 5, a->attributes, -1, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 6, a->registered_time);
+        sqlite3_bind_int(st, 7, a->draining != 0);
         rc = db_step(db, st);
     }
     if (rc < 0) {
@@ -201,7 +203,7 @@ sqlite_load(struct registry *base, registry_agent_fn agent_fn, registry_framewor
 
     if ((rc = db_stmt(db,
                       "SELECT id, hostname, http_address, resources, attributes, "
-                      "registered_time FROM agents",
+                      "registered_time, draining FROM agents",
                       &st)) != 0)
         return rc;
     while ((rc = db_step(db, st)) == 1) {
@@ -217,6 +219,7 @@ sqlite_load(struct registry *base, registry_agent_fn agent_fn, registry_framewor
             .resources = res ? res : "",
             .attributes = attrs ? attrs : "",
             .registered_time = sqlite3_column_double(st, 5),
+            .draining = sqlite3_column_int(st, 6) != 0,
         };
         if ((rc = agent_fn(arg, &row)) != 0)
             return rc;

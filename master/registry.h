@@ -22,6 +22,7 @@ struct registry_agent_row {
     const char *resources;  /* res_to_string() text */
     const char *attributes; /* attr_format() text */
     double registered_time;
+    int draining; /* 1: an operator drained it (no offers until undrained) */
 };
 
 struct registry_framework_row {

@@ -2,7 +2,8 @@
 # Operator operations take effect at once: with a periodic allocation pass an
 # hour apart, a reservation made over HTTP is offered within seconds. Drain:
 # a drained agent gets no new offers (its outstanding ones are rescinded) while
-# its tasks keep running; undrain offers it again at once.
+# its tasks keep running; the drain survives a master restart (it is in the
+# registry); undrain offers it again at once.
 . "$(dirname "$0")/lib.sh"
 
 start_master --allocation_interval=1hrs
@@ -54,6 +55,19 @@ master_json /tasks | jq -e '.tasks[] | select(.id == "t1") | .state == "TASK_RUN
     fail "t1 stopped running on the drained agent"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"agent_id": "no-such-agent"}' "$url/drain")
 [ "$code" = 404 ] || fail "draining an unknown agent: $code"
+
+# The master restarts: the agent comes back still drained.
+kill -KILL "$MASTER_PID"
+wait "$MASTER_PID" 2>/dev/null || true
+start_master --allocation_interval=1hrs
+wait_agents 1
+master_json /slaves | jq -e '.slaves[0].draining == true' >/dev/null ||
+    fail "/slaves: not draining after the master restart"
+expect_event 30 '.event == "subscribed" and .resubscribed' "re-subscribed after the master restart" >/dev/null
+send revive
+if next_event 3 '.event == "offers"' >/dev/null; then
+    fail "a drained agent was offered after the master restart"
+fi
 
 # Undrain: offered again at once.
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d "{\"agent_id\": \"$agent_id\"}" "$url/undrain")

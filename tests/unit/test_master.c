@@ -33,6 +33,7 @@ struct harness {
     char dir[64];
     struct sent sent[MAX_SENT];
     size_t nsent, seen;
+    int starts;
 };
 
 static int
@@ -51,7 +52,7 @@ static void
 harness_start(struct harness *h)
 {
     memset(h, 0, sizeof(*h));
-    log_set_level(AG_LOG_ERROR);
+    log_set_level(getenv("TEST_LOG") ? AG_LOG_DEBUG : AG_LOG_ERROR);
     snprintf(h->dir, sizeof(h->dir), "/tmp/agora-test-master.XXXXXX");
     CHECK(mkdtemp(h->dir) != NULL);
     h->flags = (struct master_flags){
@@ -93,6 +94,28 @@ harness_stop(struct harness *h)
         msg_free(&h->sent[i].msg);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
     CHECK_EQ_INT(system(cmd), 0);
+}
+
+/* Stops the master and starts a new one on the same work_dir (its registry),
+ * as a master restart does; the messages sent so far are forgotten. */
+static void
+harness_restart(struct harness *h)
+{
+    char id[64];
+
+    master_stop(h->m);
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+    master_free(h->m);
+    for (size_t i = 0; i < h->nsent; i++)
+        msg_free(&h->sent[i].msg);
+    h->nsent = h->seen = 0;
+    /* a new id at each start, as a real master's: framework ids derive from it */
+    snprintf(id, sizeof(id), "0a1b2c3d-0000-4000-8000-%012d", ++h->starts + 1);
+    h->m = master_new(id, NULL);
+    CHECK(h->m != NULL);
+    CHECK_EQ_INT(master_start(h->m, &h->loop, &h->flags), 0);
+    master_set_send_hook(h->m, capture, h);
+    master_start_timers(h->m);
 }
 
 /* Runs what is ready on the loop (the end-of-turn allocation among it). */
@@ -146,9 +169,10 @@ xstrdup(const char *s)
     return d;
 }
 
-/* Registers an agent with `res` on AGENT_PEER; returns its id (static). */
+/* Registers an agent with `res` on AGENT_PEER (re-registers agent `as`, if
+ * not NULL); returns its id (static). */
 static const char *
-register_agent(struct harness *h, const char *res)
+register_agent_as(struct harness *h, const char *res, const char *as)
 {
     static char id[AG_ID_MAX];
     struct msg msg, *r;
@@ -156,7 +180,7 @@ register_agent(struct harness *h, const char *res)
 
     master_peer_connect(h->m, AGENT_PEER);
     msg_init(&msg, MSG_AGENT_REGISTER);
-    msg.u.agent_register.agent_id = xstrdup("");
+    msg.u.agent_register.agent_id = xstrdup(as ? as : "");
     msg.u.agent_register.hostname = xstrdup("host1");
     msg.u.agent_register.http_address = xstrdup("127.0.0.1:5051");
     msg.u.agent_register.version = xstrdup("test");
@@ -166,6 +190,12 @@ register_agent(struct harness *h, const char *res)
     CHECK(r != NULL);
     snprintf(id, sizeof(id), "%s", r->u.agent_registered.agent_id);
     return id;
+}
+
+static const char *
+register_agent(struct harness *h, const char *res)
+{
+    return register_agent_as(h, res, NULL);
 }
 
 /* Subscribes framework `name` (in `role`, NULL: none) on `peer`; its id. */
@@ -372,6 +402,38 @@ test_drain(void)
     harness_stop(&h);
 }
 
+/* The drained state is in the registry: after a master restart the agent
+ * comes back drained (no offers) until it is undrained. */
+static void
+test_drain_survives_restart(void)
+{
+    struct harness h;
+    struct msg *r;
+    char fwid[AG_ID_MAX], agent_id[AG_ID_MAX];
+    size_t mark;
+
+    r = start_with_offer(&h, "cpus:4;mem:1024", fwid, sizeof(fwid));
+    snprintf(agent_id, sizeof(agent_id), "%s", r->u.offers.offers[0].agent_id);
+    CHECK_EQ_INT(master_drain_agent(h.m, agent_id, true), 0);
+
+    harness_restart(&h);
+    CHECK_EQ_STR(register_agent_as(&h, "cpus:4;mem:1024", agent_id), agent_id);
+    subscribe(&h, FW_PEER, "fw2", NULL, fwid, sizeof(fwid));
+    mark = h.nsent;
+    turn(&h);
+    CHECK_EQ_INT(count_sent(&h, FW_PEER, MSG_OFFERS, mark), 0);
+
+    CHECK_EQ_INT(master_drain_agent(h.m, agent_id, false), 0);
+    harness_restart(&h);
+    CHECK_EQ_STR(register_agent_as(&h, "cpus:4;mem:1024", agent_id), agent_id);
+    subscribe(&h, FW_PEER, "fw3", NULL, fwid, sizeof(fwid));
+    turn(&h);
+    r = next_sent(&h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL && offer_has(r, "cpus:4"));
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+    harness_stop(&h);
+}
+
 struct total_ctx {
     const char *agent_id;
     char text[256];
@@ -534,5 +596,6 @@ test_teardown(void)
 }
 
 TEST_LIST(TEST_ENTRY(register_subscribe_launch), TEST_ENTRY(invalid_task), TEST_ENTRY(drain),
+          TEST_ENTRY(drain_survives_restart),
           TEST_ENTRY(reserve), TEST_ENTRY(operations_allocate_at_once), TEST_ENTRY(teardown));
 TEST_MAIN()
