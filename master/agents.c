@@ -5,6 +5,8 @@
  */
 #include "master_int.h"
 
+#include "metrics.h"
+
 #include "allocator.h"
 #include "error.h"
 #include "ids.h"
@@ -206,7 +208,7 @@ agent_handle_register(struct master *m, struct peer *p, struct msg *msg)
             t->resources_recovered = false;
             to_kill = xrealloc(to_kill, (nkill + 1) * sizeof(*to_kill));
             to_kill[nkill++] = t;
-            m->orphans_killed++;
+            metrics_inc(m->ctr.orphans_killed);
             log_warn("killing orphan task %s on agent %s (%s): its framework is gone "
                      "(removed or torn down)",
                      t->key, a->id, a->hostname);
@@ -482,6 +484,6 @@ agent_handle_status_update(struct master *m, struct peer *p, struct msg *msg)
         u.u.status_update.status = *s;
         u.u.status_update.status.agent_id = a->id;
         if (master_send(m, fw->peer, &u) == 0)
-            m->updates_forwarded++;
+            metrics_inc(m->ctr.updates_forwarded);
     }
 }

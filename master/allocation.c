@@ -80,7 +80,7 @@ allocation_emit_offer(void *arg, const char *framework_id, const char *agent_id,
     mo->attributes = a->attributes;
     mo->allocation_role = o->role;
     mo->agent_http = a->http_address;
-    m->offers_sent++;
+    metrics_inc(m->ctr.offers_sent);
 }
 
 void
@@ -107,7 +107,7 @@ allocation_run(struct master *m, bool full)
         rc = alloc_run_pending(m->alloc, m->now, allocation_emit_offer, &b);
     if (rc < 0)
         log_warn("allocation failed: %s", ag_strerror(rc));
-    m->alloc_runs++;
+    metrics_inc(m->ctr.alloc_runs);
     m->alloc_last_ms = (uv_hrtime() - t0) / 1e6;
     if (m->alloc_last_ms > m->alloc_max_ms)
         m->alloc_max_ms = m->alloc_last_ms;
@@ -246,7 +246,7 @@ allocation_add_agent(struct master *m, struct agent *a)
         res_format(&a->total, total, sizeof(total));
         if (rc == 0) {
             allocation_set_overcommitted(m, a, true);
-            m->agents_overcommitted++;
+            metrics_inc(m->ctr.agents_overcommitted);
             log_error("agent %s (%s) runs more than its total: tasks use %s of %s; it gets no "
                       "offers of what is over until enough of them end",
                       a->id, a->hostname, in_use, total);
@@ -258,7 +258,7 @@ allocation_add_agent(struct master *m, struct agent *a)
     if (rc != 0) {
         snprintf(a->alloc_error, sizeof(a->alloc_error), "allocator refused the agent: %s",
                  ag_strerror(rc));
-        m->agents_refused++;
+        metrics_inc(m->ctr.agents_refused);
         log_error("allocator refused agent %s (%s): %s; it gets no offers", a->id, a->hostname,
                   ag_strerror(rc));
     }

@@ -5,6 +5,8 @@
  */
 #include "master_int.h"
 
+#include "metrics.h"
+
 #include "allocator.h"
 #include "error.h"
 #include "log.h"
@@ -129,7 +131,7 @@ call_accept(struct master *m, struct framework *fw, struct msg *msg)
                 run.u.run_task.framework = fw->info;
                 run.u.run_task.task = t->info;
                 master_send(m, a->peer, &run);
-                m->tasks_launched++;
+                metrics_inc(m->ctr.tasks_launched);
                 launched++;
                 log_debug("launching task %s on agent %s", t->key, a->id);
             }
@@ -189,7 +191,7 @@ call_decline(struct master *m, struct framework *fw, struct msg *msg)
         struct offer *o = hmap_get(&m->offers, msg->u.decline.offer_ids[i]);
         if (o == NULL || strcmp(o->framework_id, fw->id) != 0)
             continue;
-        m->offers_declined++;
+        metrics_inc(m->ctr.offers_declined);
         offer_rescind(m, o->id, false, refuse);
     }
 }

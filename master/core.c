@@ -5,6 +5,8 @@
  */
 #include "master_int.h"
 
+#include "metrics.h"
+
 #include "clock.h"
 #include "error.h"
 #include "log.h"
@@ -50,7 +52,7 @@ master_send(struct master *m, uint32_t peer, struct msg *msg)
         log_warn("cannot send %s to peer=%u: %s", msg_type_name(msg->type), peer,
                  ag_strerror(rc));
     else
-        m->msgs_out++;
+        metrics_inc(m->ctr.msgs_out);
     return rc;
 }
 

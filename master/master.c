@@ -84,12 +84,12 @@ on_tp_message(void *arg, uint32_t id, const void *data, size_t len)
     int rc;
 
     core_touch(m);
-    m->msgs_in++;
+    metrics_inc(m->ctr.msgs_in);
     if (p == NULL)
         return;
     rc = msg_decode(&msg, data, len, err, sizeof(err));
     if (rc != 0) {
-        m->msgs_invalid++;
+        metrics_inc(m->ctr.msgs_invalid);
         log_warn("undecodable message from peer=%u (%s): %s", id, p->owner, err);
         core_send_error(m, id, rc, "undecodable message: %s", err);
         return;
@@ -192,7 +192,7 @@ on_tp_message(void *arg, uint32_t id, const void *data, size_t len)
         break;
     }
     default:
-        m->msgs_invalid++;
+        metrics_inc(m->ctr.msgs_invalid);
         core_send_error(m, id, -AG_EPROTO, "unexpected message %s", msg_type_name(msg.type));
         break;
     }
@@ -713,8 +713,8 @@ master_check_books(struct master *m,
         books_free(&got);
     }
 #undef BOOKS_PROBLEM
-    m->books_checks++;
-    m->books_problems += problems;
+    metrics_inc(m->ctr.books_checks);
+    metrics_add(m->ctr.books_problems, problems);
     if (problems > 0)
         log_error("books check: %zu discrepancies between the allocator and the tasks",
                   problems);

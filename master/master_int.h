@@ -64,14 +64,17 @@ struct master {
     uv_signal_t sigint, sigterm;
     bool stopping;
     bool handles_open;
-    /* counters for /metrics */
-    uint64_t msgs_in, msgs_out, msgs_invalid;
-    uint64_t tasks_launched, tasks_error, offers_sent, offers_rescinded, offers_declined;
-    uint64_t updates_forwarded, alloc_runs;
-    uint64_t orphans_killed;      /* tasks of removed frameworks killed on re-registration */
-    uint64_t agents_overcommitted; /* times an agent was admitted with more in use than its total */
-    uint64_t agents_refused;       /* times the allocator refused an agent outright */
-    uint64_t books_checks, books_problems;
+    /* counters in m->metrics (mmetrics_register): metrics_inc(m->ctr.x) */
+    struct {
+        struct metrics_counter *msgs_in, *msgs_out, *msgs_invalid;
+        struct metrics_counter *tasks_launched, *tasks_error;
+        struct metrics_counter *offers_sent, *offers_rescinded, *offers_declined;
+        struct metrics_counter *updates_forwarded, *alloc_runs;
+        struct metrics_counter *orphans_killed;       /* tasks of removed frameworks killed */
+        struct metrics_counter *agents_overcommitted; /* admitted with more in use than total */
+        struct metrics_counter *agents_refused;       /* refused by the allocator outright */
+        struct metrics_counter *books_checks, *books_problems;
+    } ctr;
     double alloc_last_ms, alloc_max_ms;
 };
 

@@ -5,6 +5,7 @@
  */
 #include "master_int.h"
 
+#include "error.h"
 #include "metrics.h"
 #include "transport.h"
 
@@ -93,32 +94,37 @@ mmetrics_malformed(void *arg)
     return mmetrics_tp(arg).malformed;
 }
 
-/* Registers the master's counters (the uint64_t it keeps in struct master,
- * read at each rendering), the transport's and the collector of its gauges. */
+/* Registers the master's counters (handles in m->ctr), the transport's and
+ * the collector of its gauges. */
 int
 mmetrics_register(struct master *m)
 {
-    const struct metrics_u64 counters[] = {
-        {"master/messages_received", &m->msgs_in},
-        {"master/messages_sent", &m->msgs_out},
-        {"master/invalid_messages", &m->msgs_invalid},
-        {"master/tasks_launched", &m->tasks_launched},
-        {"master/tasks_invalid", &m->tasks_error},
-        {"master/offers_sent", &m->offers_sent},
-        {"master/offers_rescinded", &m->offers_rescinded},
-        {"master/offers_declined", &m->offers_declined},
-        {"master/status_updates_forwarded", &m->updates_forwarded},
-        {"master/agents_overcommitted_total", &m->agents_overcommitted},
-        {"master/agents_refused_by_allocator_total", &m->agents_refused},
-        {"master/orphan_tasks_killed", &m->orphans_killed},
-        {"master/books_checks", &m->books_checks},
-        {"master/books_discrepancies", &m->books_problems},
-        {"allocator/allocation_runs", &m->alloc_runs},
+    const struct {
+        const char *name;
+        struct metrics_counter **c;
+    } counters[] = {
+        {"master/messages_received", &m->ctr.msgs_in},
+        {"master/messages_sent", &m->ctr.msgs_out},
+        {"master/invalid_messages", &m->ctr.msgs_invalid},
+        {"master/tasks_launched", &m->ctr.tasks_launched},
+        {"master/tasks_invalid", &m->ctr.tasks_error},
+        {"master/offers_sent", &m->ctr.offers_sent},
+        {"master/offers_rescinded", &m->ctr.offers_rescinded},
+        {"master/offers_declined", &m->ctr.offers_declined},
+        {"master/status_updates_forwarded", &m->ctr.updates_forwarded},
+        {"master/agents_overcommitted_total", &m->ctr.agents_overcommitted},
+        {"master/agents_refused_by_allocator_total", &m->ctr.agents_refused},
+        {"master/orphan_tasks_killed", &m->ctr.orphans_killed},
+        {"master/books_checks", &m->ctr.books_checks},
+        {"master/books_discrepancies", &m->ctr.books_problems},
+        {"allocator/allocation_runs", &m->ctr.alloc_runs},
     };
-    int rc = metrics_counters_u64(m->metrics, counters, sizeof(counters) / sizeof(counters[0]));
+    int rc;
 
-    if (rc == 0)
-        rc = metrics_counter_fn(m->metrics, "transport/retransmits", mmetrics_retransmits, m);
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+        if ((*counters[i].c = metrics_counter(m->metrics, counters[i].name)) == NULL)
+            return -AG_ENOMEM;
+    rc = metrics_counter_fn(m->metrics, "transport/retransmits", mmetrics_retransmits, m);
     if (rc == 0)
         rc = metrics_counter_fn(m->metrics, "transport/dropped_peers", mmetrics_dropped_peers, m);
     if (rc == 0)

@@ -4,6 +4,8 @@
  */
 #include "master_int.h"
 
+#include "metrics.h"
+
 #include "allocator.h"
 #include "xalloc.h"
 
@@ -53,7 +55,7 @@ offer_rescind(struct master *m, const char *id, bool tell, double refuse_seconds
     }
     alloc_recover_resources(m->alloc, o->framework_id, o->agent_id, o->role, &o->resources,
                             refuse_seconds, m->now);
-    m->offers_rescinded++;
+    metrics_inc(m->ctr.offers_rescinded);
     offer_free(o);
     allocation_schedule(m);
 }

@@ -5,6 +5,8 @@
  */
 #include "master_int.h"
 
+#include "metrics.h"
+
 #include "allocator.h"
 #include "error.h"
 #include "ids.h"
@@ -115,7 +117,7 @@ task_forward_status(struct master *m, struct task *t)
     msg_init(&u, MSG_STATUS_UPDATE);
     u.u.status_update.status = t->status; /* borrowed */
     if (master_send(m, fw->peer, &u) == 0)
-        m->updates_forwarded++;
+        metrics_inc(m->ctr.updates_forwarded);
 }
 
 /*
@@ -220,7 +222,7 @@ task_error(struct master *m, struct framework *fw, const struct msg_task_info *t
 {
     log_info("task refused framework_id=%s task_id=%.64s reason=\"%s\"", fw->id, ti->task_id,
              why);
-    m->tasks_error++;
+    metrics_inc(m->ctr.tasks_error);
     if (ids_valid(ti->task_id)) {
         struct msg_task_info none = *ti;
         struct resources empty;
