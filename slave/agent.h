@@ -7,52 +7,41 @@
  *
  * Connection states (agent->conn) and the function that performs each move:
  *
- *                 on_connect()                       handshake_start()
+ *                 alink_connected()                  alink_handshake()
  *   DISCONNECTED -------------> CONNECTED (waiting) ------------------> AUTHENTICATING
  *        ^                          |  (no --credential)                      | AUTH_RESULT ok
  *        |                          +------------------> REGISTERING <--------+
  *        |                                                  | AGENT_REGISTERED
- *        |  on_disconnect() / watchdog (no PING for         v
+ *        |  alink_disconnected() / watchdog (no PING for    v
  *        +----- 5 ping intervals: agent_reconnect()) --- REGISTERED
  *
- *   ERROR in answer to AGENT_REGISTER: -AG_ESTATE -> agent_reset() (kill every
+ *   ERROR in answer to AGENT_REGISTER: -AG_ESTATE -> atask_reset() (kill every
  *   task, forget the id) and register anew; anything else -> CONNECTED, retried
  *   after a backoff (1 s doubling to 1 min). Status updates flow only while
  *   REGISTERED (su_set_online).
  *
  * Task lifecycle on this agent (task->st.status.state), one update each:
  *
- *   RUN_TASK --agent_run_task()--> STAGING (checkpointed, not reported)
+ *   RUN_TASK --launch_task()--> STAGING (checkpointed, not reported)
  *     --ctr_launch ok--> STARTING --"running PID"--> RUNNING
  *     --ctr_launch failed--> FAILED (REASON_CONTAINER_LAUNCH_FAILED)
- *   STARTING/RUNNING --KILL_TASK/SHUTDOWN_FRAMEWORK: agent_kill_task()--> KILLING
- *   any live state --container gone: on_container_exit()--> FINISHED | FAILED | KILLED
- *   terminal + every update acknowledged --agent_forget_task()--> removed
+ *   STARTING/RUNNING --KILL_TASK/SHUTDOWN_FRAMEWORK: launch_kill()--> KILLING
+ *   any live state --container gone: launch's on_container_exit()--> FINISHED | FAILED |
+ *   KILLED; terminal + every update acknowledged --atask_forget()--> removed
+ *
+ * The layout of struct agent and the modules that share it are in agent_int.h.
  */
 #ifndef AGORA_SLAVE_AGENT_H
 #define AGORA_SLAVE_AGENT_H
 
-#include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
-#include "attributes.h"
-#include "detector.h"
-#include "hmap.h"
-#include "ids.h"
-#include "paths.h"
-#include "resources.h"
-#include "state.h"
-#include "status_updates.h"
-
-struct cg_stats;
-struct ctr;
+struct agent;
 struct flag;
-struct health;
-struct http_server;
-struct metrics;
-struct tp_client;
+struct resources;
 
 #define AGENT_DEFAULT_PORT 5051
 #define AGENT_DEFAULT_PORTS "[31000-32000]"
@@ -86,81 +75,6 @@ struct agent_config {
     const struct flag *flags;        /* for /flags; may be NULL */
 };
 
-enum agent_conn {
-    AGENT_DISCONNECTED,
-    AGENT_CONNECTED, /* handshake not started (waiting for the backoff) */
-    AGENT_AUTHENTICATING,
-    AGENT_REGISTERING,
-    AGENT_REGISTERED
-};
-
-struct agent_task {
-    char key[2 * AG_ID_MAX + 2]; /* "framework_id/task_id" */
-    struct state_task st;        /* what is checkpointed */
-    char sandbox[PATH_MAX];
-    char meta[PATH_MAX];
-    int task_pid;             /* 0 until running */
-    bool live;                /* its container is watched */
-    int64_t kill_deadline_ms; /* loop time of the SIGKILL to the task's group; 0 = none */
-    enum msg_tri healthy;     /* latest health verdict, carried by its updates */
-    double launched;          /* wall-clock seconds */
-    int64_t next_usage_ms;    /* loop time of its next usage sample; 0 = not yet planned */
-};
-
-struct agent_framework {
-    struct msg_framework_info info;
-    size_t ntasks;
-};
-
-struct agent {
-    uv_loop_t *loop;
-    struct agent_config cfg;
-    struct paths paths;
-    struct state *state;
-    struct ctr *ctr;
-    struct su su;
-    struct tp_client *cli;
-    struct http_server *http;
-    struct detector_master master;
-    char id[AG_ID_MAX]; /* "" until registered the first time */
-    enum agent_conn conn;
-    struct resources resources;
-    struct attributes attributes;
-    char hostname[256];
-    char advertise_ip[64];
-    char http_address[320];
-    char *principal, *secret; /* --credential */
-    struct hmap tasks;        /* key -> struct agent_task * */
-    struct hmap frameworks;   /* framework id -> struct agent_framework * */
-    struct hmap containers;   /* container id -> struct agent_task * */
-    uv_timer_t tick;
-    uv_check_t commit_check; /* group commit at the end of a loop turn */
-    bool has_commit_check;
-    bool txn;                     /* a checkpoint transaction is open */
-    int open_handles;           /* tick and commit_check until closed */
-    int64_t last_master_ms;     /* loop time of the last message from the master */
-    uint32_t ping_interval_ms;  /* from AGENT_REGISTERED */
-    int64_t handshake_at_ms;    /* CONNECTED: when to start the handshake */
-    int64_t backoff_ms;         /* handshake retry backoff; 0 after a success */
-    int64_t redial_at_ms;       /* when to retry a tp_client_open that failed */
-    char image_cache[PATH_MAX]; /* <work_dir>/images */
-    char cgroups_root[300];     /* <--cgroups_root>/<hash of work_dir> ("" without isolation) */
-    uint64_t usage_phases;      /* containers given a usage sampling phase so far */
-    int64_t next_gc_ms;         /* loop time of the next sandbox GC sweep */
-    struct health *health;      /* health checks (health.h) */
-    struct metrics *metrics;    /* /metrics registry (http_api.c creates it) */
-    double start_time;
-    double registered_time;
-    bool closing;
-    struct {
-        uint64_t registrations;
-        uint64_t reconnects;
-        uint64_t launched;
-        uint64_t finished, failed, killed, lost;
-        uint64_t messages_received, messages_sent;
-    } stats;
-};
-
 /*
  * Computes the agent's total resources: `text` (Mesos syntax) where given,
  * and for each of cpus, mem, disk and ports that `text` leaves out, the
@@ -188,23 +102,5 @@ int agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *c
  * Memory is released from the loop, so the loop must run on. Accepts NULL.
  */
 void agent_close(struct agent *a);
-
-
-/*
- * Resource usage of a live task: from its container's cgroups (*cgroups set
- * true), else cpu times and rss of its main process from /proc. Limits not
- * known from cgroups are the task's resources. Returns false when there is no
- * figure (the task has no process yet).
- */
-bool agent_task_usage(struct agent *a, const struct agent_task *t, struct cg_stats *out,
-                      bool *cgroups);
-
-/*
- * Changes the cpus and/or memory limits of a running task (cpus <= 0, mem_mb
- * <= 0: unchanged). Returns 0, -AG_ENOENT (no such running task), -AG_ESTATE
- * (no cgroups) or the kernel's refusal, with a message in `err`.
- */
-int agent_resize_task(struct agent *a, const char *framework_id, const char *task_id, double cpus,
-                      double mem_mb, char *err, size_t errlen);
 
 #endif

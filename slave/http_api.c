@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 #include "http_api.h"
 
-#include "agent.h"
+#include "agent_int.h"
+#include "agent_launch.h"
+#include "agent_usage.h"
 #include "isolators/cgroups.h"
 #include "clock.h"
 #include "containerizer.h"
@@ -192,7 +194,7 @@ get_statistics(void *arg, struct http_req *req)
         json_object_set_new(o, "executor_pid", json_integer(t->st.pid));
         json_object_set_new(o, "task_pid", json_integer(t->task_pid));
         json_object_set_new(st, "timestamp", json_real(clock_wall()));
-        if (agent_task_usage(a, t, &s, &cg)) {
+        if (usage_task(a, t, &s, &cg)) {
             json_object_set_new(st, "cpus_user_time_secs", json_real(s.cpu_user_s));
             json_object_set_new(st, "cpus_system_time_secs", json_real(s.cpu_system_s));
             json_object_set_new(st, "mem_rss_bytes", json_integer((json_int_t)s.mem_rss));
@@ -253,7 +255,7 @@ post_containers_update(void *arg, struct http_req *req)
                          "expected {\"framework_id\", \"task_id\", \"cpus\" and/or \"mem\" (MB)}");
         return;
     }
-    rv = agent_resize_task(a, fid, tid, cpus, mem, err, sizeof(err));
+    rv = launch_resize(a, fid, tid, cpus, mem, err, sizeof(err));
     json_decref(body);
     if (rv == 0)
         http_reply_json(req, 200, NULL);

@@ -7,7 +7,7 @@
 #define _GNU_SOURCE /* mkdtemp */
 #include "test.h"
 
-#include "agent.h"
+#include "agent_int.h"
 #include "error.h"
 #include "log.h"
 #include "msg.h"
