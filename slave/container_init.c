@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "container_init.h"
 
+#include "paths.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -62,21 +64,12 @@ xmount(const char *src, const char *dst, const char *type, unsigned long flags, 
             strerror(errno));
 }
 
+/* Creates `path` and its missing parents (paths_mkdirs), or dies. */
 static void
 mkdir_p(const char *path, mode_t mode)
 {
-    char buf[PATH_MAX];
-
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        mkdir(buf, mode);
-        *p = '/';
-    }
-    if (mkdir(buf, mode) != 0 && errno != EEXIST)
-        die("mkdir %s: %s", path, strerror(errno));
+    if (paths_mkdirs(path, mode) != 0)
+        die("mkdir %s: %s", path, strerror(errno)); /* errno of the mkdir that failed */
 }
 
 static void

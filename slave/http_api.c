@@ -524,27 +524,19 @@ mode_string(mode_t m, char out[11])
     out[10] = '\0';
 }
 
+/* The name of a file's owner (its group's with `group`), or the number when
+ * it has no name. */
 static json_t *
-user_json(uid_t uid)
+owner_json(const struct stat *sb, bool group)
 {
-    struct passwd pw, *res = NULL;
+    struct passwd pw, *pw_res = NULL;
+    struct group gr, *gr_res = NULL;
     char buf[1024];
 
-    if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
-        return json_string(pw.pw_name);
-    snprintf(buf, sizeof(buf), "%u", (unsigned)uid);
-    return json_string(buf);
-}
-
-static json_t *
-group_json(gid_t gid)
-{
-    struct group gr, *res = NULL;
-    char buf[1024];
-
-    if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res != NULL)
-        return json_string(gr.gr_name);
-    snprintf(buf, sizeof(buf), "%u", (unsigned)gid);
+    if (group ? getgrgid_r(sb->st_gid, &gr, buf, sizeof(buf), &gr_res) == 0 && gr_res != NULL
+              : getpwuid_r(sb->st_uid, &pw, buf, sizeof(buf), &pw_res) == 0 && pw_res != NULL)
+        return json_string(group ? gr.gr_name : pw.pw_name);
+    snprintf(buf, sizeof(buf), "%u", group ? (unsigned)sb->st_gid : (unsigned)sb->st_uid);
     return json_string(buf);
 }
 
@@ -595,8 +587,8 @@ get_files_browse(void *arg, struct http_req *req)
         json_object_set_new(o, "mode", json_string(mode));
         json_object_set_new(o, "mtime", json_integer((json_int_t)sb.st_mtime));
         json_object_set_new(o, "nlink", json_integer((json_int_t)sb.st_nlink));
-        json_object_set_new(o, "uid", user_json(sb.st_uid));
-        json_object_set_new(o, "gid", group_json(sb.st_gid));
+        json_object_set_new(o, "uid", owner_json(&sb, false));
+        json_object_set_new(o, "gid", owner_json(&sb, true));
         json_array_append_new(arr, o);
     }
     closedir(d);

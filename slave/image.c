@@ -2,6 +2,7 @@
 #include "image.h"
 
 #include "error.h"
+#include "paths.h"
 #include "sha256.h"
 
 #include <dirent.h>
@@ -201,25 +202,6 @@ load_json(struct ctx *x, const char *path, const char *want_hex, const char *wha
     if (*out == NULL)
         return fail(x, -AG_EINVAL, "the %s is not valid JSON: %s (line %d)", what, jerr.text,
                     jerr.line);
-    return 0;
-}
-
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-    char buf[PATH_MAX];
-
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, mode) != 0 && errno != EEXIST)
-            return ag_from_errno(errno);
-        *p = '/';
-    }
-    if (mkdir(buf, mode) != 0 && errno != EEXIST)
-        return ag_from_errno(errno);
     return 0;
 }
 
@@ -842,7 +824,7 @@ img_prepare(const char *ref, const char *cache_dir, struct img *m, char *err, si
         return fail(&x, -AG_ENOENT, "%s", strerror(errno));
     for (const char *sub = "layers\0refs\0tmp\0locks\0"; *sub; sub += strlen(sub) + 1) {
         snprintf(probe, sizeof(probe), "%s/%s", cache_dir, sub);
-        if ((rv = mkdir_p(probe, 0700)) != 0)
+        if ((rv = paths_mkdirs(probe, 0700)) != 0)
             return fail(&x, rv, "cannot create the image cache %s: %s", probe, ag_strerror(rv));
     }
     if (S_ISDIR(st.st_mode)) {
