@@ -36,12 +36,12 @@
 #include "driver_int.h"
 
 #include "auth.h"
+#include "clock.h"
 #include "log.h"
 #include "msg.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define TICK_MS 100                /* the driver's periodic tick */
 #define SUBSCRIBE_TIMEOUT_MS 30000 /* AUTH or SUBSCRIBING longer than this: reconnect */
@@ -63,15 +63,6 @@ static uint64_t
 drv_now(struct ag_driver *d)
 {
     return uv_now(&d->loop);
-}
-
-static double
-wall_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Disposes of a call that was counted in nqueued. */
@@ -144,7 +135,7 @@ drv_report_dropped(struct ag_driver *d, const struct msg *m, const char *why)
             st.s.message = (char *)why;
             st.s.source = SCHED_SOURCE_DRIVER;
             st.s.uuid = "";
-            st.s.timestamp = wall_now();
+            st.s.timestamp = clock_wall();
             d->cb.status_update(d, d->arg, &st);
         }
     }
