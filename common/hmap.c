@@ -158,3 +158,32 @@ hmap_next(const struct hmap *m, size_t *it, const char **key, void **val)
     }
     return false;
 }
+
+int
+hmap_put_str(struct hmap *m, const char *key, const char *val)
+{
+    char *v = strdup(val != NULL ? val : "");
+    void *old = hmap_get(m, key);
+    int rv;
+
+    if (v == NULL)
+        return -AG_ENOMEM;
+    if ((rv = hmap_put(m, key, v)) != 0) {
+        free(v);
+        return rv;
+    }
+    free(old);
+    return 0;
+}
+
+void
+hmap_clear_free(struct hmap *m)
+{
+    const char *key;
+    void *val;
+
+    for (size_t it = 0; hmap_next(m, &it, &key, &val);) {
+        hmap_del(m, key);
+        free(val);
+    }
+}

@@ -46,4 +46,13 @@ size_t hmap_size(const struct hmap *m);
 /* Iterates: returns false when done. `*it` starts at 0. */
 bool hmap_next(const struct hmap *m, size_t *it, const char **key, void **val);
 
+/* For maps whose values are malloc'd strings owned by the map. */
+
+/* Stores a copy of `val` (NULL: "") under `key`, freeing the value it
+ * replaces. Returns 0 or -AG_ENOMEM (map unchanged). */
+int hmap_put_str(struct hmap *m, const char *key, const char *val);
+
+/* Frees every value and empties the map (its memory is kept). */
+void hmap_clear_free(struct hmap *m);
+
 #endif

@@ -140,6 +140,34 @@ kv_set(struct msg_kv **kv, size_t *n, const char *key, const char *value)
     return 0;
 }
 
+/* The start of every *_dup: a zeroed wrapper of `size` bytes for a copy of
+ * `src`, or NULL with ag_last_error set (NULL `src`, out of memory). */
+static void *
+obj_dup_alloc(const void *src, size_t size, const char *what)
+{
+    void *o;
+
+    if (src == NULL) {
+        sched_err(-AG_EINVAL, "NULL %s", what);
+        return NULL;
+    }
+    if ((o = calloc(1, size)) == NULL)
+        sched_err(-AG_ENOMEM, "out of memory");
+    return o;
+}
+
+/* The end of every *_dup: `o` when copying into it succeeded (copy_rv 0),
+ * else frees it and returns NULL with ag_last_error set. */
+static void *
+obj_dup_done(void *o, int copy_rv)
+{
+    if (copy_rv == 0)
+        return o;
+    free(o);
+    sched_err(-AG_ENOMEM, "out of memory");
+    return NULL;
+}
+
 /* ---- framework info ---- */
 
 AG_API struct ag_framework_info *
@@ -440,27 +468,18 @@ ag_offer_attribute_matches(const struct ag_offer *o, const char *name, const cha
 AG_API struct ag_offer *
 ag_offer_dup(const struct ag_offer *src)
 {
-    struct ag_offer *o;
+    struct ag_offer *o = obj_dup_alloc(src, sizeof(*o), "offer");
 
-    if (src == NULL) {
-        sched_err(-AG_EINVAL, "NULL offer");
+    if (o == NULL)
         return NULL;
-    }
-    if ((o = calloc(1, sizeof(*o))) == NULL)
-        goto nomem;
     msg_offer_init(&o->o);
-    if (msg_offer_copy(&o->o, &src->o) != 0)
-        goto fail;
-    if ((o->res_text = strdup(sched_str(src->res_text))) == NULL ||
-        (o->attr_text = strdup(sched_str(src->attr_text))) == NULL)
-        goto fail;
+    if (msg_offer_copy(&o->o, &src->o) != 0 ||
+        (o->res_text = strdup(sched_str(src->res_text))) == NULL ||
+        (o->attr_text = strdup(sched_str(src->attr_text))) == NULL) {
+        sched_offer_fini(o);
+        return obj_dup_done(o, -AG_ENOMEM);
+    }
     return o;
-fail:
-    sched_offer_fini(o);
-    free(o);
-nomem:
-    sched_err(-AG_ENOMEM, "out of memory");
-    return NULL;
 }
 
 AG_API void
@@ -533,23 +552,12 @@ ag_status_healthy(const struct ag_task_status *s)
 AG_API struct ag_task_status *
 ag_status_dup(const struct ag_task_status *src)
 {
-    struct ag_task_status *s;
+    struct ag_task_status *s = obj_dup_alloc(src, sizeof(*s), "status");
 
-    if (src == NULL) {
-        sched_err(-AG_EINVAL, "NULL status");
+    if (s == NULL)
         return NULL;
-    }
-    if ((s = calloc(1, sizeof(*s))) == NULL) {
-        sched_err(-AG_ENOMEM, "out of memory");
-        return NULL;
-    }
     msg_task_status_init(&s->s);
-    if (msg_task_status_copy(&s->s, &src->s) != 0) {
-        free(s);
-        sched_err(-AG_ENOMEM, "out of memory");
-        return NULL;
-    }
-    return s;
+    return obj_dup_done(s, msg_task_status_copy(&s->s, &src->s));
 }
 
 AG_API void
@@ -604,23 +612,12 @@ ag_task_free(struct ag_task *t)
 AG_API struct ag_task *
 ag_task_dup(const struct ag_task *src)
 {
-    struct ag_task *t;
+    struct ag_task *t = obj_dup_alloc(src, sizeof(*t), "task");
 
-    if (src == NULL) {
-        sched_err(-AG_EINVAL, "NULL task");
+    if (t == NULL)
         return NULL;
-    }
-    if ((t = calloc(1, sizeof(*t))) == NULL) {
-        sched_err(-AG_ENOMEM, "out of memory");
-        return NULL;
-    }
     msg_task_info_init(&t->t);
-    if (msg_task_info_copy(&t->t, &src->t) != 0) {
-        free(t);
-        sched_err(-AG_ENOMEM, "out of memory");
-        return NULL;
-    }
-    return t;
+    return obj_dup_done(t, msg_task_info_copy(&t->t, &src->t));
 }
 
 AG_API const char *

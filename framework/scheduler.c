@@ -26,115 +26,33 @@
  * DECLINE calls still queued are discarded (their offers died with the
  * connection; tasks being launched are reported TASK_DROPPED); other calls stay
  * queued for the next subscription.
+ *
+ * This file is the driver thread. The calls are built in driver_calls.c
+ * (call.h), the driver is created, started and stopped in driver_api.c, and
+ * the reconciliation helper keeps its tasks in recon.c.
  */
 #include "error.h"
 
-#include "sched_internal.h"
+#include "driver_int.h"
 
 #include "auth.h"
-#include "detector.h"
-#include "evq.h"
-#include "hmap.h"
-#include "ids.h"
+#include "clock.h"
 #include "log.h"
 #include "msg.h"
-#include "ratelimit.h"
-#include "transport.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define TICK_MS 100                /* the driver's periodic tick */
 #define SUBSCRIBE_TIMEOUT_MS 30000 /* AUTH or SUBSCRIBING longer than this: reconnect */
 #define STOP_LINGER_MS 100         /* on stop, time for the last calls to leave */
 #define TEARDOWN_LINGER_MS 1000    /* after TEARDOWN, stop at the latest after this */
 #define MAX_QUEUED 1000000         /* calls waiting to be sent */
-#define MAX_CALL_BYTES (8u << 20)  /* the transport's largest message */
-#define DEFAULT_REFUSE_S 5.0
-
-enum drv_state { DRV_NEW, DRV_STARTING, DRV_RUNNING, DRV_STOPPING, DRV_DONE };
-enum conn_state { CONN_DOWN, CONN_AUTH, CONN_SUBSCRIBING, CONN_SUBSCRIBED };
-enum call_kind { CALL_SEND, CALL_RECONCILE_UNTIL };
-
-/* One call of the API: a message to send (owned), or a reconcile-helper request. */
-struct call {
-    struct call *next;
-    enum call_kind kind;
-    bool offers;      /* ACCEPT or DECLINE: valid only within `session` */
-    uint64_t session; /* d->session when the call was made */
-    double initial_s; /* CALL_RECONCILE_UNTIL: backoff */
-    double max_s;
-    struct msg m;
-};
-
-struct ag_driver {
-    /* Set by ag_driver_new and the option setters, read-only once started. */
-    struct detector_master master;
-    struct ag_framework_info *info;
-    struct ag_scheduler_callbacks cb;
-    void *arg;
-    bool auto_ack;
-    bool force;
-    double rate;
-    double burst;
-    int hb_misses;
-
-    /* Shared between threads, under lock. */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    enum drv_state state;
-    int start_rv;
-    int exit_code;
-    bool stop_requested;
-    bool subscribed;
-    bool teardown_requested; /* ag_driver_teardown accepted: refuse later calls */
-    bool suppressed;         /* the last of suppress(every role) / revive accepted was suppress */
-    uint64_t session;        /* bumped on every SUBSCRIBED (written by the driver thread) */
-    char framework_id[AG_ID_MAX];
-    size_t recon_count;
-    bool join_claimed;
-    bool joined;
-    pthread_t thread;
-    size_t nqueued; /* calls made and not yet sent or dropped (atomic) */
-
-    /* Driver thread only. */
-    uv_loop_t loop;
-    struct evq evq;
-    uv_async_t stop_async;
-    uv_timer_t tick;
-    bool loop_ok, evq_ok, async_ok, tick_ok;
-    struct tp_client *cli;
-    enum conn_state conn;
-    bool closing;
-    bool quiet; /* stopping: no more callbacks */
-    bool pumping;
-    bool teardown_queued; /* TEARDOWN accepted: later calls are refused */
-    bool torn_down;       /* TEARDOWN sent */
-    uint64_t teardown_deadline;
-    uint64_t corr;
-    uint64_t subscribe_corr;
-    uint64_t conn_since; /* loop time of the last on_connect */
-    uint64_t last_recv;  /* loop time of the last message from the master */
-    uint64_t hb_ms;      /* heartbeat interval announced by the master (0 = none) */
-    bool sent_any;       /* something was sent on this connection */
-    struct rl rl;
-    struct call *q_head, *q_tail;
-    struct hmap offers; /* offer id -> agent id (malloc'd) of outstanding offers */
-    struct hmap recon;  /* task id -> agent id (malloc'd) awaiting an answer */
-    uint64_t recon_due;
-    uint64_t recon_backoff;
-    uint64_t recon_initial;
-    uint64_t recon_max;
-};
 
 /* The driver whose thread this is, or NULL. */
 static __thread struct ag_driver *tls_driver;
 
 static void drv_pump(struct ag_driver *d);
-static void drv_shutdown(struct ag_driver *d, int code);
 static int drv_open_client(struct ag_driver *d);
 
 #define HAS_CB(d, f) ((d)->cb.f != NULL && !(d)->closing && !(d)->quiet)
@@ -147,37 +65,6 @@ drv_now(struct ag_driver *d)
     return uv_now(&d->loop);
 }
 
-static double
-wall_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static struct call *
-call_new(enum msg_type type)
-{
-    struct call *c = calloc(1, sizeof(*c));
-
-    if (c == NULL)
-        return NULL;
-    c->kind = CALL_SEND;
-    c->offers = type == MSG_ACCEPT || type == MSG_DECLINE;
-    msg_init(&c->m, type);
-    return c;
-}
-
-static void
-call_free(struct call *c)
-{
-    if (c == NULL)
-        return;
-    msg_free(&c->m);
-    free(c);
-}
-
 /* Disposes of a call that was counted in nqueued. */
 static void
 call_done(struct ag_driver *d, struct call *c)
@@ -186,74 +73,11 @@ call_done(struct ag_driver *d, struct call *c)
     call_free(c);
 }
 
-/* Copies `n` strings (NULL entries become "") into a new array. */
-static int
-strs_dup(char ***out, size_t *nout, const char *const *v, size_t n)
-{
-    char **a;
-
-    *out = NULL;
-    *nout = 0;
-    if (n == 0)
-        return 0;
-    if ((a = calloc(n, sizeof(*a))) == NULL)
-        return -AG_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if ((a[i] = strdup(v[i] != NULL ? v[i] : "")) == NULL) {
-            for (size_t j = 0; j < i; j++)
-                free(a[j]);
-            free(a);
-            return -AG_ENOMEM;
-        }
-    }
-    *out = a;
-    *nout = n;
-    return 0;
-}
-
-/* Frees the malloc'd values of a map and empties it. */
-static void
-map_clear(struct hmap *m)
-{
-    const char *key;
-    void *val;
-
-    for (size_t it = 0; hmap_next(m, &it, &key, &val);) {
-        hmap_del(m, key);
-        free(val);
-    }
-}
-
-static void
-map_fini(struct hmap *m)
-{
-    map_clear(m);
-    hmap_fini(m);
-}
-
-/* Stores a copy of `val` under `key`, freeing the value it replaces. */
-static int
-map_put_str(struct hmap *m, const char *key, const char *val)
-{
-    char *v = strdup(val != NULL ? val : "");
-    void *old = hmap_get(m, key);
-    int rv;
-
-    if (v == NULL)
-        return -AG_ENOMEM;
-    if ((rv = hmap_put(m, key, v)) != 0) {
-        free(v);
-        return rv;
-    }
-    free(old);
-    return 0;
-}
-
 static void
 drv_set_recon_count(struct ag_driver *d)
 {
     pthread_mutex_lock(&d->lock);
-    d->recon_count = hmap_size(&d->recon);
+    d->recon_count = recon_pending(&d->recon);
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -311,7 +135,7 @@ drv_report_dropped(struct ag_driver *d, const struct msg *m, const char *why)
             st.s.message = (char *)why;
             st.s.source = SCHED_SOURCE_DRIVER;
             st.s.uuid = "";
-            st.s.timestamp = wall_now();
+            st.s.timestamp = clock_wall();
             d->cb.status_update(d, d->arg, &st);
         }
     }
@@ -341,20 +165,15 @@ drv_pump(struct ag_driver *d)
     if (d->pumping)
         return;
     d->pumping = true;
-    while ((c = d->q_head) != NULL && d->conn == CONN_SUBSCRIBED && !d->closing) {
+    while (d->q.head != NULL && d->conn == CONN_SUBSCRIBED && !d->closing) {
         if (!rl_take(&d->rl, drv_now(d)))
             break;
-        d->q_head = c->next;
-        if (d->q_head == NULL)
-            d->q_tail = NULL;
+        c = call_queue_pop(&d->q);
         drv_fill_ids(d, &c->m);
         rv = drv_send_msg(d, &c->m);
         if (rv == -AG_ECLOSED) {
             /* The connection is going; on_disconnect sorts the queue out. */
-            c->next = d->q_head;
-            d->q_head = c;
-            if (d->q_tail == NULL)
-                d->q_tail = c;
+            call_queue_push_front(&d->q, c);
             break;
         }
         if (rv != 0) {
@@ -372,90 +191,41 @@ drv_pump(struct ag_driver *d)
     d->pumping = false;
 }
 
-static void
-drv_enqueue(struct ag_driver *d, struct call *c)
-{
-    c->next = NULL;
-    if (d->q_tail != NULL)
-        d->q_tail->next = c;
-    else
-        d->q_head = c;
-    d->q_tail = c;
-}
-
 /* ---- reconciliation helper ---- */
 
 /* Sends RECONCILE for every task still awaiting an answer, when due. */
 static void
 drv_recon_tick(struct ag_driver *d)
 {
-    struct msg_reconcile *r;
     struct call *c;
-    const char *key;
-    void *val;
-    size_t n = hmap_size(&d->recon), i = 0;
-    uint64_t now = drv_now(d);
 
-    if (n == 0 || d->conn != CONN_SUBSCRIBED || d->closing || now < d->recon_due)
+    if (d->conn != CONN_SUBSCRIBED || d->closing)
         return;
-    if ((c = call_new(MSG_RECONCILE)) == NULL)
-        return; /* out of memory: try again at the next tick */
-    r = &c->m.u.reconcile;
-    if ((r->tasks = calloc(n, sizeof(*r->tasks))) == NULL) {
-        call_free(c);
-        return;
-    }
-    r->ntasks = n;
-    for (size_t j = 0; j < n; j++)
-        msg_reconcile_task_init(&r->tasks[j]);
-    for (size_t it = 0; hmap_next(&d->recon, &it, &key, &val) && i < n; i++) {
-        if ((r->tasks[i].task_id = strdup(key)) == NULL ||
-            (r->tasks[i].agent_id = strdup(val)) == NULL) {
-            call_free(c);
-            return;
-        }
-    }
-    log_info("scheduler: reconciling tasks=%zu next_in_ms=%llu", n,
-             (unsigned long long)d->recon_backoff);
+    if ((c = recon_take(&d->recon, drv_now(d))) == NULL)
+        return; /* not due, or out of memory: try again at the next tick */
     __atomic_add_fetch(&d->nqueued, 1, __ATOMIC_RELAXED);
-    drv_enqueue(d, c);
-    d->recon_due = now + d->recon_backoff;
-    d->recon_backoff *= 2;
-    if (d->recon_backoff > d->recon_max)
-        d->recon_backoff = d->recon_max;
+    call_queue_push(&d->q, c);
     drv_pump(d);
 }
 
 static int
 drv_recon_add(struct ag_driver *d, struct call *c)
 {
-    const struct msg_reconcile *r = &c->m.u.reconcile;
-    int rv = 0;
+    int rv = recon_add(&d->recon, &c->m.u.reconcile, c->initial_s, c->max_s, drv_now(d));
 
-    for (size_t i = 0; i < r->ntasks && rv == 0; i++)
-        rv = map_put_str(&d->recon, r->tasks[i].task_id, r->tasks[i].agent_id);
-    d->recon_initial = (uint64_t)(c->initial_s * 1000);
-    d->recon_max = (uint64_t)(c->max_s * 1000);
-    if (d->recon_max < d->recon_initial)
-        d->recon_max = d->recon_initial;
-    d->recon_backoff = d->recon_initial;
-    d->recon_due = drv_now(d);
     drv_set_recon_count(d);
     drv_recon_tick(d);
-    return rv != 0 ? -AG_ENOMEM : 0;
+    return rv;
 }
 
 /* A status update for `task_id` arrived: the helper stops asking for it. */
 static void
 drv_recon_answered(struct ag_driver *d, const char *task_id)
 {
-    void *val;
-
-    if (hmap_size(&d->recon) == 0 || (val = hmap_del(&d->recon, task_id)) == NULL)
+    if (!recon_answered(&d->recon, task_id))
         return;
-    free(val);
     drv_set_recon_count(d);
-    if (hmap_size(&d->recon) == 0) {
+    if (recon_pending(&d->recon) == 0) {
         log_info("scheduler: reconciliation complete");
         if (HAS_CB(d, reconciled))
             d->cb.reconciled(d, d->arg);
@@ -520,7 +290,7 @@ drv_exec(struct ag_driver *d, struct call *c, bool direct)
         d->teardown_requested = true;
         pthread_mutex_unlock(&d->lock);
     }
-    drv_enqueue(d, c);
+    call_queue_push(&d->q, c);
     drv_pump(d);
     return 0;
 }
@@ -542,34 +312,7 @@ drv_exec_cb(void *arg, int status)
     drv_exec(d, c, false);
 }
 
-/* Rejects messages the codec would refuse, so that errors reach the caller. */
-static int
-call_check(const struct call *c)
-{
-    void *buf;
-    size_t len;
-    int rv;
-
-    if (c->kind != CALL_SEND)
-        return 0;
-    if ((rv = msg_encode_alloc(&c->m, &buf, &len)) != 0) {
-        if (rv == -AG_ENOMEM)
-            return sched_err(rv, "out of memory");
-        return sched_err(rv, "%s cannot be encoded (invalid UTF-8 or a size limit exceeded)",
-                         msg_type_name(c->m.type));
-    }
-    free(buf);
-    if (len > MAX_CALL_BYTES)
-        return sched_err(-AG_ERANGE, "%s of %zu bytes exceeds the limit of %u bytes",
-                         msg_type_name(c->m.type), len, MAX_CALL_BYTES);
-    return 0;
-}
-
-/*
- * Hands a call (owned from here on) to the driver thread, or runs it at once
- * when on it. Returns 0 or a negative AG_E* code.
- */
-static int
+int
 drv_submit(struct ag_driver *d, struct call *c)
 {
     int rv;
@@ -671,30 +414,14 @@ static void
 drv_conn_lost(struct ag_driver *d)
 {
     bool was_subscribed = d->conn == CONN_SUBSCRIBED;
-    struct call *dropped = NULL, **dtail = &dropped, *c, *next;
-    struct call *keep = NULL, *klast = NULL;
+    struct call *dropped, *c, *next;
 
     d->conn = CONN_DOWN;
     pthread_mutex_lock(&d->lock);
     d->subscribed = false;
     pthread_mutex_unlock(&d->lock);
-    map_clear(&d->offers);
-    for (c = d->q_head; c != NULL; c = next) {
-        next = c->next;
-        c->next = NULL;
-        if (c->offers) {
-            *dtail = c;
-            dtail = &c->next;
-        } else {
-            if (klast != NULL)
-                klast->next = c;
-            else
-                keep = c;
-            klast = c;
-        }
-    }
-    d->q_head = keep;
-    d->q_tail = klast;
+    hmap_clear_free(&d->offers);
+    dropped = call_queue_take_offers(&d->q);
     if (d->torn_down) {
         for (c = dropped; c != NULL; c = next) {
             next = c->next;
@@ -750,12 +477,11 @@ drv_fatal(struct ag_driver *d, int code, const char *message)
         d->cb.error(d, d->arg, code, message, true);
 }
 
-static int drv_roles_call(struct ag_driver *d, enum msg_type type, const char *role);
-
 static void
 drv_subscribed(struct ag_driver *d, const struct msg_subscribed *s)
 {
     bool resub = d->framework_id[0] != '\0';
+    bool suppressed;
 
     if (d->conn != CONN_SUBSCRIBING) {
         log_warn("scheduler: unexpected SUBSCRIBED ignored");
@@ -772,12 +498,14 @@ drv_subscribed(struct ag_driver *d, const struct msg_subscribed *s)
     pthread_mutex_unlock(&d->lock);
     d->conn = CONN_SUBSCRIBED;
     d->hb_ms = s->heartbeat_interval_s > 0 ? (uint64_t)(s->heartbeat_interval_s * 1000) : 0;
-    d->recon_backoff = d->recon_initial;
-    d->recon_due = drv_now(d);
+    recon_restart(&d->recon, drv_now(d));
     log_info("scheduler: subscribed framework_id=%s heartbeat_interval_s=%g", d->framework_id,
              s->heartbeat_interval_s);
     /* Every subscription starts unsuppressed: suppress again what stays suppressed. */
-    if (ag_driver_offers_suppressed(d))
+    pthread_mutex_lock(&d->lock);
+    suppressed = d->suppressed;
+    pthread_mutex_unlock(&d->lock);
+    if (suppressed)
         drv_roles_call(d, MSG_SUPPRESS, NULL);
     if (HAS_CB(d, subscribed))
         d->cb.subscribed(d, d->arg, d->framework_id, resub);
@@ -809,7 +537,7 @@ drv_offers(struct ag_driver *d, struct msg_offers *m)
         msg_offer_init(&m->offers[i]);
         if (sched_offer_texts(&arr[i]) != 0)
             continue;
-        if (map_put_str(&d->offers, arr[i].o.offer_id, arr[i].o.agent_id) != 0)
+        if (hmap_put_str(&d->offers, arr[i].o.offer_id, arr[i].o.agent_id) != 0)
             continue;
         ptrs[ok++] = &arr[i];
     }
@@ -1027,12 +755,7 @@ drv_linger_cb(uv_timer_t *t)
     drv_close_transport(t->data);
 }
 
-/*
- * Stops the driver (driver thread): no more calls are accepted, queued ones are
- * sent if possible, then the connection and every handle are closed and the
- * loop ends. `code` becomes ag_driver_join's result (the first one wins).
- */
-static void
+void
 drv_shutdown(struct ag_driver *d, int code)
 {
     struct call *c;
@@ -1055,11 +778,8 @@ drv_shutdown(struct ag_driver *d, int code)
         drv_pump(d);
     }
     d->closing = true;
-    while ((c = d->q_head) != NULL) {
-        d->q_head = c->next;
+    while ((c = call_queue_pop(&d->q)) != NULL)
         call_done(d, c);
-    }
-    d->q_tail = NULL;
     if (d->evq_ok) {
         evq_close(&d->evq, NULL);
         d->evq_ok = false;
@@ -1136,15 +856,12 @@ drv_teardown_loop(struct ag_driver *d)
     if (uv_loop_close(&d->loop) != 0)
         log_warn("scheduler: event loop closed with handles still open");
     d->loop_ok = false;
-    while ((c = d->q_head) != NULL) {
-        d->q_head = c->next;
+    while ((c = call_queue_pop(&d->q)) != NULL)
         call_done(d, c);
-    }
-    d->q_tail = NULL;
-    map_clear(&d->offers);
+    hmap_clear_free(&d->offers);
 }
 
-static void *
+void *
 drv_main(void *arg)
 {
     struct ag_driver *d = arg;
@@ -1176,450 +893,13 @@ drv_main(void *arg)
     return NULL;
 }
 
-/* ---- public API: lifecycle ---- */
-
-AG_API int
-ag_driver_new(struct ag_driver **out, const char *master, const struct ag_framework_info *info,
-              const struct ag_scheduler_callbacks *callbacks, void *arg)
+bool
+drv_on_thread(const struct ag_driver *d)
 {
-    struct ag_driver *d;
-    char err[200];
-    int rv;
-
-    if (out == NULL)
-        return sched_err(-AG_EINVAL, "NULL out");
-    *out = NULL;
-    if (callbacks != NULL && callbacks->size < sizeof(size_t))
-        return sched_err(-AG_EINVAL,
-                         "set callbacks->size to sizeof(struct ag_scheduler_callbacks)");
-    if ((d = calloc(1, sizeof(*d))) == NULL)
-        return sched_err(-AG_ENOMEM, "out of memory");
-    if ((rv = detector_resolve(master, &d->master, err, sizeof(err))) != 0) {
-        free(d);
-        return sched_err(rv, "%s", err);
-    }
-    if ((d->info = sched_framework_info_dup(info)) == NULL) {
-        free(d);
-        return sched_err(-AG_ENOMEM, "out of memory");
-    }
-    if (d->info->fi.hostname == NULL || d->info->fi.hostname[0] == '\0') {
-        char host[256] = "";
-
-        gethostname(host, sizeof(host) - 1);
-        if (sched_set_str(&d->info->fi.hostname, host) != 0) {
-            ag_framework_info_free(d->info);
-            free(d);
-            return -AG_ENOMEM;
-        }
-    }
-    if (info != NULL && info->fi.framework_id != NULL)
-        snprintf(d->framework_id, sizeof(d->framework_id), "%s", info->fi.framework_id);
-    if (callbacks != NULL)
-        memcpy(&d->cb, callbacks,
-               callbacks->size < sizeof(d->cb) ? callbacks->size : sizeof(d->cb));
-    d->cb.size = sizeof(d->cb);
-    d->arg = arg;
-    d->auto_ack = true;
-    d->rate = 1000;
-    d->burst = 1000;
-    d->hb_misses = 5;
-    d->recon_initial = 1000;
-    d->recon_max = 60000;
-    hmap_init(&d->offers);
-    hmap_init(&d->recon);
-    if ((rv = pthread_mutex_init(&d->lock, NULL)) != 0) {
-        ag_framework_info_free(d->info);
-        free(d);
-        return sched_err(ag_from_errno(rv), "pthread_mutex_init failed");
-    }
-    if ((rv = pthread_cond_init(&d->cond, NULL)) != 0) {
-        pthread_mutex_destroy(&d->lock);
-        ag_framework_info_free(d->info);
-        free(d);
-        return sched_err(ag_from_errno(rv), "pthread_cond_init failed");
-    }
-    d->state = DRV_NEW;
-    *out = d;
-    return 0;
+    return tls_driver == d;
 }
 
-/* 0 when options may still be set (the driver has not started), else -AG_ESTATE. */
-static int
-drv_option_ok(struct ag_driver *d)
-{
-    bool ok;
-
-    if (d == NULL)
-        return sched_err(-AG_EINVAL, "NULL driver");
-    pthread_mutex_lock(&d->lock);
-    ok = d->state == DRV_NEW;
-    pthread_mutex_unlock(&d->lock);
-    return ok ? 0 : sched_err(-AG_ESTATE, "options must be set before ag_driver_start");
-}
-
-AG_API int
-ag_driver_set_auto_ack(struct ag_driver *d, bool on)
-{
-    int rv = drv_option_ok(d);
-
-    if (rv == 0)
-        d->auto_ack = on;
-    return rv;
-}
-
-AG_API int
-ag_driver_set_rate_limit(struct ag_driver *d, double per_second, double burst)
-{
-    int rv = drv_option_ok(d);
-
-    if (rv != 0)
-        return rv;
-    if (!(per_second >= 0) || !(burst >= 0) || per_second > 1e9 || burst > 1e9)
-        return sched_err(-AG_EINVAL, "rate limit out of range");
-    d->rate = per_second;
-    d->burst = burst;
-    return 0;
-}
-
-AG_API int
-ag_driver_set_heartbeat_misses(struct ag_driver *d, int misses)
-{
-    int rv = drv_option_ok(d);
-
-    if (rv != 0)
-        return rv;
-    if (misses < 0 || misses > 1000)
-        return sched_err(-AG_EINVAL, "heartbeat misses must be 0..1000");
-    d->hb_misses = misses;
-    return 0;
-}
-
-AG_API int
-ag_driver_set_force(struct ag_driver *d, bool force)
-{
-    int rv = drv_option_ok(d);
-
-    if (rv == 0)
-        d->force = force;
-    return rv;
-}
-
-AG_API int
-ag_driver_start(struct ag_driver *d)
-{
-    int rv;
-
-    if (d == NULL)
-        return sched_err(-AG_EINVAL, "NULL driver");
-    pthread_mutex_lock(&d->lock);
-    if (d->state != DRV_NEW) {
-        pthread_mutex_unlock(&d->lock);
-        return sched_err(-AG_ESTATE, "driver already started");
-    }
-    d->state = DRV_STARTING;
-    if ((rv = pthread_create(&d->thread, NULL, drv_main, d)) != 0) {
-        d->state = DRV_NEW;
-        pthread_mutex_unlock(&d->lock);
-        return sched_err(ag_from_errno(rv), "cannot create the driver thread");
-    }
-    while (d->state == DRV_STARTING)
-        pthread_cond_wait(&d->cond, &d->lock);
-    rv = d->start_rv;
-    pthread_mutex_unlock(&d->lock);
-    if (rv != 0) {
-        ag_driver_join(d);
-        return sched_err(rv, "driver failed to start: %s", ag_strerror(rv));
-    }
-    return 0;
-}
-
-AG_API int
-ag_driver_stop(struct ag_driver *d)
-{
-    int rv = 0;
-
-    if (d == NULL)
-        return sched_err(-AG_EINVAL, "NULL driver");
-    if (tls_driver == d) {
-        pthread_mutex_lock(&d->lock);
-        d->stop_requested = true;
-        pthread_mutex_unlock(&d->lock);
-        drv_shutdown(d, 0);
-        return 0;
-    }
-    pthread_mutex_lock(&d->lock);
-    switch (d->state) {
-    case DRV_NEW:
-        rv = sched_err(-AG_ESTATE, "driver not started");
-        break;
-    case DRV_STARTING:
-        d->stop_requested = true;
-        break;
-    case DRV_RUNNING:
-        d->stop_requested = true;
-        uv_async_send(&d->stop_async);
-        break;
-    default:
-        break;
-    }
-    pthread_mutex_unlock(&d->lock);
-    return rv;
-}
-
-AG_API int
-ag_driver_join(struct ag_driver *d)
-{
-    int rv;
-
-    if (d == NULL)
-        return sched_err(-AG_EINVAL, "NULL driver");
-    if (tls_driver == d)
-        return sched_err(-AG_ESTATE, "ag_driver_join called on the driver thread");
-    pthread_mutex_lock(&d->lock);
-    if (d->state == DRV_NEW) {
-        pthread_mutex_unlock(&d->lock);
-        return sched_err(-AG_ESTATE, "driver not started");
-    }
-    if (!d->join_claimed) {
-        d->join_claimed = true;
-        pthread_mutex_unlock(&d->lock);
-        pthread_join(d->thread, NULL);
-        pthread_mutex_lock(&d->lock);
-        d->joined = true;
-        pthread_cond_broadcast(&d->cond);
-    }
-    while (!d->joined)
-        pthread_cond_wait(&d->cond, &d->lock);
-    rv = d->exit_code;
-    pthread_mutex_unlock(&d->lock);
-    return rv;
-}
-
-AG_API int
-ag_driver_run(struct ag_driver *d)
-{
-    int rv = ag_driver_start(d);
-
-    return rv != 0 ? rv : ag_driver_join(d);
-}
-
-AG_API void
-ag_driver_free(struct ag_driver *d)
-{
-    bool started;
-
-    if (d == NULL)
-        return;
-    if (tls_driver == d) {
-        log_error("scheduler: ag_driver_free called on the driver thread; driver leaked");
-        return;
-    }
-    pthread_mutex_lock(&d->lock);
-    started = d->state != DRV_NEW;
-    pthread_mutex_unlock(&d->lock);
-    if (started) {
-        ag_driver_stop(d);
-        ag_driver_join(d);
-    }
-    map_fini(&d->offers);
-    map_fini(&d->recon);
-    ag_framework_info_free(d->info);
-    pthread_cond_destroy(&d->cond);
-    pthread_mutex_destroy(&d->lock);
-    free(d);
-}
-
-AG_API int
-ag_driver_framework_id(struct ag_driver *d, char *buf, size_t len)
-{
-    int rv = 0;
-
-    if (d == NULL || buf == NULL || len == 0)
-        return sched_err(-AG_EINVAL, "NULL argument");
-    pthread_mutex_lock(&d->lock);
-    if (d->framework_id[0] == '\0') {
-        buf[0] = '\0';
-        rv = -AG_ENOENT;
-    } else if (strlen(d->framework_id) >= len) {
-        buf[0] = '\0';
-        rv = -AG_ERANGE;
-    } else {
-        strcpy(buf, d->framework_id);
-    }
-    pthread_mutex_unlock(&d->lock);
-    return rv;
-}
-
-AG_API bool
-ag_driver_running(struct ag_driver *d)
-{
-    bool r;
-
-    if (d == NULL)
-        return false;
-    pthread_mutex_lock(&d->lock);
-    r = d->state == DRV_RUNNING;
-    pthread_mutex_unlock(&d->lock);
-    return r;
-}
-
-AG_API bool
-ag_driver_subscribed(struct ag_driver *d)
-{
-    bool s;
-
-    if (d == NULL)
-        return false;
-    pthread_mutex_lock(&d->lock);
-    s = d->subscribed;
-    pthread_mutex_unlock(&d->lock);
-    return s;
-}
-
-AG_API size_t
-ag_driver_reconcile_pending(struct ag_driver *d)
-{
-    size_t n;
-
-    if (d == NULL)
-        return 0;
-    pthread_mutex_lock(&d->lock);
-    n = d->recon_count;
-    pthread_mutex_unlock(&d->lock);
-    return n;
-}
-
-/* ---- public API: calls ---- */
-
-static int
-ids_check(const char *const *ids, size_t n, const char *what)
-{
-    if (n > 0 && ids == NULL)
-        return sched_err(-AG_EINVAL, "NULL %s list", what);
-    for (size_t i = 0; i < n; i++)
-        if (ids[i] == NULL || ids[i][0] == '\0')
-            return sched_err(-AG_EINVAL, "empty %s at index %zu", what, i);
-    return 0;
-}
-
-AG_API int
-ag_driver_accept_operations(struct ag_driver *d, const char *const *offer_ids, size_t noffers,
-                            struct ag_operation *const *ops, size_t nops, double refuse_seconds)
-{
-    struct msg_accept *a;
-    struct call *c;
-    int rv;
-
-    if (d == NULL)
-        return sched_err(-AG_EINVAL, "NULL driver");
-    if (noffers == 0)
-        return sched_err(-AG_EINVAL, "accept needs at least one offer");
-    if ((rv = ids_check(offer_ids, noffers, "offer id")) != 0)
-        return rv;
-    if (nops > 0 && ops == NULL)
-        return sched_err(-AG_EINVAL, "NULL operation list");
-    for (size_t i = 0; i < nops; i++)
-        if (ops[i] == NULL)
-            return sched_err(-AG_EINVAL, "operation %zu is NULL", i);
-    if ((c = call_new(MSG_ACCEPT)) == NULL)
-        return sched_err(-AG_ENOMEM, "out of memory");
-    a = &c->m.u.accept;
-    a->refuse_seconds = refuse_seconds >= 0 ? refuse_seconds : DEFAULT_REFUSE_S;
-    if (strs_dup(&a->offer_ids, &a->noffer_ids, offer_ids, noffers) != 0)
-        goto nomem;
-    if (nops > 0) {
-        if ((a->operations = calloc(nops, sizeof(*a->operations))) == NULL)
-            goto nomem;
-        for (size_t i = 0; i < nops; i++)
-            msg_operation_init(&a->operations[i]);
-        a->noperations = nops;
-        for (size_t i = 0; i < nops; i++)
-            if (msg_operation_copy(&a->operations[i], &ops[i]->op) != 0)
-                goto nomem;
-    }
-    return drv_submit(d, c);
-nomem:
-    call_free(c);
-    return sched_err(-AG_ENOMEM, "out of memory");
-}
-
-AG_API int
-ag_driver_accept(struct ag_driver *d, const char *const *offer_ids, size_t noffers,
-                 struct ag_task *const *tasks, size_t ntasks, double refuse_seconds)
-{
-    struct ag_operation *op;
-    int rv;
-
-    if (ntasks == 0)
-        return ag_driver_decline(d, offer_ids, noffers, refuse_seconds);
-    if (d == NULL)
-        return sched_err(-AG_EINVAL, "NULL driver");
-    if ((rv = sched_op_launch(&op, tasks, ntasks)) != 0)
-        return rv;
-    rv = ag_driver_accept_operations(d, offer_ids, noffers, &op, 1, refuse_seconds);
-    ag_operation_free(op);
-    return rv;
-}
-
-AG_API int
-ag_driver_launch(struct ag_driver *d, const char *offer_id, const struct ag_task *task)
-{
-    struct ag_task *t = (struct ag_task *)task; /* only read */
-
-    if (task == NULL)
-        return sched_err(-AG_EINVAL, "NULL task");
-    return ag_driver_accept(d, &offer_id, 1, &t, 1, -1);
-}
-
-static int
-drv_reserve_op(struct ag_driver *d, const char *offer_id, const char *type, const char *text)
-{
-    struct ag_operation *op;
-    int rv;
-
-    if ((rv = sched_op_resources(&op, type, text)) != 0)
-        return rv;
-    rv = ag_driver_accept_operations(d, &offer_id, 1, &op, 1, -1);
-    ag_operation_free(op);
-    return rv;
-}
-
-AG_API int
-ag_driver_reserve(struct ag_driver *d, const char *offer_id, const char *resources)
-{
-    return drv_reserve_op(d, offer_id, "RESERVE", resources);
-}
-
-AG_API int
-ag_driver_unreserve(struct ag_driver *d, const char *offer_id, const char *resources)
-{
-    return drv_reserve_op(d, offer_id, "UNRESERVE", resources);
-}
-
-AG_API int
-ag_driver_decline(struct ag_driver *d, const char *const *offer_ids, size_t n,
-                  double refuse_seconds)
-{
-    struct call *c;
-    int rv;
-
-    if (d == NULL)
-        return sched_err(-AG_EINVAL, "NULL driver");
-    if (n == 0)
-        return sched_err(-AG_EINVAL, "decline needs at least one offer");
-    if ((rv = ids_check(offer_ids, n, "offer id")) != 0)
-        return rv;
-    if ((c = call_new(MSG_DECLINE)) == NULL)
-        return sched_err(-AG_ENOMEM, "out of memory");
-    c->m.u.decline.refuse_seconds = refuse_seconds >= 0 ? refuse_seconds : DEFAULT_REFUSE_S;
-    if (strs_dup(&c->m.u.decline.offer_ids, &c->m.u.decline.noffer_ids, offer_ids, n) != 0) {
-        call_free(c);
-        return sched_err(-AG_ENOMEM, "out of memory");
-    }
-    return drv_submit(d, c);
-}
-
-static int
+int
 drv_roles_call(struct ag_driver *d, enum msg_type type, const char *role)
 {
     struct call *c;
@@ -1635,7 +915,7 @@ drv_roles_call(struct ag_driver *d, enum msg_type type, const char *role)
         return sched_err(-AG_ENOMEM, "out of memory");
     roles = type == MSG_REVIVE ? &c->m.u.revive.roles : &c->m.u.suppress.roles;
     n = type == MSG_REVIVE ? &c->m.u.revive.nroles : &c->m.u.suppress.nroles;
-    if (role != NULL && strs_dup(roles, n, &role, 1) != 0) {
+    if (role != NULL && call_strs_dup(roles, n, &role, 1) != 0) {
         call_free(c);
         return sched_err(-AG_ENOMEM, "out of memory");
     }
@@ -1645,204 +925,4 @@ drv_roles_call(struct ag_driver *d, enum msg_type type, const char *role)
         pthread_mutex_unlock(&d->lock);
     }
     return rv;
-}
-
-AG_API int
-ag_driver_revive(struct ag_driver *d, const char *role)
-{
-    return drv_roles_call(d, MSG_REVIVE, role);
-}
-
-AG_API int
-ag_driver_suppress(struct ag_driver *d, const char *role)
-{
-    return drv_roles_call(d, MSG_SUPPRESS, role);
-}
-
-AG_API bool
-ag_driver_offers_suppressed(struct ag_driver *d)
-{
-    bool s;
-
-    if (d == NULL)
-        return false;
-    pthread_mutex_lock(&d->lock);
-    s = d->suppressed;
-    pthread_mutex_unlock(&d->lock);
-    return s;
-}
-
-AG_API int
-ag_driver_want_offers(struct ag_driver *d, bool want)
-{
-    if (d == NULL)
-        return sched_err(-AG_EINVAL, "NULL driver");
-    if (ag_driver_offers_suppressed(d) != want)
-        return 0;
-    return drv_roles_call(d, want ? MSG_REVIVE : MSG_SUPPRESS, NULL);
-}
-
-AG_API int
-ag_driver_kill_grace(struct ag_driver *d, const char *task_id, const char *agent_id,
-                     int64_t grace_ms)
-{
-    struct call *c;
-
-    if (d == NULL || task_id == NULL || task_id[0] == '\0')
-        return sched_err(-AG_EINVAL, "NULL driver or empty task id");
-    if (grace_ms < -1)
-        return sched_err(-AG_EINVAL, "grace period must be >= 0 (or -1 for the task's)");
-    if ((c = call_new(MSG_KILL)) == NULL)
-        return sched_err(-AG_ENOMEM, "out of memory");
-    c->m.u.kill.grace_ms = grace_ms;
-    if (sched_set_str(&c->m.u.kill.task_id, task_id) != 0 ||
-        sched_set_str(&c->m.u.kill.agent_id, agent_id) != 0) {
-        call_free(c);
-        return -AG_ENOMEM;
-    }
-    return drv_submit(d, c);
-}
-
-AG_API int
-ag_driver_kill(struct ag_driver *d, const char *task_id, const char *agent_id)
-{
-    return ag_driver_kill_grace(d, task_id, agent_id, -1);
-}
-
-AG_API int
-ag_driver_acknowledge(struct ag_driver *d, const char *agent_id, const char *task_id,
-                      const char *uuid)
-{
-    struct call *c;
-
-    if (d == NULL || task_id == NULL || task_id[0] == '\0' || uuid == NULL || uuid[0] == '\0')
-        return sched_err(-AG_EINVAL, "acknowledge needs a task id and a uuid");
-    if ((c = call_new(MSG_STATUS_ACK)) == NULL)
-        return sched_err(-AG_ENOMEM, "out of memory");
-    if (sched_set_str(&c->m.u.status_ack.agent_id, agent_id) != 0 ||
-        sched_set_str(&c->m.u.status_ack.task_id, task_id) != 0 ||
-        sched_set_str(&c->m.u.status_ack.uuid, uuid) != 0) {
-        call_free(c);
-        return -AG_ENOMEM;
-    }
-    return drv_submit(d, c);
-}
-
-AG_API int
-ag_driver_acknowledge_status(struct ag_driver *d, const struct ag_task_status *status)
-{
-    if (status == NULL)
-        return sched_err(-AG_EINVAL, "NULL status");
-    if (status->s.uuid == NULL || status->s.uuid[0] == '\0')
-        return 0;
-    return ag_driver_acknowledge(d, status->s.agent_id, status->s.task_id, status->s.uuid);
-}
-
-/* A RECONCILE call listing `n` tasks. */
-static struct call *
-recon_call(const char *const *task_ids, const char *const *agent_ids, size_t n)
-{
-    struct msg_reconcile *r;
-    struct call *c;
-
-    if ((c = call_new(MSG_RECONCILE)) == NULL)
-        return NULL;
-    if (n == 0)
-        return c;
-    r = &c->m.u.reconcile;
-    if ((r->tasks = calloc(n, sizeof(*r->tasks))) == NULL) {
-        call_free(c);
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++)
-        msg_reconcile_task_init(&r->tasks[i]);
-    r->ntasks = n;
-    for (size_t i = 0; i < n; i++) {
-        const char *agent = agent_ids != NULL && agent_ids[i] != NULL ? agent_ids[i] : "";
-
-        if ((r->tasks[i].task_id = strdup(task_ids[i])) == NULL ||
-            (r->tasks[i].agent_id = strdup(agent)) == NULL) {
-            call_free(c);
-            return NULL;
-        }
-    }
-    return c;
-}
-
-AG_API int
-ag_driver_reconcile(struct ag_driver *d, const char *const *task_ids, const char *const *agent_ids,
-                    size_t n)
-{
-    struct call *c;
-    int rv;
-
-    if (d == NULL)
-        return sched_err(-AG_EINVAL, "NULL driver");
-    if ((rv = ids_check(task_ids, n, "task id")) != 0)
-        return rv;
-    if ((c = recon_call(task_ids, agent_ids, n)) == NULL)
-        return sched_err(-AG_ENOMEM, "out of memory");
-    return drv_submit(d, c);
-}
-
-AG_API int
-ag_driver_reconcile_until_known(struct ag_driver *d, const char *const *task_ids,
-                                const char *const *agent_ids, size_t n, double initial_backoff_s,
-                                double max_backoff_s)
-{
-    struct call *c;
-    int rv;
-
-    if (d == NULL)
-        return sched_err(-AG_EINVAL, "NULL driver");
-    if (n == 0)
-        return sched_err(-AG_EINVAL, "reconcile_until_known needs at least one task");
-    if ((rv = ids_check(task_ids, n, "task id")) != 0)
-        return rv;
-    if ((c = recon_call(task_ids, agent_ids, n)) == NULL)
-        return sched_err(-AG_ENOMEM, "out of memory");
-    c->kind = CALL_RECONCILE_UNTIL;
-    c->initial_s = initial_backoff_s > 0 ? initial_backoff_s : 1;
-    c->max_s = max_backoff_s > 0 ? max_backoff_s : 60;
-    if (c->initial_s > 86400)
-        c->initial_s = 86400;
-    if (c->max_s > 86400)
-        c->max_s = 86400;
-    return drv_submit(d, c);
-}
-
-AG_API int
-ag_driver_send_framework_message(struct ag_driver *d, const char *agent_id, const char *executor_id,
-                                 const void *data, size_t len)
-{
-    struct msg_framework_message *fm;
-    struct call *c;
-
-    if (d == NULL || agent_id == NULL || executor_id == NULL || (len > 0 && data == NULL))
-        return sched_err(-AG_EINVAL, "NULL argument");
-    if ((c = call_new(MSG_FRAMEWORK_MESSAGE)) == NULL)
-        return sched_err(-AG_ENOMEM, "out of memory");
-    fm = &c->m.u.framework_message;
-    if (sched_set_str(&fm->agent_id, agent_id) != 0 ||
-        sched_set_str(&fm->executor_id, executor_id) != 0 ||
-        (len > 0 && (fm->data = malloc(len)) == NULL)) {
-        call_free(c);
-        return sched_err(-AG_ENOMEM, "out of memory");
-    }
-    if (len > 0)
-        memcpy(fm->data, data, len);
-    fm->data_len = len;
-    return drv_submit(d, c);
-}
-
-AG_API int
-ag_driver_teardown(struct ag_driver *d)
-{
-    struct call *c;
-
-    if (d == NULL)
-        return sched_err(-AG_EINVAL, "NULL driver");
-    if ((c = call_new(MSG_TEARDOWN)) == NULL)
-        return sched_err(-AG_ENOMEM, "out of memory");
-    return drv_submit(d, c);
 }

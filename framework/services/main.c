@@ -230,14 +230,9 @@ main(int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "agora-services: cannot start: %s (see the log above)\n", ag_strerror(rc));
         daemon_stop(&d);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        daemon_fini(&d);
-        uv_loop_close(&loop);
-        flags_free(svc_flag_table);
-        return 1;
     }
     uv_run(&loop, UV_RUN_DEFAULT);
-    rc = d.s.exit_code;
+    rc = rc != 0 ? 1 : d.s.exit_code;
     daemon_fini(&d);
     uv_loop_close(&loop);
     flags_free(svc_flag_table);

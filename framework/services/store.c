@@ -127,20 +127,28 @@ store_meta_put(struct store *st, const char *key, const char *value)
                       value);
 }
 
-char *
-store_meta_get(struct store *st, const char *key)
+/* The first column of the first row of the bound query `s` as a malloc'd
+ * string; NULL when there is no row. */
+static char *
+read_text(struct store *st, sqlite3_stmt *s)
 {
-    sqlite3_stmt *s;
     char *v = NULL;
 
-    if (db_stmt(st->db, "SELECT value FROM meta WHERE key = ?", &s) != 0)
-        return NULL;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
     if (db_step(st->db, s) == 1) {
         v = strdup((const char *)sqlite3_column_text(s, 0));
         sqlite3_reset(s);
     }
     return v;
+}
+
+char *
+store_meta_get(struct store *st, const char *key)
+{
+    sqlite3_stmt *s;
+
+    if (db_query(st->db, &s, "SELECT value FROM meta WHERE key = ?", "t", key) != 0)
+        return NULL;
+    return read_text(st, s);
 }
 
 int
@@ -206,17 +214,11 @@ char *
 store_version_get(struct store *st, const char *app_id, const char *version)
 {
     sqlite3_stmt *s;
-    char *v = NULL;
 
-    if (db_stmt(st->db, "SELECT json FROM app_versions WHERE app_id = ? AND version = ?", &s) != 0)
+    if (db_query(st->db, &s, "SELECT json FROM app_versions WHERE app_id = ? AND version = ?",
+                 "tt", app_id, version) != 0)
         return NULL;
-    sqlite3_bind_text(s, 1, app_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, version, -1, SQLITE_TRANSIENT);
-    if (db_step(st->db, s) == 1) {
-        v = strdup((const char *)sqlite3_column_text(s, 0));
-        sqlite3_reset(s);
-    }
-    return v;
+    return read_text(st, s);
 }
 
 int
