@@ -8,48 +8,12 @@
 
 #include "error.h"
 #include "resources.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define QUOTE_MAX 48
-
-static bool
-is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static void
-trim(const char **s, size_t *n)
-{
-    while (*n > 0 && is_space(**s)) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n > 0 && is_space((*s)[*n - 1]))
-        (*n)--;
-}
-
-/* Copies up to QUOTE_MAX bytes of `s` for an error message, unprintable bytes
- * as '?', truncation marked with "...". */
-static const char *
-quote(char buf[QUOTE_MAX + 4], const char *s, size_t n)
-{
-    size_t m = n > QUOTE_MAX ? QUOTE_MAX : n;
-
-    for (size_t i = 0; i < m; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[i] = (c < 0x20 || c >= 0x7f || c == '"') ? '?' : (char)c;
-    }
-    if (m < n)
-        memcpy(buf + m, "...", 4);
-    else
-        buf[m] = '\0';
-    return buf;
-}
 
 /* Names: printable ASCII without spaces, ':' or ';'. */
 static bool
@@ -132,30 +96,30 @@ static int
 parse_one(const struct attributes *tmp, struct attr *at, const char *s, size_t n, char *err,
           size_t errlen)
 {
-    char q[QUOTE_MAX + 4];
+    char q[TXT_QUOTE_BUF];
     const char *colon = memchr(s, ':', n), *name = s, *val;
     size_t nn, vn;
 
     if (colon == NULL) {
-        ag_errf(err, errlen, "missing ':' in attribute \"%s\"", quote(q, s, n));
+        ag_errf(err, errlen, "missing ':' in attribute \"%s\"", txt_quote(q, s, n));
         return -AG_EINVAL;
     }
     nn = (size_t)(colon - s);
-    trim(&name, &nn);
+    txt_trim(&name, &nn);
     val = colon + 1;
     vn = (size_t)(s + n - val);
-    trim(&val, &vn);
+    txt_trim(&val, &vn);
     if (nn == 0) {
-        ag_errf(err, errlen, "empty attribute name at \"%s\"", quote(q, s, n));
+        ag_errf(err, errlen, "empty attribute name at \"%s\"", txt_quote(q, s, n));
         return -AG_EINVAL;
     }
     if (nn >= ATTR_NAME_MAX) {
-        ag_errf(err, errlen, "attribute name \"%s\" too long (max %d)", quote(q, name, nn),
+        ag_errf(err, errlen, "attribute name \"%s\" too long (max %d)", txt_quote(q, name, nn),
                 ATTR_NAME_MAX - 1);
         return -AG_EINVAL;
     }
     if (!name_valid(name, nn)) {
-        ag_errf(err, errlen, "bad attribute name \"%s\"", quote(q, name, nn));
+        ag_errf(err, errlen, "bad attribute name \"%s\"", txt_quote(q, name, nn));
         return -AG_EINVAL;
     }
     memset(at, 0, sizeof(*at));
@@ -166,11 +130,11 @@ parse_one(const struct attributes *tmp, struct attr *at, const char *s, size_t n
     }
     if (vn >= ATTR_TEXT_MAX) {
         ag_errf(err, errlen, "value \"%s\" too long for attribute \"%s\" (max %d)",
-                quote(q, val, vn), at->name, ATTR_TEXT_MAX - 1);
+                txt_quote(q, val, vn), at->name, ATTR_TEXT_MAX - 1);
         return -AG_EINVAL;
     }
     if (!value_valid(val, vn)) {
-        ag_errf(err, errlen, "bad value \"%s\" for attribute \"%s\"", quote(q, val, vn), at->name);
+        ag_errf(err, errlen, "bad value \"%s\" for attribute \"%s\"", txt_quote(q, val, vn), at->name);
         return -AG_EINVAL;
     }
     if (attr_find(tmp, at->name) != NULL) {
@@ -188,8 +152,8 @@ int
 attr_parse(struct attributes *out, const char *text, char *err, size_t errlen)
 {
     struct attributes tmp;
-    size_t cap = 0;
-    const char *s = text;
+    size_t cap = 0, n;
+    const char *s = text, *t;
     int rc = 0;
 
     if (err != NULL && errlen > 0)
@@ -199,17 +163,7 @@ attr_parse(struct attributes *out, const char *text, char *err, size_t errlen)
         return -AG_EINVAL;
     }
     attr_init(&tmp);
-    while (*s != '\0') {
-        const char *end = strchr(s, ';'), *t = s;
-        size_t n;
-
-        if (end == NULL)
-            end = s + strlen(s);
-        n = (size_t)(end - s);
-        s = *end == ';' ? end + 1 : end;
-        trim(&t, &n);
-        if (n == 0)
-            continue;
+    while (txt_next_item(&s, ';', &t, &n)) {
         if (tmp.n == cap) {
             size_t ncap = cap ? cap * 2 : 4;
             struct attr *nv = realloc(tmp.v, ncap * sizeof(*nv));
@@ -238,22 +192,16 @@ attr_parse(struct attributes *out, const char *text, char *err, size_t errlen)
 size_t
 attr_format(const struct attributes *a, char *buf, size_t len)
 {
-    size_t pos = 0;
+    struct txt_buf w = {buf, len, 0};
 
     for (size_t i = 0; i < a->n; i++) {
-        const char *parts[4] = {i > 0 ? ";" : "", a->v[i].name, ":", a->v[i].text};
-        for (size_t j = 0; j < 4; j++) {
-            size_t n = strlen(parts[j]);
-            if (pos + 1 < len) {
-                size_t room = len - 1 - pos;
-                memcpy(buf + pos, parts[j], n < room ? n : room);
-            }
-            pos += n;
-        }
+        if (i > 0)
+            txt_put(&w, ";", 1);
+        txt_puts(&w, a->v[i].name);
+        txt_put(&w, ":", 1);
+        txt_puts(&w, a->v[i].text);
     }
-    if (len > 0)
-        buf[pos < len ? pos : len - 1] = '\0';
-    return pos;
+    return txt_finish(&w);
 }
 
 const struct attr *

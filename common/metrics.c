@@ -3,6 +3,7 @@
 #include "error.h"
 #include "http.h"
 #include "log.h"
+#include "sorted.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -127,26 +128,26 @@ metrics_free(struct metrics *reg)
     free(reg);
 }
 
+struct metrics_key {
+    const struct metrics *reg;
+    const char *name;
+};
+
+static int
+metrics_key_cmp(const void *ctx, size_t i)
+{
+    const struct metrics_key *k = ctx;
+
+    return strcmp(k->reg->v[i]->name, k->name);
+}
+
 /* Index of `name`, or of where it would be inserted (with *found false). */
 static size_t
 metrics_search(const struct metrics *reg, const char *name, bool *found)
 {
-    size_t lo = 0, hi = reg->n;
+    struct metrics_key k = {reg, name};
 
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(reg->v[mid]->name, name);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return sorted_find(reg->n, metrics_key_cmp, &k, found);
 }
 
 static bool
