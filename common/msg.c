@@ -35,6 +35,17 @@ enum kind {
     K_LIST,
 };
 
+/*
+ * The integer kinds, one row each: kind, C type, the msgpack packer that
+ * writes it, the range a decoder accepts, its name in docs/protocol.md.
+ * init, copy, equal, encode, decode and the docs expand it.
+ */
+#define INT_KINDS(X)                                                                               \
+    X(K_U32, uint32_t, uint64, 0, UINT32_MAX, "uint32")                                            \
+    X(K_U64, uint64_t, uint64, 0, UINT64_MAX, "uint64")                                            \
+    X(K_I32, int32_t, int64, INT32_MIN, INT32_MAX, "int32")                                        \
+    X(K_I64, int64_t, int64, INT64_MIN, INT64_MAX, "int64")
+
 struct desc;
 
 struct field {
@@ -183,18 +194,12 @@ init_struct(const struct desc *d, void *base)
         case K_BOOL:
             *(bool *)p = f->def != 0;
             break;
-        case K_U32:
-            *(uint32_t *)p = (uint32_t)f->def;
-            break;
-        case K_U64:
-            *(uint64_t *)p = (uint64_t)f->def;
-            break;
-        case K_I32:
-            *(int32_t *)p = (int32_t)f->def;
-            break;
-        case K_I64:
-            *(int64_t *)p = (int64_t)f->def;
-            break;
+#define INIT_INT_(K, T, pack, min, max, doc)                                                        \
+    case K:                                                                                        \
+        *(T *)p = (T)f->def;                                                                       \
+        break;
+            INT_KINDS(INIT_INT_)
+#undef INIT_INT_
         case K_DBL:
             *(double *)p = f->def;
             break;
@@ -301,6 +306,20 @@ dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+/* Gives the list field `f` of `base` a new zeroed array of `n` elements of
+ * `size` bytes, in its pointer (whatever its type: stored with memcpy) and its
+ * count, and returns it; NULL when out of memory (the field unchanged). */
+static void *
+new_seq(void *base, const struct field *f, size_t n, size_t size)
+{
+    void *v = calloc(n, size);
+    if (!v)
+        return NULL;
+    memcpy(AT(base, f->off), &v, sizeof(v));
+    *(size_t *)AT(base, f->aux) = n;
+    return v;
+}
+
 /* Copies `src` into `dst`, which init_struct prepared. On failure `dst` holds a
  * partial copy for fini_struct. */
 static int
@@ -330,12 +349,12 @@ copy_struct(const struct desc *d, void *dst, const void *src)
         case K_TRI:
             *(enum msg_tri *)p = *(const enum msg_tri *)q;
             break;
-        case K_U32:
-        case K_I32:
-            memcpy(p, q, 4);
-            break;
-        case K_U64:
-        case K_I64:
+#define COPY_INT_(K, T, pack, min, max, doc)                                                        \
+    case K:                                                                                        \
+        *(T *)p = *(const T *)q;                                                                   \
+        break;
+            INT_KINDS(COPY_INT_)
+#undef COPY_INT_
         case K_DBL:
             memcpy(p, q, 8);
             break;
@@ -352,13 +371,11 @@ copy_struct(const struct desc *d, void *dst, const void *src)
             break;
         case K_STRS: {
             char *const *s = *(char **const *)q;
+            char **v;
             if (!n || !s)
                 break;
-            char **v = calloc(n, sizeof(*v));
-            if (!v)
+            if (!(v = new_seq(dst, f, n, sizeof(*v))))
                 return -AG_ENOMEM;
-            *(char ***)p = v;
-            *(size_t *)AT(dst, f->aux) = n;
             for (size_t i = 0; i < n; i++)
                 if (s[i] && !(v[i] = strdup(s[i])))
                     return -AG_ENOMEM;
@@ -366,13 +383,11 @@ copy_struct(const struct desc *d, void *dst, const void *src)
         }
         case K_KV: {
             const struct msg_kv *s = *(struct msg_kv *const *)q;
+            struct msg_kv *v;
             if (!n || !s)
                 break;
-            struct msg_kv *v = calloc(n, sizeof(*v));
-            if (!v)
+            if (!(v = new_seq(dst, f, n, sizeof(*v))))
                 return -AG_ENOMEM;
-            *(struct msg_kv **)p = v;
-            *(size_t *)AT(dst, f->aux) = n;
             for (size_t i = 0; i < n; i++) {
                 v[i].key = dup_or_null(s[i].key);
                 v[i].value = dup_or_null(s[i].value);
@@ -391,13 +406,11 @@ copy_struct(const struct desc *d, void *dst, const void *src)
         case K_LIST: {
             const char *s = *(char *const *)q;
             size_t size = f->sub->size;
+            char *v;
             if (!n || !s)
                 break;
-            char *v = calloc(n, size);
-            if (!v)
+            if (!(v = new_seq(dst, f, n, size)))
                 return -AG_ENOMEM;
-            *(char **)p = v;
-            *(size_t *)AT(dst, f->aux) = n;
             for (size_t i = 0; i < n; i++)
                 init_struct(f->sub, v + i * size);
             for (size_t i = 0; i < n; i++)
@@ -499,16 +512,13 @@ eq_struct(const struct desc *d, const void *a, const void *b)
             if (*(const enum msg_tri *)p != *(const enum msg_tri *)q)
                 return false;
             break;
-        case K_U32:
-        case K_I32:
-            if (memcmp(p, q, 4) != 0)
-                return false;
-            break;
-        case K_U64:
-        case K_I64:
-            if (memcmp(p, q, 8) != 0)
-                return false;
-            break;
+#define EQ_INT_(K, T, pack, min, max, doc)                                                          \
+    case K:                                                                                        \
+        if (*(const T *)p != *(const T *)q)                                                        \
+            return false;                                                                          \
+        break;
+            INT_KINDS(EQ_INT_)
+#undef EQ_INT_
         case K_DBL: {
             double x = *(const double *)p, y = *(const double *)q;
             if (x != y && !(isnan(x) && isnan(y)))
@@ -690,6 +700,30 @@ enc_attr(msgpack_packer *pk, const struct attributes *a)
     return rc;
 }
 
+/* Writes the header of an array (a map when `map`) of `n` elements stored at
+ * `v`: within MSG_MAX_LIST, and with storage when not empty. */
+static int
+enc_seq(msgpack_packer *pk, size_t n, const void *v, bool map)
+{
+    if (n > MSG_MAX_LIST)
+        return -AG_ERANGE;
+    if (n && !v)
+        return -AG_EINVAL;
+    PK(map ? msgpack_pack_map(pk, n) : msgpack_pack_array(pk, n));
+    return 0;
+}
+
+/* Writes the key `key` and the unsigned `v`. */
+static int
+enc_key_u64(msgpack_packer *pk, const char *key, uint64_t v)
+{
+    int rc = enc_bytes_str(pk, key, strlen(key));
+    if (rc < 0)
+        return rc;
+    PK(msgpack_pack_uint64(pk, v));
+    return 0;
+}
+
 static int enc_struct(msgpack_packer *pk, const struct desc *d, const void *base);
 
 static int
@@ -716,18 +750,12 @@ enc_field(msgpack_packer *pk, const struct field *f, const void *base)
         PK(*(const enum msg_tri *)p == MSG_TRI_TRUE ? msgpack_pack_true(pk)
                                                     : msgpack_pack_false(pk));
         return 0;
-    case K_U32:
-        PK(msgpack_pack_uint64(pk, *(const uint32_t *)p));
+#define ENC_INT_(K, T, pack, min, max, doc)                                                         \
+    case K:                                                                                        \
+        PK(msgpack_pack_##pack(pk, *(const T *)p));                                                \
         return 0;
-    case K_U64:
-        PK(msgpack_pack_uint64(pk, *(const uint64_t *)p));
-        return 0;
-    case K_I32:
-        PK(msgpack_pack_int64(pk, *(const int32_t *)p));
-        return 0;
-    case K_I64:
-        PK(msgpack_pack_int64(pk, *(const int64_t *)p));
-        return 0;
+        INT_KINDS(ENC_INT_)
+#undef ENC_INT_
     case K_DBL:
         PK(msgpack_pack_double(pk, *(const double *)p));
         return 0;
@@ -749,11 +777,8 @@ enc_field(msgpack_packer *pk, const struct field *f, const void *base)
         return enc_attr(pk, p);
     case K_STRS: {
         char *const *v = *(char **const *)p;
-        if (n > MSG_MAX_LIST)
-            return -AG_ERANGE;
-        if (n && !v)
-            return -AG_EINVAL;
-        PK(msgpack_pack_array(pk, n));
+        if ((rc = enc_seq(pk, n, v, false)) < 0)
+            return rc;
         for (size_t i = 0; i < n; i++)
             if ((rc = enc_str(pk, v[i])) < 0)
                 return rc;
@@ -761,11 +786,8 @@ enc_field(msgpack_packer *pk, const struct field *f, const void *base)
     }
     case K_KV: {
         const struct msg_kv *v = *(struct msg_kv *const *)p;
-        if (n > MSG_MAX_LIST)
-            return -AG_ERANGE;
-        if (n && !v)
-            return -AG_EINVAL;
-        PK(msgpack_pack_map(pk, n));
+        if ((rc = enc_seq(pk, n, v, true)) < 0)
+            return rc;
         for (size_t i = 0; i < n; i++)
             if ((rc = enc_str(pk, v[i].key)) < 0 || (rc = enc_str(pk, v[i].value)) < 0)
                 return rc;
@@ -776,11 +798,8 @@ enc_field(msgpack_packer *pk, const struct field *f, const void *base)
         return enc_struct(pk, f->sub, p);
     case K_LIST: {
         const char *v = *(char *const *)p;
-        if (n > MSG_MAX_LIST)
-            return -AG_ERANGE;
-        if (n && !v)
-            return -AG_EINVAL;
-        PK(msgpack_pack_array(pk, n));
+        if ((rc = enc_seq(pk, n, v, false)) < 0)
+            return rc;
         for (size_t i = 0; i < n; i++)
             if ((rc = enc_struct(pk, f->sub, v + i * f->sub->size)) < 0)
                 return rc;
@@ -829,18 +848,10 @@ enc_msg(msgpack_packer *pk, const struct msg *m)
     if (version < MSG_VERSION_MIN || version > MSG_VERSION)
         return -AG_EVERSION;
     PK(msgpack_pack_map(pk, 5));
-    if ((rc = enc_bytes_str(pk, "v", 1)) < 0)
-        return rc;
-    PK(msgpack_pack_uint64(pk, version));
-    if ((rc = enc_bytes_str(pk, "t", 1)) < 0)
-        return rc;
-    PK(msgpack_pack_uint64(pk, (uint64_t)m->type));
-    if ((rc = enc_bytes_str(pk, "s", 1)) < 0 || (rc = enc_str(pk, m->sender)) < 0)
-        return rc;
-    if ((rc = enc_bytes_str(pk, "c", 1)) < 0)
-        return rc;
-    PK(msgpack_pack_uint64(pk, m->corr));
-    if ((rc = enc_bytes_str(pk, "b", 1)) < 0)
+    if ((rc = enc_key_u64(pk, "v", version)) < 0 ||
+        (rc = enc_key_u64(pk, "t", (uint64_t)m->type)) < 0 ||
+        (rc = enc_bytes_str(pk, "s", 1)) < 0 || (rc = enc_str(pk, m->sender)) < 0 ||
+        (rc = enc_key_u64(pk, "c", m->corr)) < 0 || (rc = enc_bytes_str(pk, "b", 1)) < 0)
         return rc;
     return enc_struct(pk, t->body, &m->u);
 }
@@ -1210,6 +1221,23 @@ check_count(struct rd *r, const struct val *v, const char *want, enum mp t)
 
 static int dec_struct(struct rd *r, const struct desc *d, void *base, uint64_t count);
 
+/* Starts a list field `f` whose header is `v` (an array; a map for K_KV):
+ * checks its count, charges and enters it, and when it is not empty gives
+ * the field a new zeroed array of elements of `size` bytes (see new_seq).
+ * The caller decodes the elements into the field, then leaves it. */
+static int
+dec_seq(struct rd *r, const struct val *v, const struct field *f, void *base, size_t size)
+{
+    bool map = f->kind == K_KV;
+    int rc;
+    if ((rc = check_count(r, v, map ? "map" : "array", map ? MP_MAP : MP_ARRAY)) < 0 ||
+        (rc = charge(r, v->u * size)) < 0 || (rc = enter(r)) < 0)
+        return rc;
+    if (v->u && !new_seq(base, f, v->u, size))
+        return -AG_ENOMEM;
+    return 0;
+}
+
 static int
 dec_int(struct rd *r, const struct val *v, int64_t min, uint64_t max, uint64_t *u, int64_t *i)
 {
@@ -1281,22 +1309,13 @@ dec_field(struct rd *r, const struct field *f, void *base)
         else
             *(enum msg_tri *)p = v.b ? MSG_TRI_TRUE : MSG_TRI_FALSE;
         return 0;
-    case K_U32:
-        if ((rc = dec_int(r, &v, 0, UINT32_MAX, &u, &i)) == 0)
-            *(uint32_t *)p = (uint32_t)u;
+#define DEC_INT_(K, T, pack, min, max, doc)                                                         \
+    case K:                                                                                        \
+        if ((rc = dec_int(r, &v, min, max, &u, &i)) == 0)                                          \
+            *(T *)p = (min) < 0 ? (T)i : (T)u;                                                     \
         return rc;
-    case K_U64:
-        if ((rc = dec_int(r, &v, 0, UINT64_MAX, &u, &i)) == 0)
-            *(uint64_t *)p = u;
-        return rc;
-    case K_I32:
-        if ((rc = dec_int(r, &v, INT32_MIN, INT32_MAX, &u, &i)) == 0)
-            *(int32_t *)p = (int32_t)i;
-        return rc;
-    case K_I64:
-        if ((rc = dec_int(r, &v, INT64_MIN, INT64_MAX, &u, &i)) == 0)
-            *(int64_t *)p = i;
-        return rc;
+        INT_KINDS(DEC_INT_)
+#undef DEC_INT_
     case K_DBL:
         if (v.t == MP_FLOAT)
             *(double *)p = v.d;
@@ -1321,16 +1340,9 @@ dec_field(struct rd *r, const struct field *f, void *base)
     case K_ATTR:
         return dec_text_into(r, &v, f->kind, p);
     case K_STRS: {
-        if ((rc = check_count(r, &v, "array", MP_ARRAY)) < 0 ||
-            (rc = charge(r, v.u * sizeof(char *))) < 0 || (rc = enter(r)) < 0)
+        if ((rc = dec_seq(r, &v, f, base, sizeof(char *))) < 0)
             return rc;
-        if (v.u == 0)
-            break;
-        char **a = calloc(v.u, sizeof(*a));
-        if (!a)
-            return -AG_ENOMEM;
-        *(char ***)p = a;
-        *(size_t *)AT(base, f->aux) = v.u;
+        char **a = *(char ***)p;
         for (size_t k = 0; k < v.u; k++) {
             struct val e;
             push_idx(r, k);
@@ -1341,16 +1353,9 @@ dec_field(struct rd *r, const struct field *f, void *base)
         break;
     }
     case K_KV: {
-        if ((rc = check_count(r, &v, "map", MP_MAP)) < 0 ||
-            (rc = charge(r, v.u * sizeof(struct msg_kv))) < 0 || (rc = enter(r)) < 0)
+        if ((rc = dec_seq(r, &v, f, base, sizeof(struct msg_kv))) < 0)
             return rc;
-        if (v.u == 0)
-            break;
-        struct msg_kv *a = calloc(v.u, sizeof(*a));
-        if (!a)
-            return -AG_ENOMEM;
-        *(struct msg_kv **)p = a;
-        *(size_t *)AT(base, f->aux) = v.u;
+        struct msg_kv *a = *(struct msg_kv **)p;
         for (size_t k = 0; k < v.u; k++) {
             struct val e;
             push_idx(r, k);
@@ -1372,18 +1377,11 @@ dec_field(struct rd *r, const struct field *f, void *base)
         return dec_struct(r, f->sub, p, v.u);
     case K_LIST: {
         size_t size = f->sub->size;
-        if ((rc = check_count(r, &v, "array", MP_ARRAY)) < 0 || (rc = charge(r, v.u * size)) < 0 ||
-            (rc = enter(r)) < 0)
+        if ((rc = dec_seq(r, &v, f, base, size)) < 0)
             return rc;
-        if (v.u == 0)
-            break;
-        char *a = calloc(v.u, size);
-        if (!a)
-            return -AG_ENOMEM;
+        char *a = *(char **)p;
         for (size_t k = 0; k < v.u; k++)
             init_struct(f->sub, a + k * size);
-        *(char **)p = a;
-        *(size_t *)AT(base, f->aux) = v.u;
         for (size_t k = 0; k < v.u; k++) {
             struct val e;
             push_idx(r, k);
@@ -1613,10 +1611,9 @@ doc_type(FILE *f, const struct field *fl)
         [K_BIN] = "binary",
         [K_BOOL] = "bool",
         [K_TRI] = "bool, optional",
-        [K_U32] = "uint32",
-        [K_U64] = "uint64",
-        [K_I32] = "int32",
-        [K_I64] = "int64",
+#define DOC_INT_(K, T, pack, min, max, doc) [K] = doc,
+        INT_KINDS(DOC_INT_)
+#undef DOC_INT_
         [K_DBL] = "float64",
         [K_STATE] = "task state (string)",
         [K_RES] = "resources (string)",
