@@ -34,7 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "example_util.h"
 
 #define NAME_MAX_LEN 40
 
@@ -75,25 +76,6 @@ struct batch {
     bool finished;
 };
 
-static double
-wall_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bool
-name_ok(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > NAME_MAX_LEN)
-        return false;
-    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
-}
-
 /* ---- persistence ---- */
 
 static void
@@ -106,43 +88,27 @@ inst_key(const struct inst *in, char *buf, size_t len)
 static int
 inst_save(struct batch *b, const struct inst *in)
 {
-    char key[96], *text;
-    json_t *o;
-    int rv;
+    char key[96];
 
     inst_key(in, key, sizeof(key));
-    o = json_pack("{s:s,s:i,s:i,s:f,s:s,s:s}", "state", state_names[in->state], "attempt",
-                  in->attempt, "failures", in->failures, "not_before", in->not_before, "task_id",
-                  in->task_id, "agent_id", in->agent_id);
-    text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    rv = text != NULL ? ag_kv_put_str(b->ctx, key, text) : -AG_ENOMEM;
-    free(text);
-    if (rv != 0)
-        ag_plugin_error(b->ctx, "cannot save %s: %s", key, ag_strerror(rv));
-    return rv;
+    return example_kv_save(b->ctx, key, "{s:s,s:i,s:i,s:f,s:s,s:s}", "state",
+                           state_names[in->state], "attempt", in->attempt, "failures",
+                           in->failures, "not_before", in->not_before, "task_id", in->task_id,
+                           "agent_id", in->agent_id);
 }
 
 static void
 inst_load(struct batch *b, struct inst *in)
 {
-    char key[96], *text = NULL;
+    char key[96];
     const char *state = "waiting", *task_id = "", *agent_id = "";
     json_t *o;
 
     inst_key(in, key, sizeof(key));
-    if (ag_kv_get(b->ctx, key, &text, NULL) != 0)
+    if (example_kv_load(b->ctx, key, &o, "{s:s,s:i,s:i,s:F,s:s,s:s}", "state", &state, "attempt",
+                        &in->attempt, "failures", &in->failures, "not_before", &in->not_before,
+                        "task_id", &task_id, "agent_id", &agent_id) != 0)
         return;
-    o = json_loads(text, 0, NULL);
-    free(text);
-    if (o == NULL ||
-        json_unpack(o, "{s:s,s:i,s:i,s:F,s:s,s:s}", "state", &state, "attempt", &in->attempt,
-                    "failures", &in->failures, "not_before", &in->not_before, "task_id", &task_id,
-                    "agent_id", &agent_id) != 0) {
-        ag_plugin_warn(b->ctx, "ignoring unreadable %s", key);
-        json_decref(o);
-        return;
-    }
     for (int s = I_WAITING; s <= I_FAILED; s++)
         if (strcmp(state, state_names[s]) == 0)
             in->state = (enum inst_state)s;
@@ -209,24 +175,11 @@ any_waiting(struct batch *b)
     return false;
 }
 
-static void
-retry_due(struct ag_plugin_ctx *ctx, void *state, void *arg)
-{
-    (void)state;
-    (void)arg;
-    /* A revive, not ag_driver_want_offers: it also clears the filters of declined offers. */
-    ag_driver_revive(ag_plugin_driver(ctx), NULL);
-}
-
 /* Arms a timer that revives offers when `in`'s backoff ends. */
 static void
 arm_retry(struct batch *b, const struct inst *in)
 {
-    double delay = in->not_before - wall_now();
-
-    if (delay < 0)
-        delay = 0;
-    ag_plugin_after(b->ctx, (uint64_t)(delay * 1000) + 1, retry_due, NULL, NULL);
+    example_revive_at(b->ctx, in->not_before);
 }
 
 static void
@@ -248,36 +201,13 @@ static struct ag_task *
 make_task(struct batch *b, struct inst *in)
 {
     struct job *jb = in->job;
-    struct ag_task *t = ag_task_new(in->task_id, NULL, NULL);
-    char num[16];
-    const char *k;
-    json_t *v;
-    int rv;
+    char index[16], attempt[16];
+    const char *vars[] = {"BATCH_JOB",     jb->name, "BATCH_INSTANCE", index,
+                          "BATCH_ATTEMPT", attempt,  NULL};
 
-    if (t == NULL)
-        return NULL;
-    rv = ag_task_set_resources(t, jb->resources);
-    if (rv == 0)
-        rv = ag_task_set_command(t, jb->command);
-    if (rv == 0)
-        rv = ag_task_add_env(t, "BATCH_JOB", jb->name);
-    snprintf(num, sizeof(num), "%d", in->index);
-    if (rv == 0)
-        rv = ag_task_add_env(t, "BATCH_INSTANCE", num);
-    snprintf(num, sizeof(num), "%d", in->attempt);
-    if (rv == 0)
-        rv = ag_task_add_env(t, "BATCH_ATTEMPT", num);
-    json_object_foreach(jb->env, k, v)
-    {
-        if (rv == 0)
-            rv = ag_task_add_env(t, k, json_string_value(v));
-    }
-    if (rv != 0) {
-        ag_plugin_error(b->ctx, "cannot build task %s: %s", in->task_id, ag_last_error());
-        ag_task_free(t);
-        return NULL;
-    }
-    return t;
+    snprintf(index, sizeof(index), "%d", in->index);
+    snprintf(attempt, sizeof(attempt), "%d", in->attempt);
+    return example_task_new(b->ctx, in->task_id, jb->resources, jb->command, vars, jb->env);
 }
 
 #define MAX_PER_OFFER 64
@@ -287,7 +217,7 @@ batch_offers(struct ag_plugin_ctx *ctx, void *state, const struct ag_offer *cons
 {
     struct batch *b = state;
     struct ag_driver *d = ag_plugin_driver(ctx);
-    double now = wall_now();
+    double now = example_wall_now();
 
     for (size_t o = 0; o < n; o++) {
         const struct ag_offer *of = offers[o];
@@ -425,7 +355,7 @@ batch_status_update(struct ag_plugin_ctx *ctx, void *state, const struct ag_task
 
         if (delay > in->job->max_backoff_s)
             delay = in->job->max_backoff_s;
-        in->not_before = wall_now() + delay;
+        in->not_before = example_wall_now() + delay;
         ag_plugin_info(ctx, "retrying %s/%d in %.1f s", in->job->name, in->index, delay);
     }
     inst_save(b, in);
@@ -503,8 +433,6 @@ parse_job(struct ag_plugin_ctx *ctx, json_t *o, struct job *jb)
 {
     const char *resources = "cpus:0.1;mem:32", *constraint = NULL;
     json_error_t e;
-    const char *k;
-    json_t *v;
 
     jb->instances = 1;
     jb->backoff_s = 1;
@@ -517,7 +445,7 @@ parse_job(struct ag_plugin_ctx *ctx, json_t *o, struct job *jb)
         ag_plugin_error(ctx, "config: a job: %s", e.text);
         return -AG_EINVAL;
     }
-    if (!name_ok(jb->name)) {
+    if (!example_name_ok(jb->name, NAME_MAX_LEN)) {
         ag_plugin_error(ctx, "config: job name \"%s\": use 1..%d of [A-Za-z0-9_-]", jb->name,
                         NAME_MAX_LEN);
         return -AG_EINVAL;
@@ -530,14 +458,9 @@ parse_job(struct ag_plugin_ctx *ctx, json_t *o, struct job *jb)
                         jb->name);
         return -AG_EINVAL;
     }
-    if (jb->env != NULL) {
-        if (!json_is_object(jb->env))
-            goto bad_env;
-        json_object_foreach(jb->env, k, v)
-        {
-            if (!json_is_string(v))
-                goto bad_env;
-        }
+    if (!example_env_ok(jb->env)) {
+        ag_plugin_error(ctx, "config: job %s: env must map names to strings", jb->name);
+        return -AG_EINVAL;
     }
     if (constraint != NULL) {
         const char *colon = strchr(constraint, ':');
@@ -554,9 +477,6 @@ parse_job(struct ag_plugin_ctx *ctx, json_t *o, struct job *jb)
     }
     snprintf(jb->resources, sizeof(jb->resources), "%s", resources);
     return parse_resources(ctx, jb);
-bad_env:
-    ag_plugin_error(ctx, "config: job %s: env must map names to strings", jb->name);
-    return -AG_EINVAL;
 }
 
 static void

@@ -29,7 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "example_util.h"
 
 #define MAX_COUNT 1000
 #define STABLE_S 10.0 /* a copy running this long resets its slot's failure count */
@@ -58,35 +59,18 @@ struct spread {
     struct slot *slots;
 };
 
-static double
-wall_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- persistence ---- */
 
 static void
 slot_save(struct spread *sp, int i)
 {
     struct slot *s = &sp->slots[i];
-    char key[32], *text;
-    json_t *o;
-    int rv;
+    char key[32];
 
     snprintf(key, sizeof(key), "slot/%d", i);
-    o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:f}", "state", state_names[s->state], "task_id",
-                  s->task_id, "agent_id", s->agent_id, "value", s->value, "fails", s->fails,
-                  "not_before", s->not_before);
-    text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    rv = text != NULL ? ag_kv_put_str(sp->ctx, key, text) : -AG_ENOMEM;
-    free(text);
-    if (rv != 0)
-        ag_plugin_error(sp->ctx, "cannot save %s: %s", key, ag_strerror(rv));
+    example_kv_save(sp->ctx, key, "{s:s,s:s,s:s,s:s,s:i,s:f}", "state", state_names[s->state],
+                    "task_id", s->task_id, "agent_id", s->agent_id, "value", s->value, "fails",
+                    s->fails, "not_before", s->not_before);
 }
 
 static void
@@ -94,21 +78,14 @@ slot_load(struct spread *sp, int i)
 {
     struct slot *s = &sp->slots[i];
     const char *state = "empty", *task_id = "", *agent_id = "", *value = "";
-    char key[32], *text = NULL;
+    char key[32];
     json_t *o;
 
     snprintf(key, sizeof(key), "slot/%d", i);
-    if (ag_kv_get(sp->ctx, key, &text, NULL) != 0)
+    if (example_kv_load(sp->ctx, key, &o, "{s:s,s:s,s:s,s:s,s:i,s:F}", "state", &state,
+                        "task_id", &task_id, "agent_id", &agent_id, "value", &value, "fails",
+                        &s->fails, "not_before", &s->not_before) != 0)
         return;
-    o = json_loads(text, 0, NULL);
-    free(text);
-    if (o == NULL || json_unpack(o, "{s:s,s:s,s:s,s:s,s:i,s:F}", "state", &state, "task_id",
-                                 &task_id, "agent_id", &agent_id, "value", &value, "fails",
-                                 &s->fails, "not_before", &s->not_before) != 0) {
-        ag_plugin_warn(sp->ctx, "ignoring unreadable %s", key);
-        json_decref(o);
-        return;
-    }
     for (int k = S_EMPTY; k <= S_RUNNING; k++)
         if (strcmp(state, state_names[k]) == 0)
             s->state = (enum slot_state)k;
@@ -116,7 +93,7 @@ slot_load(struct spread *sp, int i)
     snprintf(s->agent_id, sizeof(s->agent_id), "%s", agent_id);
     snprintf(s->value, sizeof(s->value), "%s", value);
     if (s->state == S_RUNNING)
-        s->running_since = wall_now();
+        s->running_since = example_wall_now();
     json_decref(o);
 }
 
@@ -150,13 +127,6 @@ any_empty(struct spread *sp)
     return false;
 }
 
-static void
-refill_due(struct ag_plugin_ctx *ctx, void *state, void *arg)
-{
-    /* A revive, not ag_driver_want_offers: it also clears the filters of declined offers. */
-    ag_driver_revive(ag_plugin_driver(ctx), NULL);
-}
-
 static bool
 value_allowed(struct spread *sp, const char *v)
 {
@@ -186,33 +156,11 @@ static struct ag_task *
 make_task(struct spread *sp, int i)
 {
     struct slot *s = &sp->slots[i];
-    struct ag_task *t = ag_task_new(s->task_id, NULL, NULL);
     char num[16];
-    const char *k;
-    json_t *v;
-    int rv;
+    const char *vars[] = {"SPREAD_SLOT", num, "SPREAD_VALUE", s->value, NULL};
 
-    if (t == NULL)
-        return NULL;
     snprintf(num, sizeof(num), "%d", i);
-    rv = ag_task_set_resources(t, sp->resources);
-    if (rv == 0)
-        rv = ag_task_set_command(t, sp->command);
-    if (rv == 0)
-        rv = ag_task_add_env(t, "SPREAD_SLOT", num);
-    if (rv == 0)
-        rv = ag_task_add_env(t, "SPREAD_VALUE", s->value);
-    json_object_foreach(sp->env, k, v)
-    {
-        if (rv == 0)
-            rv = ag_task_add_env(t, k, json_string_value(v));
-    }
-    if (rv != 0) {
-        ag_plugin_error(sp->ctx, "cannot build task %s: %s", s->task_id, ag_last_error());
-        ag_task_free(t);
-        return NULL;
-    }
-    return t;
+    return example_task_new(sp->ctx, s->task_id, sp->resources, sp->command, vars, sp->env);
 }
 
 /* The first empty slot whose backoff is over, or -1. */
@@ -231,7 +179,7 @@ spread_offers(struct ag_plugin_ctx *ctx, void *state, const struct ag_offer *con
 {
     struct spread *sp = state;
     struct ag_driver *d = ag_plugin_driver(ctx);
-    double now = wall_now();
+    double now = example_wall_now();
     char gen[32];
 
     for (size_t o = 0; o < n; o++) {
@@ -290,7 +238,7 @@ spread_status_update(struct ag_plugin_ctx *ctx, void *state, const struct ag_tas
     struct spread *sp = state;
     enum ag_task_state ts = ag_status_state(st);
     int i = find_slot(sp, ag_status_task_id(st));
-    double now = wall_now(), delay;
+    double now = example_wall_now(), delay;
     struct slot *s;
 
     if (i < 0) {
@@ -324,9 +272,9 @@ spread_status_update(struct ag_plugin_ctx *ctx, void *state, const struct ag_tas
     slot_save(sp, i);
     report(sp);
     if (delay > 0)
-        ag_plugin_after(ctx, (uint64_t)(delay * 1000) + 1, refill_due, NULL, NULL);
+        ag_plugin_after(ctx, (uint64_t)(delay * 1000) + 1, example_revive, NULL, NULL);
     else
-        refill_due(ctx, sp, NULL);
+        example_revive(ctx, sp, NULL);
 }
 
 static void
@@ -391,7 +339,7 @@ static int
 spread_init(struct ag_plugin_ctx *ctx, const char *config_json, void **state)
 {
     struct spread *sp = calloc(1, sizeof(*sp));
-    const char *resources = "cpus:0.1;mem:32", *k;
+    const char *resources = "cpus:0.1;mem:32";
     char *gen = NULL;
     json_error_t e;
     size_t i;
@@ -411,9 +359,7 @@ spread_init(struct ag_plugin_ctx *ctx, const char *config_json, void **state)
         ag_plugin_error(ctx, "config: %s", e.text);
         goto fail;
     }
-    if (sp->name[0] == '\0' || strlen(sp->name) > 40 ||
-        strspn(sp->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-            strlen(sp->name)) {
+    if (!example_name_ok(sp->name, 40)) {
         ag_plugin_error(ctx, "config: name \"%s\": use 1..40 of [A-Za-z0-9_-]", sp->name);
         goto fail;
     }
@@ -430,14 +376,9 @@ spread_init(struct ag_plugin_ctx *ctx, const char *config_json, void **state)
                 goto bad_values;
         }
     }
-    if (sp->env != NULL) {
-        if (!json_is_object(sp->env))
-            goto bad_env;
-        json_object_foreach(sp->env, k, v)
-        {
-            if (!json_is_string(v))
-                goto bad_env;
-        }
+    if (!example_env_ok(sp->env)) {
+        ag_plugin_error(ctx, "config: env must map names to strings");
+        goto fail;
     }
     snprintf(sp->resources, sizeof(sp->resources), "%s", resources);
     if (parse_resources(sp) != 0)
@@ -449,17 +390,13 @@ spread_init(struct ag_plugin_ctx *ctx, const char *config_json, void **state)
     free(gen);
     for (int s = 0; s < sp->count; s++) {
         slot_load(sp, s);
-        if (sp->slots[s].state == S_EMPTY && sp->slots[s].not_before > wall_now())
-            ag_plugin_after(ctx, (uint64_t)((sp->slots[s].not_before - wall_now()) * 1000) + 1,
-                            refill_due, NULL, NULL);
+        if (sp->slots[s].state == S_EMPTY && sp->slots[s].not_before > example_wall_now())
+            example_revive_at(ctx, sp->slots[s].not_before);
     }
     *state = sp;
     return 0;
 bad_values:
     ag_plugin_error(ctx, "config: values must be an array of strings");
-    goto fail;
-bad_env:
-    ag_plugin_error(ctx, "config: env must map names to strings");
 fail:
     spread_free(sp);
     return -AG_EINVAL;

@@ -2,8 +2,9 @@
 # The plugin host agora-scheduler and the example plugins on a real local
 # cluster (a master, agents a1 with rack:r1 and a2 with rack:r2):
 #   - install with `cmake --install`, then build plugins out of tree with
-#     `pkg-config --cflags --libs agora-scheduler` (hello.c from the docs, and
-#     the test plugins of tests/integration/plugins/);
+#     `pkg-config --cflags --libs agora-scheduler` (hello.c from the docs, batch.c
+#     and spread.c copied with their example_util.h, and the test plugins of
+#     tests/integration/plugins/);
 #   - a plugin with a foreign ABI version, a .so without the descriptor, a file
 #     that is no shared object and a bad config are refused with exit status 2;
 #   - hello (built in tree, and out of tree under the installed host) runs its tasks;
@@ -92,12 +93,18 @@ pc=$(find "$T/prefix" -name agora-scheduler.pc | head -1)
 [ -f "$T/prefix/include/agora/error.h" ] || fail "agora/error.h not installed"
 export PKG_CONFIG_PATH
 PKG_CONFIG_PATH=$(dirname "$pc")
-oot() { # oot OUT.so SRC.c: builds a plugin the way docs/writing-a-scheduler.md says
+oot() { # oot OUT.so SRC.c [PKG...]: builds a plugin the way docs/writing-a-scheduler.md says
     cc -shared -fPIC -Wall -Wextra -Wno-unused-parameter -Werror -o "$1" "$2" \
-        $(pkg-config --cflags --libs agora-scheduler) 2>>"$T/oot.log" ||
+        $(pkg-config --cflags --libs agora-scheduler "${@:3}") 2>>"$T/oot.log" ||
         fail "building $2 out of tree failed: $(cat "$T/oot.log")"
 }
 oot "$T/hello_oot.so" "$SRC/framework/plugins/hello.c"
+# batch and spread need only example_util.h beside them (and jansson).
+mkdir -p "$T/oot-src"
+cp "$SRC/framework/plugins/"{batch.c,spread.c,example_util.h} "$T/oot-src/"
+for p in batch spread; do
+    oot "$T/${p}_oot.so" "$T/oot-src/$p.c" jansson
+done
 for p in bad_abi no_symbol greedy; do
     oot "$T/$p.so" "$SRC/tests/integration/plugins/$p.c"
 done
