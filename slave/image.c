@@ -205,24 +205,6 @@ load_json(struct ctx *x, const char *path, const char *want_hex, const char *wha
     return 0;
 }
 
-static int
-rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-static void
-rm_tree(const char *path)
-{
-    nftw(path, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
-}
-
 static bool
 is_dir(const char *path)
 {
@@ -377,24 +359,24 @@ layer_ensure(struct ctx *x, struct img *m, const char *key_hex, const char *blob
         }
     }
     snprintf(tmp, sizeof(tmp), "%s/tmp/%s.%d", x->cache, key_hex, (int)getpid());
-    rm_tree(tmp);
+    paths_remove_tree(tmp);
     if (mkdir(tmp, 0755) != 0) {
         rv = fail(x, -AG_EIO, "mkdir %s: %s", tmp, strerror(errno));
         goto out;
     }
     if ((rv = untar(x, blob, tmp, what)) != 0) {
-        rm_tree(tmp);
+        paths_remove_tree(tmp);
         goto out;
     }
     whiteout_errors = 0;
     if (whiteouts && nftw(tmp, whiteout_cb, 32, FTW_DEPTH | FTW_PHYS) == 0 && whiteout_errors) {
-        rm_tree(tmp);
+        paths_remove_tree(tmp);
         rv = fail(x, -AG_EIO, "cannot convert %d whiteouts of the %s", whiteout_errors, what);
         goto out;
     }
     if (rename(tmp, final) != 0) {
         rv = fail(x, -AG_EIO, "rename %s: %s", tmp, strerror(errno));
-        rm_tree(tmp);
+        paths_remove_tree(tmp);
     }
 out:
     close(lock);
@@ -746,7 +728,7 @@ archive(struct ctx *x, const char *file, const struct stat *st, const char *pin,
         return fail(x, -AG_EIO, "cannot read %s: %s", file, ag_strerror(rv));
     }
     snprintf(tmp, sizeof(tmp), "%s/tmp/archive-%s.%d", x->cache, key, (int)getpid());
-    rm_tree(tmp);
+    paths_remove_tree(tmp);
     if (mkdir(tmp, 0755) != 0) {
         close(lock);
         return fail(x, -AG_EIO, "mkdir %s: %s", tmp, strerror(errno));
@@ -792,7 +774,7 @@ save:
     if (rv == 0 && ref_save(x, key, m) != 0)
         rv = fail(x, -AG_EIO, "cannot write to the image cache %s/refs", x->cache);
 out:
-    rm_tree(tmp);
+    paths_remove_tree(tmp);
     close(lock);
     return rv;
 }
