@@ -4,6 +4,7 @@
 #include "agent_int.h"
 #include "agent_launch.h"
 #include "agent_link.h"
+#include "agent_metrics.h"
 #include "agent_recover.h"
 #include "agent_tasks.h"
 #include "agent_trash.h"
@@ -120,7 +121,7 @@ on_message(void *arg, const void *data, size_t len)
         log_warn("undecodable message from the master: %s (%s)", err, ag_strerror(rv));
         return;
     }
-    a->stats.messages_received++;
+    metrics_inc(a->stats.messages_received);
     switch (m.type) {
     case MSG_RUN_TASK:
     case MSG_KILL_TASK:
@@ -178,7 +179,7 @@ agent_reconnect(struct agent *a, const char *why)
     int rv;
 
     log_warn("reconnecting to the master master=%s: %s", a->master.stream_url, why);
-    a->stats.reconnects++;
+    metrics_inc(a->stats.reconnects);
     tp_client_close(a->cli);
     a->cli = NULL;
     a->conn = AGENT_DISCONNECTED;
@@ -389,6 +390,10 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
             fputs(roots, f);
             fclose(f);
         }
+    }
+    if ((rv = ametrics_register(a)) != 0) { /* before recovery counts */
+        snprintf(err, errlen, "cannot register the metrics: %s", ag_strerror(rv));
+        goto fail;
     }
     trash_empty(a->loop, &a->paths); /* before recovery adds to it */
     if ((rv = recover_load(a, err, errlen)) != 0)

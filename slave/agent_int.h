@@ -10,6 +10,7 @@
  *   agent.c          open and close, the tick, the transport's callbacks; routes
  *                    each message from the master to the module that handles it
  *   http_api.c       the HTTP endpoints, reading this state
+ *   agent_metrics.c  the counters and gauges of /metrics
  *   agent_recover.c  rebuilds the tables from the checkpoint at start
  *   agent_launch.c   launches and kills tasks; container and health events
  *   agent_usage.c    usage samples of live tasks, USAGE_REPORT
@@ -42,6 +43,7 @@ struct ctr;
 struct health;
 struct http_server;
 struct metrics;
+struct metrics_counter;
 struct tp_client;
 
 #ifndef AGORA_VERSION
@@ -120,12 +122,10 @@ struct agent {
     double start_time;
     double registered_time;
     bool closing;
-    struct {
-        uint64_t registrations;
-        uint64_t reconnects;
-        uint64_t launched;
-        uint64_t finished, failed, killed, lost;
-        uint64_t messages_received, messages_sent;
+    struct { /* counters in a->metrics (agent_metrics.c): metrics_inc(a->stats.x) */
+        struct metrics_counter *registrations, *reconnects, *launched;
+        struct metrics_counter *finished, *failed, *killed, *lost;
+        struct metrics_counter *messages_received;
     } stats;
 };
 

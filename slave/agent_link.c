@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "transport.h"
 #include "xalloc.h"
@@ -35,8 +36,6 @@ alink_send(struct agent *a, struct msg *m)
     }
     rv = tp_client_send(a->cli, buf, len);
     free(buf);
-    if (rv == 0)
-        a->stats.messages_sent++;
     return rv;
 }
 
@@ -175,7 +174,7 @@ handle_registered(struct agent *a, const struct msg_agent_registered *r)
     a->ping_interval_ms = r->ping_interval_ms;
     a->backoff_ms = 0;
     a->registered_time = clock_wall();
-    a->stats.registrations++;
+    metrics_inc(a->stats.registrations);
     log_info("registered with the master agent_id=%s master=%s ping_interval_ms=%u "
              "pending_updates=%zu",
              a->id, a->master.stream_url, r->ping_interval_ms, su_total(&a->su));

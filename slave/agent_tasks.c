@@ -8,6 +8,7 @@
 #include "error.h"
 #include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "xalloc.h"
 
 #include <fcntl.h>
@@ -110,7 +111,7 @@ atask_add(struct agent *a, const char *framework_id, const struct msg_framework_
     if (hmap_put(&a->tasks, t->key, t) != 0 || hmap_put(&a->containers, cid, t) != 0)
         xalloc_die(0);
     f->ntasks++;
-    a->stats.launched++;
+    metrics_inc(a->stats.launched);
 
     if ((rv = ckpt_begin(a)) == 0) {
         rv = state_put_framework(a->state, &f->info);
@@ -137,16 +138,16 @@ count_state(struct agent *a, enum msg_task_state state)
 {
     switch (state) {
     case MSG_TASK_FINISHED:
-        a->stats.finished++;
+        metrics_inc(a->stats.finished);
         break;
     case MSG_TASK_FAILED:
-        a->stats.failed++;
+        metrics_inc(a->stats.failed);
         break;
     case MSG_TASK_KILLED:
-        a->stats.killed++;
+        metrics_inc(a->stats.killed);
         break;
     case MSG_TASK_LOST:
-        a->stats.lost++;
+        metrics_inc(a->stats.lost);
         break;
     default:
         break;

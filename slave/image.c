@@ -2,6 +2,7 @@
 #include "image.h"
 
 #include "error.h"
+#include "file.h"
 #include "paths.h"
 #include "sha256.h"
 
@@ -205,24 +206,6 @@ load_json(struct ctx *x, const char *path, const char *want_hex, const char *wha
     return 0;
 }
 
-static int
-rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-static void
-rm_tree(const char *path)
-{
-    nftw(path, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
-}
-
 static bool
 is_dir(const char *path)
 {
@@ -343,6 +326,33 @@ whiteout_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 /*
+ * Renames the unpacked tree `tmp` to `final` in CACHE/layers durably: the
+ * tree is on disk before the rename (a cached layer is trusted as it is found,
+ * so a power cut must not leave a layer under its final name with files
+ * missing or empty) and the rename is before returning (refs name the layer
+ * afterwards). One syncfs(2) of the cache's filesystem makes the whole tree
+ * durable in one journal commit, where an fsync per file would take one per
+ * file. Returns 0 or -AG_EIO with a message; on failure `tmp` may remain.
+ */
+static int
+layer_install(struct ctx *x, const char *tmp, const char *final)
+{
+    int fd, rv;
+
+    if ((fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return fail(x, -AG_EIO, "open %s: %s", tmp, strerror(errno));
+    rv = syncfs(fd);
+    close(fd);
+    if (rv != 0)
+        return fail(x, -AG_EIO, "syncfs %s: %s", tmp, strerror(errno));
+    if (rename(tmp, final) != 0)
+        return fail(x, -AG_EIO, "rename %s: %s", tmp, strerror(errno));
+    if ((rv = file_sync_parent(final)) != 0)
+        return fail(x, -AG_EIO, "fsync the directory of %s: %s", final, ag_strerror(rv));
+    return 0;
+}
+
+/*
  * Makes sure layer `key_hex` is unpacked in the cache from `blob`, whose sha256
  * must be `verify_hex` (NULL: not checked). Appends its directory to m->layers.
  */
@@ -377,25 +387,23 @@ layer_ensure(struct ctx *x, struct img *m, const char *key_hex, const char *blob
         }
     }
     snprintf(tmp, sizeof(tmp), "%s/tmp/%s.%d", x->cache, key_hex, (int)getpid());
-    rm_tree(tmp);
+    paths_remove_tree(tmp);
     if (mkdir(tmp, 0755) != 0) {
         rv = fail(x, -AG_EIO, "mkdir %s: %s", tmp, strerror(errno));
         goto out;
     }
     if ((rv = untar(x, blob, tmp, what)) != 0) {
-        rm_tree(tmp);
+        paths_remove_tree(tmp);
         goto out;
     }
     whiteout_errors = 0;
     if (whiteouts && nftw(tmp, whiteout_cb, 32, FTW_DEPTH | FTW_PHYS) == 0 && whiteout_errors) {
-        rm_tree(tmp);
+        paths_remove_tree(tmp);
         rv = fail(x, -AG_EIO, "cannot convert %d whiteouts of the %s", whiteout_errors, what);
         goto out;
     }
-    if (rename(tmp, final) != 0) {
-        rv = fail(x, -AG_EIO, "rename %s: %s", tmp, strerror(errno));
-        rm_tree(tmp);
-    }
+    if ((rv = layer_install(x, tmp, final)) != 0)
+        paths_remove_tree(tmp);
 out:
     close(lock);
     if (rv == 0)
@@ -651,7 +659,7 @@ out:
 static int
 ref_save(struct ctx *x, const char *key, const struct img *m)
 {
-    char path[PATH_MAX], tmp[PATH_MAX];
+    char path[PATH_MAX], *text;
     json_t *root = json_object(), *layers = json_array(), *cfg = json_object(), *arr;
     int rv = 0;
 
@@ -676,11 +684,13 @@ ref_save(struct ctx *x, const char *key, const struct img *m)
     json_object_set_new(cfg, "WorkingDir", json_string(m->workdir ? m->workdir : ""));
     json_object_set_new(root, "config", cfg);
     snprintf(path, sizeof(path), "%s/refs/%s.json", x->cache, key);
-    snprintf(tmp, sizeof(tmp), "%s/refs/.%s.%d", x->cache, key, (int)getpid());
-    if (json_dump_file(root, tmp, JSON_COMPACT) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
+    /* Durable (file.h): the layers it names are (layer_install). One writer:
+     * the caller holds the key's lock. */
+    if ((text = json_dumps(root, JSON_COMPACT)) == NULL)
+        rv = -AG_ENOMEM;
+    else if (file_write_atomic(path, text, strlen(text), 0666, 0) != 0)
         rv = -AG_EIO;
-    }
+    free(text);
     json_decref(root);
     return rv;
 }
@@ -746,7 +756,7 @@ archive(struct ctx *x, const char *file, const struct stat *st, const char *pin,
         return fail(x, -AG_EIO, "cannot read %s: %s", file, ag_strerror(rv));
     }
     snprintf(tmp, sizeof(tmp), "%s/tmp/archive-%s.%d", x->cache, key, (int)getpid());
-    rm_tree(tmp);
+    paths_remove_tree(tmp);
     if (mkdir(tmp, 0755) != 0) {
         close(lock);
         return fail(x, -AG_EIO, "mkdir %s: %s", tmp, strerror(errno));
@@ -783,16 +793,17 @@ archive(struct ctx *x, const char *file, const struct stat *st, const char *pin,
         goto out;
     }
     snprintf(probe, sizeof(probe), "%s/layers/sha256-%s", x->cache, hex);
-    if (!is_dir(probe) && rename(tmp, probe) != 0 && !is_dir(probe)) {
-        rv = fail(x, -AG_EIO, "rename %s: %s", tmp, strerror(errno));
-        goto out;
+    if (!is_dir(probe) && (rv = layer_install(x, tmp, probe)) != 0) {
+        if (!is_dir(probe)) /* else another executor put it there first */
+            goto out;
+        x->err[0] = '\0';
     }
     rv = strv_push(&m->layers, &m->nlayers, probe);
 save:
     if (rv == 0 && ref_save(x, key, m) != 0)
         rv = fail(x, -AG_EIO, "cannot write to the image cache %s/refs", x->cache);
 out:
-    rm_tree(tmp);
+    paths_remove_tree(tmp);
     close(lock);
     return rv;
 }

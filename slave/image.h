@@ -24,6 +24,8 @@
  * A layer is unpacked once, into CACHE/tmp, then renamed into place, under a
  * lock, so concurrent executors wait for each other instead of racing. Every
  * blob is checked against its digest before it is used for the first time.
+ * Layers and refs are durable before they are used (a layer's tree is flushed
+ * before its rename, the directory after; refs through file_write_atomic).
  * Unpacking runs GNU tar (compressed layers: gzip, zstd by tar's own detection).
  *
  * Not thread-safe (the executor is single-threaded). Functions return 0 or a
