@@ -125,7 +125,7 @@ struct agent {
     struct { /* counters in a->metrics (agent_metrics.c): metrics_inc(a->stats.x) */
         struct metrics_counter *registrations, *reconnects, *launched;
         struct metrics_counter *finished, *failed, *killed, *lost;
-        struct metrics_counter *messages_received;
+        struct metrics_counter *messages_received, *messages_sent;
     } stats;
 };
 

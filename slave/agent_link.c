@@ -36,6 +36,8 @@ alink_send(struct agent *a, struct msg *m)
     }
     rv = tp_client_send(a->cli, buf, len);
     free(buf);
+    if (rv == 0)
+        metrics_inc(a->stats.messages_sent);
     return rv;
 }
 

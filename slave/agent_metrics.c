@@ -72,6 +72,7 @@ ametrics_register(struct agent *a)
         {"slave/reconnects", &a->stats.reconnects},
         {"slave/tasks_launched", &a->stats.launched},
         {"slave/messages_received", &a->stats.messages_received},
+        {"slave/messages_sent", &a->stats.messages_sent},
     };
     const struct metrics_u64 su_counters[] = {
         {"slave/status_updates_sent", &a->su.sent},
