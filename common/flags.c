@@ -113,27 +113,39 @@ flags_find_unit(const struct flags_unit *units, const char *suffix)
     return NULL;
 }
 
-int
-flags_parse_duration(const char *text, int64_t *ms)
+/*
+ * Parses a number followed by one of `units` into the number times the unit,
+ * exactly. Returns 0, -AG_EINVAL (no such unit, not a number, or not a whole
+ * multiple of the smallest unit) or -AG_ERANGE (negative).
+ */
+static int
+flags_parse_units(const char *text, const struct flags_unit *units, unsigned __int128 *out)
 {
     const struct flags_unit *u;
-    unsigned __int128 ns;
     size_t n;
-    int rc;
 
     if (text == NULL || text[0] == '\0')
         return -AG_EINVAL;
     if (text[0] == '-')
         return -AG_ERANGE;
     n = strspn(text, "0123456789.");
-    if (strcmp(text, "0") == 0) {
+    u = flags_find_unit(units, text + n);
+    if (u == NULL)
+        return -AG_EINVAL;
+    return flags_scaled(text, n, u->mult, out);
+}
+
+int
+flags_parse_duration(const char *text, int64_t *ms)
+{
+    unsigned __int128 ns;
+    int rc;
+
+    if (text != NULL && strcmp(text, "0") == 0) {
         *ms = 0; /* zero needs no unit ("0" turns a period off) */
         return 0;
     }
-    u = text[n] == '\0' ? NULL : flags_find_unit(flags_duration_units, text + n);
-    if (u == NULL)
-        return -AG_EINVAL;
-    rc = flags_scaled(text, n, u->mult, &ns);
+    rc = flags_parse_units(text, flags_duration_units, &ns);
     if (rc != 0)
         return rc;
     if (ns % NS_PER_MS != 0)
@@ -147,20 +159,10 @@ flags_parse_duration(const char *text, int64_t *ms)
 int
 flags_parse_bytes(const char *text, int64_t *bytes)
 {
-    const struct flags_unit *u;
     unsigned __int128 v;
-    size_t n;
     int rc;
 
-    if (text == NULL || text[0] == '\0')
-        return -AG_EINVAL;
-    if (text[0] == '-')
-        return -AG_ERANGE;
-    n = strspn(text, "0123456789.");
-    u = flags_find_unit(flags_bytes_units, text + n);
-    if (u == NULL)
-        return -AG_EINVAL;
-    rc = flags_scaled(text, n, u->mult, &v);
+    rc = flags_parse_units(text, flags_bytes_units, &v);
     if (rc != 0)
         return rc;
     if (v > INT64_MAX)

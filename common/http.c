@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "evq.h"
+#include "http_stream.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -9,15 +10,11 @@
 #include <nng/supplemental/http/http.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define HTTP_STREAM_MAX_QUEUE (4u << 20)
-#define HTTP_CLIENT_TIMEOUT_MS 10000
 
 /*
  * What nng's threads may touch, under `lock`. It lives as long as the nng
@@ -76,31 +73,6 @@ struct http_req {
     struct hdr *req_hdrs; /* copies handed out by http_req_header */
     void (*on_abort)(void *arg, struct http_req *req);
     void *abort_arg;
-};
-
-struct sbuf {
-    struct sbuf *next;
-    size_t len;
-    char data[];
-};
-
-struct http_stream {
-    struct http_server *srv;
-    struct http_stream *prev, *next; /* srv->streams */
-    nng_http_conn *conn;
-    nng_aio *wio; /* one write in flight at a time */
-    nng_aio *rio; /* a read that only notices the peer going away */
-    struct sbuf *head, *tail;
-    size_t queued;
-    bool writing;
-    bool dead;         /* peer gone, failed or overflowed: writes are refused */
-    bool reported;     /* on_close was called */
-    bool in_cb;        /* inside on_close, where http_stream_close is a no-op */
-    bool closed;       /* released */
-    atomic_int posted; /* evq calls not yet run that point here */
-    void (*on_close)(void *arg, struct http_stream *st);
-    void *arg;
-    uint8_t rbuf[256];
 };
 
 struct http_server {
@@ -539,8 +511,6 @@ shim_free(void *arg)
     free(shim);
 }
 
-static void stream_dead(struct http_stream *st);
-
 /* ---- server ---- */
 
 static void
@@ -717,8 +687,7 @@ http_server_close(struct http_server *srv)
             r->on_abort(r->abort_arg, r);
         req_release(r, 503);
     }
-    while (srv->streams != NULL)
-        stream_dead(srv->streams);
+    http_stream_close_all(&srv->streams);
     nng_http_server_del_handler(srv->nsrv, srv->handler);
     nng_http_handler_free(srv->handler); /* frees the shim once nng is done with it */
     nng_http_server_stop(srv->nsrv);
@@ -949,218 +918,29 @@ http_reply_error(struct http_req *req, int status, const char *fmt, ...)
 
 /* ---- streams ---- */
 
-static void
-stream_maybe_free(struct http_stream *st)
-{
-    if (st->closed && atomic_load(&st->posted) == 0)
-        free(st);
-}
-
-static void stream_shutdown(struct http_stream *st);
-
-/* Loop: reports the end of the stream to its owner once, then releases it. */
-static void
-stream_dead(struct http_stream *st)
-{
-    st->dead = true;
-    if (!st->reported) {
-        st->reported = true;
-        if (st->on_close != NULL) {
-            st->in_cb = true;
-            st->on_close(st->arg, st);
-            st->in_cb = false;
-        }
-    }
-    if (!st->closed)
-        stream_shutdown(st);
-}
-
-static void
-stream_kick(struct http_stream *st)
-{
-    nng_iov iov;
-
-    if (st->writing || st->head == NULL || st->dead || st->closed)
-        return;
-    iov.iov_buf = st->head->data;
-    iov.iov_len = st->head->len;
-    nng_aio_set_iov(st->wio, 1, &iov);
-    st->writing = true;
-    nng_http_conn_write_all(st->conn, st->wio);
-}
-
-static void
-stream_read(struct http_stream *st)
-{
-    nng_iov iov;
-
-    iov.iov_buf = st->rbuf;
-    iov.iov_len = sizeof(st->rbuf);
-    nng_aio_set_iov(st->rio, 1, &iov);
-    nng_http_conn_read(st->conn, st->rio);
-}
-
-static void
-stream_write_done(void *arg, int status)
-{
-    struct http_stream *st = arg;
-    struct sbuf *b;
-
-    atomic_fetch_sub(&st->posted, 1);
-    if (status != 0 || st->closed) {
-        stream_maybe_free(st);
-        return;
-    }
-    st->writing = false;
-    if ((b = st->head) != NULL) {
-        st->head = b->next;
-        if (st->head == NULL)
-            st->tail = NULL;
-        st->queued -= b->len;
-        free(b);
-    }
-    if (nng_aio_result(st->wio) != 0) {
-        stream_dead(st);
-        return;
-    }
-    stream_kick(st);
-}
-
-static void
-stream_read_done(void *arg, int status)
-{
-    struct http_stream *st = arg;
-
-    atomic_fetch_sub(&st->posted, 1);
-    if (status != 0 || st->closed) {
-        stream_maybe_free(st);
-        return;
-    }
-    if (nng_aio_result(st->rio) != 0) {
-        stream_dead(st); /* the peer closed or reset the connection */
-        return;
-    }
-    if (!st->dead)
-        stream_read(st); /* whatever the peer sends is ignored */
-}
-
-static void
-stream_dead_later(void *arg, int status)
-{
-    struct http_stream *st = arg;
-
-    atomic_fetch_sub(&st->posted, 1);
-    if (status != 0 || st->closed) {
-        stream_maybe_free(st);
-        return;
-    }
-    stream_dead(st);
-}
-
-/* nng threads: completions only go to the loop. */
-static void
-stream_post(struct http_stream *st, evq_fn fn)
-{
-    atomic_fetch_add(&st->posted, 1);
-    if (evq_post(&st->srv->evq, fn, st) != 0)
-        atomic_fetch_sub(&st->posted, 1);
-}
-
-static void
-stream_wio_cb(void *arg)
-{
-    stream_post(arg, stream_write_done);
-}
-
-static void
-stream_rio_cb(void *arg)
-{
-    stream_post(arg, stream_read_done);
-}
-
-/* Loop: stops all I/O, unlinks and releases the stream (freed when no call points at it). */
-static void
-stream_shutdown(struct http_stream *st)
-{
-    struct http_server *srv = st->srv;
-
-    st->closed = true;
-    if (st->prev != NULL)
-        st->prev->next = st->next;
-    else
-        srv->streams = st->next;
-    if (st->next != NULL)
-        st->next->prev = st->prev;
-    nng_http_conn_close(st->conn); /* aborts the reads and writes in flight */
-    nng_aio_stop(st->rio);         /* waits for their callbacks (which only post) */
-    nng_aio_stop(st->wio);
-    nng_aio_free(st->rio);
-    nng_aio_free(st->wio);
-    while (st->head != NULL) {
-        struct sbuf *b = st->head;
-
-        st->head = b->next;
-        free(b);
-    }
-    stream_maybe_free(st);
-}
-
-static int
-stream_queue(struct http_stream *st, const void *data, size_t len)
-{
-    struct sbuf *b = malloc(sizeof(*b) + len);
-
-    if (b == NULL)
-        return -AG_ENOMEM;
-    b->next = NULL;
-    b->len = len;
-    memcpy(b->data, data, len);
-    if (st->tail != NULL)
-        st->tail->next = b;
-    else
-        st->head = b;
-    st->tail = b;
-    st->queued += len;
-    return 0;
-}
-
 struct http_stream *
 http_reply_stream(struct http_req *req, int status, const char *content_type,
                   void (*on_close)(void *arg, struct http_stream *st), void *arg)
 {
     struct http_server *srv = req->srv;
     struct http_shim *shim = req->shim;
-    struct http_stream *st = calloc(1, sizeof(*st));
+    struct http_stream *st = NULL;
+    nng_http_conn *conn;
     nng_aio *aio;
     char head[1024];
     int n;
 
-    if (st == NULL || nng_aio_alloc(&st->wio, stream_wio_cb, st) != 0 ||
-        nng_aio_alloc(&st->rio, stream_rio_cb, st) != 0) {
-        if (st != NULL) {
-            nng_aio_free(st->wio);
-            free(st);
-        }
-        req_reply(req, 500, NULL, NULL, 0);
-        return NULL;
-    }
     n = snprintf(head, sizeof(head),
                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n"
                  "Connection: close\r\n",
                  status, http_reason(status), content_type ? content_type : "text/event-stream");
     for (struct hdr *h = req->resp_hdrs; h != NULL && n < (int)sizeof(head); h = h->next)
         n += snprintf(head + n, sizeof(head) - (size_t)n, "%s: %s\r\n", h->name, h->value);
-    if (n + 3 > (int)sizeof(head) || stream_queue(st, head, (size_t)n) != 0 ||
-        stream_queue(st, "\r\n", 2) != 0) {
-        nng_aio_free(st->wio);
-        nng_aio_free(st->rio);
-        while (st->head != NULL) {
-            struct sbuf *b = st->head;
-
-            st->head = b->next;
-            free(b);
-        }
-        free(st);
+    if (n + 3 <= (int)sizeof(head)) {
+        memcpy(head + n, "\r\n", 3);
+        st = http_stream_alloc(&srv->evq, head, (size_t)n + 2);
+    }
+    if (st == NULL) {
         req_reply(req, 500, NULL, NULL, 0);
         return NULL;
     }
@@ -1171,15 +951,7 @@ http_reply_stream(struct http_req *req, int status, const char *content_type,
     }
     pthread_mutex_unlock(&shim->lock);
     if (aio == NULL) {
-        nng_aio_free(st->wio);
-        nng_aio_free(st->rio);
-        while (st->head != NULL) {
-            struct sbuf *b = st->head;
-
-            st->head = b->next;
-            free(b);
-        }
-        free(st);
+        http_stream_discard(st);
         req_release(req, 503);
         return NULL;
     }
@@ -1190,113 +962,11 @@ http_reply_stream(struct http_req *req, int status, const char *content_type,
      * Hijacking takes nng's server lock, so it happens outside the shim lock
      * (nng holds its lock when it calls http_cancel, which takes the shim lock).
      */
-    nng_http_hijack(req->conn);
-    st->conn = req->conn;
+    conn = req->conn;
+    nng_http_hijack(conn);
     nng_aio_finish(aio, 0);
     nng_http_req_free(req->nreq);
     req_release(req, 500);
-
-    st->srv = srv;
-    st->on_close = on_close;
-    st->arg = arg;
-    atomic_init(&st->posted, 0);
-    st->next = srv->streams;
-    if (srv->streams != NULL)
-        srv->streams->prev = st;
-    srv->streams = st;
-    stream_kick(st);
-    stream_read(st);
+    http_stream_start(st, conn, &srv->streams, on_close, arg);
     return st;
-}
-
-int
-http_stream_write(struct http_stream *st, const void *data, size_t len)
-{
-    if (st->closed || st->dead)
-        return -AG_ECLOSED;
-    if (len == 0)
-        return 0;
-    if (st->queued + len > HTTP_STREAM_MAX_QUEUE) {
-        log_warn("http: stream consumer too slow, closing queued=%zu", st->queued);
-        st->dead = true;
-        stream_post(st, stream_dead_later);
-        return -AG_ENOSPC;
-    }
-    if (stream_queue(st, data, len) != 0)
-        return -AG_ENOMEM;
-    stream_kick(st);
-    return 0;
-}
-
-void
-http_stream_close(struct http_stream *st)
-{
-    if (st != NULL && !st->closed && !st->in_cb)
-        stream_shutdown(st);
-}
-
-/* ---- blocking client ---- */
-
-int
-http_request(const char *method, const char *url, const char *content_type, const void *body,
-             size_t body_len, int timeout_ms, int *status, char **resp, size_t *resp_len)
-{
-    nng_url *u = NULL;
-    nng_http_client *cli = NULL;
-    nng_http_req *req = NULL;
-    nng_http_res *res = NULL;
-    nng_aio *aio = NULL;
-    void *data;
-    size_t len;
-    int rv;
-
-    if (method == NULL || url == NULL || status == NULL)
-        return -AG_EINVAL;
-    if ((rv = nng_url_parse(&u, url)) != 0 || (rv = nng_http_client_alloc(&cli, u)) != 0 ||
-        (rv = nng_http_req_alloc(&req, u)) != 0 || (rv = nng_http_res_alloc(&res)) != 0 ||
-        (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 ||
-        (rv = nng_http_req_set_method(req, method)) != 0)
-        goto out;
-    if (body != NULL && body_len > 0) {
-        if ((rv = nng_http_req_copy_data(req, body, body_len)) != 0 ||
-            (content_type != NULL &&
-             (rv = nng_http_req_set_header(req, "Content-Type", content_type)) != 0))
-            goto out;
-    }
-    nng_aio_set_timeout(aio, timeout_ms > 0 ? timeout_ms : HTTP_CLIENT_TIMEOUT_MS);
-    nng_http_client_transact(cli, req, res, aio);
-    nng_aio_wait(aio);
-    if ((rv = nng_aio_result(aio)) != 0)
-        goto out;
-    *status = nng_http_res_get_status(res);
-    nng_http_res_get_data(res, &data, &len);
-    if (resp != NULL) {
-        if ((*resp = malloc(len + 1)) == NULL) {
-            rv = NNG_ENOMEM;
-            goto out;
-        }
-        if (len > 0)
-            memcpy(*resp, data, len);
-        (*resp)[len] = '\0';
-    }
-    if (resp_len != NULL)
-        *resp_len = len;
-out:
-    if (aio != NULL)
-        nng_aio_free(aio);
-    if (res != NULL)
-        nng_http_res_free(res);
-    if (req != NULL)
-        nng_http_req_free(req);
-    if (cli != NULL)
-        nng_http_client_free(cli);
-    if (u != NULL)
-        nng_url_free(u);
-    return ag_from_nng(rv);
-}
-
-int
-http_get(const char *url, int *status, char **resp, size_t *resp_len)
-{
-    return http_request("GET", url, NULL, NULL, 0, 0, status, resp, resp_len);
 }

@@ -1,6 +1,7 @@
 /*
  * http: a small JSON-over-HTTP layer on nng's HTTP server, driven by a libuv
- * loop, plus a tiny blocking client for command-line tools and tests.
+ * loop, plus a tiny blocking client for command-line tools and tests
+ * (http_client.h, included here).
  *
  * Server threads: nng parses requests on its own threads and only hands them
  * to the loop (evq.h). Route handlers run on the loop thread and reply there,
@@ -33,9 +34,16 @@
  * to the handler until one reply function (or http_reply_stream) consumes it.
  * Closing the server releases requests still unanswered; a handler that keeps
  * one for later registers http_req_on_abort() to hear about it.
+
+ *
+ * Files: http.c (the server: nng's handler, the handoff to the loop, routing,
+ * requests and replies), http_stream.c (streaming replies on a connection
+ * taken over from nng), http_client.c (the blocking client).
  */
 #ifndef AGORA_HTTP_H
 #define AGORA_HTTP_H
+
+#include "http_client.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -158,20 +166,5 @@ int http_stream_write(struct http_stream *st, const void *data, size_t len);
 
 /* Closes the stream (data still queued is dropped) and releases it. Accepts NULL. */
 void http_stream_close(struct http_stream *st);
-
-/* ---- blocking client (no loop; any thread) ---- */
-
-/*
- * Performs one request and waits for the whole answer (timeout_ms <= 0 means
- * 10 s). `body` may be NULL. On success returns 0 with *status and, if `resp`
- * is not NULL, a malloc'd NUL-terminated body in *resp (length in *resp_len if
- * not NULL) that the caller frees. Returns a negative AG_E* code on transport
- * failure (-AG_ECLOSED: refused, -AG_ETIMEDOUT) with nothing to free.
- */
-int http_request(const char *method, const char *url, const char *content_type, const void *body,
-                 size_t body_len, int timeout_ms, int *status, char **resp, size_t *resp_len);
-
-/* http_request("GET", url, ...) with the default timeout. */
-int http_get(const char *url, int *status, char **resp, size_t *resp_len);
 
 #endif

@@ -49,10 +49,15 @@
  *       +--pipe removed------+--pipe removed--> (on_disconnect if OPEN) <------+
  *
  *   conn_new() creates HANDSHAKE on pipe add; conn_hello() moves to OPEN;
- *   conn_close() moves to CLOSING (sends refused at once, the nng pipe closed
- *   by the tick 100 ms later); conn_lost() frees the conn on the pipe-removed
- *   event and reports on_disconnect for a conn that reached OPEN. A HANDSHAKE
- *   that lasts handshake_ms is closed by the tick.
+ *   tp_conn_close() moves to CLOSING (sends refused at once, the nng pipe
+ *   closed by the tick 100 ms later); conn_lost() frees the conn on the
+ *   pipe-removed event and reports on_disconnect for a conn that reached OPEN.
+ *   A HANDSHAKE that lasts handshake_ms is closed by the tick.
+ *
+ * Files: transport.c (this API, the nng sockets, pipe events, the loop's poll
+ * handles and tick, the life of each connection), tp_conn.c (the protocol of
+ * one connection: handshake, sequence numbers, acks, window, retransmission,
+ * batching), transport_int.h (the layout the two share).
  */
 #ifndef AGORA_TRANSPORT_H
 #define AGORA_TRANSPORT_H

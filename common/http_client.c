@@ -1,0 +1,74 @@
+#include "http_client.h"
+
+#include "error.h"
+
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HTTP_CLIENT_TIMEOUT_MS 10000
+
+int
+http_request(const char *method, const char *url, const char *content_type, const void *body,
+             size_t body_len, int timeout_ms, int *status, char **resp, size_t *resp_len)
+{
+    nng_url *u = NULL;
+    nng_http_client *cli = NULL;
+    nng_http_req *req = NULL;
+    nng_http_res *res = NULL;
+    nng_aio *aio = NULL;
+    void *data;
+    size_t len;
+    int rv;
+
+    if (method == NULL || url == NULL || status == NULL)
+        return -AG_EINVAL;
+    if ((rv = nng_url_parse(&u, url)) != 0 || (rv = nng_http_client_alloc(&cli, u)) != 0 ||
+        (rv = nng_http_req_alloc(&req, u)) != 0 || (rv = nng_http_res_alloc(&res)) != 0 ||
+        (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 ||
+        (rv = nng_http_req_set_method(req, method)) != 0)
+        goto out;
+    if (body != NULL && body_len > 0) {
+        if ((rv = nng_http_req_copy_data(req, body, body_len)) != 0 ||
+            (content_type != NULL &&
+             (rv = nng_http_req_set_header(req, "Content-Type", content_type)) != 0))
+            goto out;
+    }
+    nng_aio_set_timeout(aio, timeout_ms > 0 ? timeout_ms : HTTP_CLIENT_TIMEOUT_MS);
+    nng_http_client_transact(cli, req, res, aio);
+    nng_aio_wait(aio);
+    if ((rv = nng_aio_result(aio)) != 0)
+        goto out;
+    *status = nng_http_res_get_status(res);
+    nng_http_res_get_data(res, &data, &len);
+    if (resp != NULL) {
+        if ((*resp = malloc(len + 1)) == NULL) {
+            rv = NNG_ENOMEM;
+            goto out;
+        }
+        if (len > 0)
+            memcpy(*resp, data, len);
+        (*resp)[len] = '\0';
+    }
+    if (resp_len != NULL)
+        *resp_len = len;
+out:
+    if (aio != NULL)
+        nng_aio_free(aio);
+    if (res != NULL)
+        nng_http_res_free(res);
+    if (req != NULL)
+        nng_http_req_free(req);
+    if (cli != NULL)
+        nng_http_client_free(cli);
+    if (u != NULL)
+        nng_url_free(u);
+    return ag_from_nng(rv);
+}
+
+int
+http_get(const char *url, int *status, char **resp, size_t *resp_len)
+{
+    return http_request("GET", url, NULL, NULL, 0, 0, status, resp, resp_len);
+}

@@ -1,0 +1,27 @@
+/*
+ * http_client: a tiny blocking HTTP client for command-line tools and tests
+ * (the daemons' servers are in http.h, which includes this header).
+ *
+ * Threads: no loop; any thread, each call on its own nng client. Ownership:
+ * what a call returns in *resp is the caller's to free; nothing else outlives
+ * the call.
+ */
+#ifndef AGORA_HTTP_CLIENT_H
+#define AGORA_HTTP_CLIENT_H
+
+#include <stddef.h>
+
+/*
+ * Performs one request and waits for the whole answer (timeout_ms <= 0 means
+ * 10 s). `body` may be NULL. On success returns 0 with *status and, if `resp`
+ * is not NULL, a malloc'd NUL-terminated body in *resp (length in *resp_len if
+ * not NULL) that the caller frees. Returns a negative AG_E* code on transport
+ * failure (-AG_ECLOSED: refused, -AG_ETIMEDOUT) with nothing to free.
+ */
+int http_request(const char *method, const char *url, const char *content_type, const void *body,
+                 size_t body_len, int timeout_ms, int *status, char **resp, size_t *resp_len);
+
+/* http_request("GET", url, ...) with the default timeout. */
+int http_get(const char *url, int *status, char **resp, size_t *resp_len);
+
+#endif
