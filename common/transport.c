@@ -9,6 +9,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 #include <nng/supplemental/util/platform.h>
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -574,6 +575,27 @@ tp_server_pending(const struct tp_server *srv, uint32_t peer)
     const struct conn *c = ctab_get(&srv->ts.tab, peer);
 
     return c != NULL ? c->q_bytes : 0;
+}
+
+int
+tp_server_peer_addr(const struct tp_server *srv, uint32_t peer, char *out, size_t len)
+{
+    nng_pipe p = NNG_PIPE_INITIALIZER;
+    nng_sockaddr sa;
+    int rv;
+
+    if (len > 0)
+        out[0] = '\0';
+    if (srv == NULL || ctab_get(&srv->ts.tab, peer) == NULL)
+        return -AG_ECLOSED;
+    p.id = peer;
+    if ((rv = nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa)) != 0)
+        return ag_from_nng(rv);
+    if (sa.s_family == NNG_AF_INET)
+        inet_ntop(AF_INET, &sa.s_in.sa_addr, out, (socklen_t)len);
+    else if (sa.s_family == NNG_AF_INET6)
+        inet_ntop(AF_INET6, sa.s_in6.sa_addr, out, (socklen_t)len);
+    return 0;
 }
 
 size_t

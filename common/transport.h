@@ -151,6 +151,10 @@ int tp_server_close_peer(struct tp_server *srv, uint32_t peer);
  */
 size_t tp_server_pending(const struct tp_server *srv, uint32_t peer);
 
+/* Writes the remote IP address of `peer` (no port) into `out`; "" for ipc or
+ * when unknown. 0, or -AG_ECLOSED if the peer is unknown. */
+int tp_server_peer_addr(const struct tp_server *srv, uint32_t peer, char *out, size_t len);
+
 /* Number of peers in the OPEN state. */
 size_t tp_server_peers(const struct tp_server *srv);
 

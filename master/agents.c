@@ -68,6 +68,7 @@ agent_store(struct master *m, const struct agent *a)
                                         .attributes = attrs,
                                         .registered_time = a->registered_time,
                                         .draining = a->draining,
+                                        .principal = a->principal,
                                     });
     free(res);
     return rc;
@@ -105,6 +106,18 @@ agent_set_info(struct agent *a, const struct msg_agent_register *reg)
     return 0;
 }
 
+/* Whether a re-registration on peer `p` comes from elsewhere than agent `a`'s
+ * connection `old`: another remote IP (when both are known) or another
+ * declared HTTP address. */
+static bool
+agent_moved(const struct peer *old, const struct agent *a, const struct peer *p,
+            const struct msg_agent_register *reg)
+{
+    if (old->addr[0] && p->addr[0] && strcmp(old->addr, p->addr) != 0)
+        return true;
+    return strcmp(a->http_address, reg->http_address) != 0;
+}
+
 void
 agent_handle_register(struct master *m, struct peer *p, struct msg *msg)
 {
@@ -123,6 +136,8 @@ agent_handle_register(struct master *m, struct peer *p, struct msg *msg)
         a = agent_new(id);
         if (agent_set_info(a, reg) != 0)
             abort();
+        if (m->flags.authenticate)
+            snprintf(a->principal, sizeof(a->principal), "%s", p->principal);
         a->registered_time = m->now;
         a->state = AGENT_ACTIVE;
         a->peer = p->id;
@@ -157,11 +172,33 @@ agent_handle_register(struct master *m, struct peer *p, struct msg *msg)
                    reg->agent_id);
         return;
     }
+    if (!core_peer_owns(m, p, a->principal, true)) {
+        log_warn("refusing re-registration of agent %s by principal '%s': it belongs to '%s'",
+                 a->id, p->principal, a->principal);
+        core_send_error(m, p->id, -AG_EPERM, "agent %s belongs to another principal", a->id);
+        return;
+    }
     if (a->peer != 0 && a->peer != p->id) {
         struct peer *old = core_peer(m, a->peer);
+        if (old && agent_moved(old, a, p, reg)) {
+            log_warn("refusing re-registration of agent %s from %s (%s): it is connected from "
+                     "%s (%s)",
+                     a->id, p->addr[0] ? p->addr : "?", reg->http_address,
+                     old->addr[0] ? old->addr : "?", a->http_address);
+            core_send_error(m, p->id, -AG_EEXIST,
+                            "agent %s is connected from another address: register as a new "
+                            "agent, or wait until it disconnects",
+                            a->id);
+            return;
+        }
         if (old)
             old->kind = PEER_NEW;
         core_peer_close(m, a->peer);
+    }
+    if (m->flags.authenticate && a->principal[0] == '\0') {
+        log_warn("agent %s registered without authentication is claimed by principal '%s'",
+                 a->id, p->principal);
+        snprintf(a->principal, sizeof(a->principal), "%s", p->principal);
     }
     bool was_in_allocator = a->state == AGENT_ACTIVE;
     if (was_in_allocator) {

@@ -72,6 +72,11 @@ mauth_start(struct master *m, struct peer *p, struct msg *msg)
         send_result(m, p, false, "unsupported mechanism: use " MSG_AUTH_MECHANISM);
         return -AG_EINVAL;
     }
+    if (p->authenticated && strcmp(msg->u.auth_start.principal, p->principal) != 0) {
+        /* A connection keeps the principal it proved: its agent or framework is that one's. */
+        send_result(m, p, false, "this connection is authenticated as another principal");
+        return -AG_EPERM;
+    }
     if (auth_nonce(p->nonce, sizeof(p->nonce)) != 0)
         return -AG_EIO;
     snprintf(p->principal, sizeof(p->principal), "%s", msg->u.auth_start.principal);

@@ -113,3 +113,15 @@ core_agent(struct master *m, const char *id)
 {
     return hmap_get(&m->agents, id);
 }
+
+bool
+core_peer_owns(const struct master *m, const struct peer *p, const char *owner, bool claim)
+{
+    if (!m->flags.authenticate)
+        return true;
+    if (!p->authenticated)
+        return false;
+    if (owner[0] == '\0')
+        return claim;
+    return strcmp(owner, p->principal) == 0;
+}

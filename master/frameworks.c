@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- frameworks ---- */
 
@@ -79,9 +80,18 @@ framework_store(struct master *m, const struct framework *fw)
                                             .info = buf,
                                             .info_len = len,
                                             .registered_time = fw->registered_time,
+                                            .principal = fw->principal,
                                         });
     free(buf);
     return rc;
+}
+
+/* Whether `url` may be shown as a link: "" or an http:// or https:// URL. */
+static bool
+webui_url_valid(const char *url)
+{
+    return url[0] == '\0' || strncasecmp(url, "http://", 7) == 0 ||
+           strncasecmp(url, "https://", 8) == 0;
 }
 
 void
@@ -106,10 +116,20 @@ framework_handle_subscribe(struct master *m, struct peer *p, struct msg *msg)
         core_send_error(m, p->id, -AG_EINVAL, "failover_timeout must be >= 0");
         return;
     }
+    if (!webui_url_valid(info->webui_url)) {
+        core_send_error(m, p->id, -AG_EINVAL, "webui_url must be an http:// or https:// URL");
+        return;
+    }
     if (m->flags.authenticate && info->principal[0] && strcmp(info->principal, p->principal)) {
         core_send_error(m, p->id, -AG_EPERM, "principal '%s' differs from the authenticated one",
                    info->principal);
         return;
+    }
+    if (m->flags.authenticate && info->principal[0] == '\0') {
+        /* The framework's info names who registered it. */
+        free(info->principal);
+        if ((info->principal = strdup(p->principal)) == NULL)
+            abort();
     }
     if (info->framework_id[0] != '\0') {
         if (!ids_valid(info->framework_id)) {
@@ -122,6 +142,21 @@ framework_handle_subscribe(struct master *m, struct peer *p, struct msg *msg)
                        "framework %s has been removed (failover timeout passed or torn down)",
                        info->framework_id);
             return;
+        }
+        if (!core_peer_owns(m, p, fw->principal, true)) {
+            log_warn("refusing SUBSCRIBE of framework %s by principal '%s': it belongs to '%s'",
+                     fw->id, p->principal, fw->principal);
+            core_send_error(m, p->id, -AG_EPERM,
+                            "framework %s belongs to another principal: subscribe without a "
+                            "framework id to register a new framework",
+                            fw->id);
+            return;
+        }
+        if (m->flags.authenticate && fw->principal[0] == '\0') {
+            log_warn("framework %s registered without authentication is claimed by principal "
+                     "'%s'",
+                     fw->id, p->principal);
+            snprintf(fw->principal, sizeof(fw->principal), "%s", p->principal);
         }
         if (fw->peer && fw->peer != p->id) {
             struct peer *old = core_peer(m, fw->peer);
@@ -147,6 +182,8 @@ framework_handle_subscribe(struct master *m, struct peer *p, struct msg *msg)
         char id[AG_ID_MAX];
         ids_format(id, sizeof(id), "%s-%04llu", m->id, (unsigned long long)++m->next_framework);
         fw = framework_new(id, info);
+        if (m->flags.authenticate)
+            snprintf(fw->principal, sizeof(fw->principal), "%s", p->principal);
         fw->registered_time = m->now;
         fw->peer = p->id;
         fw->state = FW_ACTIVE;

@@ -42,6 +42,8 @@ on_tp_connect(void *arg, uint32_t id)
     core_touch(m);
     p->id = id;
     p->kind = PEER_NEW;
+    if (m->tp != NULL)
+        tp_server_peer_addr(m->tp, id, p->addr, sizeof(p->addr));
     snprintf(key, sizeof(key), "%u", id);
     hmap_put(&m->peers, key, p);
 }
@@ -145,6 +147,14 @@ on_tp_message(void *arg, uint32_t id, const void *data, size_t len)
         }
         break;
     case MSG_FRAMEWORK_MESSAGE:
+        if (p->kind == PEER_FRAMEWORK) {
+            struct framework *fw = core_framework(m, p->owner);
+            if (fw == NULL || !core_peer_owns(m, p, fw->principal, false)) {
+                core_send_error(m, id, -AG_EPERM, "FRAMEWORK_MESSAGE: framework %s is not "
+                                "this principal's", p->owner);
+                break;
+            }
+        }
         if (p->kind != PEER_NEW)
             call_framework_message(m, p, &msg);
         break;
@@ -161,6 +171,13 @@ on_tp_message(void *arg, uint32_t id, const void *data, size_t len)
         if (fw == NULL || fw->peer != id) {
             core_send_error(m, id, -AG_ESTATE, "%s needs a subscribed framework",
                        msg_type_name(msg.type));
+            break;
+        }
+        if (!core_peer_owns(m, p, fw->principal, false)) {
+            log_warn("refusing %s on framework %s from principal '%s': it belongs to '%s'",
+                     msg_type_name(msg.type), fw->id, p->principal, fw->principal);
+            core_send_error(m, id, -AG_EPERM, "%s: framework %s belongs to another principal",
+                            msg_type_name(msg.type), fw->id);
             break;
         }
         switch (msg.type) {
@@ -353,6 +370,7 @@ load_agent(void *arg, const struct registry_agent_row *row)
         log_warn("registry: agent %s has unreadable resources: %s", a->id, err);
     a->registered_time = row->registered_time;
     a->draining = row->draining != 0;
+    snprintf(a->principal, sizeof(a->principal), "%s", row->principal ? row->principal : "");
     a->state = AGENT_RECOVERED;
     a->reregister_deadline = m->now + m->flags.agent_reregister_timeout_ms / 1000.0;
     hmap_put(&m->agents, a->id, a);
@@ -379,6 +397,10 @@ load_framework(void *arg, const struct registry_framework_row *row)
     }
     fw = framework_new(row->id, &sub.u.subscribe.framework);
     msg_free(&sub);
+    /* Rows stored before principals were kept: the principal its info names
+     * (checked against the authenticated one when it subscribed). */
+    snprintf(fw->principal, sizeof(fw->principal), "%s",
+             row->principal && row->principal[0] ? row->principal : fw->info.principal);
     fw->registered_time = row->registered_time;
     fw->state = FW_DISCONNECTED;
     fw->disconnected_time = m->now;
@@ -509,6 +531,14 @@ void
 master_peer_connect(struct master *m, uint32_t id)
 {
     on_tp_connect(m, id);
+}
+
+void
+master_peer_set_addr(struct master *m, uint32_t id, const char *addr)
+{
+    struct peer *p = core_peer(m, id);
+    if (p != NULL)
+        snprintf(p->addr, sizeof(p->addr), "%s", addr);
 }
 
 void

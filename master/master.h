@@ -90,6 +90,7 @@ struct agent {
     char id[AG_ID_MAX];
     enum agent_state state;
     uint32_t peer; /* 0 when not connected */
+    char principal[128]; /* who registered it (authentication on); "" = nobody yet */
     char *hostname;
     char *http_address;
     char *version;
@@ -116,6 +117,7 @@ struct framework {
     char id[AG_ID_MAX];
     enum fw_state state;
     uint32_t peer;
+    char principal[128]; /* who registered it (authentication on); "" = nobody yet */
     struct msg_framework_info info;
     bool partition_aware;
     double registered_time;

@@ -21,6 +21,7 @@ struct peer {
     uint32_t id; /* transport peer (nng pipe id) */
     enum peer_kind kind;
     char owner[AG_ID_MAX]; /* agent or framework id once known */
+    char addr[64];         /* remote IP address; "" when unknown (ipc, tests) */
     bool authenticated;
     char principal[128];
     uint8_t nonce[32];
@@ -90,6 +91,11 @@ void core_task_key(char *out, size_t len, const char *fwid, const char *tid);
 struct framework *core_framework(struct master *m, const char *id);
 const char *core_fw_role(struct framework *fw);
 struct agent *core_agent(struct master *m, const char *id);
+/* Whether peer `p` may act on an agent or framework registered by `owner`:
+ * always without authentication; with it, only when p authenticated as
+ * `owner`, or `owner` is "" (registered before authentication was on: the
+ * first principal to come back claims it) and `claim` is set. */
+bool core_peer_owns(const struct master *m, const struct peer *p, const char *owner, bool claim);
 
 /* allocation.c: allocation passes; agents and frameworks in the allocator (calls core.c) */
 void allocation_run(struct master *m, bool full);
@@ -166,6 +172,8 @@ typedef int (*master_send_fn)(void *arg, uint32_t peer, const void *buf, size_t 
 void master_set_send_hook(struct master *m, master_send_fn fn, void *arg);
 void master_start_timers(struct master *m);
 void master_peer_connect(struct master *m, uint32_t id);
+/* Sets the remote address of a connected peer (the transport's job otherwise). */
+void master_peer_set_addr(struct master *m, uint32_t id, const char *addr);
 void master_peer_message(struct master *m, uint32_t id, const void *data, size_t len);
 void master_peer_disconnect(struct master *m, uint32_t id);
 

@@ -30,6 +30,9 @@ static const struct db_migration registry_migrations[] = {
      "  id TEXT PRIMARY KEY, info BLOB NOT NULL, registered_time REAL NOT NULL);"
      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"},
     {"agents: draining", "ALTER TABLE agents ADD COLUMN draining INTEGER NOT NULL DEFAULT 0;"},
+    {"principals own their ids",
+     "ALTER TABLE agents ADD COLUMN principal TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE frameworks ADD COLUMN principal TEXT NOT NULL DEFAULT '';"},
 };
 
 static int
@@ -126,7 +129,8 @@ sqlite_put_agent(struct registry *base, const struct registry_agent_row *a)
         return rc;
     rc = db_stmt(db,
                  "INSERT OR REPLACE INTO agents (id, hostname, http_address, resources, "
-                 "attributes, registered_time, draining) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 "attributes, registered_time, draining, principal) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                  &st);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, a->id, -1, SQLITE_TRANSIENT);
@@ -136,6 +140,7 @@ sqlite_put_agent(struct registry *base, const struct registry_agent_row *a)
         sqlite3_bind_text(st, 5, a->attributes, -1, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 6, a->registered_time);
         sqlite3_bind_int(st, 7, a->draining != 0);
+        sqlite3_bind_text(st, 8, a->principal ? a->principal : "", -1, SQLITE_TRANSIENT);
         rc = db_step(db, st);
     }
     if (rc < 0) {
@@ -163,11 +168,15 @@ sqlite_put_framework(struct registry *base, const struct registry_framework_row 
     if ((rc = db_begin(db)) != 0)
         return rc;
     rc = db_stmt(
-        db, "INSERT OR REPLACE INTO frameworks (id, info, registered_time) VALUES (?, ?, ?)", &st);
+        db,
+        "INSERT OR REPLACE INTO frameworks (id, info, registered_time, principal) "
+        "VALUES (?, ?, ?, ?)",
+        &st);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, fw->id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_blob(st, 2, fw->info, (int)fw->info_len, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 3, fw->registered_time);
+        sqlite3_bind_text(st, 4, fw->principal ? fw->principal : "", -1, SQLITE_TRANSIENT);
         rc = db_step(db, st);
     }
     if (rc < 0) {
@@ -203,7 +212,7 @@ sqlite_load(struct registry *base, registry_agent_fn agent_fn, registry_framewor
 
     if ((rc = db_stmt(db,
                       "SELECT id, hostname, http_address, resources, attributes, "
-                      "registered_time, draining FROM agents",
+                      "registered_time, draining, principal FROM agents",
                       &st)) != 0)
         return rc;
     while ((rc = db_step(db, st)) == 1) {
@@ -212,6 +221,7 @@ sqlite_load(struct registry *base, registry_agent_fn agent_fn, registry_framewor
         const char *addr = (const char *)sqlite3_column_text(st, 2);
         const char *res = (const char *)sqlite3_column_text(st, 3);
         const char *attrs = (const char *)sqlite3_column_text(st, 4);
+        const char *principal = (const char *)sqlite3_column_text(st, 7);
         struct registry_agent_row row = {
             .id = id ? id : "",
             .hostname = host ? host : "",
@@ -220,6 +230,7 @@ sqlite_load(struct registry *base, registry_agent_fn agent_fn, registry_framewor
             .attributes = attrs ? attrs : "",
             .registered_time = sqlite3_column_double(st, 5),
             .draining = sqlite3_column_int(st, 6) != 0,
+            .principal = principal ? principal : "",
         };
         if ((rc = agent_fn(arg, &row)) != 0)
             return rc;
@@ -227,15 +238,18 @@ sqlite_load(struct registry *base, registry_agent_fn agent_fn, registry_framewor
     if (rc < 0)
         return rc;
 
-    if ((rc = db_stmt(db, "SELECT id, info, registered_time FROM frameworks", &st)) != 0)
+    if ((rc = db_stmt(db, "SELECT id, info, registered_time, principal FROM frameworks", &st)) !=
+        0)
         return rc;
     while ((rc = db_step(db, st)) == 1) {
         const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *principal = (const char *)sqlite3_column_text(st, 3);
         struct registry_framework_row row = {
             .id = id ? id : "",
             .info = sqlite3_column_blob(st, 1),
             .info_len = (size_t)sqlite3_column_bytes(st, 1),
             .registered_time = sqlite3_column_double(st, 2),
+            .principal = principal ? principal : "",
         };
         if ((rc = fw_fn(arg, &row)) != 0)
             return rc;

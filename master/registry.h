@@ -23,6 +23,7 @@ struct registry_agent_row {
     const char *attributes; /* attr_format() text */
     double registered_time;
     int draining; /* 1: an operator drained it (no offers until undrained) */
+    const char *principal; /* who registered it ("" or NULL: unauthenticated) */
 };
 
 struct registry_framework_row {
@@ -30,6 +31,7 @@ struct registry_framework_row {
     const void *info; /* a SUBSCRIBE message (msg_encode) holding the framework info */
     size_t info_len;
     double registered_time;
+    const char *principal; /* who registered it ("" or NULL: unauthenticated) */
 };
 
 /* Called once per stored row by load; a nonzero return stops the load and is

@@ -8,6 +8,7 @@
 
 #include "master_int.h"
 
+#include "auth.h"
 #include "error.h"
 #include "log.h"
 
@@ -178,7 +179,8 @@ register_agent_as(struct harness *h, const char *res, const char *as)
     struct msg msg, *r;
     char err[256];
 
-    master_peer_connect(h->m, AGENT_PEER);
+    if (core_peer(h->m, AGENT_PEER) == NULL)
+        master_peer_connect(h->m, AGENT_PEER);
     msg_init(&msg, MSG_AGENT_REGISTER);
     msg.u.agent_register.agent_id = xstrdup(as ? as : "");
     msg.u.agent_register.hostname = xstrdup("host1");
@@ -206,7 +208,8 @@ subscribe(struct harness *h, uint32_t peer, const char *name, const char *role, 
     struct msg msg, *r;
     struct msg_framework_info *fi;
 
-    master_peer_connect(h->m, peer);
+    if (core_peer(h->m, peer) == NULL)
+        master_peer_connect(h->m, peer);
     msg_init(&msg, MSG_SUBSCRIBE);
     fi = &msg.u.subscribe.framework;
     fi->framework_id = xstrdup("");
@@ -595,7 +598,404 @@ test_teardown(void)
     harness_stop(&h);
 }
 
+/* ---- principals own their ids ---- */
+
+#define AGENT2_PEER 4
+#define FW3_PEER 5
+
+/* A master with --credentials: alice and bob (frameworks), agent1 (an agent). */
+static void
+harness_start_auth(struct harness *h)
+{
+    char path[128];
+    FILE *f;
+
+    harness_start(h);
+    snprintf(path, sizeof(path), "%s/credentials.json", h->dir);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs("{\"credentials\": [{\"principal\": \"alice\", \"secret\": \"a-secret\"},"
+          " {\"principal\": \"bob\", \"secret\": \"b-secret\"},"
+          " {\"principal\": \"agent1\", \"secret\": \"g-secret\"}]}\n",
+          f);
+    CHECK_EQ_INT(fclose(f), 0);
+    h->flags.credentials = strdup(path);
+    CHECK(h->flags.credentials != NULL);
+    h->flags.authenticate = true;
+    harness_restart(h); /* the same registry, now with authentication */
+}
+
+static void
+harness_stop_auth(struct harness *h)
+{
+    char *c = h->flags.credentials;
+    harness_stop(h);
+    free(c);
+}
+
+/* Connects `peer` (from `addr`) and authenticates it as `principal`. */
+static void
+authenticate(struct harness *h, uint32_t peer, const char *addr, const char *principal,
+             const char *secret)
+{
+    struct msg msg, *r;
+    uint8_t proof[AUTH_PROOF_LEN];
+
+    master_peer_connect(h->m, peer);
+    master_peer_set_addr(h->m, peer, addr);
+    msg_init(&msg, MSG_AUTH_START);
+    msg.u.auth_start.principal = xstrdup(principal);
+    msg.u.auth_start.mechanism = xstrdup(MSG_AUTH_MECHANISM);
+    deliver(h, peer, &msg);
+    r = next_sent(h, peer, MSG_AUTH_CHALLENGE);
+    CHECK(r != NULL);
+    CHECK_EQ_INT(auth_proof(secret, r->u.auth_challenge.nonce, r->u.auth_challenge.nonce_len,
+                            proof),
+                 0);
+    msg_init(&msg, MSG_AUTH_RESPONSE);
+    msg.u.auth_response.principal = xstrdup(principal);
+    msg.u.auth_response.proof = malloc(AUTH_PROOF_LEN);
+    CHECK(msg.u.auth_response.proof != NULL);
+    memcpy(msg.u.auth_response.proof, proof, AUTH_PROOF_LEN);
+    msg.u.auth_response.proof_len = AUTH_PROOF_LEN;
+    deliver(h, peer, &msg);
+    r = next_sent(h, peer, MSG_AUTH_RESULT);
+    CHECK(r != NULL && r->u.auth_result.ok);
+}
+
+/* Sends SUBSCRIBE for framework `id` ("" = new) on `peer` with `webui_url`;
+ * returns the master's answer (SUBSCRIBED or ERROR). */
+static struct msg *
+subscribe_as(struct harness *h, uint32_t peer, const char *id, const char *webui_url)
+{
+    struct msg msg;
+    struct msg_framework_info *fi;
+    size_t from = h->nsent;
+
+    msg_init(&msg, MSG_SUBSCRIBE);
+    fi = &msg.u.subscribe.framework;
+    fi->framework_id = xstrdup(id);
+    fi->name = xstrdup("fw");
+    fi->user = xstrdup("nobody");
+    fi->principal = xstrdup("");
+    fi->hostname = xstrdup("");
+    fi->webui_url = xstrdup(webui_url);
+    fi->failover_timeout_s = 3600;
+    deliver(h, peer, &msg);
+    for (size_t i = from; i < h->nsent; i++)
+        if (h->sent[i].peer == peer &&
+            (h->sent[i].msg.type == MSG_SUBSCRIBED || h->sent[i].msg.type == MSG_ERROR))
+            return &h->sent[i].msg;
+    return NULL;
+}
+
+/* Sends AGENT_REGISTER for agent `id` on `peer` declaring `http_address`;
+ * returns the master's answer (AGENT_REGISTERED or ERROR). */
+static struct msg *
+register_as(struct harness *h, uint32_t peer, const char *id, const char *http_address,
+            const char *res)
+{
+    struct msg msg;
+    char err[256];
+    size_t from = h->nsent;
+
+    msg_init(&msg, MSG_AGENT_REGISTER);
+    msg.u.agent_register.agent_id = xstrdup(id);
+    msg.u.agent_register.hostname = xstrdup("host1");
+    msg.u.agent_register.http_address = xstrdup(http_address);
+    msg.u.agent_register.version = xstrdup("test");
+    CHECK_EQ_INT(res_parse(&msg.u.agent_register.resources, res, err, sizeof(err)), 0);
+    deliver(h, peer, &msg);
+    for (size_t i = from; i < h->nsent; i++)
+        if (h->sent[i].peer == peer && (h->sent[i].msg.type == MSG_AGENT_REGISTERED ||
+                                        h->sent[i].msg.type == MSG_ERROR))
+            return &h->sent[i].msg;
+    return NULL;
+}
+
+/* agent1's agent on AGENT_PEER, alice's framework on FW_PEER running task t1 on
+ * it; the framework's id in `fwid`, the agent's in `agent_id`. */
+static void
+auth_cluster(struct harness *h, char *fwid, char *agent_id)
+{
+    struct msg *r;
+
+    harness_start_auth(h);
+    authenticate(h, AGENT_PEER, "10.0.0.1", "agent1", "g-secret");
+    r = register_as(h, AGENT_PEER, "", "10.0.0.1:5051", "cpus:4;mem:1024");
+    CHECK(r != NULL && r->type == MSG_AGENT_REGISTERED);
+    snprintf(agent_id, AG_ID_MAX, "%s", r->u.agent_registered.agent_id);
+    authenticate(h, FW_PEER, "10.0.0.9", "alice", "a-secret");
+    r = subscribe_as(h, FW_PEER, "", "");
+    CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
+    snprintf(fwid, AG_ID_MAX, "%s", r->u.subscribed.framework_id);
+    turn(h);
+    r = next_sent(h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL && r->u.offers.noffers == 1);
+    accept_launch(h, r->u.offers.offers[0].offer_id, "t1", "cpus:1;mem:128", 0);
+    CHECK(next_sent(h, AGENT_PEER, MSG_RUN_TASK) != NULL);
+}
+
+/* The framework is alice's, connected on FW_PEER with task t1, never told an error. */
+static void
+check_fw_intact(struct harness *h, const char *fwid)
+{
+    struct framework *fw = core_framework(h->m, fwid);
+    CHECK(fw != NULL);
+    CHECK_EQ_STR(fw->principal, "alice");
+    CHECK_EQ_INT((int)fw->peer, FW_PEER);
+    CHECK_EQ_INT((int)fw->state, FW_ACTIVE);
+    CHECK_EQ_INT((int)hmap_size(&fw->tasks), 1);
+    CHECK_EQ_INT((int)count_sent(h, FW_PEER, MSG_ERROR, 0), 0);
+    CHECK_EQ_INT((int)count_sent(h, AGENT_PEER, MSG_KILL_TASK, 0), 0);
+    CHECK_EQ_INT((int)count_sent(h, AGENT_PEER, MSG_SHUTDOWN_FRAMEWORK, 0), 0);
+    CHECK_EQ_INT(master_check_books(h->m, print_problem, NULL), 0);
+}
+
+/* With authentication, a framework id is its principal's: another principal's
+ * SUBSCRIBE with it is refused and changes nothing (also after a master
+ * restart: the registry keeps the principal); its own principal fails over. */
+static void
+test_framework_owned_by_principal(void)
+{
+    struct harness h;
+    char fwid[AG_ID_MAX], agent_id[AG_ID_MAX];
+    struct msg *r;
+
+    auth_cluster(&h, fwid, agent_id);
+    check_fw_intact(&h, fwid);
+
+    /* bob, authenticated, takes over alice's framework: refused */
+    authenticate(&h, FW2_PEER, "10.0.0.66", "bob", "b-secret");
+    r = subscribe_as(&h, FW2_PEER, fwid, "");
+    CHECK(r != NULL && r->type == MSG_ERROR);
+    CHECK_EQ_INT(r->u.error.code, -AG_EPERM);
+    CHECK(strstr(r->u.error.message, "another principal") != NULL);
+    check_fw_intact(&h, fwid);
+    /* ... nor by naming alice as the framework's principal */
+    {
+        struct msg msg;
+        msg_init(&msg, MSG_SUBSCRIBE);
+        msg.u.subscribe.framework.framework_id = xstrdup(fwid);
+        msg.u.subscribe.framework.name = xstrdup("fw");
+        msg.u.subscribe.framework.principal = xstrdup("alice");
+        deliver(&h, FW2_PEER, &msg);
+        r = next_sent(&h, FW2_PEER, MSG_ERROR);
+        CHECK(r != NULL && r->u.error.code == -AG_EPERM);
+    }
+    check_fw_intact(&h, fwid);
+    /* ... nor by authenticating the same connection again as alice without her secret */
+    {
+        struct msg msg;
+        msg_init(&msg, MSG_AUTH_START);
+        msg.u.auth_start.principal = xstrdup("alice");
+        msg.u.auth_start.mechanism = xstrdup(MSG_AUTH_MECHANISM);
+        deliver(&h, FW2_PEER, &msg);
+        r = next_sent(&h, FW2_PEER, MSG_AUTH_RESULT);
+        CHECK(r != NULL && !r->u.auth_result.ok);
+        CHECK_EQ_STR(core_peer(h.m, FW2_PEER)->principal, "bob");
+    }
+    /* bob's own new framework is fine */
+    r = subscribe_as(&h, FW2_PEER, "", "");
+    CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
+    check_fw_intact(&h, fwid);
+
+    /* After a master restart the id is still alice's. */
+    harness_restart(&h);
+    authenticate(&h, FW2_PEER, "10.0.0.66", "bob", "b-secret");
+    r = subscribe_as(&h, FW2_PEER, fwid, "");
+    CHECK(r != NULL && r->type == MSG_ERROR && r->u.error.code == -AG_EPERM);
+    CHECK_EQ_STR(core_framework(h.m, fwid)->principal, "alice");
+    CHECK_EQ_INT((int)core_framework(h.m, fwid)->peer, 0);
+
+    /* alice fails over to a new connection: allowed */
+    authenticate(&h, FW3_PEER, "10.0.0.10", "alice", "a-secret");
+    r = subscribe_as(&h, FW3_PEER, fwid, "");
+    CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
+    CHECK_EQ_STR(r->u.subscribed.framework_id, fwid);
+    CHECK_EQ_INT((int)core_framework(h.m, fwid)->peer, FW3_PEER);
+    harness_stop_auth(&h);
+}
+
+/* Every call on a framework from a connection of another principal is refused
+ * and changes nothing; the owner's calls work. */
+static void
+test_calls_need_the_owner(void)
+{
+    struct harness h;
+    char fwid[AG_ID_MAX], agent_id[AG_ID_MAX];
+    static const enum msg_type calls[] = {MSG_ACCEPT, MSG_DECLINE,   MSG_REVIVE,
+                                          MSG_SUPPRESS, MSG_KILL,    MSG_RECONCILE,
+                                          MSG_STATUS_ACK, MSG_TEARDOWN, MSG_FRAMEWORK_MESSAGE};
+    struct peer *p;
+    struct msg msg, *r;
+
+    auth_cluster(&h, fwid, agent_id);
+    /* A connection bound to alice's framework but authenticated as bob (the
+     * protocol offers no way there now: this is the second line of defence). */
+    p = core_peer(h.m, FW_PEER);
+    CHECK(p != NULL);
+    snprintf(p->principal, sizeof(p->principal), "bob");
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+        size_t before = count_sent(&h, FW_PEER, MSG_ERROR, 0);
+        msg_init(&msg, calls[i]);
+        if (calls[i] == MSG_KILL) {
+            msg.u.kill.task_id = xstrdup("t1");
+            msg.u.kill.agent_id = xstrdup(agent_id);
+        } else if (calls[i] == MSG_FRAMEWORK_MESSAGE) {
+            msg.u.framework_message.agent_id = xstrdup(agent_id);
+            msg.u.framework_message.executor_id = xstrdup("t1");
+            msg.u.framework_message.framework_id = xstrdup(fwid);
+        } else if (calls[i] == MSG_STATUS_ACK) {
+            msg.u.status_ack.task_id = xstrdup("t1");
+            msg.u.status_ack.agent_id = xstrdup(agent_id);
+            msg.u.status_ack.uuid = xstrdup("5f0e8a1c-0000-4000-8000-000000000002");
+        }
+        deliver(&h, FW_PEER, &msg);
+        CHECK_EQ_INT((int)count_sent(&h, FW_PEER, MSG_ERROR, 0), (int)before + 1);
+        r = &h.sent[h.nsent - 1].msg;
+        CHECK(r->type == MSG_ERROR && r->u.error.code == -AG_EPERM);
+        CHECK_EQ_INT((int)count_sent(&h, AGENT_PEER, MSG_KILL_TASK, 0), 0);
+        CHECK_EQ_INT((int)count_sent(&h, AGENT_PEER, MSG_FRAMEWORK_MESSAGE, 0), 0);
+        CHECK_EQ_INT((int)count_sent(&h, AGENT_PEER, MSG_SHUTDOWN_FRAMEWORK, 0), 0);
+        CHECK(core_framework(h.m, fwid) != NULL);
+        CHECK_EQ_INT((int)hmap_size(&core_framework(h.m, fwid)->tasks), 1);
+    }
+    /* alice's own connection: KILL goes through */
+    snprintf(p->principal, sizeof(p->principal), "alice");
+    msg_init(&msg, MSG_KILL);
+    msg.u.kill.task_id = xstrdup("t1");
+    msg.u.kill.agent_id = xstrdup(agent_id);
+    deliver(&h, FW_PEER, &msg);
+    CHECK(next_sent(&h, AGENT_PEER, MSG_KILL_TASK) != NULL);
+    harness_stop_auth(&h);
+}
+
+/* The agent is agent1's, connected on AGENT_PEER with `total` and task t1. */
+static void
+check_agent_intact(struct harness *h, const char *agent_id, const char *total)
+{
+    struct agent *a = core_agent(h->m, agent_id);
+    char text[256];
+
+    CHECK(a != NULL);
+    CHECK_EQ_INT((int)a->peer, AGENT_PEER);
+    CHECK_EQ_INT((int)a->state, AGENT_ACTIVE);
+    CHECK_EQ_STR(a->http_address, "10.0.0.1:5051");
+    res_format(&a->total, text, sizeof(text));
+    CHECK_EQ_STR(text, total);
+    CHECK_EQ_INT((int)hmap_size(&a->tasks), 1);
+    CHECK_EQ_INT(master_check_books(h->m, print_problem, NULL), 0);
+}
+
+/* With authentication, an agent id is its principal's: another principal's
+ * AGENT_REGISTER with it is refused (connected or not) and changes nothing;
+ * the agent itself re-registers. */
+static void
+test_agent_owned_by_principal(void)
+{
+    struct harness h;
+    char fwid[AG_ID_MAX], agent_id[AG_ID_MAX], total[256];
+    struct msg *r;
+
+    auth_cluster(&h, fwid, agent_id);
+    res_format(&core_agent(h.m, agent_id)->total, total, sizeof(total));
+    CHECK_EQ_STR(core_agent(h.m, agent_id)->principal, "agent1");
+
+    authenticate(&h, AGENT2_PEER, "10.0.0.1", "bob", "b-secret");
+    r = register_as(&h, AGENT2_PEER, agent_id, "10.0.0.1:5051", "cpus:64;mem:100000");
+    CHECK(r != NULL && r->type == MSG_ERROR && r->u.error.code == -AG_EPERM);
+    check_agent_intact(&h, agent_id, total);
+    check_fw_intact(&h, fwid);
+    CHECK(next_sent(&h, FW_PEER, MSG_STATUS_UPDATE) == NULL); /* no TASK_GONE */
+
+    /* agent1 itself, from a new connection on the same host: allowed */
+    authenticate(&h, FW3_PEER, "10.0.0.1", "agent1", "g-secret");
+    r = register_as(&h, FW3_PEER, agent_id, "10.0.0.1:5051", "cpus:4;mem:1024");
+    CHECK(r != NULL && r->type == MSG_AGENT_REGISTERED);
+    CHECK_EQ_INT((int)core_agent(h.m, agent_id)->peer, FW3_PEER);
+    harness_stop_auth(&h);
+}
+
+/* Without authentication: re-registering a connected agent's id from another
+ * address is refused and changes nothing; from its own address, or once it is
+ * disconnected, it works as before. */
+static void
+test_agent_reregister_address(void)
+{
+    struct harness h;
+    char fwid[AG_ID_MAX], agent_id[AG_ID_MAX];
+    struct msg *r;
+
+    harness_start(&h);
+    master_peer_connect(h.m, AGENT_PEER);
+    master_peer_set_addr(h.m, AGENT_PEER, "10.0.0.1");
+    r = register_as(&h, AGENT_PEER, "", "10.0.0.1:5051", "cpus:4;mem:1024");
+    CHECK(r != NULL && r->type == MSG_AGENT_REGISTERED);
+    snprintf(agent_id, sizeof(agent_id), "%s", r->u.agent_registered.agent_id);
+    subscribe(&h, FW_PEER, "fw1", NULL, fwid, sizeof(fwid));
+    turn(&h);
+    r = next_sent(&h, FW_PEER, MSG_OFFERS);
+    CHECK(r != NULL);
+    accept_launch(&h, r->u.offers.offers[0].offer_id, "t1", "cpus:1;mem:128", 0);
+    CHECK(next_sent(&h, AGENT_PEER, MSG_RUN_TASK) != NULL);
+
+    /* another host */
+    master_peer_connect(h.m, AGENT2_PEER);
+    master_peer_set_addr(h.m, AGENT2_PEER, "10.0.0.2");
+    r = register_as(&h, AGENT2_PEER, agent_id, "10.0.0.1:5051", "cpus:64;mem:100000");
+    CHECK(r != NULL && r->type == MSG_ERROR && r->u.error.code == -AG_EEXIST);
+    check_agent_intact(&h, agent_id, "cpus:4;mem:1024");
+    /* the same host declaring another HTTP address */
+    master_peer_connect(h.m, FW3_PEER);
+    master_peer_set_addr(h.m, FW3_PEER, "10.0.0.1");
+    r = register_as(&h, FW3_PEER, agent_id, "10.0.0.1:6666", "cpus:64;mem:100000");
+    CHECK(r != NULL && r->type == MSG_ERROR && r->u.error.code == -AG_EEXIST);
+    check_agent_intact(&h, agent_id, "cpus:4;mem:1024");
+    CHECK(next_sent(&h, FW_PEER, MSG_STATUS_UPDATE) == NULL);
+
+    /* the agent again from its own address: allowed (it replaces its old connection) */
+    r = register_as(&h, FW3_PEER, agent_id, "10.0.0.1:5051", "cpus:4;mem:1024");
+    CHECK(r != NULL && r->type == MSG_AGENT_REGISTERED);
+    CHECK_EQ_INT((int)core_agent(h.m, agent_id)->peer, FW3_PEER);
+    /* once disconnected, it may come back from anywhere, as before */
+    master_peer_disconnect(h.m, FW3_PEER);
+    r = register_as(&h, AGENT2_PEER, agent_id, "10.0.0.2:5051", "cpus:4;mem:1024");
+    CHECK(r != NULL && r->type == MSG_AGENT_REGISTERED);
+    harness_stop(&h);
+}
+
+/* webui_url: http:// and https:// only; anything else is refused. */
+static void
+test_webui_url_schemes(void)
+{
+    struct harness h;
+    static const char *bad[] = {"javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,x",
+                                "//evil.example", "ftp://x", " http://x"};
+    static const char *good[] = {"", "http://fw.example:8080/", "HTTPS://fw.example/ui"};
+    struct msg *r;
+
+    harness_start(&h);
+    master_peer_connect(h.m, FW_PEER);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = subscribe_as(&h, FW_PEER, "", bad[i]);
+        CHECK(r != NULL && r->type == MSG_ERROR && r->u.error.code == -AG_EINVAL);
+        CHECK(strstr(r->u.error.message, "webui_url") != NULL);
+        CHECK_EQ_INT((int)hmap_size(&h.m->frameworks), 0);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        master_peer_connect(h.m, 10 + (uint32_t)i);
+        r = subscribe_as(&h, 10 + (uint32_t)i, "", good[i]);
+        CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
+        CHECK_EQ_STR(core_framework(h.m, r->u.subscribed.framework_id)->info.webui_url, good[i]);
+    }
+    harness_stop(&h);
+}
+
 TEST_LIST(TEST_ENTRY(register_subscribe_launch), TEST_ENTRY(invalid_task), TEST_ENTRY(drain),
           TEST_ENTRY(drain_survives_restart),
-          TEST_ENTRY(reserve), TEST_ENTRY(operations_allocate_at_once), TEST_ENTRY(teardown));
+          TEST_ENTRY(reserve), TEST_ENTRY(operations_allocate_at_once), TEST_ENTRY(teardown),
+          TEST_ENTRY(framework_owned_by_principal), TEST_ENTRY(calls_need_the_owner),
+          TEST_ENTRY(agent_owned_by_principal), TEST_ENTRY(agent_reregister_address),
+          TEST_ENTRY(webui_url_schemes));
 TEST_MAIN()
