@@ -11,6 +11,10 @@
   let state = null, roles = [];
 
   const link = (href, text) => h("a", { href }, text);
+  /* A framework's web UI: a link only for http(s) URLs (the master refuses
+   * others; a registry from an older master may still hold one): else text. */
+  const webuiLink = (url) =>
+    !url ? "" : /^https?:\/\//i.test(url) ? link(url, url) : url;
   const agentLink = (id) => {
     const a = state.slaves.find((s) => s.id === id);
     return link(`#/agents/${encodeURIComponent(id)}`, a ? a.hostname : id);
@@ -66,7 +70,7 @@
       { title: "Tasks", num: true, cell: (f) => (f.tasks || []).length },
       { title: "CPUs", num: true, cell: (f) => fmtNum(scalar(f.used_resources, "cpus")) },
       { title: "Memory", num: true, cell: (f) => fmtMem(scalar(f.used_resources, "mem")) },
-      { title: "Web UI", cell: (f) => f.webui_url ? h("a", { href: f.webui_url }, f.webui_url) : "" },
+      { title: "Web UI", cell: (f) => webuiLink(f.webui_url) },
     ], fws, { "data-testid": "frameworks" }, "no frameworks registered");
   }
 
@@ -164,7 +168,7 @@
       kv([["ID", h("span", { class: "mono" }, f.id)], ["User", f.user], ["Principal", f.principal],
         ["Roles", (f.roles || []).join(", ")], ["Host", f.hostname],
         ["Connected", f.connected ? "yes" : "no"],
-        ["Web UI", f.webui_url ? h("a", { href: f.webui_url }, f.webui_url) : ""],
+        ["Web UI", webuiLink(f.webui_url)],
         ["Failover timeout", `${fmtNum(f.failover_timeout)} s`],
         ["Registered", fmtTime(f.registered_time)],
         ["CPUs in use", fmtNum(scalar(f.used_resources, "cpus"))],
