@@ -29,9 +29,16 @@ int auth_proof(const char *secret, const uint8_t *nonce, size_t nlen,
 int auth_verify(const char *secret, const uint8_t *nonce, size_t nlen, const uint8_t *proof,
                 size_t len);
 
-/* Reads a single credential file into malloc'd *principal and *secret.
- * 0, or -AG_EINVAL with a message in `err`. */
+/* Reads a single credential file into malloc'd *principal and *secret: JSON
+ * {"principal": "p", "secret": "s"} or, as Mesos also reads it, the text
+ * "p s" on the first line. 0, or -AG_EINVAL with a message in `err` (which
+ * never holds the secret). */
 int auth_read_credential(const char *path, char **principal, char **secret, char *err,
                          size_t errlen);
+
+/* Reads a secret file (--secret_file): its first line, trailing blanks cut,
+ * into malloc'd *secret. 0, or -AG_EINVAL with a message in `err` (which never
+ * holds the secret). */
+int auth_read_secret(const char *path, char **secret, char *err, size_t errlen);
 
 #endif

@@ -8,11 +8,13 @@
 #include "sched_internal.h"
 
 #include "attributes.h"
+#include "auth.h"
 #include "ids.h"
 #include "log.h"
 #include "msg.h"
 #include "resources.h"
 
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,6 +290,23 @@ ag_framework_info_set_principal(struct ag_framework_info *fi, const char *princi
     free(fi->secret);
     fi->secret = s;
     return 0;
+}
+
+AG_API int
+ag_framework_info_set_secret_file(struct ag_framework_info *fi, const char *principal,
+                                  const char *path)
+{
+    char err[512], *secret;
+    int rv;
+
+    if (fi == NULL || principal == NULL || path == NULL)
+        return sched_err(-AG_EINVAL, "NULL argument");
+    if ((rv = auth_read_secret(path, &secret, err, sizeof(err))) != 0)
+        return sched_err(rv, "%s", err);
+    rv = ag_framework_info_set_principal(fi, principal, secret);
+    OPENSSL_cleanse(secret, strlen(secret));
+    free(secret);
+    return rv;
 }
 
 AG_API int

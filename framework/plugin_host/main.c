@@ -38,7 +38,7 @@
 #define TEARDOWN_WAIT_MS 10000
 
 static char *f_plugin, *f_master, *f_config, *f_work_dir, *f_name, *f_role, *f_principal, *f_secret,
-    *f_user, *f_logging_level, *f_log_level;
+    *f_secret_file, *f_user, *f_logging_level, *f_log_level;
 static int64_t f_failover_ms;
 static bool f_checkpoint;
 
@@ -57,7 +57,10 @@ static const struct flag host_flags[] = {
      "Roles to receive offers for, comma-separated (default: role *)."},
     {"user", FLAG_STRING, &f_user, NULL, "The user tasks run as (default: the agents')."},
     {"principal", FLAG_STRING, &f_principal, NULL, "The principal to register as."},
-    {"secret", FLAG_STRING, &f_secret, NULL, "The principal's secret, to authenticate."},
+    {"secret_file", FLAG_STRING, &f_secret_file, NULL,
+     "A file whose first line is the principal's secret, to authenticate."},
+    {"secret", FLAG_STRING, &f_secret, NULL,
+     "The principal's secret (deprecated: visible in /proc/PID/cmdline; use --secret_file)."},
     {"failover_timeout", FLAG_DURATION, &f_failover_ms, "1weeks",
      "How long the master keeps the framework and its tasks while this host is away."},
     {"checkpoint", FLAG_BOOL, &f_checkpoint, "true",
@@ -429,7 +432,9 @@ make_framework_info(const char *name, const char *framework_id)
     rv = ag_framework_info_set_name(fi, name);
     if (rv == 0 && f_user != NULL)
         rv = ag_framework_info_set_user(fi, f_user);
-    if (rv == 0 && f_principal != NULL)
+    if (rv == 0 && f_principal != NULL && f_secret_file != NULL)
+        rv = ag_framework_info_set_secret_file(fi, f_principal, f_secret_file);
+    else if (rv == 0 && f_principal != NULL)
         rv = ag_framework_info_set_principal(fi, f_principal, f_secret);
     if (rv == 0)
         rv = ag_framework_info_set_failover_timeout(fi, (double)f_failover_ms / 1000.0);
@@ -515,6 +520,8 @@ main(int argc, char **argv)
     ag_log_level(level_name);
     if (f_log_level != NULL && f_logging_level == NULL)
         log_warn("--log_level is deprecated: use --logging_level");
+    if (f_secret != NULL && f_secret_file == NULL)
+        log_warn("--secret is visible to every local user in /proc/PID/cmdline: use --secret_file");
     signal(SIGPIPE, SIG_IGN);
 
     pthread_mutexattr_init(&ma);

@@ -38,7 +38,10 @@ static const struct flag svc_flag_table[] = {
     {"work_dir", FLAG_STRING, &sf.work_dir, "/var/lib/agora/services",
      "Directory for the state (services.db, SQLite)."},
     {"principal", FLAG_STRING, &sf.principal, "", "Principal to authenticate with."},
-    {"secret", FLAG_STRING, &sf.secret, "", "Secret of the principal."},
+    {"secret_file", FLAG_STRING, &sf.secret_file, "",
+     "File whose first line is the principal's secret."},
+    {"secret", FLAG_STRING, &sf.secret, "",
+     "Secret of the principal (deprecated: visible in /proc/PID/cmdline; use --secret_file)."},
     {"failover_timeout", FLAG_DURATION, &sf.failover_timeout_ms, "1weeks",
      "How long the master keeps the framework's tasks while agora-services is away."},
     {"framework_name", FLAG_STRING, &sf.framework_name, "agora-services", "Framework name."},
@@ -219,6 +222,8 @@ main(int argc, char **argv)
         return 1;
     }
     daemon_logging("services", level);
+    if (sf.secret[0] && !sf.secret_file[0])
+        log_warn("--secret is visible to every local user in /proc/PID/cmdline: use --secret_file");
     ag_log_level(level == AG_LOG_DEBUG ? "DEBUG" : level == AG_LOG_INFO ? "INFO" : "WARNING");
 
     uv_loop_init(&loop);

@@ -82,7 +82,8 @@ struct svc_flags {
     char *hostname;
     char *work_dir;
     char *principal;
-    char *secret;
+    char *secret;      /* deprecated: argv is readable by every local user */
+    char *secret_file; /* first line: the secret */
     int64_t failover_timeout_ms;
     char *framework_name;
     char *role;

@@ -371,9 +371,15 @@ svcdrv_start(struct svcdrv *d)
     ag_framework_info_set_checkpoint(fi, true);
     ag_framework_info_set_hostname(fi, f->hostname);
     ag_framework_info_set_webui_url(fi, url);
-    if (f->principal && f->principal[0])
+    if (f->principal && f->principal[0] && f->secret_file && f->secret_file[0]) {
+        if ((rc = ag_framework_info_set_secret_file(fi, f->principal, f->secret_file)) != 0) {
+            log_error("--secret_file: %s", ag_last_error());
+            goto out;
+        }
+    } else if (f->principal && f->principal[0]) {
         ag_framework_info_set_principal(fi, f->principal,
                                         f->secret && f->secret[0] ? f->secret : NULL);
+    }
     if (s->framework_id[0])
         ag_framework_info_set_framework_id(fi, s->framework_id);
     rc = ag_driver_new(&d->driver, f->master, fi, &cb, d);

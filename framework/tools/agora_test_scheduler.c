@@ -4,7 +4,11 @@
  *
  *   agora-test-scheduler --master=HOST:PORT [--name=N] [--role=R]... [--framework_id=ID]
  *       [--failover_timeout=SECS] [--checkpoint] [--partition_aware] [--no-auto-ack]
- *       [--principal=P] [--secret=S] [--rate_limit=PER_SEC] [--logging_level=L]
+ *       [--principal=P] [--secret_file=FILE | --secret=S] [--rate_limit=PER_SEC]
+ *       [--logging_level=L]
+ *
+ * --secret_file names a file whose first line is the secret; --secret (visible
+ * in /proc/PID/cmdline to every local user) still works, with a warning.
  *
  * Reads one command per line on stdin and prints one JSON object per event on
  * stdout (one line each, flushed). Events:
@@ -465,7 +469,8 @@ usage(FILE *f)
                "[--framework_id=ID]\n"
                "       [--failover_timeout=SECS] [--checkpoint] [--partition_aware] "
                "[--no-auto-ack]\n"
-               "       [--principal=P] [--secret=S] [--rate_limit=PER_SEC] [--logging_level=L]\n"
+               "       [--principal=P] [--secret_file=FILE | --secret=S] [--rate_limit=PER_SEC]\n"
+               "       [--logging_level=L]\n"
                "Commands on stdin, one JSON event per line on stdout (see the source).\n");
 }
 
@@ -483,7 +488,7 @@ main(int argc, char **argv)
         .disconnected = on_disconnected,
         .reconciled = on_reconciled,
     };
-    const char *master = NULL, *principal = NULL, *secret = NULL, *v;
+    const char *master = NULL, *principal = NULL, *secret = NULL, *secret_file = NULL, *v;
     bool auto_ack = true;
     double rate = -1;
     struct ag_framework_info *fi = ag_framework_info_new();
@@ -519,6 +524,8 @@ main(int argc, char **argv)
             rv = ag_framework_info_set_failover_timeout(fi, strtod(v, NULL));
         else if ((v = opt_value(a, "principal")) != NULL)
             principal = v;
+        else if ((v = opt_value(a, "secret_file")) != NULL)
+            secret_file = v;
         else if ((v = opt_value(a, "secret")) != NULL)
             secret = v;
         else if ((v = opt_value(a, "rate_limit")) != NULL)
@@ -545,8 +552,16 @@ main(int argc, char **argv)
         fprintf(stderr, "agora-test-scheduler: --master=HOST:PORT is required\n");
         rv = -AG_EINVAL;
     }
-    if (rv == 0 && (principal != NULL || secret != NULL))
+    if (rv == 0 && secret_file != NULL) {
+        rv = ag_framework_info_set_secret_file(fi, principal ? principal : "", secret_file);
+        if (rv != 0)
+            fprintf(stderr, "agora-test-scheduler: --secret_file: %s\n", ag_last_error());
+    } else if (rv == 0 && (principal != NULL || secret != NULL)) {
+        if (secret != NULL)
+            fprintf(stderr, "agora-test-scheduler: warning: --secret is visible to every local "
+                            "user in /proc/PID/cmdline: use --secret_file\n");
         rv = ag_framework_info_set_principal(fi, principal ? principal : "", secret);
+    }
     if (rv != 0) {
         usage(stderr);
         return 2;

@@ -54,5 +54,59 @@ test_read_credential(void)
     unlink(path);
 }
 
-TEST_LIST(TEST_ENTRY(proof_verifies), TEST_ENTRY(known_vector), TEST_ENTRY(read_credential));
+static void
+write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    CHECK_EQ_INT(fclose(f), 0);
+}
+
+/* Mesos's text form of a credential: "principal secret" on the first line. */
+static void
+test_read_credential_text(void)
+{
+    char path[] = "/tmp/agora-cred-XXXXXX", err[256];
+    char *p, *s;
+    int fd = mkstemp(path);
+
+    CHECK(fd >= 0);
+    close(fd);
+    write_file(path, "agent1 pw with blanks \nignored\n");
+    CHECK_EQ_INT(auth_read_credential(path, &p, &s, err, sizeof(err)), 0);
+    CHECK_EQ_STR(p, "agent1");
+    CHECK_EQ_STR(s, "pw with blanks");
+    free(p);
+    free(s);
+    write_file(path, "agent1\n");
+    CHECK_EQ_INT(auth_read_credential(path, &p, &s, err, sizeof(err)), -AG_EINVAL);
+    unlink(path);
+    CHECK_EQ_INT(auth_read_credential(path, &p, &s, err, sizeof(err)), -AG_EINVAL);
+}
+
+/* --secret_file: the first line, trailing blanks cut; errors never show it. */
+static void
+test_read_secret(void)
+{
+    char path[] = "/tmp/agora-secret-XXXXXX", err[256];
+    char *s;
+    int fd = mkstemp(path);
+
+    CHECK(fd >= 0);
+    close(fd);
+    write_file(path, "s3cret \t\r\nsecond line\n");
+    CHECK_EQ_INT(auth_read_secret(path, &s, err, sizeof(err)), 0);
+    CHECK_EQ_STR(s, "s3cret");
+    free(s);
+    write_file(path, "\nhidden\n");
+    CHECK_EQ_INT(auth_read_secret(path, &s, err, sizeof(err)), -AG_EINVAL);
+    CHECK(s == NULL && strstr(err, "hidden") == NULL);
+    unlink(path);
+    CHECK_EQ_INT(auth_read_secret(path, &s, err, sizeof(err)), -AG_EINVAL);
+    CHECK(strstr(err, path) != NULL);
+}
+
+TEST_LIST(TEST_ENTRY(proof_verifies), TEST_ENTRY(known_vector), TEST_ENTRY(read_credential),
+          TEST_ENTRY(read_credential_text), TEST_ENTRY(read_secret));
 TEST_MAIN()

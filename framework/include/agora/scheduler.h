@@ -61,7 +61,7 @@ extern "C" {
 
 /* Version of this API. Additions keep the major version. */
 #define AG_SCHEDULER_VERSION_MAJOR 1
-#define AG_SCHEDULER_VERSION_MINOR 1
+#define AG_SCHEDULER_VERSION_MINOR 2
 
 /* Error codes (AG_OK, AG_EINVAL, ...; AG_ERRNO_MAP lists them) and ag_strerror. */
 #include <agora/error.h>
@@ -129,6 +129,11 @@ AG_API int ag_framework_info_add_capability(struct ag_framework_info *fi, const 
  * principal only, without authentication). */
 AG_API int ag_framework_info_set_principal(struct ag_framework_info *fi, const char *principal,
                                            const char *secret);
+/* As ag_framework_info_set_principal with the secret read from the first line
+ * of the file `path` (trailing blanks cut): a secret passed on a command line
+ * is visible to every local user in /proc/PID/cmdline. Since 1.2. */
+AG_API int ag_framework_info_set_secret_file(struct ag_framework_info *fi, const char *principal,
+                                             const char *path);
 /* How long, in seconds, the master keeps the framework's tasks after it
  * disconnects (>= 0). */
 AG_API int ag_framework_info_set_failover_timeout(struct ag_framework_info *fi, double seconds);
