@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "evq.h"
+#include "http_auth.h"
 #include "http_stream.h"
 #include "log.h"
 
@@ -71,6 +72,7 @@ struct http_req {
     bool q_parsed;
     struct hdr *resp_hdrs;
     struct hdr *req_hdrs; /* copies handed out by http_req_header */
+    const char *principal; /* authenticated principal (owned by srv->auth) or NULL */
     void (*on_abort)(void *arg, struct http_req *req);
     void *abort_arg;
 };
@@ -87,6 +89,8 @@ struct http_server {
     struct http_req *live;
     struct http_stream *streams;
     char *allow_origin; /* Access-Control-Allow-Origin on every reply, or NULL */
+    struct hauth *auth; /* NULL: no authentication */
+    char **open_paths;  /* NULL-terminated paths served without authentication, or NULL */
 };
 
 /* ---- small helpers ---- */
@@ -403,6 +407,41 @@ origin_ok(struct http_req *req)
     return strcasecmp(o + 3, host) == 0;
 }
 
+static void
+open_paths_free(char **v)
+{
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
+/*
+ * Authenticates a request before any route runs (also before 404 and 405, so
+ * an anonymous caller learns nothing of the routes). Returns true when it may
+ * proceed, with req->principal set when it carried good credentials; false
+ * after answering 401.
+ */
+static bool
+authenticate(struct http_server *srv, struct http_req *req)
+{
+    const char *hdr;
+
+    if (srv->auth == NULL)
+        return true;
+    for (size_t i = 0; srv->open_paths != NULL && srv->open_paths[i] != NULL; i++)
+        if (strcmp(srv->open_paths[i], req->path) == 0)
+            return true;
+    hdr = http_req_header(req, "Authorization");
+    if (hauth_check(srv->auth, hdr, hauth_method_readwrite(req->method), &req->principal) == 0)
+        return true;
+    log_info("http: refused %s %s: %s", req->method, req->path,
+             hdr == NULL ? "no credentials" : "wrong or malformed credentials");
+    http_req_add_header(req, "WWW-Authenticate", "Basic realm=\"agora\"");
+    http_reply_error(req, 401, "%s %s: authentication required (%s)", req->method, req->path,
+                     hdr == NULL ? "no credentials" : "wrong or malformed credentials");
+    return false;
+}
+
 /* Loop: a request from nng; picks the route and calls its handler. */
 static void
 http_dispatch(void *arg, int status)
@@ -424,6 +463,8 @@ http_dispatch(void *arg, int status)
         srv->live->lprev = req;
     srv->live = req;
 
+    if (!authenticate(srv, req))
+        return;
     for (r = srv->routes; r != NULL && best == NULL; r = r->next) {
         if (r->prefix || strcmp(r->path, req->path) != 0)
             continue;
@@ -527,6 +568,8 @@ evq_closed(struct evq *q)
         free(r);
     }
     free(srv->allow_origin);
+    hauth_free(srv->auth);
+    open_paths_free(srv->open_paths);
     free(srv);
 }
 
@@ -626,6 +669,42 @@ http_server_allow_origin(struct http_server *srv, const char *origin)
 }
 
 int
+http_server_authenticate(struct http_server *srv, const struct http_auth_flags *f,
+                         const char *const *open_paths, char *err, size_t errlen)
+{
+    struct hauth *auth;
+    char **paths = NULL;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = hauth_load(&auth, f, err, errlen)) != 0)
+        return rc;
+    while (open_paths != NULL && open_paths[n] != NULL)
+        n++;
+    if (auth != NULL && n > 0) {
+        if ((paths = calloc(n + 1, sizeof(*paths))) == NULL)
+            goto nomem;
+        for (size_t i = 0; i < n; i++)
+            if ((paths[i] = strdup(open_paths[i])) == NULL)
+                goto nomem;
+    }
+    hauth_free(srv->auth);
+    open_paths_free(srv->open_paths);
+    srv->auth = auth;
+    srv->open_paths = paths;
+    if (auth != NULL)
+        log_info("http: authentication on port %d: read-write requests %s, read-only requests %s",
+                 srv->port, f->readwrite ? "required" : "optional",
+                 f->readonly ? "required" : "optional");
+    return 0;
+nomem:
+    open_paths_free(paths);
+    hauth_free(auth);
+    snprintf(err, errlen, "out of memory");
+    return -AG_ENOMEM;
+}
+
+int
 http_route(struct http_server *srv, const char *method, const char *path, http_handler_fn fn,
            void *arg, int flags)
 {
@@ -708,6 +787,12 @@ const char *
 http_req_path(const struct http_req *req)
 {
     return req->path;
+}
+
+const char *
+http_req_principal(const struct http_req *req)
+{
+    return req->principal;
 }
 
 const char *

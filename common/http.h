@@ -20,6 +20,12 @@
  * host than its Host header (a page of another site making the browser send
  * it) gets 403 before any route runs; requests without Origin (tools) pass.
  *
+ * Authentication (http_server_authenticate, rules in http_auth.h): checked
+ * before routing, for every route including those added later, so an
+ * anonymous request that must authenticate gets 401 with
+ * "WWW-Authenticate: Basic realm="agora"" and no handler runs. Handlers read
+ * the caller with http_req_principal().
+ *
  * Sharing a port with the transport (validated by tests/unit/test_http.c):
  * open the HTTP server on HOST:PORT and the transport server on
  * "ws://HOST:PORT/agora/stream" with exactly the same HOST string ("0.0.0.0"
@@ -43,6 +49,7 @@
 #ifndef AGORA_HTTP_H
 #define AGORA_HTTP_H
 
+#include "http_auth.h"
 #include "http_client.h"
 
 #include <jansson.h>
@@ -82,6 +89,16 @@ int http_route(struct http_server *srv, const char *method, const char *path, ht
                void *arg, int flags);
 
 /*
+ * Turns on HTTP authentication as the flags `f` say (http_auth.h): loads the
+ * credentials file now and checks every later request before routing. The
+ * exact paths in `open_paths` (NULL-terminated, may be NULL; e.g. "/health")
+ * are served to anyone. Returns 0 (also when `f` configures nothing), or
+ * -AG_EINVAL / -AG_ENOMEM with the reason in `err` and the server unchanged.
+ */
+int http_server_authenticate(struct http_server *srv, const struct http_auth_flags *f,
+                             const char *const *open_paths, char *err, size_t errlen);
+
+/*
  * Makes every reply carry "Access-Control-Allow-Origin: <origin>" (e.g. "*"),
  * so pages served elsewhere (the master's web UI) may read these endpoints.
  * NULL turns it off. Returns 0 or -AG_ENOMEM.
@@ -102,6 +119,9 @@ const char *http_req_method(const struct http_req *req);
 
 /* The percent-decoded path without the query string. */
 const char *http_req_path(const struct http_req *req);
+
+/* The principal whose credentials the request carried, or NULL (anonymous). */
+const char *http_req_principal(const struct http_req *req);
 
 /* For prefix routes: the path after the route prefix ("" if none); else "". */
 const char *http_req_subpath(const struct http_req *req);

@@ -4,10 +4,46 @@
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define HTTP_CLIENT_TIMEOUT_MS 10000
+#define HTTP_CLIENT_AUTH_MAX 512 /* principal:secret */
+
+/* "Basic base64(principal:secret)", or NULL. */
+static char *client_authorization;
+
+int
+http_client_auth(const char *principal, const char *secret)
+{
+    char pair[HTTP_CLIENT_AUTH_MAX];
+    char *v = NULL;
+    int n;
+
+    if (principal != NULL) {
+        if (secret == NULL || strchr(principal, ':') != NULL ||
+            (n = snprintf(pair, sizeof(pair), "%s:%s", principal, secret)) < 0 ||
+            (size_t)n >= sizeof(pair))
+            return -AG_EINVAL;
+        /* "Basic " + 4 bytes per 3 + NUL (EVP_EncodeBlock writes the NUL). */
+        if ((v = malloc(6 + ((size_t)n + 2) / 3 * 4 + 1)) == NULL) {
+            OPENSSL_cleanse(pair, sizeof(pair));
+            return -AG_ENOMEM;
+        }
+        memcpy(v, "Basic ", 6);
+        EVP_EncodeBlock((unsigned char *)v + 6, (const unsigned char *)pair, n);
+        OPENSSL_cleanse(pair, sizeof(pair));
+    }
+    if (client_authorization != NULL) {
+        OPENSSL_cleanse(client_authorization, strlen(client_authorization));
+        free(client_authorization);
+    }
+    client_authorization = v;
+    return 0;
+}
 
 int
 http_request(const char *method, const char *url, const char *content_type, const void *body,
@@ -27,7 +63,9 @@ http_request(const char *method, const char *url, const char *content_type, cons
     if ((rv = nng_url_parse(&u, url)) != 0 || (rv = nng_http_client_alloc(&cli, u)) != 0 ||
         (rv = nng_http_req_alloc(&req, u)) != 0 || (rv = nng_http_res_alloc(&res)) != 0 ||
         (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 ||
-        (rv = nng_http_req_set_method(req, method)) != 0)
+        (rv = nng_http_req_set_method(req, method)) != 0 ||
+        (client_authorization != NULL &&
+         (rv = nng_http_req_set_header(req, "Authorization", client_authorization)) != 0))
         goto out;
     if (body != NULL && body_len > 0) {
         if ((rv = nng_http_req_copy_data(req, body, body_len)) != 0 ||

@@ -5,6 +5,9 @@
  * Threads: no loop; any thread, each call on its own nng client. Ownership:
  * what a call returns in *resp is the caller's to free; nothing else outlives
  * the call.
+ *
+ * Credentials: after http_client_auth(), every request of the process carries
+ * "Authorization: Basic base64(principal:secret)" (see http_auth.h).
  */
 #ifndef AGORA_HTTP_CLIENT_H
 #define AGORA_HTTP_CLIENT_H
@@ -20,6 +23,14 @@
  */
 int http_request(const char *method, const char *url, const char *content_type, const void *body,
                  size_t body_len, int timeout_ms, int *status, char **resp, size_t *resp_len);
+
+/*
+ * Sends HTTP Basic credentials with every later request of this process
+ * (NULL principal: none). Call before starting threads. Returns 0, -AG_EINVAL
+ * (principal with ':' or either too long) or -AG_ENOMEM, keeping the previous
+ * credentials on failure.
+ */
+int http_client_auth(const char *principal, const char *secret);
 
 /* http_request("GET", url, ...) with the default timeout. */
 int http_get(const char *url, int *status, char **resp, size_t *resp_len);

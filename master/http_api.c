@@ -849,8 +849,10 @@ mhttp_open(struct mhttp **out, struct master *m)
         {"GET", "/books", h_books},
         {"GET", "/accounting/report", h_accounting_report},
     };
+    static const char *const open_paths[] = {"/health", NULL}; /* for load balancers */
     const struct master_flags *f = master_flags(m);
     struct mhttp *h;
+    char err[512];
     int rc;
 
     *out = NULL;
@@ -864,6 +866,11 @@ mhttp_open(struct mhttp **out, struct master *m)
         return rc;
     }
     *out = h;
+    if ((rc = http_server_authenticate(h->http, &f->http_auth, open_paths, err, sizeof(err))) !=
+        0) {
+        log_error("%s", err);
+        return rc;
+    }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         rc = http_route(h->http, routes[i].method, routes[i].path, routes[i].fn, m, 0);
         if (rc != 0)

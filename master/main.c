@@ -5,6 +5,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "flags.h"
+#include "http_auth.h"
 #include "ids.h"
 #include "log.h"
 
@@ -35,6 +36,7 @@ static const struct flag flag_table[] = {
     {"credentials", FLAG_STRING, &mf.credentials, NULL,
      "JSON file {\"credentials\": [{\"principal\": ..., \"secret\": ...}]}; when given, agents "
      "and frameworks must authenticate."},
+    HTTP_AUTH_FLAGS(&mf.http_auth),
     {"role_sorter", FLAG_STRING, &mf.roles_sorter, "drf", "Sorter across roles: drf or random."},
     {"framework_sorter", FLAG_STRING, &mf.framework_sorter, "drf",
      "Sorter across frameworks in a role: drf or random."},

@@ -46,6 +46,7 @@
 #include <uv.h>
 
 #include "hmap.h"
+#include "http_auth.h"
 #include "ids.h"
 #include "msg.h"
 #include "resources.h"
@@ -82,6 +83,7 @@ struct master_flags {
     char *accounting_db;
     int64_t accounting_raw_retention_ms;
     bool authenticate; /* derived: credentials given */
+    struct http_auth_flags http_auth; /* --http_credentials, --authenticate_http_* */
 };
 
 struct task;

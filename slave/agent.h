@@ -39,6 +39,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+struct http_auth_flags;
+
 struct agent;
 struct flag;
 struct resources;
@@ -73,6 +75,7 @@ struct agent_config {
     int64_t gc_delay_ms;             /* --gc_delay (0: 1 week) */
     bool http;                       /* serve HTTP (tests may turn it off) */
     const struct flag *flags;        /* for /flags; may be NULL */
+    const struct http_auth_flags *http_auth; /* --http_credentials, ...; NULL: none */
 };
 
 /*

@@ -537,6 +537,7 @@ ahttp_start(struct agent *a, char *err, size_t errlen)
         {"/files/browse", get_files_browse},
         {"/files/browse.json", get_files_browse},
     };
+    static const char *const open_paths[] = {"/health", NULL}; /* for load balancers */
     const char *ip = a->cfg.ip && *a->cfg.ip ? a->cfg.ip : "0.0.0.0";
     int rv;
 
@@ -548,6 +549,12 @@ ahttp_start(struct agent *a, char *err, size_t errlen)
     if (rv != 0) {
         snprintf(err, errlen, "cannot serve HTTP on %s:%d: %s", ip, a->cfg.port,
                  rv == -AG_EIO ? "address in use or not available" : ag_strerror(rv));
+        return rv;
+    }
+    if (a->cfg.http_auth != NULL &&
+        (rv = http_server_authenticate(a->http, a->cfg.http_auth, open_paths, err, errlen)) != 0) {
+        http_server_close(a->http);
+        a->http = NULL;
         return rv;
     }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {

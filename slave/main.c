@@ -4,6 +4,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "flags.h"
+#include "http_auth.h"
 #include "log.h"
 
 #include <signal.h>
@@ -18,6 +19,7 @@ static int64_t f_port, f_grace_ms, f_su_retry_ms, f_su_retry_max_ms, f_backoff_m
 static char *f_isolation, *f_cgroups_root;
 static int64_t f_pids_max, f_usage_ms, f_gc_delay_ms;
 static bool f_cfs, f_switch_user;
+static struct http_auth_flags f_http_auth;
 
 static const struct flag agent_flag_table[] = {
     {"master", FLAG_STRING, &f_master, FLAG_REQUIRED,
@@ -73,6 +75,7 @@ static const struct flag agent_flag_table[] = {
      "How often the agent reports its tasks' resource usage to the master (0 = never)."},
     {"gc_delay", FLAG_DURATION, &f_gc_delay_ms, "1weeks",
      "How long the sandbox of a finished task is kept."},
+    HTTP_AUTH_FLAGS(&f_http_auth),
     {"logging_level", FLAG_STRING, &f_logging_level, "INFO", "DEBUG, INFO, WARNING or ERROR."},
     {NULL},
 };
@@ -141,6 +144,7 @@ main(int argc, char **argv)
     cfg.gc_delay_ms = f_gc_delay_ms;
     cfg.http = true;
     cfg.flags = agent_flag_table;
+    cfg.http_auth = &f_http_auth;
 
     uv_loop_init(&loop);
     if ((rc = agent_open(&the_agent, &loop, &cfg, err, sizeof(err))) != 0) {

@@ -80,23 +80,75 @@ cli_print_help(const struct flag *table, const struct cli_help *help, FILE *f)
     free(buf);
 }
 
+/* The flags cli_parse adds to every command's table. */
+static const struct flag auth_flags[] = {
+    {"principal", FLAG_STRING, &cli_opt.principal, NULL,
+     "Principal to authenticate as to the master, agents and agora-services (HTTP Basic; "
+     "environment: AGORA_PRINCIPAL)."},
+    {"secret_file", FLAG_STRING, &cli_opt.secret_file, NULL,
+     "File holding the principal's secret (one line; environment: AGORA_SECRET_FILE)."},
+};
+
+/* Reads the secret of --secret_file and hands the credentials to the HTTP client. */
+static int
+auth_setup(const char *cmd)
+{
+    char secret[512];
+    size_t n;
+    FILE *f;
+    int rc;
+
+    if (cli_opt.principal == NULL || cli_opt.principal[0] == '\0') {
+        if (cli_opt.secret_file != NULL && cli_opt.secret_file[0] != '\0')
+            return cli_usage_error(cmd, "--secret_file needs --principal (or $AGORA_PRINCIPAL)");
+        return CLI_OK;
+    }
+    if (cli_opt.secret_file == NULL || cli_opt.secret_file[0] == '\0')
+        return cli_usage_error(cmd, "--principal needs --secret_file=FILE (or $AGORA_SECRET_FILE)");
+    if ((f = fopen(cli_opt.secret_file, "r")) == NULL)
+        return cli_usage_error(cmd, "cannot read --secret_file=%s: %s", cli_opt.secret_file,
+                               strerror(errno));
+    n = fread(secret, 1, sizeof(secret) - 1, f);
+    fclose(f);
+    secret[n] = '\0';
+    secret[strcspn(secret, "\r\n")] = '\0'; /* the first line */
+    rc = http_client_auth(cli_opt.principal, secret);
+    memset(secret, 0, sizeof(secret));
+    if (rc != 0)
+        return cli_usage_error(cmd, "bad credentials for --principal=%s: %s", cli_opt.principal,
+                               rc == -AG_EINVAL ? "a principal holds no ':', and principal and "
+                                                  "secret are under 500 characters"
+                                                : ag_strerror(rc));
+    return CLI_OK;
+}
+
 int
 cli_parse(const struct flag *table, const struct cli_help *help, int *argc, char **argv)
 {
+    static struct flag *all;
+    const size_t nauth = sizeof(auth_flags) / sizeof(auth_flags[0]);
+    const char *cmd = argv[0];
     char err[512];
-    int rc = flags_parse(table, argc, argv, err, sizeof(err));
+    size_t n = 0;
+    int rc;
 
+    if (strncmp(cmd, "agora ", 6) == 0)
+        cmd += 6;
+    while (table[n].name != NULL)
+        n++;
+    free(all);
+    if ((all = calloc(n + nauth + 1, sizeof(*all))) == NULL)
+        return cli_error("out of memory");
+    memcpy(all, table, n * sizeof(*all));
+    memcpy(all + n, auth_flags, sizeof(auth_flags));
+    rc = flags_parse(all, argc, argv, err, sizeof(err));
     if (rc == FLAGS_HELP) {
-        cli_print_help(table, help, stdout);
+        cli_print_help(all, help, stdout);
         return -1;
     }
-    if (rc != 0) {
-        const char *cmd = argv[0];
-        if (strncmp(cmd, "agora ", 6) == 0)
-            cmd += 6;
+    if (rc != 0)
         return cli_usage_error(cmd, "%s", err);
-    }
-    return CLI_OK;
+    return auth_setup(cmd);
 }
 
 static int
@@ -157,6 +209,21 @@ cli_request(const char *method, const char *base, const char *path, json_t *body
                          rv == -AG_ECLOSED ? "connection refused" : ag_strerror(rv));
     if (rv != 0)
         return cli_error("%s %s: %s", method, url, ag_strerror(rv));
+    if (*status == 401) {
+        static bool told;
+
+        free(resp);
+        if (!told)
+            cli_error("%s %s: 401 Unauthorized: %s", method, url,
+                      cli_opt.principal != NULL && cli_opt.principal[0] != '\0'
+                          ? "the server refused the credentials of --principal (check it and "
+                            "--secret_file, or $AGORA_PRINCIPAL and $AGORA_SECRET_FILE)"
+                          : "the server requires authentication: give --principal=NAME and "
+                            "--secret_file=FILE (or set $AGORA_PRINCIPAL and "
+                            "$AGORA_SECRET_FILE)");
+        told = true;
+        return CLI_FAIL;
+    }
     if (resp_len > 0)
         *out = json_loadb(resp, resp_len, 0, NULL);
     free(resp);

@@ -1,6 +1,7 @@
 /*
  * What every `agora` command shares (the CLI's conventions): the common flags
- * (--master, $AGORA_MASTER, default 127.0.0.1:5050; --services; --json),
+ * (--master, $AGORA_MASTER, default 127.0.0.1:5050; --services; --json;
+ * --principal and --secret_file, which cli_parse adds to every command),
  * flag parsing with help, the HTTP client (base URLs, requests, JSON answers,
  * error messages), URL encoding, aligned tables and number formatting.
  *
@@ -29,6 +30,8 @@ struct cli_opts {
     char *master;   /* HOST:PORT of the master */
     char *services; /* HOST:PORT of agora-services */
     bool json;      /* machine-readable output */
+    char *principal;   /* HTTP Basic credentials sent with every request, or NULL */
+    char *secret_file; /* file holding the principal's secret */
 };
 extern struct cli_opts cli_opt;
 
@@ -57,10 +60,13 @@ struct cli_help {
 };
 
 /*
- * Parses argv (argv[0] names the command) against `table`, leaving the
- * positional arguments in argv[1 .. *argc - 1]. Returns CLI_OK; CLI_USAGE after
- * printing the problem; or -1 when --help was given and the help was printed
- * (the command then returns CLI_OK).
+ * Parses argv (argv[0] names the command) against `table` and the
+ * credentials flags (--principal, --secret_file; $AGORA_PRINCIPAL,
+ * $AGORA_SECRET_FILE), leaving the positional arguments in argv[1 .. *argc -
+ * 1]. With a principal, reads its secret and makes every later request send
+ * it (HTTP Basic). Returns CLI_OK; CLI_USAGE after printing the problem; or -1
+ * when --help was given and the help was printed (the command then returns
+ * CLI_OK).
  */
 int cli_parse(const struct flag *table, const struct cli_help *help, int *argc, char **argv);
 
@@ -83,7 +89,9 @@ int cli_services_url(char *buf, size_t len);
  * the answer. `what` names the server in messages ("the master"). Returns 0
  * with *status and *out (a new reference, or NULL when the body is empty or
  * not JSON); otherwise prints why the server could not be reached (unless
- * `what` is NULL: polling loops retry quietly) and returns CLI_FAIL.
+ * `what` is NULL: polling loops retry quietly) and returns CLI_FAIL. A 401
+ * answer prints which flags or variables give credentials (once per process)
+ * and returns CLI_FAIL.
  * `timeout_ms` <= 0 means 10 s.
  */
 int cli_request(const char *method, const char *base, const char *path, json_t *body,

@@ -853,8 +853,16 @@ api_register(struct svc *s)
         {"GET", "/v2/groups", get_groups, 0},
         {"GET", "/v2/groups/", any_group, HTTP_ROUTE_PREFIX},
     };
+    /* Marathon's /ping is what load balancers and health checks poll. */
+    static const char *const open_paths[] = {"/ping", NULL};
+    char err[512];
     int rc;
 
+    if ((rc = http_server_authenticate(s->http, &s->f->http_auth, open_paths, err, sizeof(err))) !=
+        0) {
+        log_error("%s", err);
+        return rc;
+    }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         rc =
             http_route(s->http, routes[i].method, routes[i].path, routes[i].fn, s, routes[i].flags);

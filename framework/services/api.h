@@ -28,7 +28,8 @@
 
 struct svc;
 
-/* Registers every route (and the web UI) on s->http, with `s` as the
+/* Turns on HTTP authentication as s->f->http_auth says (/ping stays open)
+ * and registers every route (and the web UI) on s->http, with `s` as the
  * handlers' argument. Returns 0 or a negative AG_E* code (logged). */
 int api_register(struct svc *s);
 

@@ -42,6 +42,7 @@ static const struct flag svc_flag_table[] = {
      "File whose first line is the principal's secret."},
     {"secret", FLAG_STRING, &sf.secret, "",
      "Secret of the principal (deprecated: visible in /proc/PID/cmdline; use --secret_file)."},
+    HTTP_AUTH_FLAGS(&sf.http_auth),
     {"failover_timeout", FLAG_DURATION, &sf.failover_timeout_ms, "1weeks",
      "How long the master keeps the framework's tasks while agora-services is away."},
     {"framework_name", FLAG_STRING, &sf.framework_name, "agora-services", "Framework name."},

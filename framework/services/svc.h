@@ -59,6 +59,7 @@
 #include "clock.h"
 #include "deploy.h"
 #include "hmap.h"
+#include "http_auth.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -98,6 +99,7 @@ struct svc_flags {
     int64_t reconciliation_timeout_ms;
     int64_t max_tasks_per_offer;
     char *logging_level;
+    struct http_auth_flags http_auth; /* --http_credentials, --authenticate_http_* */
 };
 
 enum svc_dep_kind { DEP_START, DEP_SCALE, DEP_UPGRADE, DEP_RESTART, DEP_STOP, DEP_ROLLBACK };
