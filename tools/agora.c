@@ -46,6 +46,10 @@ cmd_version(int argc, char **argv)
         printf("agora %s\n", AGORA_VERSION);
         if (v != NULL)
             printf("master %s (%s)\n", v, base);
+        else if (status == 401)
+            printf("master at %s requires authentication (--principal and --secret_file, or "
+                   "$AGORA_PRINCIPAL and $AGORA_SECRET_FILE)\n",
+                   base);
         else
             printf("master unreachable (%s)\n", base);
     }
