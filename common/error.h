@@ -10,8 +10,9 @@
 
 /* The codes themselves (AG_OK, AG_EINVAL, ..., AG_ERR_MAX), their texts and
  * ag_strerror() are declared by the public header of libagora-scheduler, so
- * that the library's API and Agora's modules share one list (AG_ERRNO_MAP). */
-#include "../framework/include/agora/error.h"
+ * that the library's API and Agora's modules share one list (AG_ERRNO_MAP).
+ * agora-common puts framework/include on its users' include path for it. */
+#include <agora/error.h>
 
 /* Translate an nng error number (positive, NNG_E*) into a negative AG_E* code. */
 int ag_from_nng(int nng_err);

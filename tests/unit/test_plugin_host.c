@@ -4,9 +4,9 @@
  * to plugins (ctx.c: key-value store, configuration getters, timers). The
  * host is an executable, not a library, so its sources are compiled in here.
  */
-#include "../../framework/plugin_host/ctx.c"
-#include "../../framework/plugin_host/loader.c"
-#include "../../framework/plugin_host/store.c"
+#include "ctx.c"
+#include "loader.c"
+#include "store.c"
 
 #include "test.h"
 
