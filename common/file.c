@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int
@@ -135,4 +136,28 @@ file_write_atomic(const char *path, const void *data, size_t len, unsigned mode,
         return ag_from_errno(err);
     }
     return sync ? file_sync_dir(dir) : 0;
+}
+
+int
+file_mkdirs(const char *path, unsigned mode)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(path);
+
+    if (n == 0)
+        return -AG_EINVAL;
+    if (n >= sizeof(buf))
+        return -AG_ERANGE;
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+            return ag_from_errno(errno);
+        *p = '/';
+    }
+    if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+        return ag_from_errno(errno);
+    return 0;
 }

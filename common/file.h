@@ -50,4 +50,11 @@ int file_sync_parent(const char *path);
  * above it are still synced). */
 int file_sync_ancestors(const char *path);
 
+/* mkdir -p: creates `path` and the directories above it that are missing
+ * (mode `mode` before the umask); existing ones are fine. Returns 0,
+ * -AG_EINVAL for an empty path, -AG_ERANGE for a too long one, or the errno
+ * translation of the mkdir that failed (errno is left set; the directories
+ * created before it stay). Nothing is synced: see file_sync_ancestors. */
+int file_mkdirs(const char *path, unsigned mode);
+
 #endif

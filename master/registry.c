@@ -7,6 +7,7 @@
 
 #include "db.h"
 #include "error.h"
+#include "file.h"
 #include "log.h"
 
 #include <errno.h>
@@ -35,28 +36,6 @@ static const struct db_migration registry_migrations[] = {
      "ALTER TABLE frameworks ADD COLUMN principal TEXT NOT NULL DEFAULT '';"},
 };
 
-static int
-mkdir_p(const char *path)
-{
-    char buf[4096];
-    size_t len = strlen(path);
-
-    if (len >= sizeof(buf))
-        return -AG_ERANGE;
-    memcpy(buf, path, len + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return ag_from_errno(errno);
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return ag_from_errno(errno);
-    return 0;
-}
-
 static const struct registry_ops sqlite_ops;
 
 int
@@ -67,7 +46,7 @@ registry_sqlite_open(struct registry **out, const char *work_dir)
     int rc;
 
     *out = NULL;
-    if ((rc = mkdir_p(work_dir)) != 0) {
+    if ((rc = file_mkdirs(work_dir, 0755)) != 0) {
         log_error("cannot create --work_dir=%s: %s", work_dir, ag_strerror(rc));
         return rc;
     }

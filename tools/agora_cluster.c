@@ -35,6 +35,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "http.h"
 
 #define HOST "127.0.0.1"
@@ -104,23 +105,6 @@ default_dir(char *buf, size_t len)
         return cli_usage_error("cluster", "HOME is not set: give --dir");
     snprintf(buf, len, "%s/.agora/cluster", home);
     return 0;
-}
-
-static int
-mkdirs(const char *path)
-{
-    char tmp[PATH_MAX];
-
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 static void
@@ -448,7 +432,7 @@ start_component(const struct layout *l, const struct component *c, int idx)
     int n = 0;
 
     snprintf(exe, sizeof(exe), "%s/%s", l->bin, c->prog);
-    if (mkdirs(c->work_dir) != 0) {
+    if (file_mkdirs(c->work_dir, 0755) != 0) {
         cli_error("cannot create %s: %s", c->work_dir, strerror(errno));
         return -1;
     }
@@ -557,7 +541,7 @@ cluster_up(struct layout *l)
 
     if (!file_executable(l->bin, "agora-master") || !file_executable(l->bin, "agora-agent"))
         return cli_error("agora-master and agora-agent are not in %s (build them first)", l->bin);
-    if (mkdirs(l->dir) != 0)
+    if (file_mkdirs(l->dir, 0755) != 0)
         return cli_error("cannot create %s: %s", l->dir, strerror(errno));
     canonical_dir(l);
     old = *l;

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE /* asprintf */
 #include "error.h"
+#include "file.h"
 #include "flags.h"
 #include "host.h"
 #include "log.h"
@@ -349,28 +350,6 @@ host_teardown(struct ag_plugin_ctx *h)
 
 /* ---- start-up ---- */
 
-static int
-mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    size_t n = strlen(path);
-
-    if (n == 0 || n >= sizeof(buf))
-        return -AG_EINVAL;
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return ag_from_errno(errno);
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return ag_from_errno(errno);
-    return 0;
-}
-
 /* Takes the work_dir's lock for the life of the process; -1 when another host holds it. */
 static int
 lock_work_dir(const char *dir, char *err, size_t errlen)
@@ -568,7 +547,7 @@ main(int argc, char **argv)
              h->p->version ? h->p->version : "", h->lp.path);
 
     /* The work_dir: locked, with the store. */
-    if ((rv = mkdir_p(h->work_dir)) != 0) {
+    if ((rv = file_mkdirs(h->work_dir, 0755)) != 0) {
         fprintf(stderr, "agora-scheduler: cannot create --work_dir=%s: %s\n", h->work_dir,
                 strerror(errno));
         goto out;

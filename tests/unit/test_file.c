@@ -304,7 +304,30 @@ test_db_new_file(void)
     teardown();
 }
 
+/* file_mkdirs: the whole chain, existing directories, a file in the way, bad paths. */
+static void
+test_mkdirs(void)
+{
+    char p[128], file[128], big[PATH_MAX + 8];
+    struct stat st;
+
+    setup();
+    snprintf(p, sizeof(p), "%s/a/b/c", dir);
+    CHECK_EQ_INT(file_mkdirs(p, 0700), 0);
+    CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK_EQ_INT(file_mkdirs(p, 0700), 0);
+    snprintf(file, sizeof(file), "%s/f", dir);
+    CHECK_EQ_INT(file_write_atomic(file, "x", 1, 0600, FILE_NOSYNC), 0);
+    snprintf(p, sizeof(p), "%s/f/g", dir);
+    CHECK_EQ_INT(file_mkdirs(p, 0700), ag_from_errno(ENOTDIR));
+    CHECK_EQ_INT(file_mkdirs("", 0700), -AG_EINVAL);
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    CHECK_EQ_INT(file_mkdirs(big, 0700), -AG_ERANGE);
+    teardown();
+}
+
 TEST_LIST(TEST_ENTRY(order), TEST_ENTRY(replace), TEST_ENTRY(nosync), TEST_ENTRY(fsync_fails),
           TEST_ENTRY(errors), TEST_ENTRY(sync_dir), TEST_ENTRY(ancestors),
-          TEST_ENTRY(db_new_file));
+          TEST_ENTRY(db_new_file), TEST_ENTRY(mkdirs));
 TEST_MAIN()
