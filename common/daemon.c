@@ -35,3 +35,64 @@ daemon_logging(const char *component, enum ag_log_level level)
     log_set_level(level);
     signal(SIGPIPE, SIG_IGN);
 }
+
+/* daemon_run's loop: the daemon and the signal watchers. */
+struct daemon_loop {
+    const struct daemon_ops *ops;
+    void *d;
+    uv_signal_t sigint, sigterm;
+    bool watching;
+};
+
+static void
+signals_close(struct daemon_loop *l)
+{
+    if (!l->watching)
+        return;
+    l->watching = false;
+    uv_close((uv_handle_t *)&l->sigint, NULL);
+    uv_close((uv_handle_t *)&l->sigterm, NULL);
+}
+
+static void
+on_stop_signal(uv_signal_t *h, int signum)
+{
+    struct daemon_loop *l = h->data;
+
+    l->ops->on_signal(l->d, signum);
+    signals_close(l);
+}
+
+int
+daemon_run(const struct daemon_ops *ops, void *d, const struct flag *table)
+{
+    struct daemon_loop l = {.ops = ops, .d = d};
+    uv_loop_t loop;
+    int rc;
+
+    uv_loop_init(&loop);
+    if (ops->start(d, &loop) != 0) {
+        if (ops->stop != NULL)
+            ops->stop(d);
+        uv_run(&loop, UV_RUN_DEFAULT); /* let closed handles finish */
+        ops->finish(d, false);
+        uv_loop_close(&loop);
+        flags_free(table);
+        return 1;
+    }
+    uv_signal_init(&loop, &l.sigint);
+    uv_signal_init(&loop, &l.sigterm);
+    l.sigint.data = l.sigterm.data = &l;
+    uv_signal_start(&l.sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&l.sigterm, on_stop_signal, SIGTERM);
+    uv_unref((uv_handle_t *)&l.sigint);
+    uv_unref((uv_handle_t *)&l.sigterm);
+    l.watching = true;
+    uv_run(&loop, UV_RUN_DEFAULT);
+    signals_close(&l);
+    uv_run(&loop, UV_RUN_DEFAULT); /* the watchers' close */
+    rc = ops->finish(d, true);
+    uv_loop_close(&loop);
+    flags_free(table);
+    return rc;
+}

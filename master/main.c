@@ -1,4 +1,4 @@
-/* agora-master: flags, logging and the loop. */
+/* agora-master: flags, logging and the loop (daemon_run). */
 #include "http_api.h"
 #include "master.h"
 
@@ -9,7 +9,6 @@
 #include "ids.h"
 #include "log.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,12 +55,69 @@ static const struct flag flag_table[] = {
     {NULL},
 };
 
+/* The master and its HTTP API on daemon_run's loop. */
+struct master_daemon {
+    struct master *m;
+    struct mhttp *http;
+};
+
+/* The HTTP server opens before the message stream: they share --port. */
+static int
+master_daemon_start(void *arg, uv_loop_t *loop)
+{
+    struct master_daemon *md = arg;
+    int rc;
+
+    rc = master_start(md->m, loop, &mf);
+    if (rc == 0)
+        rc = mhttp_open(&md->http, md->m);
+    if (rc == 0)
+        rc = master_listen(md->m);
+    if (rc != 0)
+        fprintf(stderr, "agora-master: cannot start: %s (see the log above)\n", ag_strerror(rc));
+    return rc;
+}
+
+static void
+master_daemon_stop(void *arg)
+{
+    struct master_daemon *md = arg;
+
+    master_stop(md->m);
+    mhttp_close(md->http);
+}
+
+static void
+master_daemon_signal(void *arg, int signum)
+{
+    struct master_daemon *md = arg;
+
+    log_info("received signal %d, shutting down", signum);
+    master_stop(md->m);
+}
+
+static int
+master_daemon_finish(void *arg, bool started)
+{
+    struct master_daemon *md = arg;
+
+    mhttp_free(md->http);
+    master_free(md->m);
+    (void)started;
+    return 0;
+}
+
+static const struct daemon_ops master_daemon_ops = {
+    .start = master_daemon_start,
+    .stop = master_daemon_stop,
+    .on_signal = master_daemon_signal,
+    .finish = master_daemon_finish,
+};
+
 int
 main(int argc, char **argv)
 {
-    struct master *m;
-    struct mhttp *http = NULL;
-    uv_loop_t loop;
+    struct master_daemon md = {0};
     char uuid[IDS_UUID_LEN + 1];
     enum ag_log_level level;
     int rc;
@@ -86,32 +142,9 @@ main(int argc, char **argv)
         fprintf(stderr, "agora-master: cannot generate an id\n");
         return 1;
     }
-    if ((m = master_new(uuid, flag_table)) == NULL) {
+    if ((md.m = master_new(uuid, flag_table)) == NULL) {
         fprintf(stderr, "agora-master: out of memory\n");
         return 1;
     }
-    uv_loop_init(&loop);
-    /* The HTTP server opens before the message stream: they share --port. */
-    rc = master_start(m, &loop, &mf);
-    if (rc == 0)
-        rc = mhttp_open(&http, m);
-    if (rc == 0)
-        rc = master_listen(m);
-    if (rc != 0) {
-        fprintf(stderr, "agora-master: cannot start: %s (see the log above)\n", ag_strerror(rc));
-        master_stop(m);
-        mhttp_close(http);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        mhttp_free(http);
-        master_free(m);
-        uv_loop_close(&loop);
-        flags_free(flag_table);
-        return 1;
-    }
-    uv_run(&loop, UV_RUN_DEFAULT);
-    mhttp_free(http);
-    master_free(m);
-    uv_loop_close(&loop);
-    flags_free(flag_table);
-    return 0;
+    return daemon_run(&master_daemon_ops, &md, flag_table);
 }

@@ -340,16 +340,6 @@ on_tick(uv_timer_t *h)
 
 /* ---- start and stop ---- */
 
-static void
-on_signal(uv_signal_t *h, int signum)
-{
-    struct master *m = h->data;
-    log_info("received signal %d, shutting down", signum);
-    master_stop(m);
-}
-
-/* ---- start and stop ---- */
-
 /* A registry row of an agent: RECOVERED, it has --agent_reregister_timeout to
  * come back. */
 static int
@@ -495,11 +485,6 @@ master_start_timers(struct master *m)
     uv_timer_init(m->loop, &m->tick);
     m->tick.data = m;
     uv_timer_start(&m->tick, on_tick, 100, 100);
-    uv_signal_init(m->loop, &m->sigint);
-    uv_signal_init(m->loop, &m->sigterm);
-    m->sigint.data = m->sigterm.data = m;
-    uv_signal_start(&m->sigint, on_signal, SIGINT);
-    uv_signal_start(&m->sigterm, on_signal, SIGTERM);
     m->handles_open = true;
 }
 
@@ -569,8 +554,6 @@ master_stop(struct master *m)
     if (m->handles_open) {
         uv_close((uv_handle_t *)&m->tick, NULL);
         uv_close((uv_handle_t *)&m->alloc_idle, NULL);
-        uv_close((uv_handle_t *)&m->sigint, NULL);
-        uv_close((uv_handle_t *)&m->sigterm, NULL);
         m->handles_open = false;
     }
     tp_server_close(m->tp);

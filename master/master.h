@@ -172,11 +172,11 @@ struct master *master_new(const char *id, const struct flag *flag_table);
 int master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags);
 
 /* Listens for agents and frameworks on flags->ip:port (after the HTTP server
- * on the same port, if any, is open) and starts the timers and signal
- * handlers. 0 or a negative AG_E* code (logged). */
+ * on the same port, if any, is open) and starts the timers (main watches the
+ * signals). 0 or a negative AG_E* code (logged). */
 int master_listen(struct master *m);
 
-/* Calls `fn(arg)` once when the master stops (a signal or master_stop): a
+/* Calls `fn(arg)` once when the master stops (master_stop, also on a signal): a
  * front end closes its own server there. */
 void master_on_stop(struct master *m, void (*fn)(void *arg), void *arg);
 

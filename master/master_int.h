@@ -62,7 +62,6 @@ struct master {
     bool alloc_full;
     struct hmap dirty_agents; /* agent ids to allocate at the end of this turn */
     double last_full_alloc;
-    uv_signal_t sigint, sigterm;
     bool stopping;
     bool handles_open;
     /* counters in m->metrics (mmetrics_register): metrics_inc(m->ctr.x) */

@@ -1,4 +1,4 @@
-/* agora-agent: flags, logging, signals and the loop. */
+/* agora-agent: flags, logging, signals and the loop (daemon_run). */
 #include "agent.h"
 
 #include "daemon.h"
@@ -7,7 +7,6 @@
 #include "http_auth.h"
 #include "log.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,27 +79,55 @@ static const struct flag agent_flag_table[] = {
     {NULL},
 };
 
-static struct agent *the_agent;
-static uv_signal_t sig_term, sig_int;
+/* The agent on daemon_run's loop. */
+struct agent_daemon {
+    struct agent_config cfg;
+    struct agent *agent;
+};
+
+static int
+agent_daemon_start(void *arg, uv_loop_t *loop)
+{
+    struct agent_daemon *ad = arg;
+    char err[1024];
+    int rc;
+
+    if ((rc = agent_open(&ad->agent, loop, &ad->cfg, err, sizeof(err))) != 0)
+        fprintf(stderr, "agora-agent: %s\n", err);
+    return rc;
+}
 
 static void
-on_signal(uv_signal_t *h, int signum)
+agent_daemon_signal(void *arg, int signum)
 {
+    struct agent_daemon *ad = arg;
+
     log_info("received %s, stopping (tasks keep running)", strsignal(signum));
-    agent_close(the_agent);
-    the_agent = NULL;
-    uv_close((uv_handle_t *)&sig_term, NULL);
-    uv_close((uv_handle_t *)&sig_int, NULL);
-    (void)h;
+    agent_close(ad->agent);
+    ad->agent = NULL;
 }
+
+static int
+agent_daemon_finish(void *arg, bool started)
+{
+    if (started)
+        log_info("agent stopped");
+    (void)arg;
+    return 0;
+}
+
+static const struct daemon_ops agent_daemon_ops = {
+    .start = agent_daemon_start,
+    .on_signal = agent_daemon_signal,
+    .finish = agent_daemon_finish,
+};
 
 int
 main(int argc, char **argv)
 {
-    struct agent_config cfg;
-    uv_loop_t loop;
+    static struct agent_daemon ad;
+    struct agent_config *cfg = &ad.cfg;
     enum ag_log_level level;
-    char err[1024];
     int rc;
 
     rc = daemon_flags(agent_flag_table, &argc, argv, "agora-agent",
@@ -119,48 +146,31 @@ main(int argc, char **argv)
     }
     daemon_logging("agent", level);
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.master = f_master;
-    cfg.ip = f_ip;
-    cfg.port = (int)f_port;
-    cfg.advertise_ip = f_advertise_ip;
-    cfg.hostname = f_hostname;
-    cfg.work_dir = f_work_dir;
-    cfg.runtime_dir = f_runtime_dir;
-    cfg.resources = f_resources;
-    cfg.attributes = f_attributes;
-    cfg.credential = f_credential;
-    cfg.launcher_dir = f_launcher_dir;
-    cfg.kill_grace_ms = f_grace_ms;
-    cfg.su_retry_ms = f_su_retry_ms;
-    cfg.su_retry_max_ms = f_su_retry_max_ms;
-    cfg.registration_backoff_ms = f_backoff_ms;
-    cfg.isolation = f_isolation;
-    cfg.cgroups_root = f_cgroups_root;
-    cfg.container_pids_max = f_pids_max;
-    cfg.cgroups_enable_cfs = f_cfs;
-    cfg.switch_user = f_switch_user;
-    cfg.usage_report_ms = f_usage_ms;
-    cfg.gc_delay_ms = f_gc_delay_ms;
-    cfg.http = true;
-    cfg.flags = agent_flag_table;
-    cfg.http_auth = &f_http_auth;
+    cfg->master = f_master;
+    cfg->ip = f_ip;
+    cfg->port = (int)f_port;
+    cfg->advertise_ip = f_advertise_ip;
+    cfg->hostname = f_hostname;
+    cfg->work_dir = f_work_dir;
+    cfg->runtime_dir = f_runtime_dir;
+    cfg->resources = f_resources;
+    cfg->attributes = f_attributes;
+    cfg->credential = f_credential;
+    cfg->launcher_dir = f_launcher_dir;
+    cfg->kill_grace_ms = f_grace_ms;
+    cfg->su_retry_ms = f_su_retry_ms;
+    cfg->su_retry_max_ms = f_su_retry_max_ms;
+    cfg->registration_backoff_ms = f_backoff_ms;
+    cfg->isolation = f_isolation;
+    cfg->cgroups_root = f_cgroups_root;
+    cfg->container_pids_max = f_pids_max;
+    cfg->cgroups_enable_cfs = f_cfs;
+    cfg->switch_user = f_switch_user;
+    cfg->usage_report_ms = f_usage_ms;
+    cfg->gc_delay_ms = f_gc_delay_ms;
+    cfg->http = true;
+    cfg->flags = agent_flag_table;
+    cfg->http_auth = &f_http_auth;
 
-    uv_loop_init(&loop);
-    if ((rc = agent_open(&the_agent, &loop, &cfg, err, sizeof(err))) != 0) {
-        fprintf(stderr, "agora-agent: %s\n", err);
-        uv_run(&loop, UV_RUN_DEFAULT); /* let closed handles finish */
-        uv_loop_close(&loop);
-        flags_free(agent_flag_table);
-        return 1;
-    }
-    uv_signal_init(&loop, &sig_term);
-    uv_signal_init(&loop, &sig_int);
-    uv_signal_start(&sig_term, on_signal, SIGTERM);
-    uv_signal_start(&sig_int, on_signal, SIGINT);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    flags_free(agent_flag_table);
-    log_info("agent stopped");
-    return 0;
+    return daemon_run(&agent_daemon_ops, &ad, agent_flag_table);
 }

@@ -13,6 +13,7 @@
  * The run's state machine is drawn in host.h.
  */
 #define _GNU_SOURCE /* asprintf */
+#include "daemon.h"
 #include "error.h"
 #include "file.h"
 #include "flags.h"
@@ -494,14 +495,12 @@ main(int argc, char **argv)
         flags_free(host_flags);
         return EXIT_USAGE;
     }
-    log_set_component("agora-scheduler");
-    log_set_level(level);
+    daemon_logging("agora-scheduler", level);
     ag_log_level(level_name);
     if (f_log_level != NULL && f_logging_level == NULL)
         log_warn("--log_level is deprecated: use --logging_level");
     if (f_secret != NULL && f_secret_file == NULL)
         log_warn("--secret is visible to every local user in /proc/PID/cmdline: use --secret_file");
-    signal(SIGPIPE, SIG_IGN);
 
     pthread_mutexattr_init(&ma);
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);

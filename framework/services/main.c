@@ -16,7 +16,6 @@
 #include "log.h"
 #include "planner.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +80,7 @@ struct daemon {
     struct svcdrv drv;
     uv_prepare_t prepare;
     uv_timer_t tick;
-    uv_signal_t sigint, sigterm;
-    bool handles; /* the four handles above are initialized */
+    bool handles; /* the two handles above are initialized */
 };
 
 /* The end of every loop turn: the offers of the turn, convergence, the commit
@@ -114,7 +112,8 @@ handle_closed(uv_handle_t *h)
 }
 
 /* Stops the driver (the framework stays registered for its failover
- * timeout), the API and the handles; the loop then ends. Idempotent. */
+ * timeout), the API and the handles; the loop then ends. Idempotent. Also
+ * daemon_run's stop after a failed start. */
 static void
 daemon_stop(void *arg)
 {
@@ -131,28 +130,24 @@ daemon_stop(void *arg)
         d->handles = false;
         uv_prepare_stop(&d->prepare);
         uv_timer_stop(&d->tick);
-        uv_signal_stop(&d->sigint);
-        uv_signal_stop(&d->sigterm);
         uv_close((uv_handle_t *)&d->prepare, handle_closed);
         uv_close((uv_handle_t *)&d->tick, handle_closed);
-        uv_close((uv_handle_t *)&d->sigint, handle_closed);
-        uv_close((uv_handle_t *)&d->sigterm, handle_closed);
     }
     svcdrv_close(&d->drv);
 }
 
 static void
-on_signal(uv_signal_t *h, int signum)
+on_signal(void *d, int signum)
 {
     log_info("received signal %d, stopping (the framework stays registered)", signum);
-    daemon_stop(h->data);
+    daemon_stop(d);
 }
 
 /* Loads the state, starts the handles, the REST API and the driver. On
  * failure returns a negative code after logging why; daemon_stop + uv_run +
  * daemon_fini clean up. */
 static int
-daemon_start(struct daemon *d, uv_loop_t *loop, const struct svc_flags *f)
+daemon_open(struct daemon *d, uv_loop_t *loop, const struct svc_flags *f)
 {
     int rc;
 
@@ -162,14 +157,10 @@ daemon_start(struct daemon *d, uv_loop_t *loop, const struct svc_flags *f)
         return rc;
     uv_prepare_init(loop, &d->prepare);
     uv_timer_init(loop, &d->tick);
-    uv_signal_init(loop, &d->sigint);
-    uv_signal_init(loop, &d->sigterm);
-    d->prepare.data = d->tick.data = d->sigint.data = d->sigterm.data = d;
+    d->prepare.data = d->tick.data = d;
     d->handles = true;
     uv_prepare_start(&d->prepare, on_prepare);
     uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
-    uv_signal_start(&d->sigint, on_signal, SIGINT);
-    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 
     rc = http_server_open(&d->s.http, loop, f->ip, (uint16_t)f->http_port, 1 << 20);
     if (rc != 0) {
@@ -182,18 +173,39 @@ daemon_start(struct daemon *d, uv_loop_t *loop, const struct svc_flags *f)
     return svcdrv_start(&d->drv);
 }
 
-static void
-daemon_fini(struct daemon *d)
+static int
+daemon_start(void *d, uv_loop_t *loop)
 {
+    int rc = daemon_open(d, loop, &sf);
+
+    if (rc != 0)
+        fprintf(stderr, "agora-services: cannot start: %s (see the log above)\n", ag_strerror(rc));
+    return rc;
+}
+
+/* Frees the daemon; the exit status is the core's. */
+static int
+daemon_fini(void *arg, bool started)
+{
+    struct daemon *d = arg;
+
     svcdrv_fini(&d->drv);
     svc_fini(&d->s);
+    (void)started;
+    return d->s.exit_code;
 }
+
+static const struct daemon_ops svc_daemon_ops = {
+    .start = daemon_start,
+    .stop = daemon_stop,
+    .on_signal = on_signal,
+    .finish = daemon_fini,
+};
 
 int
 main(int argc, char **argv)
 {
     static struct daemon d;
-    uv_loop_t loop;
     char host[256];
     enum ag_log_level level;
     int rc;
@@ -227,20 +239,9 @@ main(int argc, char **argv)
         log_warn("--secret is visible to every local user in /proc/PID/cmdline: use --secret_file");
     ag_log_level(level == AG_LOG_DEBUG ? "DEBUG" : level == AG_LOG_INFO ? "INFO" : "WARNING");
 
-    uv_loop_init(&loop);
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
         seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
     plan_seed(seed);
-    rc = daemon_start(&d, &loop, &sf);
-    if (rc != 0) {
-        fprintf(stderr, "agora-services: cannot start: %s (see the log above)\n", ag_strerror(rc));
-        daemon_stop(&d);
-    }
-    uv_run(&loop, UV_RUN_DEFAULT);
-    rc = rc != 0 ? 1 : d.s.exit_code;
-    daemon_fini(&d);
-    uv_loop_close(&loop);
-    flags_free(svc_flag_table);
-    return rc;
+    return daemon_run(&svc_daemon_ops, &d, svc_flag_table);
 }

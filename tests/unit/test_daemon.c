@@ -2,6 +2,7 @@
 
 #include "daemon.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -54,5 +55,100 @@ test_flags(void)
     CHECK(f_level == NULL);
 }
 
-TEST_LIST(TEST_ENTRY(flags));
+/* A daemon for daemon_run: one timer, which raises `raise_sig` (or, when 0,
+ * closes itself: the daemon stops on its own). */
+struct fake {
+    uv_timer_t timer;
+    int raise_sig, fail_start;
+    int started, stopped, signum, signals, finished_started, finished;
+};
+
+static void
+on_timer(uv_timer_t *t)
+{
+    struct fake *f = t->data;
+
+    if (f->raise_sig != 0)
+        raise(f->raise_sig);
+    else
+        uv_close((uv_handle_t *)t, NULL);
+}
+
+static int
+fake_start(void *arg, uv_loop_t *loop)
+{
+    struct fake *f = arg;
+
+    if (f->fail_start)
+        return -1;
+    uv_timer_init(loop, &f->timer);
+    f->timer.data = f;
+    uv_timer_start(&f->timer, on_timer, 10, 0);
+    f->started++;
+    return 0;
+}
+
+static void
+fake_stop(void *arg)
+{
+    ((struct fake *)arg)->stopped++;
+}
+
+static void
+fake_signal(void *arg, int signum)
+{
+    struct fake *f = arg;
+
+    f->signum = signum;
+    f->signals++;
+    uv_close((uv_handle_t *)&f->timer, NULL);
+}
+
+static int
+fake_finish(void *arg, bool started)
+{
+    struct fake *f = arg;
+
+    f->finished++;
+    f->finished_started = started;
+    return 7;
+}
+
+static const struct daemon_ops fake_ops = {
+    .start = fake_start,
+    .stop = fake_stop,
+    .on_signal = fake_signal,
+    .finish = fake_finish,
+};
+
+/* daemon_run: a signal stops the daemon, which also may stop on its own; a
+ * failed start is cleaned up and exits 1. */
+static void
+test_run(void)
+{
+    struct fake f = {.raise_sig = SIGTERM};
+
+    log_set_level(AG_LOG_ERROR);
+    CHECK_EQ_INT(daemon_run(&fake_ops, &f, table), 7);
+    CHECK_EQ_INT(f.signals, 1);
+    CHECK_EQ_INT(f.signum, SIGTERM);
+    CHECK_EQ_INT(f.stopped, 0);
+    CHECK(f.finished == 1 && f.finished_started);
+
+    f = (struct fake){.raise_sig = SIGINT};
+    CHECK_EQ_INT(daemon_run(&fake_ops, &f, table), 7);
+    CHECK(f.signals == 1 && f.signum == SIGINT);
+
+    f = (struct fake){0};
+    CHECK_EQ_INT(daemon_run(&fake_ops, &f, table), 7);
+    CHECK_EQ_INT(f.signals, 0);
+    CHECK(f.finished == 1 && f.finished_started);
+
+    f = (struct fake){.fail_start = 1};
+    CHECK_EQ_INT(daemon_run(&fake_ops, &f, table), 1);
+    CHECK_EQ_INT(f.stopped, 1);
+    CHECK(f.finished == 1 && !f.finished_started);
+}
+
+TEST_LIST(TEST_ENTRY(flags), TEST_ENTRY(run));
 TEST_MAIN()
