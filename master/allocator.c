@@ -702,6 +702,17 @@ fw_find(const struct alloc *a, const char *id)
     return id == NULL ? NULL : hmap_get(&a->fw_map, id);
 }
 
+/* The registered framework `id` for a call that changes it: 0 and *out, or
+ * -AG_ESTATE inside alloc_run, -AG_ENOENT when unknown or removed. */
+static int
+fw_for_call(const struct alloc *a, const char *id, struct framework **out)
+{
+    if (a->running)
+        return -AG_ESTATE;
+    *out = fw_find(a, id);
+    return *out == NULL || !(*out)->registered ? -AG_ENOENT : 0;
+}
+
 static struct framework *
 fw_new(struct alloc *a, const char *id)
 {
@@ -1075,6 +1086,17 @@ static struct agent *
 agent_find(const struct alloc *a, const char *id)
 {
     return id == NULL ? NULL : hmap_get(&a->agent_map, id);
+}
+
+/* The agent `id` for a call that changes it: 0 and *out, or -AG_ESTATE
+ * inside alloc_run, -AG_ENOENT when unknown. */
+static int
+agent_for_call(const struct alloc *a, const char *id, struct agent **out)
+{
+    if (a->running)
+        return -AG_ESTATE;
+    *out = agent_find(a, id);
+    return *out == NULL ? -AG_ENOENT : 0;
 }
 
 static void
@@ -1863,13 +1885,12 @@ alloc_add_agent(struct alloc *a, const char *agent_id, const struct resources *t
 int
 alloc_remove_agent(struct alloc *a, const char *agent_id)
 {
-    struct agent *ag = agent_find(a, agent_id);
+    struct agent *ag;
+    int rc;
     uint32_t last;
 
-    if (a->running)
-        return -AG_ESTATE;
-    if (ag == NULL)
-        return -AG_ENOENT;
+    if ((rc = agent_for_call(a, agent_id, &ag)) != 0)
+        return rc;
     while (ag->nal > 0)
         entry_release(a, ag, &ag->al[ag->nal - 1]);
     account_reserved(a, &ag->total, -1);
@@ -1893,19 +1914,18 @@ alloc_remove_agent(struct alloc *a, const char *agent_id)
 int
 alloc_update_agent_total(struct alloc *a, const char *agent_id, const struct resources *total)
 {
-    struct agent *ag = agent_find(a, agent_id);
+    struct agent *ag;
+    int rc;
     struct resources avail;
 
-    if (a->running)
-        return -AG_ESTATE;
-    if (ag == NULL)
-        return -AG_ENOENT;
+    if ((rc = agent_for_call(a, agent_id, &ag)) != 0)
+        return rc;
     if (total == NULL || !roles_ok(total))
         return -AG_EINVAL;
     res_init(&avail);
     ck(res_copy(&avail, total));
     for (uint32_t i = 0; i < ag->nal; i++) {
-        int rc = res_sub(&avail, &ag->al[i].r);
+        rc = res_sub(&avail, &ag->al[i].r);
         if (rc != 0) {
             res_fini(&avail);
             if (rc == -AG_ENOMEM)
@@ -1932,12 +1952,11 @@ alloc_update_agent_total(struct alloc *a, const char *agent_id, const struct res
 int
 alloc_set_agent_draining(struct alloc *a, const char *agent_id, bool draining)
 {
-    struct agent *ag = agent_find(a, agent_id);
+    struct agent *ag;
+    int rc;
 
-    if (a->running)
-        return -AG_ESTATE;
-    if (ag == NULL)
-        return -AG_ENOENT;
+    if ((rc = agent_for_call(a, agent_id, &ag)) != 0)
+        return rc;
     ag->draining = draining;
     agent_refresh(a, ag);
     if (!draining)
@@ -1948,12 +1967,11 @@ alloc_set_agent_draining(struct alloc *a, const char *agent_id, bool draining)
 int
 alloc_set_agent_active(struct alloc *a, const char *agent_id, bool active)
 {
-    struct agent *ag = agent_find(a, agent_id);
+    struct agent *ag;
+    int rc;
 
-    if (a->running)
-        return -AG_ESTATE;
-    if (ag == NULL)
-        return -AG_ENOENT;
+    if ((rc = agent_for_call(a, agent_id, &ag)) != 0)
+        return rc;
     ag->active = active;
     agent_refresh(a, ag);
     if (active)
@@ -1997,12 +2015,11 @@ int
 alloc_update_available(struct alloc *a, const char *agent_id, const struct resources *from,
                        const struct resources *to)
 {
-    struct agent *ag = agent_find(a, agent_id);
+    struct agent *ag;
+    int rc;
 
-    if (a->running)
-        return -AG_ESTATE;
-    if (ag == NULL)
-        return -AG_ENOENT;
+    if ((rc = agent_for_call(a, agent_id, &ag)) != 0)
+        return rc;
     if (from == NULL || to == NULL || !roles_ok(to) || !same_quantities(from, to))
         return -AG_EINVAL;
     if (!res_contains(&ag->avail, from))
@@ -2128,12 +2145,11 @@ int
 alloc_update_framework_roles(struct alloc *a, const char *framework_id, const char *const *roles,
                              size_t nroles, const char *const *suppressed, size_t nsuppressed)
 {
-    struct framework *f = fw_find(a, framework_id);
+    struct framework *f;
+    int rc;
 
-    if (a->running)
-        return -AG_ESTATE;
-    if (f == NULL || !f->registered)
-        return -AG_ENOENT;
+    if ((rc = fw_for_call(a, framework_id, &f)) != 0)
+        return rc;
     if (nroles == 0 || !role_list_ok(roles, nroles) || !role_list_ok(suppressed, nsuppressed))
         return -AG_EINVAL;
     set_roles(a, f, roles, nroles, suppressed, nsuppressed);
@@ -2145,12 +2161,11 @@ alloc_update_framework_roles(struct alloc *a, const char *framework_id, const ch
 int
 alloc_set_framework_active(struct alloc *a, const char *framework_id, bool active)
 {
-    struct framework *f = fw_find(a, framework_id);
+    struct framework *f;
+    int rc;
 
-    if (a->running)
-        return -AG_ESTATE;
-    if (f == NULL || !f->registered)
-        return -AG_ENOENT;
+    if ((rc = fw_for_call(a, framework_id, &f)) != 0)
+        return rc;
     f->active = active;
     member_sync_all(a, f);
     if (active)
@@ -2164,12 +2179,11 @@ static int
 set_suppressed(struct alloc *a, const char *framework_id, const char *const *roles, size_t nroles,
                bool suppressed)
 {
-    struct framework *f = fw_find(a, framework_id);
+    struct framework *f;
+    int rc;
 
-    if (a->running)
-        return -AG_ESTATE;
-    if (f == NULL || !f->registered)
-        return -AG_ENOENT;
+    if ((rc = fw_for_call(a, framework_id, &f)) != 0)
+        return rc;
     for (size_t i = 0; i < nroles; i++) {
         struct role *r = roles[i] ? role_find(a, roles[i]) : NULL;
         int mi = r ? member_find(f, r->idx) : -1;

@@ -22,6 +22,7 @@
  */
 #include "allocator.h"
 #include "error.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -82,12 +83,11 @@ struct bench {
     unsigned rng;
 };
 
+/* Monotonic milliseconds, for durations. */
 static double
 now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return (double)metrics_now_ns() / 1e6;
 }
 
 static unsigned

@@ -23,6 +23,7 @@
 #include "error.h"
 #include "flags.h"
 #include "log.h"
+#include "metrics.h"
 #include "report.h"
 #include "report_render.h"
 
@@ -74,12 +75,11 @@ exprand(double mean)
     return -mean * log(1.0 - urand());
 }
 
+/* Monotonic milliseconds, for durations. */
 static double
 now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return (double)metrics_now_ns() / 1e6;
 }
 
 static void
