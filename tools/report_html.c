@@ -312,9 +312,20 @@ svg_utilization(FILE *f, json_t *cl)
     fprintf(f, "</svg>\n");
 }
 
+/* The by-group table being written (report_group_rows' argument). */
+struct group_rows {
+    FILE *f;
+    bool priced;
+    int dec;
+};
+
 static void
-html_group_row(FILE *f, json_t *g, bool priced, int dec, const char *label)
+html_group_row(void *arg, json_t *g, const char *label)
 {
+    struct group_rows *gr = arg;
+    FILE *f = gr->f;
+    bool priced = gr->priced;
+    int dec = gr->dec;
     char c[10][64], states[512];
 
     report_fmt_states(json_object_get(g, "states"), states, sizeof(states));
@@ -342,8 +353,8 @@ html_group_row(FILE *f, json_t *g, bool priced, int dec, const char *label)
 int
 report_render_html(FILE *f, json_t *rep, json_t *apps)
 {
-    json_t *cl = json_object_get(rep, "cluster"), *cost = json_object_get(rep, "cost");
-    json_t *tl = json_object_get(rep, "timeline"), *g, *w;
+    json_t *cl = json_object_get(rep, "cluster");
+    json_t *tl = json_object_get(rep, "timeline"), *w;
     const char *by = cli_json_str(rep, "by");
     bool priced = !report_null(rep, "cost");
     char a[64], b[64], c[64], d[64], p[32], states[1024];
@@ -425,38 +436,21 @@ report_render_html(FILE *f, json_t *rep, json_t *apps)
                 "<th>GiB-h alloc</th><th>GiB-h used</th><th>mem eff</th><th>peak mem</th>"
                 "%s<th class=\"l\">final states</th></tr>\n",
                 priced ? "<th>cost</th><th>wasted</th>" : "");
-        json_array_foreach(json_object_get(rep, "groups"), i, g)
-        {
-            html_group_row(f, g, priced, dec, NULL);
-        }
-        g = json_object_get(rep, "other");
-        if (g && !json_is_null(g)) {
-            snprintf(a, sizeof(a), "(%lld others)", (long long)cli_json_num(g, "groups"));
-            html_group_row(f, g, priced, dec, a);
-        }
-        html_group_row(f, json_object_get(rep, "total"), priced, dec, "total");
+        struct group_rows gr = {f, priced, dec};
+
+        report_group_rows(rep, "total", html_group_row, &gr);
         fprintf(f, "</table>\n");
     }
     if (priced) {
-        json_t *pr = json_object_get(rep, "prices");
-        double capc = cli_json_num(cost, "capacity"), alloc = cli_json_num(cost, "allocated");
+        struct report_cost rc;
 
-        char prices[256];
-
-        report_fmt_prices(pr, prices, sizeof(prices));
-        fprintf(f, "<h2>Cost</h2>\n<p class=\"muted\">Prices per hour: %s.</p>\n<table>", prices);
-        fprintf(f, "<tr><td>capacity</td><td>%s</td><td></td></tr>\n",
-                cli_fmt_grouped(capc, 2, a, 64));
-        fprintf(f, "<tr><td>allocated</td><td>%s</td><td>%s</td></tr>\n",
-                cli_fmt_grouped(alloc, 2, b, 64), cli_fmt_pct(alloc, capc, p, sizeof(p)));
-        fprintf(f, "<tr><td>idle</td><td>%s</td><td>%s</td></tr>\n",
-                cli_fmt_grouped(cli_json_num(cost, "idle"), 2, c, 64),
-                cli_fmt_pct(cli_json_num(cost, "idle"), capc, p, sizeof(p)));
-        fprintf(f,
-                "<tr><td>wasted (allocated, unused)</td><td>%s</td><td>%s of allocated</td>"
-                "</tr>\n</table>\n",
-                cli_fmt_grouped(cli_json_num(cost, "wasted"), 2, d, 64),
-                cli_fmt_pct(cli_json_num(cost, "wasted"), alloc, p, sizeof(p)));
+        report_fmt_cost(rep, &rc);
+        fprintf(f, "<h2>Cost</h2>\n<p class=\"muted\">Prices per hour: %s.</p>\n<table>",
+                rc.prices);
+        for (int r = 0; r < 4; r++)
+            fprintf(f, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", rc.label[r], rc.amount[r],
+                    rc.share[r]);
+        fprintf(f, "</table>\n");
     }
     json_array_foreach(json_object_get(rep, "warnings"), i, w)
     {

@@ -112,6 +112,48 @@ report_fmt_prices(json_t *pr, char *buf, size_t len)
         snprintf(buf, len, "none");
 }
 
+void
+report_fmt_cost(json_t *rep, struct report_cost *out)
+{
+    static const char *const labels[4] = {"capacity", "allocated", "idle",
+                                          "wasted (allocated, unused)"};
+    json_t *cost = json_object_get(rep, "cost");
+    double capc = cli_json_num(cost, "capacity"), alloc = cli_json_num(cost, "allocated");
+    double amount[4] = {capc, alloc, cli_json_num(cost, "idle"), cli_json_num(cost, "wasted")};
+    char pct[32];
+
+    report_fmt_prices(json_object_get(rep, "prices"), out->prices, sizeof(out->prices));
+    for (int i = 0; i < 4; i++) {
+        out->label[i] = labels[i];
+        cli_fmt_grouped(amount[i], 2, out->amount[i], sizeof(out->amount[i]));
+    }
+    out->share[0][0] = '\0';
+    cli_fmt_pct(alloc, capc, out->share[1], sizeof(out->share[1]));
+    cli_fmt_pct(amount[2], capc, out->share[2], sizeof(out->share[2]));
+    snprintf(out->share[3], sizeof(out->share[3]), "%s of allocated",
+             cli_fmt_pct(amount[3], alloc, pct, sizeof(pct)));
+}
+
+void
+report_group_rows(json_t *rep, const char *total_label,
+                  void (*row)(void *arg, json_t *g, const char *label), void *arg)
+{
+    char others[64];
+    size_t i;
+    json_t *g;
+
+    json_array_foreach(json_object_get(rep, "groups"), i, g)
+    {
+        row(arg, g, NULL);
+    }
+    g = json_object_get(rep, "other");
+    if (g && !json_is_null(g)) {
+        snprintf(others, sizeof(others), "(%lld others)", (long long)cli_json_num(g, "groups"));
+        row(arg, g, others);
+    }
+    row(arg, json_object_get(rep, "total"), total_label);
+}
+
 bool
 report_has_resource(json_t *cl, int i)
 {
@@ -121,9 +163,20 @@ report_has_resource(json_t *cl, int i)
 
 /* ---- table ---- */
 
+/* The by-group table being filled (report_group_rows' argument). */
+struct group_rows {
+    struct cli_table *t;
+    bool priced;
+    int dec;
+};
+
 static void
-render_group_row(struct cli_table *t, json_t *g, bool priced, int dec, const char *label)
+render_group_row(void *arg, json_t *g, const char *label)
 {
+    struct group_rows *gr = arg;
+    struct cli_table *t = gr->t;
+    bool priced = gr->priced;
+    int dec = gr->dec;
     double ca = cli_json_num(g, "cpus_allocated"), cu = cli_json_num(g, "cpus_used");
     double ma = cli_json_num(g, "mem_allocated"), mu = cli_json_num(g, "mem_used");
     char c[12][64], states[512];
@@ -158,14 +211,14 @@ render_group_row(struct cli_table *t, json_t *g, bool priced, int dec, const cha
 static void
 render_table(FILE *f, json_t *rep)
 {
-    json_t *cl = json_object_get(rep, "cluster"), *cost = json_object_get(rep, "cost");
+    json_t *cl = json_object_get(rep, "cluster");
     const char *by = cli_json_str(rep, "by");
     bool priced = !report_null(rep, "cost");
     char a[64], b[64], c[64], d[64], e[64], p1[32], p2[32], p3[32], states[1024];
     struct cli_table t = {0};
     int dec = report_dec(rep);
     size_t i;
-    json_t *g, *w;
+    json_t *w;
 
     report_fmt_utc((int64_t)cli_json_num(rep, "window.since_ms"), a, sizeof(a));
     report_fmt_utc((int64_t)cli_json_num(rep, "window.until_ms"), b, sizeof(b));
@@ -227,42 +280,22 @@ render_table(FILE *f, json_t *rep)
             cli_table_add(&t, (const char *[]){head, "TASKS", "CPU-H ALLOC", "CPU-H USED",
                                                "CPU EFF", "GiB-H ALLOC", "GiB-H USED", "MEM EFF",
                                                "PEAK MEM", "FINAL STATES"});
-        json_array_foreach(json_object_get(rep, "groups"), i, g)
-        {
-            render_group_row(&t, g, priced, dec, NULL);
-        }
-        g = json_object_get(rep, "other");
-        if (g && !json_is_null(g)) {
-            snprintf(a, sizeof(a), "(%lld others)", (long long)cli_json_num(g, "groups"));
-            render_group_row(&t, g, priced, dec, a);
-        }
-        render_group_row(&t, json_object_get(rep, "total"), priced, dec, "TOTAL");
+        struct group_rows gr = {&t, priced, dec};
+
+        report_group_rows(rep, "TOTAL", render_group_row, &gr);
         cli_table_print(&t, f);
     }
 
     if (priced) {
-        json_t *pr = json_object_get(rep, "prices");
-        double capc = cli_json_num(cost, "capacity"), alloc = cli_json_num(cost, "allocated");
+        struct report_cost rc;
 
-        char prices[256];
-
-        report_fmt_prices(pr, prices, sizeof(prices));
-        fprintf(f, "\nCost (prices per hour: %s)\n", prices);
+        report_fmt_cost(rep, &rc);
+        fprintf(f, "\nCost (prices per hour: %s)\n", rc.prices);
         t.ncols = 3;
         t.blank_empty = true;
         t.right = 0x6;
-        cli_fmt_grouped(capc, 2, a, sizeof(a));
-        cli_table_add(&t, (const char *[]){"capacity", a, ""});
-        cli_fmt_grouped(alloc, 2, b, sizeof(b));
-        cli_table_add(&t,
-                      (const char *[]){"allocated", b, cli_fmt_pct(alloc, capc, p1, sizeof(p1))});
-        cli_fmt_grouped(cli_json_num(cost, "idle"), 2, c, sizeof(c));
-        cli_table_add(
-            &t, (const char *[]){"idle", c, cli_fmt_pct(cli_json_num(cost, "idle"), capc, p2, 32)});
-        cli_fmt_grouped(cli_json_num(cost, "wasted"), 2, d, sizeof(d));
-        snprintf(e, sizeof(e), "%s of allocated",
-                 cli_fmt_pct(cli_json_num(cost, "wasted"), alloc, p3, sizeof(p3)));
-        cli_table_add(&t, (const char *[]){"wasted (allocated, unused)", d, e});
+        for (int r = 0; r < 4; r++)
+            cli_table_add(&t, (const char *[]){rc.label[r], rc.amount[r], rc.share[r]});
         cli_table_print(&t, f);
     }
     json_array_foreach(json_object_get(rep, "warnings"), i, w)

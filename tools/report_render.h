@@ -46,4 +46,21 @@ void report_fmt_states(json_t *states, char *buf, size_t len);
 /* "cpus 0.031, mem 0.004/GiB" from a "prices" object ("none" when empty). */
 void report_fmt_prices(json_t *pr, char *buf, size_t len);
 
+/* The cost summary of a priced report `rep` (its "cost" object): the prices
+ * and four rows (capacity, allocated, idle, wasted), each a label, an amount
+ * and its share ("" for capacity). */
+struct report_cost {
+    char prices[256];
+    const char *label[4];
+    char amount[4][64];
+    char share[4][64];
+};
+void report_fmt_cost(json_t *rep, struct report_cost *out);
+
+/* Calls row(arg, g, label) for each row of the by-group table of `rep`: its
+ * groups (label NULL), the rest as one row labelled "(N others)" when there
+ * is one, then the total labelled `total_label`. */
+void report_group_rows(json_t *rep, const char *total_label,
+                       void (*row)(void *arg, json_t *g, const char *label), void *arg);
+
 #endif
