@@ -2,6 +2,7 @@
 #include "paths.h"
 
 #include "error.h"
+#include "file.h"
 #include "ids.h"
 
 #include <dirent.h>
@@ -38,23 +39,7 @@ path_fmt(char *out, size_t len, const char *fmt, ...)
 int
 paths_mkdirs(const char *path, unsigned mode)
 {
-    char buf[PATH_MAX];
-    size_t n = strlen(path);
-
-    if (n == 0 || n >= sizeof(buf))
-        return -AG_EINVAL;
-    memcpy(buf, path, n + 1);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(buf, mode) != 0 && errno != EEXIST)
-            return ag_from_errno(errno);
-        *s = '/';
-    }
-    if (mkdir(buf, mode) != 0 && errno != EEXIST)
-        return ag_from_errno(errno);
-    return 0;
+    return file_mkdirs(path, mode);
 }
 
 /* Creates the directory of flag --`flag` and its `subdirs`; its absolute path goes in `out`. */

@@ -70,8 +70,9 @@ int paths_container(const struct paths *p, const char *container_id, char *out, 
  * -AG_ENOENT when `path` does not exist, or another errno translation. */
 int paths_trash(const struct paths *p, const char *path, char *out, size_t len);
 
-/* mkdir -p `path` with `mode` for the directories it creates. Returns 0 or an
- * errno translation (directories created before a failure stay). */
+/* mkdir -p `path` with `mode` for the directories it creates: file_mkdirs
+ * (common/file.h). Returns 0 or an errno translation (directories created
+ * before a failure stay). */
 int paths_mkdirs(const char *path, unsigned mode);
 
 /* Removes `path` and everything below it without following symlinks. Returns 0
