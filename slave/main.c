@@ -42,7 +42,8 @@ static const struct flag agent_flag_table[] = {
      "(MB), disk (MB) and ports left out are detected."},
     {"attributes", FLAG_STRING, &f_attributes, NULL, "Attributes, e.g. \"rack:r1;zone:a\"."},
     {"credential", FLAG_STRING, &f_credential, NULL,
-     "JSON file {\"principal\": ..., \"secret\": ...} to authenticate with the master."},
+     "File with {\"principal\": ..., \"secret\": ...} (JSON) or \"principal secret\" on its "
+     "first line, to authenticate with the master."},
     {"launcher_dir", FLAG_STRING, &f_launcher_dir, NULL,
      "Directory holding agora-executor (default: the directory of agora-agent)."},
     {"executor_shutdown_grace_period", FLAG_DURATION, &f_grace_ms, "3secs",
