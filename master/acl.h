@@ -1,0 +1,87 @@
+/*
+ * Authorization: Mesos's ACL file (--acls) and the decisions it makes. Pure: no
+ * I/O (the caller reads the file and hands over its text), no clock, no master
+ * state; a parsed `struct acls` is immutable, so one may be shared freely.
+ *
+ * The format is Mesos's (docs/security.md#authorization-acls):
+ *
+ *   {"permissive": true,
+ *    "register_frameworks": [{"principals": {"values": ["alice"]},
+ *                             "roles": {"values": ["web"]}}],
+ *    "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "NONE"}}], ...}
+ *
+ * Each action holds a list of rules, each with a subject (the principals) and an
+ * object (roles, users, paths, ...), each an entity: {"values": [..]} (SOME),
+ * {"type": "ANY"} or {"type": "NONE"}. Decisions follow Mesos's local
+ * authorizer: a request is a principal and an object, each a value or absent
+ * (an unauthenticated request has no principal; an object the request cannot
+ * name, such as an agent, is absent). The rules of the action are tried in order
+ * and the first that *matches* decides: a present value matches ANY, NONE, and
+ * a SOME holding it; an absent one matches only ANY and NONE. That rule allows
+ * when both its entities *allow* the request (ANY allows everything, SOME allows
+ * the values it holds, NONE nothing) and denies otherwise. When no rule
+ * matches, "permissive" decides (default true).
+ */
+#ifndef AGORA_MASTER_ACL_H
+#define AGORA_MASTER_ACL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The actions, in Mesos's names (acl_action_name); the comment names the
+ * object's key in a rule. */
+enum acl_action {
+    ACL_REGISTER_FRAMEWORKS, /* "roles": each role a framework subscribes with */
+    ACL_RUN_TASKS,           /* "users": the user a task runs as */
+    ACL_TEARDOWN_FRAMEWORKS, /* "framework_principals": the framework's principal */
+    ACL_RESERVE_RESOURCES,   /* "roles": the role reserved for */
+    ACL_UNRESERVE_RESOURCES, /* "reserver_principals": who reserved (absent: unknown) */
+    ACL_UPDATE_QUOTAS,       /* "roles" (also read from Mesos's older "set_quotas") */
+    ACL_UPDATE_WEIGHTS,      /* "roles" */
+    ACL_GET_ENDPOINTS,       /* "paths": an HTTP path such as /flags */
+    ACL_VIEW_FRAMEWORKS,     /* "users": a framework's user */
+    ACL_VIEW_TASKS,          /* "users": a task's user */
+    ACL_ACCESS_SANDBOXES,    /* "users": the sandbox's task user */
+    ACL_REGISTER_AGENTS,     /* "agents": only {"type": "ANY"} (the object is absent) */
+    ACL_NACTIONS
+};
+
+/* What the rules say about one request, before "permissive" is applied. */
+enum acl_decision { ACL_NO_MATCH, ACL_ALLOW, ACL_DENY };
+
+struct acls;
+
+/*
+ * Parses the ACL JSON `text` (NUL-terminated). On success returns 0 with *out
+ * a new object (acl_free). On failure returns -AG_EINVAL (malformed JSON, an
+ * unknown action or key, an entity that is not {"values": [strings]} or
+ * {"type": "ANY"|"NONE"}, a rule missing its principals or object) or
+ * -AG_ENOMEM, *out is NULL and `err` says where and why (it never quotes more
+ * than a key or a position of the input).
+ */
+int acl_parse(const char *text, struct acls **out, char *err, size_t errlen);
+
+/* The first matching rule's verdict (see above) for `principal` (NULL or "":
+ * unauthenticated) doing `action` on `object` (NULL or "": absent). A NULL
+ * `acls` has no rules. */
+enum acl_decision acl_decide(const struct acls *acls, enum acl_action action,
+                             const char *principal, const char *object);
+
+/* acl_decide, with "permissive" deciding when no rule matches. A NULL `acls`
+ * (no --acls) authorizes everything. */
+bool acl_authorized(const struct acls *acls, enum acl_action action, const char *principal,
+                    const char *object);
+
+/* Whether the file sets "permissive" (true when absent). */
+bool acl_permissive(const struct acls *acls);
+
+/* The number of rules of `action`. */
+size_t acl_rule_count(const struct acls *acls, enum acl_action action);
+
+/* Mesos's name of `action` ("run_tasks"), for logs and errors. */
+const char *acl_action_name(enum acl_action action);
+
+/* Frees `acls`; NULL is a no-op. */
+void acl_free(struct acls *acls);
+
+#endif
