@@ -130,6 +130,12 @@ agent_handle_register(struct master *m, struct peer *p, struct msg *msg)
         core_send_error(m, p->id, -AG_EINVAL, "registration needs a hostname and resources");
         return;
     }
+    if (!core_authorized(m, core_peer_principal(m, p), ACL_REGISTER_AGENTS, NULL)) {
+        core_send_error(m, p->id, -AG_EPERM,
+                        "not permitted: principal '%s' may not register agents (--acls)",
+                        p->principal);
+        return;
+    }
     if (reg->agent_id[0] == '\0') {
         char id[AG_ID_MAX];
         ids_new(id, m->id, "S", ++m->next_agent);

@@ -21,6 +21,36 @@
 
 #define MAX_TASKS_PER_ACCEPT 10000
 
+/*
+ * run_tasks: whether framework `fw` may run task `ti` as its user (the task's,
+ * else the framework's; none means the agent's own user, counted as root).
+ * With --acls, root needs a rule that allows it: "permissive" does not.
+ * When refused, `why` says so.
+ */
+static bool
+task_user_permitted(struct master *m, struct framework *fw, const struct msg_task_info *ti,
+                    char *why, size_t len)
+{
+    const char *user = ti->command.user && ti->command.user[0] ? ti->command.user
+                       : fw->info.user[0]                      ? fw->info.user
+                                                               : "root";
+    const char *principal = fw->principal[0] ? fw->principal : NULL;
+
+    if (m->acls == NULL)
+        return true;
+    if (strcmp(user, "root") == 0
+            ? acl_decide(m->acls, ACL_RUN_TASKS, principal, user) == ACL_ALLOW
+            : core_authorized(m, principal, ACL_RUN_TASKS, user))
+        return true;
+    if (strcmp(user, "root") == 0)
+        log_warn("not permitted by --acls: task %s of framework %s runs as root and no "
+                 "run_tasks rule allows it", ti->task_id, fw->id);
+    snprintf(why, len, "not permitted: principal '%s' may not run tasks as user '%s' (--acls%s)",
+             principal ? principal : "", user,
+             strcmp(user, "root") == 0 ? ": root needs a run_tasks rule that allows it" : "");
+    return false;
+}
+
 void
 call_accept(struct master *m, struct framework *fw, struct msg *msg)
 {
@@ -97,7 +127,8 @@ call_accept(struct master *m, struct framework *fw, struct msg *msg)
                     continue;
                 }
                 if (validate_task(ti, hmap_get(&fw->tasks, ti->task_id) != NULL, &remaining, why,
-                                  sizeof(why))) {
+                                  sizeof(why)) ||
+                    !task_user_permitted(m, fw, ti, why, sizeof(why))) {
                     task_error(m, fw, ti, a->id, why);
                     continue;
                 }

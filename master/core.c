@@ -125,3 +125,20 @@ core_peer_owns(const struct master *m, const struct peer *p, const char *owner, 
         return claim;
     return strcmp(owner, p->principal) == 0;
 }
+
+const char *
+core_peer_principal(const struct master *m, const struct peer *p)
+{
+    return m->flags.authenticate && p->authenticated && p->principal[0] ? p->principal : NULL;
+}
+
+bool
+core_authorized(const struct master *m, const char *principal, enum acl_action action,
+                const char *object)
+{
+    if (acl_authorized(m->acls, action, principal, object))
+        return true;
+    log_warn("not permitted by --acls: %s of '%s' by principal '%s'", acl_action_name(action),
+             object ? object : "", principal ? principal : "(anonymous)");
+    return false;
+}

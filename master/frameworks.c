@@ -125,6 +125,16 @@ framework_handle_subscribe(struct master *m, struct peer *p, struct msg *msg)
                    info->principal);
         return;
     }
+    for (size_t i = 0; i < (info->nroles ? info->nroles : 1); i++) {
+        const char *role = info->nroles ? info->roles[i] : "*";
+        if (!core_authorized(m, core_peer_principal(m, p), ACL_REGISTER_FRAMEWORKS, role)) {
+            core_send_error(m, p->id, -AG_EPERM,
+                            "not permitted: principal '%s' may not register frameworks in role "
+                            "'%s' (--acls)",
+                            p->principal, role);
+            return;
+        }
+    }
     if (m->flags.authenticate && info->principal[0] == '\0') {
         /* The framework's info names who registered it. */
         free(info->principal);

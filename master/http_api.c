@@ -5,6 +5,8 @@
 #include "http_api.h"
 #include "master.h"
 
+#include "acl.h"
+
 #include "allocator.h" /* struct alloc_role_info */
 #include "recorder.h"
 #include "assets.h"
@@ -142,10 +144,41 @@ agent_json(const struct master *m, const struct agent *a)
     return o;
 }
 
+/* Who is asking, for view_frameworks and view_tasks (--acls): a caller sees
+ * the frameworks and tasks whose user it may view. */
+struct viewer {
+    const struct acls *acls;
+    const char *who; /* the request's principal; NULL: anonymous */
+};
+
+static struct viewer
+viewer_of(const struct master *m, struct http_req *req)
+{
+    return (struct viewer){.acls = master_acls(m), .who = http_req_principal(req)};
+}
+
+/* The user a task runs as: its own, else its framework's (`fw_user`, NULL when
+ * unknown); NULL when neither is known. */
+static const char *
+task_user(const struct msg_task_info *info, const char *fw_user)
+{
+    if (info->command.user && info->command.user[0])
+        return info->command.user;
+    return fw_user && fw_user[0] ? fw_user : NULL;
+}
+
+static bool
+may_view(const struct viewer *v, enum acl_action action, const char *user)
+{
+    return acl_authorized(v->acls, action, v->who, user);
+}
+
 /* Filters for task lists: NULL matches all. */
 struct tasks_ctx {
     json_t *arr;
     const char *fwid, *state;
+    const struct viewer *v;
+    const char *fw_user; /* with fwid: the framework's user */
 };
 
 static void
@@ -154,6 +187,8 @@ completed_task_cb(void *arg, const struct completed_task *t)
     struct tasks_ctx *c = arg;
     if (c->fwid && strcmp(c->fwid, t->framework_id) != 0)
         return;
+    if (!may_view(c->v, ACL_VIEW_TASKS, task_user(&t->info, c->fw_user)))
+        return;
     if (c->state && strcmp(c->state, msg_task_state_name(t->status.state)) != 0)
         return;
     json_array_append_new(c->arr, task_json(&t->info, &t->status, t->status.state,
@@ -161,7 +196,8 @@ completed_task_cb(void *arg, const struct completed_task *t)
 }
 
 static json_t *
-framework_json(const struct master *m, const struct framework *fw, bool with_tasks)
+framework_json(const struct master *m, const struct framework *fw, bool with_tasks,
+               const struct viewer *v)
 {
     struct resources used, offered;
     json_t *o = json_object(), *roles = json_array(), *tasks = json_array(),
@@ -177,7 +213,7 @@ framework_json(const struct master *m, const struct framework *fw, bool with_tas
         const struct task *t = val;
         if (!msg_task_state_terminal(t->state) && t->state != MSG_TASK_UNREACHABLE)
             res_add(&used, &t->info.resources);
-        if (with_tasks)
+        if (with_tasks && may_view(v, ACL_VIEW_TASKS, task_user(&t->info, fw->info.user)))
             json_array_append_new(tasks, live_task_json(t));
     }
     it = 0;
@@ -211,7 +247,7 @@ framework_json(const struct master *m, const struct framework *fw, bool with_tas
     json_object_set_new(o, "task_count", json_integer((json_int_t)hmap_size(&fw->tasks)));
     if (with_tasks) {
         json_t *completed = json_array();
-        struct tasks_ctx c = {.arr = completed, .fwid = fw->id};
+        struct tasks_ctx c = {.arr = completed, .fwid = fw->id, .v = v, .fw_user = fw->info.user};
         master_foreach_completed_task(m, completed_task_cb, &c);
         json_object_set_new(o, "tasks", tasks);
         json_object_set_new(o, "completed_tasks", completed);
@@ -229,6 +265,7 @@ struct list_ctx {
     const struct master *m;
     json_t *arr;
     bool with_tasks;
+    const struct viewer *v;
 };
 
 static void
@@ -250,22 +287,23 @@ static void
 framework_list_cb(void *arg, const struct framework *fw)
 {
     struct list_ctx *c = arg;
-    json_array_append_new(c->arr, framework_json(c->m, fw, c->with_tasks));
+    if (may_view(c->v, ACL_VIEW_FRAMEWORKS, fw->info.user))
+        json_array_append_new(c->arr, framework_json(c->m, fw, c->with_tasks, c->v));
 }
 
 static json_t *
-frameworks_json(const struct master *m, bool with_tasks)
+frameworks_json(const struct master *m, bool with_tasks, const struct viewer *v)
 {
-    struct list_ctx c = {.m = m, .arr = json_array(), .with_tasks = with_tasks};
+    struct list_ctx c = {.m = m, .arr = json_array(), .with_tasks = with_tasks, .v = v};
     master_foreach_framework(m, framework_list_cb, &c);
     return c.arr;
 }
 
 /* Removed frameworks, oldest first (at most --max_completed_frameworks). */
 static json_t *
-completed_frameworks_json(const struct master *m, bool with_tasks)
+completed_frameworks_json(const struct master *m, bool with_tasks, const struct viewer *v)
 {
-    struct list_ctx c = {.m = m, .arr = json_array(), .with_tasks = with_tasks};
+    struct list_ctx c = {.m = m, .arr = json_array(), .with_tasks = with_tasks, .v = v};
     master_foreach_completed_framework(m, framework_list_cb, &c);
     return c.arr;
 }
@@ -296,27 +334,31 @@ state_common(struct master *m)
 static void
 orphan_tasks_cb(void *arg, const struct agent *a)
 {
+    struct tasks_ctx *c = arg;
     size_t it = 0;
     void *tv;
-    while (hmap_next(&a->tasks, &it, NULL, &tv))
-        if (((const struct task *)tv)->orphan)
-            json_array_append_new(arg, live_task_json(tv));
+    while (hmap_next(&a->tasks, &it, NULL, &tv)) {
+        const struct task *t = tv;
+        if (t->orphan && may_view(c->v, ACL_VIEW_TASKS, task_user(&t->info, NULL)))
+            json_array_append_new(c->arr, live_task_json(t));
+    }
 }
 
 /* Tasks of removed frameworks that agents still ran when they re-registered:
  * being killed, booked until they end. */
 static json_t *
-orphan_tasks_json(const struct master *m)
+orphan_tasks_json(const struct master *m, const struct viewer *v)
 {
-    json_t *arr = json_array();
-    master_foreach_agent(m, orphan_tasks_cb, arr);
-    return arr;
+    struct tasks_ctx c = {.arr = json_array(), .v = v};
+    master_foreach_agent(m, orphan_tasks_cb, &c);
+    return c.arr;
 }
 
 static void
 h_state(void *arg, struct http_req *req)
 {
     struct master *m = arg;
+    struct viewer v = viewer_of(m, req);
     json_t *o = state_common(m);
 
     json_object_set_new(o, "leader_info",
@@ -324,9 +366,9 @@ h_state(void *arg, struct http_req *req)
                                   (json_int_t)master_flags(m)->port));
     json_object_set_new(o, "flags", flags_to_json(master_flag_table(m)));
     json_object_set_new(o, "slaves", agents_json(m));
-    json_object_set_new(o, "frameworks", frameworks_json(m, true));
-    json_object_set_new(o, "completed_frameworks", completed_frameworks_json(m, true));
-    json_object_set_new(o, "orphan_tasks", orphan_tasks_json(m));
+    json_object_set_new(o, "frameworks", frameworks_json(m, true, &v));
+    json_object_set_new(o, "completed_frameworks", completed_frameworks_json(m, true, &v));
+    json_object_set_new(o, "orphan_tasks", orphan_tasks_json(m, &v));
     json_object_set_new(o, "unregistered_frameworks", json_array());
     http_reply_json(req, 200, o);
 }
@@ -335,9 +377,10 @@ static void
 h_state_summary(void *arg, struct http_req *req)
 {
     struct master *m = arg;
+    struct viewer v = viewer_of(m, req);
     json_t *o = state_common(m);
     json_object_set_new(o, "slaves", agents_json(m));
-    json_object_set_new(o, "frameworks", frameworks_json(m, false));
+    json_object_set_new(o, "frameworks", frameworks_json(m, false, &v));
     http_reply_json(req, 200, o);
 }
 
@@ -353,9 +396,10 @@ static void
 h_frameworks(void *arg, struct http_req *req)
 {
     struct master *m = arg;
-    http_reply_json(req, 200, json_pack("{s:o, s:o}", "frameworks", frameworks_json(m, true),
+    struct viewer v = viewer_of(m, req);
+    http_reply_json(req, 200, json_pack("{s:o, s:o}", "frameworks", frameworks_json(m, true, &v),
                                         "completed_frameworks",
-                                        completed_frameworks_json(m, true)));
+                                        completed_frameworks_json(m, true, &v)));
 }
 
 static void
@@ -371,6 +415,8 @@ live_tasks_cb(void *arg, const struct framework *fw)
         const struct task *t = tv;
         if (c->state && strcmp(c->state, msg_task_state_name(t->state)) != 0)
             continue;
+        if (!may_view(c->v, ACL_VIEW_TASKS, task_user(&t->info, fw->info.user)))
+            continue;
         json_array_append_new(c->arr, live_task_json(t));
     }
 }
@@ -379,13 +425,36 @@ static void
 h_tasks(void *arg, struct http_req *req)
 {
     struct master *m = arg;
+    struct viewer v = viewer_of(m, req);
     struct tasks_ctx c = {.arr = json_array(),
                           .fwid = http_req_query(req, "framework_id"),
-                          .state = http_req_query(req, "state")};
+                          .state = http_req_query(req, "state"),
+                          .v = &v};
 
     master_foreach_framework(m, live_tasks_cb, &c);
     master_foreach_completed_task(m, completed_task_cb, &c);
     http_reply_json(req, 200, json_pack("{s:o}", "tasks", c.arr));
+}
+
+/*
+ * Whether the caller of `req` may do `action` on `object` (NULL: absent) by
+ * --acls. When not, answers 403 (nothing has changed yet: call it before the
+ * operation) and logs the refusal.
+ */
+static bool
+authorized(const struct master *m, struct http_req *req, enum acl_action action,
+           const char *object)
+{
+    const char *who = http_req_principal(req);
+
+    if (acl_authorized(master_acls(m), action, who, object))
+        return true;
+    log_warn("not permitted by --acls: %s of '%s' by principal '%s' (%s %s)",
+             acl_action_name(action), object ? object : "", who ? who : "(anonymous)",
+             http_req_method(req), http_req_path(req));
+    http_reply_error(req, 403, "not permitted: principal '%s' may not %s '%s' (--acls)",
+                     who ? who : "(anonymous)", acl_action_name(action), object ? object : "");
+    return false;
 }
 
 struct roles_ctx {
@@ -472,6 +541,13 @@ h_weights(void *arg, struct http_req *req)
     }
     json_array_foreach(body, i, w)
     {
+        if (!authorized(m, req, ACL_UPDATE_WEIGHTS, json_string_value(json_object_get(w, "role")))) {
+            json_decref(body);
+            return;
+        }
+    }
+    json_array_foreach(body, i, w)
+    {
         master_set_weight(m, json_string_value(json_object_get(w, "role")),
                           json_number_value(json_object_get(w, "weight")));
     }
@@ -518,6 +594,8 @@ h_quota(void *arg, struct http_req *req)
             http_reply_error(req, 400, "DELETE /quota needs ?role=ROLE");
             return;
         }
+        if (!authorized(m, req, ACL_UPDATE_QUOTAS, role))
+            return;
         rc = master_set_quota(m, role, &guarantee, &limit);
         http_reply_json(req, rc == 0 ? 200 : 400, NULL);
         return;
@@ -533,6 +611,10 @@ h_quota(void *arg, struct http_req *req)
     if (role == NULL || !res_role_valid(role) || strcmp(role, "*") == 0) {
         json_decref(body);
         http_reply_error(req, 400, "\"role\" must name a role other than \"*\"");
+        return;
+    }
+    if (!authorized(m, req, ACL_UPDATE_QUOTAS, role)) {
+        json_decref(body);
         return;
     }
     if ((g && res_parse(&guarantee, g, err, sizeof(err)) != 0) ||
@@ -586,6 +668,16 @@ h_reserve(void *arg, struct http_req *req)
         http_reply_error(req, 400, "bad resources: %s", err);
         return;
     }
+    /* reserve_resources: each role reserved for; unreserve_resources: who made
+     * the reservation, which is not recorded (absent: only ANY and NONE match). */
+    for (size_t i = 0; i < (reserve ? want.n : 1); i++) {
+        if (!authorized(m, req, reserve ? ACL_RESERVE_RESOURCES : ACL_UNRESERVE_RESOURCES,
+                        reserve ? want.items[i].role : NULL)) {
+            json_decref(body);
+            res_fini(&want);
+            return;
+        }
+    }
     rc = reserve ? master_reserve(m, agent_id, &want, err, sizeof(err))
                  : master_unreserve(m, agent_id, &want, err, sizeof(err));
     json_decref(body);
@@ -636,6 +728,8 @@ static void
 h_flags(void *arg, struct http_req *req)
 {
     struct master *m = arg;
+    if (!authorized(m, req, ACL_GET_ENDPOINTS, http_req_path(req)))
+        return;
     http_reply_json(req, 200, json_pack("{s:o}", "flags", flags_to_json(master_flag_table(m))));
 }
 
@@ -657,6 +751,8 @@ h_version(void *arg, struct http_req *req)
 static void
 h_metrics_snapshot(void *arg, struct http_req *req)
 {
+    if (!authorized(arg, req, ACL_GET_ENDPOINTS, http_req_path(req)))
+        return;
     metrics_reply(master_metrics(arg), req, http_req_query(req, "format"), false);
 }
 
@@ -664,6 +760,8 @@ h_metrics_snapshot(void *arg, struct http_req *req)
 static void
 h_metrics(void *arg, struct http_req *req)
 {
+    if (!authorized(arg, req, ACL_GET_ENDPOINTS, http_req_path(req)))
+        return;
     metrics_reply(master_metrics(arg), req, http_req_query(req, "format"), true);
 }
 
@@ -686,6 +784,19 @@ h_books(void *arg, struct http_req *req)
                     json_pack("{s:b, s:I, s:I, s:o}", "consistent", n == 0, "agents",
                               (json_int_t)master_agent_count(m), "discrepancies", (json_int_t)n,
                               "problems", problems));
+}
+
+struct find_fw_ctx {
+    const char *id;
+    const struct framework *fw;
+};
+
+static void
+find_fw_cb(void *arg, const struct framework *fw)
+{
+    struct find_fw_ctx *c = arg;
+    if (strcmp(fw->id, c->id) == 0)
+        c->fw = fw;
 }
 
 static void
@@ -713,6 +824,10 @@ h_teardown(void *arg, struct http_req *req)
         http_reply_error(req, 400, "needs frameworkId=ID");
         return;
     }
+    struct find_fw_ctx f = {.id = id};
+    master_foreach_framework(m, find_fw_cb, &f);
+    if (f.fw && !authorized(m, req, ACL_TEARDOWN_FRAMEWORKS, f.fw->principal))
+        return;
     if (master_teardown(m, id, "teardown requested by an operator") != 0) {
         http_reply_error(req, 404, "no framework %s", id);
         return;

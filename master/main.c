@@ -35,6 +35,10 @@ static const struct flag flag_table[] = {
     {"credentials", FLAG_STRING, &mf.credentials, NULL,
      "JSON file {\"credentials\": [{\"principal\": ..., \"secret\": ...}]}; when given, agents "
      "and frameworks must authenticate."},
+    {"acls", FLAG_STRING, &mf.acls, NULL,
+     "Authorization: Mesos's ACL JSON, or a file holding it (see docs/security.md); when "
+     "given, each request is checked against it and a denied one gets 403 or ERROR \"not "
+     "permitted\". Tasks run as root only where a run_tasks rule allows it."},
     HTTP_AUTH_FLAGS(&mf.http_auth),
     {"role_sorter", FLAG_STRING, &mf.roles_sorter, "drf", "Sorter across roles: drf or random."},
     {"framework_sorter", FLAG_STRING, &mf.framework_sorter, "drf",

@@ -19,12 +19,15 @@
 #include "metrics.h"
 #include "transport.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+
+#define ACLS_MAX_FILE (16 << 20) /* --acls larger than this is refused */
 
 /* ---- authentication ---- */
 
@@ -424,6 +427,56 @@ master_new(const char *id, const struct flag *flag_table)
     return m;
 }
 
+/* Reads --acls (a path, "file://" and a path, or the JSON itself, as Mesos
+ * takes it) into m->acls. 0, or -AG_EINVAL with the reason logged. */
+static int
+load_acls(struct master *m)
+{
+    const char *arg = m->flags.acls, *path;
+    char err[512], *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    int rc;
+
+    if (arg == NULL || arg[0] == '\0')
+        return 0;
+    while (*arg == ' ' || *arg == '\t' || *arg == '\n' || *arg == '\r')
+        arg++;
+    if (*arg == '{') {
+        rc = acl_parse(arg, &m->acls, err, sizeof(err));
+        path = "(inline JSON)";
+    } else {
+        path = strncmp(arg, "file://", 7) == 0 ? arg + 7 : arg;
+        if ((f = fopen(path, "r")) == NULL) {
+            log_error("cannot read --acls=%s: %s", path, strerror(errno));
+            return -AG_EINVAL;
+        }
+        text = malloc(ACLS_MAX_FILE + 1);
+        if (text == NULL)
+            abort();
+        len = fread(text, 1, ACLS_MAX_FILE + 1, f);
+        fclose(f);
+        if (len > ACLS_MAX_FILE) {
+            log_error("--acls=%s: larger than %d bytes", path, ACLS_MAX_FILE);
+            free(text);
+            return -AG_EINVAL;
+        }
+        text[len] = '\0';
+        rc = acl_parse(text, &m->acls, err, sizeof(err));
+        free(text);
+    }
+    if (rc != 0) {
+        log_error("--acls=%s: %s", path, err);
+        return -AG_EINVAL;
+    }
+    if (!m->flags.authenticate)
+        log_warn("--acls without --credentials: agents and frameworks are anonymous to the "
+                 "ACLs (they match only rules whose principals are ANY or NONE)");
+    log_info("authorization: ACLs loaded from %s (permissive %s)", path,
+             acl_permissive(m->acls) ? "true" : "false");
+    return 0;
+}
+
 int
 master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
 {
@@ -474,7 +527,7 @@ master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
     } else {
         log_warn("no --credentials given: agents and frameworks are not authenticated");
     }
-    return 0;
+    return load_acls(m);
 }
 
 void
@@ -603,6 +656,7 @@ master_free(struct master *m)
     hmap_fini(&m->offers);
     hmap_fini(&m->credentials);
     hmap_fini(&m->dirty_agents);
+    acl_free(m->acls);
     alloc_destroy(m->alloc);
     acct_close(m->acct);
     metrics_free(m->metrics);

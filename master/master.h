@@ -55,6 +55,7 @@ struct master; /* opaque: its layout is in master_int.h, for the core files only
 struct flag;
 struct alloc_role_info;
 struct metrics;
+struct acls;
 
 /*
  * The records below are read-only outside the master core: the iterators hand
@@ -73,6 +74,7 @@ struct master_flags {
     int64_t agent_reregister_timeout_ms;
     int64_t allocation_interval_ms;
     char *credentials;
+    char *acls; /* --acls: a file, or the JSON itself */
     char *roles_sorter;
     char *framework_sorter;
     char *weights;
@@ -229,6 +231,9 @@ const char *master_id(const struct master *m);
 double master_start_time(const struct master *m);
 const struct master_flags *master_flags(const struct master *m);
 const struct flag *master_flag_table(const struct master *m);
+/* The ACLs of --acls (master/acl.h), or NULL when none were given (everything
+ * is authorized). */
+const struct acls *master_acls(const struct master *m);
 uv_loop_t *master_loop(const struct master *m);
 const char *master_accounting_path(const struct master *m);
 size_t master_agent_count(const struct master *m);

@@ -7,6 +7,7 @@
 #ifndef AGORA_MASTER_INT_H
 #define AGORA_MASTER_INT_H
 
+#include "acl.h"
 #include "master.h"
 
 struct registry;
@@ -51,6 +52,7 @@ struct master {
     struct hmap frameworks; /* id -> struct framework* */
     struct hmap offers;     /* id -> struct offer* */
     struct hmap credentials; /* principal -> secret (char*) */
+    struct acls *acls;       /* --acls (master/acl.h); NULL: none */
     struct completed_task *completed; /* ring of max_completed_tasks */
     size_t ncompleted, completed_head;
     struct framework **completed_fws; /* ring of max_completed_frameworks (removed ones) */
@@ -95,6 +97,12 @@ struct agent *core_agent(struct master *m, const char *id);
  * `owner`, or `owner` is "" (registered before authentication was on: the
  * first principal to come back claims it) and `claim` is set. */
 bool core_peer_owns(const struct master *m, const struct peer *p, const char *owner, bool claim);
+/* The principal peer `p` proved (NULL without authentication: the peer is
+ * anonymous to the ACLs), and whether it may do `action` on `object`
+ * (acl_authorized with --acls; true without). A refusal is logged. */
+const char *core_peer_principal(const struct master *m, const struct peer *p);
+bool core_authorized(const struct master *m, const char *principal, enum acl_action action,
+                     const char *object);
 
 /* allocation.c: allocation passes; agents and frameworks in the allocator (calls core.c) */
 void allocation_run(struct master *m, bool full);

@@ -36,6 +36,12 @@ master_flag_table(const struct master *m)
     return m->flag_table;
 }
 
+const struct acls *
+master_acls(const struct master *m)
+{
+    return m->acls;
+}
+
 uv_loop_t *
 master_loop(const struct master *m)
 {

@@ -230,9 +230,11 @@ subscribe(struct harness *h, uint32_t peer, const char *name, const char *role, 
     snprintf(id, idlen, "%s", r->u.subscribed.framework_id);
 }
 
+/* ACCEPT of offer `offer_id` launching task `task_id` (`res`) as `user` ("":
+ * the framework's) from FW_PEER. */
 static void
-accept_launch(struct harness *h, const char *offer_id, const char *task_id, const char *res,
-              double refuse_seconds)
+accept_launch_as(struct harness *h, const char *offer_id, const char *task_id, const char *res,
+                 double refuse_seconds, const char *user)
 {
     struct msg msg;
     struct msg_operation *op;
@@ -260,11 +262,18 @@ accept_launch(struct harness *h, const char *offer_id, const char *task_id, cons
     ti->framework_id = xstrdup("");
     ti->executor_id = xstrdup("");
     ti->command.value = xstrdup("sleep 100");
-    ti->command.user = xstrdup("");
+    ti->command.user = xstrdup(user);
     ti->container.image = xstrdup("");
     ti->container.network = xstrdup("");
     CHECK_EQ_INT(res_parse(&ti->resources, res, err, sizeof(err)), 0);
     deliver(h, FW_PEER, &msg);
+}
+
+static void
+accept_launch(struct harness *h, const char *offer_id, const char *task_id, const char *res,
+              double refuse_seconds)
+{
+    accept_launch_as(h, offer_id, task_id, res, refuse_seconds, "");
 }
 
 static void
@@ -603,9 +612,10 @@ test_teardown(void)
 #define AGENT2_PEER 4
 #define FW3_PEER 5
 
-/* A master with --credentials: alice and bob (frameworks), agent1 (an agent). */
+/* A master with --credentials: alice and bob (frameworks), agent1 (an agent);
+ * with `acls` (NULL: none) as --acls. */
 static void
-harness_start_auth(struct harness *h)
+harness_start_auth_acls(struct harness *h, const char *acls)
 {
     char path[128];
     FILE *f;
@@ -622,6 +632,7 @@ harness_start_auth(struct harness *h)
     h->flags.credentials = strdup(path);
     CHECK(h->flags.credentials != NULL);
     h->flags.authenticate = true;
+    h->flags.acls = (char *)acls;
     harness_restart(h); /* the same registry, now with authentication */
 }
 
@@ -663,10 +674,11 @@ authenticate(struct harness *h, uint32_t peer, const char *addr, const char *pri
     CHECK(r != NULL && r->u.auth_result.ok);
 }
 
-/* Sends SUBSCRIBE for framework `id` ("" = new) on `peer` with `webui_url`;
- * returns the master's answer (SUBSCRIBED or ERROR). */
+/* Sends SUBSCRIBE for framework `id` ("" = new) on `peer` with `webui_url`
+ * in `role` (NULL: none); returns the master's answer (SUBSCRIBED or ERROR). */
 static struct msg *
-subscribe_as(struct harness *h, uint32_t peer, const char *id, const char *webui_url)
+subscribe_as(struct harness *h, uint32_t peer, const char *id, const char *webui_url,
+             const char *role)
 {
     struct msg msg;
     struct msg_framework_info *fi;
@@ -681,6 +693,12 @@ subscribe_as(struct harness *h, uint32_t peer, const char *id, const char *webui
     fi->hostname = xstrdup("");
     fi->webui_url = xstrdup(webui_url);
     fi->failover_timeout_s = 3600;
+    if (role) {
+        fi->roles = calloc(1, sizeof(char *));
+        CHECK(fi->roles != NULL);
+        fi->roles[0] = xstrdup(role);
+        fi->nroles = 1;
+    }
     deliver(h, peer, &msg);
     for (size_t i = from; i < h->nsent; i++)
         if (h->sent[i].peer == peer &&
@@ -716,17 +734,17 @@ register_as(struct harness *h, uint32_t peer, const char *id, const char *http_a
 /* agent1's agent on AGENT_PEER, alice's framework on FW_PEER running task t1 on
  * it; the framework's id in `fwid`, the agent's in `agent_id`. */
 static void
-auth_cluster(struct harness *h, char *fwid, char *agent_id)
+auth_cluster_acls(struct harness *h, char *fwid, char *agent_id, const char *acls)
 {
     struct msg *r;
 
-    harness_start_auth(h);
+    harness_start_auth_acls(h, acls);
     authenticate(h, AGENT_PEER, "10.0.0.1", "agent1", "g-secret");
     r = register_as(h, AGENT_PEER, "", "10.0.0.1:5051", "cpus:4;mem:1024");
     CHECK(r != NULL && r->type == MSG_AGENT_REGISTERED);
     snprintf(agent_id, AG_ID_MAX, "%s", r->u.agent_registered.agent_id);
     authenticate(h, FW_PEER, "10.0.0.9", "alice", "a-secret");
-    r = subscribe_as(h, FW_PEER, "", "");
+    r = subscribe_as(h, FW_PEER, "", "", NULL);
     CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
     snprintf(fwid, AG_ID_MAX, "%s", r->u.subscribed.framework_id);
     turn(h);
@@ -734,6 +752,12 @@ auth_cluster(struct harness *h, char *fwid, char *agent_id)
     CHECK(r != NULL && r->u.offers.noffers == 1);
     accept_launch(h, r->u.offers.offers[0].offer_id, "t1", "cpus:1;mem:128", 0);
     CHECK(next_sent(h, AGENT_PEER, MSG_RUN_TASK) != NULL);
+}
+
+static void
+auth_cluster(struct harness *h, char *fwid, char *agent_id)
+{
+    auth_cluster_acls(h, fwid, agent_id, NULL);
 }
 
 /* The framework is alice's, connected on FW_PEER with task t1, never told an error. */
@@ -767,7 +791,7 @@ test_framework_owned_by_principal(void)
 
     /* bob, authenticated, takes over alice's framework: refused */
     authenticate(&h, FW2_PEER, "10.0.0.66", "bob", "b-secret");
-    r = subscribe_as(&h, FW2_PEER, fwid, "");
+    r = subscribe_as(&h, FW2_PEER, fwid, "", NULL);
     CHECK(r != NULL && r->type == MSG_ERROR);
     CHECK_EQ_INT(r->u.error.code, -AG_EPERM);
     CHECK(strstr(r->u.error.message, "another principal") != NULL);
@@ -796,21 +820,21 @@ test_framework_owned_by_principal(void)
         CHECK_EQ_STR(core_peer(h.m, FW2_PEER)->principal, "bob");
     }
     /* bob's own new framework is fine */
-    r = subscribe_as(&h, FW2_PEER, "", "");
+    r = subscribe_as(&h, FW2_PEER, "", "", NULL);
     CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
     check_fw_intact(&h, fwid);
 
     /* After a master restart the id is still alice's. */
     harness_restart(&h);
     authenticate(&h, FW2_PEER, "10.0.0.66", "bob", "b-secret");
-    r = subscribe_as(&h, FW2_PEER, fwid, "");
+    r = subscribe_as(&h, FW2_PEER, fwid, "", NULL);
     CHECK(r != NULL && r->type == MSG_ERROR && r->u.error.code == -AG_EPERM);
     CHECK_EQ_STR(core_framework(h.m, fwid)->principal, "alice");
     CHECK_EQ_INT((int)core_framework(h.m, fwid)->peer, 0);
 
     /* alice fails over to a new connection: allowed */
     authenticate(&h, FW3_PEER, "10.0.0.10", "alice", "a-secret");
-    r = subscribe_as(&h, FW3_PEER, fwid, "");
+    r = subscribe_as(&h, FW3_PEER, fwid, "", NULL);
     CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
     CHECK_EQ_STR(r->u.subscribed.framework_id, fwid);
     CHECK_EQ_INT((int)core_framework(h.m, fwid)->peer, FW3_PEER);
@@ -978,17 +1002,106 @@ test_webui_url_schemes(void)
     harness_start(&h);
     master_peer_connect(h.m, FW_PEER);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        r = subscribe_as(&h, FW_PEER, "", bad[i]);
+        r = subscribe_as(&h, FW_PEER, "", bad[i], NULL);
         CHECK(r != NULL && r->type == MSG_ERROR && r->u.error.code == -AG_EINVAL);
         CHECK(strstr(r->u.error.message, "webui_url") != NULL);
         CHECK_EQ_INT((int)hmap_size(&h.m->frameworks), 0);
     }
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         master_peer_connect(h.m, 10 + (uint32_t)i);
-        r = subscribe_as(&h, 10 + (uint32_t)i, "", good[i]);
+        r = subscribe_as(&h, 10 + (uint32_t)i, "", good[i], NULL);
         CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
         CHECK_EQ_STR(core_framework(h.m, r->u.subscribed.framework_id)->info.webui_url, good[i]);
     }
+    harness_stop(&h);
+}
+
+/* --acls on the message stream: register_agents, register_frameworks (each
+ * role) and run_tasks (root only where a rule allows it); a refusal changes
+ * nothing. */
+static void
+test_acls(void)
+{
+    static const char acls[] =
+        "{\"register_agents\": ["
+        "   {\"principals\": {\"values\": [\"agent1\"]}, \"agents\": {\"type\": \"ANY\"}},"
+        "   {\"principals\": {\"type\": \"ANY\"}, \"agents\": {\"type\": \"NONE\"}}],"
+        " \"register_frameworks\": ["
+        "   {\"principals\": {\"values\": [\"alice\"]}, \"roles\": {\"values\": [\"r1\"]}},"
+        "   {\"principals\": {\"type\": \"NONE\"}, \"roles\": {\"values\": [\"r1\"]}}],"
+        " \"run_tasks\": ["
+        "   {\"principals\": {\"values\": [\"alice\"]}, \"users\": {\"values\": [\"nobody\"]}},"
+        "   {\"principals\": {\"values\": [\"alice\"]}, \"users\": {\"values\": [\"games\"]}},"
+        "   {\"principals\": {\"values\": [\"alice\"]}, \"users\": {\"type\": \"NONE\"}}]}";
+    struct harness h;
+    char fwid[AG_ID_MAX], agent_id[AG_ID_MAX];
+    struct msg *r;
+    size_t nfw;
+
+    /* agent1 registers, alice subscribes ("*", permissive) and runs t1 as nobody */
+    auth_cluster_acls(&h, fwid, agent_id, acls);
+    check_fw_intact(&h, fwid);
+
+    /* alice's tasks: as games (a rule) yes; as root (no rule allows it) and as
+     * daemon (the NONE rule) no: TASK_ERROR, nothing launched */
+    static const struct {
+        const char *user;
+        bool ok;
+    } cases[] = {{"root", false}, {"daemon", false}, {"games", true}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char tid[16];
+        size_t runs = count_sent(&h, AGENT_PEER, MSG_RUN_TASK, 0);
+        turn(&h);
+        r = next_sent(&h, FW_PEER, MSG_OFFERS);
+        CHECK(r != NULL && r->u.offers.noffers == 1);
+        snprintf(tid, sizeof(tid), "u%zu", i);
+        accept_launch_as(&h, r->u.offers.offers[0].offer_id, tid, "cpus:0.5;mem:32", 0,
+                         cases[i].user);
+        CHECK_EQ_INT((int)count_sent(&h, AGENT_PEER, MSG_RUN_TASK, 0), (int)runs + cases[i].ok);
+        CHECK_EQ_INT((int)(hmap_get(&core_framework(h.m, fwid)->tasks, tid) != NULL),
+                     (int)cases[i].ok);
+        if (!cases[i].ok) {
+            r = next_sent(&h, FW_PEER, MSG_STATUS_UPDATE);
+            CHECK(r != NULL && r->u.status_update.status.state == MSG_TASK_ERROR);
+            CHECK(strstr(r->u.status_update.status.message, "not permitted") != NULL);
+            CHECK(strstr(r->u.status_update.status.message, cases[i].user) != NULL);
+        }
+        CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+    }
+
+    /* bob may not register an agent */
+    authenticate(&h, AGENT2_PEER, "10.0.0.2", "bob", "b-secret");
+    r = register_as(&h, AGENT2_PEER, "", "10.0.0.2:5051", "cpus:64;mem:100000");
+    CHECK(r != NULL && r->type == MSG_ERROR && r->u.error.code == -AG_EPERM);
+    CHECK(strstr(r->u.error.message, "not permitted") != NULL);
+    CHECK_EQ_INT((int)master_agent_count(h.m), 1);
+
+    /* bob may not register a framework in r1; in r2 (no rule: permissive) he may */
+    nfw = hmap_size(&h.m->frameworks);
+    authenticate(&h, FW2_PEER, "10.0.0.66", "bob", "b-secret");
+    r = subscribe_as(&h, FW2_PEER, "", "", "r1");
+    CHECK(r != NULL && r->type == MSG_ERROR && r->u.error.code == -AG_EPERM);
+    CHECK(strstr(r->u.error.message, "role 'r1'") != NULL);
+    CHECK_EQ_INT((int)hmap_size(&h.m->frameworks), (int)nfw);
+    r = subscribe_as(&h, FW2_PEER, "", "", "r2");
+    CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
+    /* alice may register in r1 */
+    authenticate(&h, FW3_PEER, "10.0.0.10", "alice", "a-secret");
+    r = subscribe_as(&h, FW3_PEER, "", "", "r1");
+    CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
+
+    harness_stop_auth(&h);
+
+    /* A malformed --acls stops the master from starting. */
+    harness_start(&h);
+    h.flags.acls = "{\"run_tasks\": 1}";
+    master_stop(h.m);
+    uv_run(&h.loop, UV_RUN_DEFAULT);
+    master_free(h.m);
+    h.m = master_new("0a1b2c3d-0000-4000-8000-000000000009", NULL);
+    CHECK(h.m != NULL);
+    CHECK_EQ_INT(master_start(h.m, &h.loop, &h.flags), -AG_EINVAL);
+    h.flags.acls = NULL;
     harness_stop(&h);
 }
 
@@ -997,5 +1110,5 @@ TEST_LIST(TEST_ENTRY(register_subscribe_launch), TEST_ENTRY(invalid_task), TEST_
           TEST_ENTRY(reserve), TEST_ENTRY(operations_allocate_at_once), TEST_ENTRY(teardown),
           TEST_ENTRY(framework_owned_by_principal), TEST_ENTRY(calls_need_the_owner),
           TEST_ENTRY(agent_owned_by_principal), TEST_ENTRY(agent_reregister_address),
-          TEST_ENTRY(webui_url_schemes));
+          TEST_ENTRY(webui_url_schemes), TEST_ENTRY(acls));
 TEST_MAIN()
