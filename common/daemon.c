@@ -2,6 +2,8 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <sys/resource.h>
 
 int
 daemon_flags(const struct flag *table, int *argc, char **argv, const char *prog,
@@ -64,12 +66,39 @@ on_stop_signal(uv_signal_t *h, int signum)
 }
 
 int
+daemon_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            log_warn("daemon: cannot raise the open files limit from %llu to %llu",
+                     (unsigned long long)was, (unsigned long long)rl.rlim_max);
+            return (int)(was > INT32_MAX ? INT32_MAX : was);
+        }
+        log_info("daemon: open files limit raised from %llu to %llu (the hard limit)",
+                 (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+    }
+    if (rl.rlim_cur < 4096)
+        log_warn("daemon: open files limit is %llu: every idle HTTP client holds one; raise the "
+                 "hard limit (systemd LimitNOFILE=, ulimit -Hn) for production",
+                 (unsigned long long)rl.rlim_cur);
+    return (int)(rl.rlim_cur > INT32_MAX ? INT32_MAX : rl.rlim_cur);
+}
+
+int
 daemon_run(const struct daemon_ops *ops, void *d, const struct flag *table)
 {
     struct daemon_loop l = {.ops = ops, .d = d};
     uv_loop_t loop;
     int rc;
 
+    daemon_raise_nofile();
     uv_loop_init(&loop);
     if (ops->start(d, &loop) != 0) {
         if (ops->stop != NULL)

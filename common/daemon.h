@@ -39,6 +39,16 @@ int daemon_flags(const struct flag *table, int *argc, char **argv, const char *p
  * that goes away is an error return, not a signal). */
 void daemon_logging(const char *component, enum ag_log_level level);
 
+/*
+ * Raises the soft RLIMIT_NOFILE to the hard limit (daemon_run does it first),
+ * logging the change, and warns when the result is under 4096. Every HTTP
+ * client holds a descriptor for as long as it stays connected, and nng's
+ * accept loop retries without pause when accept() fails with EMFILE (the
+ * daemon then spins on a core and answers nobody): headroom is the defence.
+ * Returns the limit now in force (capped at INT32_MAX), or -1 if unknown.
+ */
+int daemon_raise_nofile(void);
+
 /* The daemon's part of daemon_run; `d` is the daemon given to daemon_run. */
 struct daemon_ops {
     /* Opens the daemon on `loop`. Returns 0, or nonzero after printing
@@ -57,7 +67,7 @@ struct daemon_ops {
 };
 
 /*
- * Runs a daemon on a loop of its own: uv_loop_init, ops->start, then SIGINT
+ * Runs a daemon on a loop of its own: daemon_raise_nofile, uv_loop_init, ops->start, then SIGINT
  * and SIGTERM go to ops->on_signal (the watchers do not keep the loop alive:
  * it ends when the daemon has closed its handles, whether after a signal or
  * on its own), uv_run, ops->finish, uv_loop_close and flags_free(table).

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static char *f_level;
@@ -150,5 +151,23 @@ test_run(void)
     CHECK(f.finished == 1 && !f.finished_started);
 }
 
-TEST_LIST(TEST_ENTRY(flags), TEST_ENTRY(run));
+/* The soft open files limit goes up to the hard one. */
+static void
+test_nofile(void)
+{
+    struct rlimit rl, now;
+
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    if (rl.rlim_max > 64) {
+        now = rl;
+        now.rlim_cur = 64;
+        CHECK(setrlimit(RLIMIT_NOFILE, &now) == 0);
+    }
+    CHECK(daemon_raise_nofile() == (int)(rl.rlim_max > INT32_MAX ? INT32_MAX : rl.rlim_max));
+    CHECK(getrlimit(RLIMIT_NOFILE, &now) == 0);
+    CHECK(now.rlim_cur == rl.rlim_max);
+    CHECK(daemon_raise_nofile() == (int)(rl.rlim_max > INT32_MAX ? INT32_MAX : rl.rlim_max));
+}
+
+TEST_LIST(TEST_ENTRY(flags), TEST_ENTRY(run), TEST_ENTRY(nofile));
 TEST_MAIN()
