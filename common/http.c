@@ -3,6 +3,7 @@
 #include "error.h"
 #include "evq.h"
 #include "http_auth.h"
+#include "http_hosts.h"
 #include "http_stream.h"
 #include "log.h"
 
@@ -88,9 +89,10 @@ struct http_server {
     struct route *routes;
     struct http_req *live;
     struct http_stream *streams;
-    char *allow_origin; /* Access-Control-Allow-Origin on every reply, or NULL */
+    char **allow_origins; /* origins answered with CORS headers (NULL-terminated), or NULL */
     struct hauth *auth; /* NULL: no authentication */
     char **open_paths;  /* NULL-terminated paths served without authentication, or NULL */
+    struct hhosts *hosts; /* Host allow-list; NULL: any Host */
 };
 
 /* ---- small helpers ---- */
@@ -165,6 +167,8 @@ http_reason(int status)
         return "Method Not Allowed";
     case 409:
         return "Conflict";
+    case 421:
+        return "Misdirected Request";
     case 422:
         return "Unprocessable Entity";
     case 500:
@@ -442,6 +446,27 @@ authenticate(struct http_server *srv, struct http_req *req)
     return false;
 }
 
+/*
+ * Checks the Host header against the allow-list before anything else (DNS
+ * rebinding: a page of another site whose name now resolves to this daemon).
+ * Returns true when the request may proceed; false after answering 421.
+ */
+static bool
+host_ok(struct http_server *srv, struct http_req *req)
+{
+    const char *host;
+
+    if (srv->hosts == NULL || hhosts_allowed(srv->hosts, host = http_req_header(req, "Host")))
+        return true;
+    log_warn("http: refused %s %s addressed to host '%.100s' (not in --http_allowed_hosts)",
+             req->method, req->path, host);
+    http_reply_error(req, 421,
+                     "%s %s refused: host '%.100s' is not one this daemon answers "
+                     "(--http_allowed_hosts)",
+                     req->method, req->path, host);
+    return false;
+}
+
 /* Loop: a request from nng; picks the route and calls its handler. */
 static void
 http_dispatch(void *arg, int status)
@@ -463,7 +488,7 @@ http_dispatch(void *arg, int status)
         srv->live->lprev = req;
     srv->live = req;
 
-    if (!authenticate(srv, req))
+    if (!host_ok(srv, req) || !authenticate(srv, req))
         return;
     for (r = srv->routes; r != NULL && best == NULL; r = r->next) {
         if (r->prefix || strcmp(r->path, req->path) != 0)
@@ -567,9 +592,10 @@ evq_closed(struct evq *q)
         free(r->path);
         free(r);
     }
-    free(srv->allow_origin);
+    open_paths_free(srv->allow_origins);
     hauth_free(srv->auth);
     open_paths_free(srv->open_paths);
+    hhosts_free(srv->hosts);
     free(srv);
 }
 
@@ -657,15 +683,54 @@ http_server_port(const struct http_server *srv)
 }
 
 int
-http_server_allow_origin(struct http_server *srv, const char *origin)
+http_server_allow_origin(struct http_server *srv, const char *origins)
 {
-    char *copy = NULL;
+    char **v = NULL;
+    size_t n = 0;
 
-    if (origin != NULL && (copy = strdup(origin)) == NULL)
-        return -AG_ENOMEM;
-    free(srv->allow_origin);
-    srv->allow_origin = copy;
+    for (const char *p = origins; p != NULL && *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        char **nv;
+
+        while (len > 0 && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '/'))
+            len--;
+        if (len > 0) {
+            if ((nv = realloc(v, (n + 2) * sizeof(*v))) == NULL)
+                goto nomem;
+            v = nv;
+            v[n + 1] = NULL;
+            if ((v[n] = strndup(p, len)) == NULL)
+                goto nomem;
+            n++;
+        }
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    open_paths_free(srv->allow_origins);
+    srv->allow_origins = v;
     return 0;
+nomem:
+    open_paths_free(v);
+    return -AG_ENOMEM;
+}
+
+/* The origin to name in Access-Control-Allow-Origin for `origin` (the
+ * request's Origin header), or NULL: it must be in the list, or the list
+ * hold "*". The reply echoes it (never "*"), so credentialed requests work. */
+static const char *
+cors_origin(const struct http_server *srv, const char *origin)
+{
+    if (srv->allow_origins == NULL || origin == NULL || strcmp(origin, "null") == 0)
+        return NULL;
+    for (size_t i = 0; srv->allow_origins[i] != NULL; i++)
+        if (strcmp(srv->allow_origins[i], "*") == 0 ||
+            strcasecmp(srv->allow_origins[i], origin) == 0)
+            return origin;
+    return NULL;
 }
 
 int
@@ -673,12 +738,17 @@ http_server_authenticate(struct http_server *srv, const struct http_auth_flags *
                          const char *const *open_paths, char *err, size_t errlen)
 {
     struct hauth *auth;
+    struct hhosts *hosts;
     char **paths = NULL;
     size_t n = 0;
     int rc;
 
-    if ((rc = hauth_load(&auth, f, err, errlen)) != 0)
+    if ((rc = hhosts_load(&hosts, f->allowed_hosts, f->hostname, err, errlen)) != 0)
         return rc;
+    if ((rc = hauth_load(&auth, f, err, errlen)) != 0) {
+        hhosts_free(hosts);
+        return rc;
+    }
     while (open_paths != NULL && open_paths[n] != NULL)
         n++;
     if (auth != NULL && n > 0) {
@@ -692,6 +762,9 @@ http_server_authenticate(struct http_server *srv, const struct http_auth_flags *
     open_paths_free(srv->open_paths);
     srv->auth = auth;
     srv->open_paths = paths;
+    hhosts_free(srv->hosts);
+    srv->hosts = hosts;
+    log_info("http: port %d answers hosts %s and IP addresses", srv->port, hhosts_describe(hosts));
     if (auth != NULL)
         log_info("http: authentication on port %d: read-write requests %s, read-only requests %s",
                  srv->port, f->readwrite ? "required" : "optional",
@@ -700,6 +773,7 @@ http_server_authenticate(struct http_server *srv, const struct http_auth_flags *
 nomem:
     open_paths_free(paths);
     hauth_free(auth);
+    hhosts_free(hosts);
     snprintf(err, errlen, "out of memory");
     return -AG_ENOMEM;
 }
@@ -925,11 +999,17 @@ static int
 req_reply(struct http_req *req, int status, const char *ctype, const void *data, size_t len)
 {
     struct http_shim *shim = req->shim;
+    const char *cors = req->srv->allow_origins != NULL
+                           ? cors_origin(req->srv, http_req_header(req, "Origin"))
+                           : NULL;
     nng_http_res *res = res_make(status, ctype, data, len, req->resp_hdrs);
     int rv = 0;
 
-    if (res != NULL && req->srv->allow_origin != NULL &&
-        nng_http_res_set_header(res, "Access-Control-Allow-Origin", req->srv->allow_origin) != 0) {
+    if (res != NULL && req->srv->allow_origins != NULL &&
+        (nng_http_res_add_header(res, "Vary", "Origin") != 0 ||
+         (cors != NULL &&
+          (nng_http_res_set_header(res, "Access-Control-Allow-Origin", cors) != 0 ||
+           nng_http_res_set_header(res, "Access-Control-Allow-Credentials", "true") != 0)))) {
         nng_http_res_free(res);
         res = NULL;
     }

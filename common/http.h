@@ -19,6 +19,8 @@
  * runs. A request other than GET or HEAD whose Origin header names another
  * host than its Host header (a page of another site making the browser send
  * it) gets 403 before any route runs; requests without Origin (tools) pass.
+ * With the Host allow-list on (http_server_authenticate), a Host that is not
+ * allowed gets 421 first, so a rebound name cannot pass the Origin check.
  *
  * Authentication (http_server_authenticate, rules in http_auth.h): checked
  * before routing, for every route including those added later, so an
@@ -90,7 +92,10 @@ int http_route(struct http_server *srv, const char *method, const char *path, ht
 
 /*
  * Turns on HTTP authentication as the flags `f` say (http_auth.h): loads the
- * credentials file now and checks every later request before routing. The
+ * credentials file now and checks every later request before routing. Also
+ * turns on the Host allow-list of f->allowed_hosts and f->hostname
+ * (http_hosts.h; before that call any Host passes): a request addressed to
+ * another name gets 421 before authentication and routing. The
  * exact paths in `open_paths` (NULL-terminated, may be NULL; e.g. "/health")
  * are served to anyone. Returns 0 (also when `f` configures nothing), or
  * -AG_EINVAL / -AG_ENOMEM with the reason in `err` and the server unchanged.
@@ -99,11 +104,15 @@ int http_server_authenticate(struct http_server *srv, const struct http_auth_fla
                              const char *const *open_paths, char *err, size_t errlen);
 
 /*
- * Makes every reply carry "Access-Control-Allow-Origin: <origin>" (e.g. "*"),
- * so pages served elsewhere (the master's web UI) may read these endpoints.
- * NULL turns it off. Returns 0 or -AG_ENOMEM.
+ * CORS for pages served elsewhere (the master's web UI reading agents):
+ * `origins` is a comma-separated list of origins ("http://master:5050"; "*"
+ * for any), NULL or "" for none (the default). A reply to a request whose
+ * Origin is in the list carries "Access-Control-Allow-Origin: <that origin>"
+ * and "Access-Control-Allow-Credentials: true" (so the browser may send the
+ * credentials it holds for this daemon); every reply carries "Vary: Origin".
+ * Returns 0 or -AG_ENOMEM.
  */
-int http_server_allow_origin(struct http_server *srv, const char *origin);
+int http_server_allow_origin(struct http_server *srv, const char *origins);
 
 /*
  * Stops the server: requests not yet handed to a handler are answered 503,

@@ -30,6 +30,8 @@ struct http_auth_flags {
     char *credentials; /* --http_credentials FILE, or NULL */
     bool readwrite;    /* --authenticate_http_readwrite */
     bool readonly;     /* --authenticate_http_readonly */
+    char *allowed_hosts;  /* --http_allowed_hosts LIST (http_hosts.h), or NULL: the default */
+    const char *hostname; /* set by the daemon: its --hostname, allowed by default; or NULL */
 };
 
 /* The three flag table entries (struct flag, flags.h) over `af`. */
@@ -40,9 +42,13 @@ struct http_auth_flags {
         {"authenticate_http_readwrite", FLAG_BOOL, &(af)->readwrite, "false",                      \
          "Require HTTP credentials (--http_credentials) for requests that may change state "       \
          "(POST, PUT, PATCH, DELETE)."},                                                           \
+        {"authenticate_http_readonly", FLAG_BOOL, &(af)->readonly, "false",                        \
+         "Require HTTP credentials (--http_credentials) for GET and HEAD requests."},              \
     {                                                                                              \
-        "authenticate_http_readonly", FLAG_BOOL, &(af)->readonly, "false",                         \
-            "Require HTTP credentials (--http_credentials) for GET and HEAD requests."             \
+        "http_allowed_hosts", FLAG_STRING, &(af)->allowed_hosts, NULL,                             \
+            "Host names (NAME or NAME:PORT, comma-separated) HTTP requests may be addressed to; "  \
+            "others get 421 (against DNS rebinding). IP addresses always pass; \"*\" allows any "  \
+            "name. Default: localhost, --hostname and the system's hostname."                      \
     }
 
 enum hauth_scheme { HAUTH_NONE, HAUTH_BASIC, HAUTH_BEARER };

@@ -18,6 +18,9 @@ static struct master_flags mf;
 static const struct flag flag_table[] = {
     {"ip", FLAG_STRING, &mf.ip, "0.0.0.0", "IP address to listen on (HTTP API and message stream)."},
     {"port", FLAG_INT64, &mf.port, "5050", "Port to listen on."},
+    {"hostname", FLAG_STRING, &mf.hostname, NULL,
+     "The name clients reach the master by, allowed in the Host header of HTTP requests along "
+     "with --http_allowed_hosts (default: the system's hostname)."},
     {"work_dir", FLAG_STRING, &mf.work_dir, "/var/lib/agora/master",
      "Directory for the registry (registry.db, SQLite)."},
     {"agent_ping_timeout", FLAG_DURATION, &mf.agent_ping_timeout_ms, "15secs",
@@ -140,6 +143,7 @@ main(int argc, char **argv)
         return 1;
     }
     daemon_logging("master", level);
+    mf.http_auth.hostname = mf.hostname;
     mf.authenticate = mf.credentials != NULL && mf.credentials[0] != '\0';
 
     if (ids_new_uuid(uuid) != 0) {

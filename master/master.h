@@ -66,6 +66,7 @@ enum fw_state { FW_ACTIVE, FW_DISCONNECTED, FW_REMOVED };
 
 struct master_flags {
     char *ip;
+    char *hostname; /* --hostname: a name clients reach the master by (Host allow-list) */
     int64_t port;
     char *work_dir;
     int64_t agent_ping_timeout_ms;

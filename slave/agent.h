@@ -76,6 +76,7 @@ struct agent_config {
     bool http;                       /* serve HTTP (tests may turn it off) */
     const struct flag *flags;        /* for /flags; may be NULL */
     const struct http_auth_flags *http_auth; /* --http_credentials, ...; NULL: none */
+    const char *cors_origins; /* --cors_allowed_origins; NULL: the master's origin */
 };
 
 /*

@@ -277,12 +277,15 @@ get_metrics(void *arg, struct http_req *req)
 
 /* ---- /files ---- */
 
+/*
+ * The status for a failed sandbox lookup. A path outside the sandboxes gets
+ * the 404 and the message a missing one gets (files_refuse), so /files does
+ * not tell whether a host path exists.
+ */
 static int
 files_status(int rv)
 {
     switch (rv) {
-    case -AG_EPERM:
-        return 403;
     case -AG_EINVAL:
     case -AG_ERANGE:
         return 400;
@@ -364,6 +367,15 @@ utf8_clean(char *buf, size_t n, bool at_eof)
     return n;
 }
 
+/* Answers a failed lookup of `path` (what: "file" or "directory"). */
+static void
+files_refuse(struct http_req *req, const char *path, int rv, const char *what)
+{
+    if (rv == -AG_EPERM)
+        log_info("http: refused /files of '%s': outside the sandboxes (answered 404)", path);
+    http_reply_error(req, files_status(rv), "%s: no such %s in the sandboxes", path, what);
+}
+
 static void
 get_files_read(void *arg, struct http_req *req)
 {
@@ -388,8 +400,7 @@ get_files_read(void *arg, struct http_req *req)
         return;
     }
     if ((rv = paths_open_sandbox_file(&a->paths, path, O_RDONLY, &fd, real, sizeof(real))) != 0) {
-        http_reply_error(req, files_status(rv), "%s: %s", path,
-                         rv == -AG_EPERM ? "outside the sandboxes" : "no such file");
+        files_refuse(req, path, rv, "file");
         return;
     }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -483,8 +494,7 @@ get_files_browse(void *arg, struct http_req *req)
         return;
     }
     if (rv != 0) {
-        http_reply_error(req, files_status(rv), "%s: %s", path,
-                         rv == -AG_EPERM ? "outside the sandboxes" : "no such directory");
+        files_refuse(req, path, rv, "directory");
         return;
     }
     if ((d = fdopendir(fd)) == NULL) {
@@ -517,6 +527,41 @@ get_files_browse(void *arg, struct http_req *req)
     http_reply_json(req, 200, arr);
 }
 
+
+/*
+ * The default of --cors_allowed_origins: the origins of the master's dashboard
+ * as reached at --master (HOST:PORT, port 5050 when left out), http and
+ * https; with a loopback master both "127.0.0.1" and "localhost".
+ */
+static void
+cors_default(const char *master, char *out, size_t n)
+{
+    char host[256];
+    const char *colon, *port = "5050";
+    size_t len;
+    int used;
+
+    out[0] = '\0';
+    if (master == NULL || *master == '\0' || strstr(master, "://") != NULL)
+        return;
+    colon = strrchr(master, ':');
+    len = colon != NULL ? (size_t)(colon - master) : strlen(master);
+    if (colon != NULL)
+        port = colon + 1;
+    if (len == 0 || len >= sizeof(host))
+        return;
+    memcpy(host, master, len);
+    host[len] = '\0';
+    used = snprintf(out, n, "http://%s:%s,https://%s:%s", host, port, host, port);
+    if (used > 0 && (size_t)used < n &&
+        (strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0)) {
+        const char *other = host[0] == 'l' ? "127.0.0.1" : "localhost";
+
+        snprintf(out + used, n - (size_t)used, ",http://%s:%s,https://%s:%s", other, port, other,
+                 port);
+    }
+}
+
 int
 ahttp_start(struct agent *a, char *err, size_t errlen)
 {
@@ -538,6 +583,7 @@ ahttp_start(struct agent *a, char *err, size_t errlen)
         {"/files/browse.json", get_files_browse},
     };
     static const char *const open_paths[] = {"/health", NULL}; /* for load balancers */
+    char cors[1200];
     const char *ip = a->cfg.ip && *a->cfg.ip ? a->cfg.ip : "0.0.0.0";
     int rv;
 
@@ -573,7 +619,9 @@ ahttp_start(struct agent *a, char *err, size_t errlen)
         return rv;
     }
     /* The master's web UI (another origin) reads /state and sandbox files here. */
-    if ((rv = http_server_allow_origin(a->http, "*")) != 0) {
+    cors_default(a->cfg.master, cors, sizeof(cors));
+    if ((rv = http_server_allow_origin(
+             a->http, a->cfg.cors_origins != NULL ? a->cfg.cors_origins : cors)) != 0) {
         snprintf(err, errlen, "out of memory");
         http_server_close(a->http);
         a->http = NULL;

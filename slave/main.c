@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+static char *f_cors_origins;
 static char *f_master, *f_ip, *f_advertise_ip, *f_hostname, *f_work_dir, *f_runtime_dir;
 static char *f_resources;
 static char *f_attributes, *f_credential, *f_launcher_dir, *f_logging_level;
@@ -76,6 +77,10 @@ static const struct flag agent_flag_table[] = {
     {"gc_delay", FLAG_DURATION, &f_gc_delay_ms, "1weeks",
      "How long the sandbox of a finished task is kept."},
     HTTP_AUTH_FLAGS(&f_http_auth),
+    {"cors_allowed_origins", FLAG_STRING, &f_cors_origins, NULL,
+     "Origins (comma-separated, e.g. http://master.example:5050; \"*\" for any) whose pages may "
+     "read this agent's endpoints with the browser's credentials, for the master's dashboard "
+     "(default: the --master address as http:// and https:// origins; \"\" for none)."},
     {"logging_level", FLAG_STRING, &f_logging_level, "INFO", "DEBUG, INFO, WARNING or ERROR."},
     {NULL},
 };
@@ -171,7 +176,9 @@ main(int argc, char **argv)
     cfg->gc_delay_ms = f_gc_delay_ms;
     cfg->http = true;
     cfg->flags = agent_flag_table;
+    f_http_auth.hostname = f_hostname;
     cfg->http_auth = &f_http_auth;
+    cfg->cors_origins = f_cors_origins;
 
     return daemon_run(&agent_daemon_ops, &ad, agent_flag_table);
 }

@@ -23,7 +23,10 @@ const agora = (() => {
   }
 
   async function request(method, url, body) {
-    const opts = { method, headers: {} };
+    /* "include": the agents' pages (another origin) get the credentials the
+     * browser holds for them; agents echo the dashboard's origin and allow
+     * credentials (--cors_allowed_origins). */
+    const opts = { method, headers: {}, credentials: "include" };
     if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);

@@ -235,6 +235,7 @@ main(int argc, char **argv)
         return 1;
     }
     daemon_logging("services", level);
+    sf.http_auth.hostname = sf.hostname;
     if (sf.secret[0] && !sf.secret_file[0])
         log_warn("--secret is visible to every local user in /proc/PID/cmdline: use --secret_file");
     ag_log_level(level == AG_LOG_DEBUG ? "DEBUG" : level == AG_LOG_INFO ? "INFO" : "WARNING");

@@ -41,12 +41,12 @@ agent_json "/files/read?path=$dir/stdout&offset=0" | jq -e '.data | test("port=3
     fail "/files/read"
 [ "$(agent_json "/files/read?path=$dir/stdout&offset=-1" | jq .offset)" -gt 0 ] || fail "/files/read offset=-1"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${AGENT_PORT[a1]}/files/read?path=$dir/../../../meta/agent.db")
-[ "$code" = 403 ] || fail "/files/read outside the sandboxes gave $code"
+[ "$code" = 404 ] || fail "/files/read outside the sandboxes gave $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${AGENT_PORT[a1]}/files/read?path=/etc/passwd")
-[ "$code" = 403 ] || fail "/files/read of /etc/passwd gave $code"
+[ "$code" = 404 ] || fail "/files/read of /etc/passwd gave $code"
 ln -s /etc "$dir/escape"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${AGENT_PORT[a1]}/files/browse?path=$dir/escape")
-[ "$code" = 403 ] || fail "/files/browse through a symlink gave $code"
+[ "$code" = 404 ] || fail "/files/browse through a symlink gave $code"
 agent_json /monitor/statistics | jq -e '[.[] | select(.executor_id == "long" and .task_pid > 0)] | length == 1' >/dev/null ||
     fail "/monitor/statistics"
 

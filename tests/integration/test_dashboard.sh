@@ -32,8 +32,18 @@ ctype() { curl -s -o /dev/null -w '%{http_code} %{content_type}' "$1"; }
     fail "agora-services /static/agora.css answered $(ctype "http://127.0.0.1:$SVC_PORT/static/agora.css")"
 [ "$(ctype "http://127.0.0.1:$MASTER_PORT/static/nope.js")" = "404 application/json" ] ||
     fail "an unknown asset answered $(ctype "http://127.0.0.1:$MASTER_PORT/static/nope.js")"
-curl -s -D - -o /dev/null "http://127.0.0.1:${AGENT_PORT[web1]}/state" |
-    grep -qi '^Access-Control-Allow-Origin: \*' || fail "the agent's /state has no CORS header"
+# Agents let the master's dashboard (its origin) read them with credentials,
+# and no other page.
+curl -s -D - -o /dev/null -H "Origin: http://localhost:$MASTER_PORT" \
+    "http://127.0.0.1:${AGENT_PORT[web1]}/state" | tr -d '\r' >"$T/cors.h"
+grep -qix "Access-Control-Allow-Origin: http://localhost:$MASTER_PORT" "$T/cors.h" ||
+    fail "the agent's /state does not allow the master's origin: $(cat "$T/cors.h")"
+grep -qix 'Access-Control-Allow-Credentials: true' "$T/cors.h" ||
+    fail "the agent's /state does not allow credentials"
+if curl -s -D - -o /dev/null -H 'Origin: http://evil.example' \
+    "http://127.0.0.1:${AGENT_PORT[web1]}/state" | grep -qi '^Access-Control-Allow-Origin'; then
+    fail "the agent's /state allows another site's pages"
+fi
 if curl -s -D - -o /dev/null "http://127.0.0.1:$MASTER_PORT/state" | grep -qi '^Access-Control'; then
     fail "the master's /state must not allow other origins"
 fi

@@ -652,7 +652,124 @@ test_event_stream(void)
     teardown();
 }
 
+/* ---- Host allow-list and CORS ---- */
+
+struct raw_call {
+    uv_work_t work;
+    int port;
+    char req[512];
+    char buf[4096];
+    bool done;
+};
+
+/* Sends r->req on a fresh socket and reads the reply until the server closes. */
+static void
+raw_call_work(uv_work_t *w)
+{
+    struct raw_call *r = (struct raw_call *)w;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r->port)};
+    struct timeval tv = {.tv_sec = 5};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    size_t len = 0;
+    ssize_t n;
+
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    CHECK(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    CHECK(write(fd, r->req, strlen(r->req)) == (ssize_t)strlen(r->req));
+    while (len < sizeof(r->buf) - 1 && (n = read(fd, r->buf + len, sizeof(r->buf) - 1 - len)) > 0)
+        len += (size_t)n;
+    r->buf[len] = '\0';
+    close(fd);
+}
+
+static void
+raw_call_after(uv_work_t *w, int status)
+{
+    ((struct raw_call *)w)->done = true;
+}
+
+/* GET /ping with the given extra header lines (Host: 127.0.0.1 unless they
+ * hold one: nng answers 400 to HTTP/1.1 without Host); returns the raw reply
+ * (static). */
+static const char *
+raw_get(int port, const char *headers)
+{
+    static struct raw_call r;
+
+    memset(&r, 0, sizeof(r));
+    r.port = port;
+    snprintf(r.req, sizeof(r.req), "GET /ping HTTP/1.1\r\n%s%sConnection: close\r\n\r\n",
+             strstr(headers, "Host:") == NULL ? "Host: 127.0.0.1\r\n" : "", headers);
+    CHECK(uv_queue_work(&loop, &r.work, raw_call_work, raw_call_after) == 0);
+    WAIT_FOR(r.done, 10000);
+    return r.buf;
+}
+
+/* A Host that is not allowed gets 421 before any route; IP hosts and allowed names pass. */
+static void
+test_allowed_hosts(void)
+{
+    struct http_server *srv;
+    struct http_auth_flags f = {.allowed_hosts = "agora.example"};
+    char err[256];
+    int port;
+
+    setup();
+    CHECK_EQ_INT(http_server_open(&srv, &loop, "127.0.0.1", 0, 0), 0);
+    CHECK_EQ_INT(http_route(srv, "GET", "/ping", h_ping, NULL, 0), 0);
+    port = http_server_port(srv);
+    /* Before the allow-list is on, any Host passes. */
+    CHECK(strncmp(raw_get(port, "Host: evil.example\r\n"), "HTTP/1.1 200", 12) == 0);
+    CHECK_EQ_INT(http_server_authenticate(srv, &f, NULL, err, sizeof(err)), 0);
+    CHECK(strncmp(raw_get(port, "Host: evil.example:1234\r\n"), "HTTP/1.1 421", 12) == 0);
+    CHECK(strstr(raw_get(port, "Host: evil.example\r\n"), "--http_allowed_hosts") != NULL);
+    CHECK(strncmp(raw_get(port, "Host: Agora.Example:1234\r\n"), "HTTP/1.1 200", 12) == 0);
+    CHECK(strncmp(raw_get(port, "Host: 127.0.0.1:1234\r\n"), "HTTP/1.1 200", 12) == 0);
+    CHECK(strncmp(raw_get(port, "Host: [::1]:1234\r\n"), "HTTP/1.1 200", 12) == 0);
+    /* A bad list is refused and changes nothing. */
+    f.allowed_hosts = "a,,b";
+    CHECK_EQ_INT(http_server_authenticate(srv, &f, NULL, err, sizeof(err)), -AG_EINVAL);
+    CHECK(strncmp(raw_get(port, "Host: evil.example\r\n"), "HTTP/1.1 421", 12) == 0);
+    http_server_close(srv);
+    teardown();
+}
+
+/* CORS: only listed origins are echoed, with credentials allowed. */
+static void
+test_cors(void)
+{
+    struct http_server *srv;
+    const char *r;
+    int port;
+
+    setup();
+    CHECK_EQ_INT(http_server_open(&srv, &loop, "127.0.0.1", 0, 0), 0);
+    CHECK_EQ_INT(http_route(srv, "GET", "/ping", h_ping, NULL, 0), 0);
+    port = http_server_port(srv);
+    CHECK(strstr(raw_get(port, "Origin: http://m.example:5050\r\n"), "Access-Control") == NULL);
+    CHECK_EQ_INT(http_server_allow_origin(srv, " http://m.example:5050/, https://m.example"), 0);
+    r = raw_get(port, "Origin: http://m.example:5050\r\n");
+    CHECK(strstr(r, "Access-Control-Allow-Origin: http://m.example:5050\r\n") != NULL);
+    CHECK(strstr(r, "Access-Control-Allow-Credentials: true\r\n") != NULL);
+    CHECK(strstr(r, "Vary: Origin\r\n") != NULL);
+    r = raw_get(port, "Origin: https://m.example\r\n");
+    CHECK(strstr(r, "Access-Control-Allow-Origin: https://m.example\r\n") != NULL);
+    CHECK(strstr(raw_get(port, "Origin: http://evil.example\r\n"), "Access-Control-Allow") == NULL);
+    CHECK(strstr(raw_get(port, "Origin: null\r\n"), "Access-Control-Allow") == NULL);
+    CHECK(strstr(raw_get(port, ""), "Access-Control-Allow") == NULL);
+    CHECK_EQ_INT(http_server_allow_origin(srv, "*"), 0);
+    r = raw_get(port, "Origin: http://any.example\r\n");
+    CHECK(strstr(r, "Access-Control-Allow-Origin: http://any.example\r\n") != NULL);
+    CHECK_EQ_INT(http_server_allow_origin(srv, NULL), 0);
+    CHECK(strstr(raw_get(port, "Origin: http://any.example\r\n"), "Access-Control") == NULL);
+    http_server_close(srv);
+    teardown();
+}
+
 TEST_LIST(TEST_ENTRY(routes), TEST_ENTRY(prefix_routes), TEST_ENTRY(body_limit),
           TEST_ENTRY(async_reply), TEST_ENTRY(shared_port_http_first),
-          TEST_ENTRY(shared_port_ws_first), TEST_ENTRY(event_stream));
+          TEST_ENTRY(shared_port_ws_first), TEST_ENTRY(event_stream), TEST_ENTRY(allowed_hosts),
+          TEST_ENTRY(cors));
 TEST_MAIN()
