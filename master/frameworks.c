@@ -8,11 +8,13 @@
 #include "error.h"
 #include "ids.h"
 #include "log.h"
+#include "metrics.h"
 #include "xalloc.h"
 #include "recorder.h"
 #include "registry.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +96,84 @@ webui_url_valid(const char *url)
            strncasecmp(url, "https://", 8) == 0;
 }
 
+/* Refuses a SUBSCRIBE beyond a limit (ERROR, counted in the metric, logged). */
+static void __attribute__((format(printf, 3, 4)))
+limit_refuse(struct master *m, struct peer *p, const char *fmt, ...)
+{
+    char text[300];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    log_warn("refusing SUBSCRIBE from principal '%s': %s", p->principal, text);
+    metrics_inc(metrics_counter(m->metrics, "master/subscribes_refused_by_limits"));
+    core_send_error(m, p->id, -AG_ENOSPC, "%s", text);
+}
+
+/*
+ * --max_frameworks_per_principal, --max_roles_per_framework, --max_roles:
+ * whether the SUBSCRIBE of `info` (a new framework when `fw` is NULL, else a
+ * failover of `fw`) stays within them. Answers ERROR and returns false if not.
+ */
+static bool
+subscribe_within_limits(struct master *m, struct peer *p, const struct msg_framework_info *info,
+                        const struct framework *fw)
+{
+    const char *principal = m->flags.authenticate ? p->principal : "";
+    int64_t per_principal = 0;
+    struct hmap roles;
+    size_t it = 0, added = 0;
+    const char *key;
+    void *val;
+    bool ok = true;
+
+    if (m->flags.max_roles_per_framework > 0 &&
+        (int64_t)info->nroles > m->flags.max_roles_per_framework) {
+        limit_refuse(m, p, "too many roles: %zu, at most %lld (--max_roles_per_framework)",
+                     info->nroles, (long long)m->flags.max_roles_per_framework);
+        return false;
+    }
+    if (m->flags.max_frameworks_per_principal <= 0 && m->flags.max_roles <= 0)
+        return true;
+    hmap_init(&roles);
+    while (hmap_next(&m->frameworks, &it, &key, &val)) {
+        const struct framework *o = val;
+
+        if (o->state == FW_REMOVED || o == fw)
+            continue;
+        if (fw == NULL && strcmp(o->principal, principal) == 0)
+            per_principal++;
+        for (size_t i = 0; i < (o->info.nroles ? o->info.nroles : 1); i++)
+            hmap_put(&roles, o->info.nroles ? o->info.roles[i] : "*", (void *)o);
+    }
+    if (m->flags.max_frameworks_per_principal > 0 &&
+        per_principal >= m->flags.max_frameworks_per_principal) {
+        limit_refuse(m, p,
+                     "too many frameworks: principal '%s' has %lld, at most %lld "
+                     "(--max_frameworks_per_principal)",
+                     principal, (long long)per_principal,
+                     (long long)m->flags.max_frameworks_per_principal);
+        ok = false;
+    }
+    for (size_t i = 0; ok && i < (info->nroles ? info->nroles : 1); i++) {
+        const char *role = info->nroles ? info->roles[i] : "*";
+
+        if (hmap_get(&roles, role) == NULL && hmap_put(&roles, role, (void *)info) == 0)
+            added++;
+    }
+    if (ok && added > 0 && m->flags.max_roles > 0 &&
+        (int64_t)hmap_size(&roles) > m->flags.max_roles) {
+        limit_refuse(m, p,
+                     "too many roles: the frameworks would use %zu distinct roles, at most %lld "
+                     "(--max_roles)",
+                     hmap_size(&roles), (long long)m->flags.max_roles);
+        ok = false;
+    }
+    hmap_fini(&roles);
+    return ok;
+}
+
 void
 framework_handle_subscribe(struct master *m, struct peer *p, struct msg *msg)
 {
@@ -168,6 +248,8 @@ framework_handle_subscribe(struct master *m, struct peer *p, struct msg *msg)
                      fw->id, p->principal);
             snprintf(fw->principal, sizeof(fw->principal), "%s", p->principal);
         }
+        if (!subscribe_within_limits(m, p, info, fw))
+            return;
         if (fw->peer && fw->peer != p->id) {
             struct peer *old = core_peer(m, fw->peer);
             core_send_error(m, fw->peer, -AG_ESTATE, "framework failed over to a new connection");
@@ -190,6 +272,9 @@ framework_handle_subscribe(struct master *m, struct peer *p, struct msg *msg)
         log_info("framework re-subscribed framework_id=%s name=%s", fw->id, fw->info.name);
     } else {
         char id[AG_ID_MAX];
+
+        if (!subscribe_within_limits(m, p, info, NULL))
+            return;
         ids_format(id, sizeof(id), "%s-%04llu", m->id, (unsigned long long)++m->next_framework);
         fw = framework_new(id, info);
         if (m->flags.authenticate)

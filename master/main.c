@@ -51,6 +51,15 @@ static const struct flag flag_table[] = {
      "Smallest offer worth making, e.g. \"cpus:0.01|mem:32\" (alternatives separated by |)."},
     {"max_completed_tasks", FLAG_INT64, &mf.max_completed_tasks, "1000",
      "Completed tasks kept for /state."},
+    {"max_frameworks_per_principal", FLAG_INT64, &mf.max_frameworks_per_principal, "1000",
+     "Frameworks one principal may have registered at once (active or failing over; "
+     "unauthenticated frameworks count as one principal); a SUBSCRIBE beyond it gets ERROR "
+     "(0: no cap)."},
+    {"max_roles_per_framework", FLAG_INT64, &mf.max_roles_per_framework, "100",
+     "Roles one framework may subscribe to; more gets ERROR (0: no cap)."},
+    {"max_roles", FLAG_INT64, &mf.max_roles, "1000",
+     "Distinct roles the registered frameworks may use in all; a SUBSCRIBE that would add more "
+     "gets ERROR (0: no cap)."},
     {"max_completed_frameworks", FLAG_INT64, &mf.max_completed_frameworks, "50",
      "Removed (torn down or timed out) frameworks kept for /state's completed_frameworks."},
     {"accounting_db", FLAG_STRING, &mf.accounting_db, "",

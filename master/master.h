@@ -82,6 +82,9 @@ struct master_flags {
     char *min_allocatable_resources;
     int64_t max_completed_tasks;
     int64_t max_completed_frameworks;
+    int64_t max_frameworks_per_principal; /* frameworks not removed, per principal; 0: no cap */
+    int64_t max_roles_per_framework;      /* roles one SUBSCRIBE may name; 0: no cap */
+    int64_t max_roles;                    /* distinct roles of frameworks; 0: no cap */
     char *logging_level;
     char *accounting_db;
     int64_t accounting_raw_retention_ms;

@@ -1105,10 +1105,89 @@ test_acls(void)
     harness_stop(&h);
 }
 
+/* The refused SUBSCRIBE's ERROR: code -AG_ENOSPC and `why` in its message. */
+static void
+check_limit_error(const struct msg *r, const char *why)
+{
+    CHECK(r != NULL && r->type == MSG_ERROR);
+    CHECK_EQ_INT(r->u.error.code, -AG_ENOSPC);
+    CHECK(strstr(r->u.error.message, why) != NULL);
+}
+
+/* --max_frameworks_per_principal, --max_roles_per_framework, --max_roles: a
+ * SUBSCRIBE beyond them gets ERROR and admits nothing; within them it works,
+ * and a failover does not count against its own framework. */
+static void
+test_subscribe_limits(void)
+{
+    struct harness h;
+    struct msg msg, *r;
+    char fwa[AG_ID_MAX];
+    size_t nfw, from;
+
+    harness_start_auth_acls(&h, NULL);
+    h.flags.max_frameworks_per_principal = 2;
+    h.flags.max_roles_per_framework = 2;
+    h.flags.max_roles = 3;
+    harness_restart(&h);
+
+    authenticate(&h, FW_PEER, "10.0.0.9", "alice", "a-secret");
+    r = subscribe_as(&h, FW_PEER, "", "", "r1");
+    CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
+    snprintf(fwa, sizeof(fwa), "%s", r->u.subscribed.framework_id);
+    authenticate(&h, FW2_PEER, "10.0.0.9", "alice", "a-secret");
+    r = subscribe_as(&h, FW2_PEER, "", "", "r2");
+    CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
+    /* alice's third framework is refused; bob's first is not */
+    nfw = hmap_size(&h.m->frameworks);
+    authenticate(&h, FW3_PEER, "10.0.0.9", "alice", "a-secret");
+    check_limit_error(subscribe_as(&h, FW3_PEER, "", "", "r1"), "--max_frameworks_per_principal");
+    CHECK_EQ_INT((int)hmap_size(&h.m->frameworks), (int)nfw);
+    authenticate(&h, 6, "10.0.0.7", "bob", "b-secret");
+    r = subscribe_as(&h, 6, "", "", "r3");
+    CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
+    /* a fourth distinct role is one too many; a known role is fine */
+    authenticate(&h, 7, "10.0.0.7", "bob", "b-secret");
+    check_limit_error(subscribe_as(&h, 7, "", "", "r4"), "--max_roles");
+    CHECK_EQ_INT((int)hmap_size(&h.m->frameworks), (int)nfw + 1);
+    r = subscribe_as(&h, 7, "", "", "r1");
+    CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
+    /* alice fails her first framework over: not a new one, not refused */
+    authenticate(&h, 8, "10.0.0.9", "alice", "a-secret");
+    r = subscribe_as(&h, 8, fwa, "", "r1");
+    CHECK(r != NULL && r->type == MSG_SUBSCRIBED);
+    CHECK_EQ_INT((int)hmap_size(&h.m->frameworks), (int)nfw + 2);
+
+    /* three roles in one SUBSCRIBE: more than --max_roles_per_framework */
+    authenticate(&h, 9, "10.0.0.7", "bob", "b-secret");
+    msg_init(&msg, MSG_SUBSCRIBE);
+    msg.u.subscribe.framework.framework_id = xstrdup("");
+    msg.u.subscribe.framework.name = xstrdup("multi");
+    msg.u.subscribe.framework.user = xstrdup("nobody");
+    msg.u.subscribe.framework.principal = xstrdup("");
+    msg.u.subscribe.framework.hostname = xstrdup("");
+    msg.u.subscribe.framework.webui_url = xstrdup("");
+    msg.u.subscribe.framework.roles = calloc(3, sizeof(char *));
+    CHECK(msg.u.subscribe.framework.roles != NULL);
+    for (int i = 0; i < 3; i++)
+        msg.u.subscribe.framework.roles[i] = xstrdup(i == 0 ? "r1" : i == 1 ? "r2" : "r3");
+    msg.u.subscribe.framework.nroles = 3;
+    from = h.nsent;
+    deliver(&h, 9, &msg);
+    r = NULL;
+    for (size_t i = from; i < h.nsent; i++)
+        if (h.sent[i].peer == 9 && h.sent[i].msg.type == MSG_ERROR)
+            r = &h.sent[i].msg;
+    check_limit_error(r, "--max_roles_per_framework");
+    CHECK_EQ_INT((int)hmap_size(&h.m->frameworks), (int)nfw + 2);
+    CHECK_EQ_INT(master_check_books(h.m, print_problem, NULL), 0);
+    harness_stop_auth(&h);
+}
+
 TEST_LIST(TEST_ENTRY(register_subscribe_launch), TEST_ENTRY(invalid_task), TEST_ENTRY(drain),
           TEST_ENTRY(drain_survives_restart),
           TEST_ENTRY(reserve), TEST_ENTRY(operations_allocate_at_once), TEST_ENTRY(teardown),
           TEST_ENTRY(framework_owned_by_principal), TEST_ENTRY(calls_need_the_owner),
           TEST_ENTRY(agent_owned_by_principal), TEST_ENTRY(agent_reregister_address),
-          TEST_ENTRY(webui_url_schemes), TEST_ENTRY(acls));
+          TEST_ENTRY(webui_url_schemes), TEST_ENTRY(acls), TEST_ENTRY(subscribe_limits));
 TEST_MAIN()
