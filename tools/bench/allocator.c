@@ -19,6 +19,13 @@
  * in a forked child so peaks do not mix; the table shows medians over --runs.
  * Only alloc_run (with the emit callback copying each offer, as the master
  * does) is timed.
+ *
+ * The last line of the output is one JSON object with the parameters and
+ * every figure of the table: {"bench": "allocator", "agent_shape",
+ * "task_shape", "roles" (0: one role per framework), "runs", "rounds",
+ * "incremental", "seed", "cells": [{"scenario", "agents", "frameworks",
+ * "first_round_ms", "full_round_ms", "incr_round_ms", "offers_per_round",
+ * "peak_rss_mb"} or {"scenario", "agents", "frameworks", "failed": true}]}.
  */
 #include "allocator.h"
 #include "error.h"
@@ -26,6 +33,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +441,8 @@ main(int argc, char **argv)
                      .churn = 1,
                      .seed = 1};
     const char *scenarios[2] = {"decline", "churn"};
+    json_t *cells = json_array(), *out;
+    char *line;
     int c;
 
     while ((c = getopt(argc, argv, "a:f:r:n:i:R:s:S:h")) != -1) {
@@ -485,13 +495,32 @@ main(int argc, char **argv)
                 struct result r;
                 if (measure(&o, o.agents[i], o.fws[j], scenarios[s], &r) != 0) {
                     printf("%-8s %7d %6d | failed\n", scenarios[s], o.agents[i], o.fws[j]);
+                    json_array_append_new(cells, json_pack("{s:s, s:i, s:i, s:b}", "scenario",
+                                                           scenarios[s], "agents", o.agents[i],
+                                                           "frameworks", o.fws[j], "failed", 1));
                     continue;
                 }
                 printf("%-8s %7d %6d | %9.2f %9.2f %9.4f %9.0f %8.1f\n", scenarios[s], o.agents[i],
                        o.fws[j], r.first_ms, r.full_ms, r.incr_ms, r.offers, r.peak_mb);
                 fflush(stdout);
+                json_array_append_new(
+                    cells,
+                    json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f}", "scenario", scenarios[s],
+                              "agents", o.agents[i], "frameworks", o.fws[j], "first_round_ms",
+                              r.first_ms, "full_round_ms", r.full_ms, "incr_round_ms", r.incr_ms,
+                              "offers_per_round", r.offers, "peak_rss_mb", r.peak_mb));
             }
         }
     }
+    out = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:o}", "bench", "allocator",
+                    "agent_shape", AGENT_SHAPE, "task_shape", TASK_SHAPE, "roles", o.roles, "runs",
+                    o.runs, "rounds", o.rounds, "incremental", o.incr, "seed", (json_int_t)o.seed,
+                    "cells", cells);
+    line = out ? json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    if (line == NULL)
+        die("json", -AG_ENOMEM);
+    puts(line);
+    free(line);
+    json_decref(out);
     return 0;
 }

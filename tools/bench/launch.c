@@ -41,6 +41,16 @@
  * (default WARNING) sets the agent's --logging_level (its log is agent.log in
  * the scratch directory, kept with --keep). Build it without
  * sanitizers (-DCMAKE_BUILD_TYPE=Release) for meaningful figures.
+ *
+ * The last line of the output is one JSON object with the parameters and
+ * every figure: {"bench": "launch", "tasks": [N, ...], "window",
+ * "rate_per_s", "image", "warmup_ms", "rounds": [{"loop": "closed" or
+ * "open", "containers", "window" (closed) or "rate_per_s" (open),
+ * "containers_per_s", "accept_to_running_p50_ms", "accept_to_running_p99_ms",
+ * "accept_to_running_max_ms", "arrival_to_running_p50_ms" and
+ * "arrival_to_running_p99_ms" (open), "all_killed_s", "failed"}],
+ * "baseline": {"crun": {"median_ms", "runs_per_s"} or {"error"}, "runc": ...},
+ * "cpu_s": {"agent", "executors_and_containers", "master"} (whole run)}.
  */
 #define _GNU_SOURCE
 #include "error.h"
@@ -94,7 +104,8 @@ static struct {
 } B = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static char work[64], bindir[PATH_MAX];
-static bool debug; /* BENCH_DEBUG=1: offers and accepts on stderr */
+static json_t *out_rounds, *out_baseline; /* figures for the JSON line */
+static bool debug;                        /* BENCH_DEBUG=1: offers and accepts on stderr */
 static pid_t master_pid, agent_pid;
 
 static double
@@ -423,20 +434,35 @@ run_one(struct run *r, bool quiet)
     }
     qsort(lat, (size_t)m, sizeof(double), cmp_double);
     qsort(wait, (size_t)m, sizeof(double), cmp_double);
-    if (r->rate > 0)
+    double per_s = m > 0 ? m / (last - r->first_accept) : 0.0, p50 = m ? pct(lat, m, 0.5) : 0;
+    double p99 = m ? pct(lat, m, 0.99) : 0, max = m ? lat[m - 1] : 0;
+    double w50 = m ? pct(wait, m, 0.5) : 0, w99 = m ? pct(wait, m, 0.99) : 0;
+    double killed = last_kill - r->kill_start;
+    json_t *fig;
+    if (r->rate > 0) {
         printf("%6d containers (open loop, %g/s): %7.1f containers/s; accept-to-RUNNING p50 %6.1f "
                "ms  p99 %6.1f ms  max %6.1f ms; arrival-to-RUNNING p50 %6.1f ms  p99 %6.1f ms; all "
                "killed in %6.3f s%s\n",
-               r->n, r->rate, m > 0 ? m / (last - r->first_accept) : 0.0, m ? pct(lat, m, 0.5) : 0,
-               m ? pct(lat, m, 0.99) : 0, m ? lat[m - 1] : 0, m ? pct(wait, m, 0.5) : 0,
-               m ? pct(wait, m, 0.99) : 0, last_kill - r->kill_start,
+               r->n, r->rate, per_s, p50, p99, max, w50, w99, killed,
                r->failed ? " (some failed, see above)" : "");
-    else
+        fig = json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "loop", "open",
+                        "containers", r->n, "rate_per_s", r->rate, "containers_per_s", per_s,
+                        "accept_to_running_p50_ms", p50, "accept_to_running_p99_ms", p99,
+                        "accept_to_running_max_ms", max, "arrival_to_running_p50_ms", w50,
+                        "arrival_to_running_p99_ms", w99, "all_killed_s", killed, "failed",
+                        r->failed);
+    } else {
         printf("%6d containers (window %d): %7.1f containers/s; accept-to-RUNNING p50 %6.1f ms  "
                "p99 %6.1f ms  max %6.1f ms; all killed in %6.3f s%s\n",
-               r->n, r->window, m > 0 ? m / (last - r->first_accept) : 0.0,
-               m ? pct(lat, m, 0.5) : 0, m ? pct(lat, m, 0.99) : 0, m ? lat[m - 1] : 0,
-               last_kill - r->kill_start, r->failed ? " (some failed, see above)" : "");
+               r->n, r->window, per_s, p50, p99, max, killed,
+               r->failed ? " (some failed, see above)" : "");
+        fig =
+            json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:i}", "loop", "closed",
+                      "containers", r->n, "window", r->window, "containers_per_s", per_s,
+                      "accept_to_running_p50_ms", p50, "accept_to_running_p99_ms", p99,
+                      "accept_to_running_max_ms", max, "all_killed_s", killed, "failed", r->failed);
+    }
+    json_array_append_new(out_rounds, fig);
     fflush(stdout);
 out:
     pthread_mutex_lock(&B.mu);
@@ -482,6 +508,7 @@ baseline(const char *runtime, const char *rootfs_tar)
     snprintf(path, sizeof(path), "command -v %s >/dev/null 2>&1", runtime);
     if (system(path) != 0) {
         printf("baseline %-4s: not installed\n", runtime);
+        json_object_set_new(out_baseline, runtime, json_pack("{s:s}", "error", "not installed"));
         return;
     }
     snprintf(bundle, sizeof(bundle), "%s/bundle-%s", work, runtime);
@@ -509,6 +536,8 @@ baseline(const char *runtime, const char *rootfs_tar)
                 fclose(f);
             }
             printf("baseline %-4s: `run` failed: %s\n", runtime, line);
+            json_object_set_new(out_baseline, runtime,
+                                json_pack("{s:s+}", "error", "`run` failed: ", line));
             return;
         }
         t[ok++] = (now_s() - t0) * 1000.0;
@@ -517,6 +546,9 @@ baseline(const char *runtime, const char *rootfs_tar)
     printf("baseline %-4s: `run` of /bin/true in the same rootfs: median %.1f ms (%.0f runs/s "
            "sequentially)\n",
            runtime, t[ok / 2], 1000.0 / t[ok / 2]);
+    json_object_set_new(
+        out_baseline, runtime,
+        json_pack("{s:f, s:f}", "median_ms", t[ok / 2], "runs_per_s", 1000.0 / t[ok / 2]));
 }
 
 /* One run per N in the comma-separated `tasks`, named PREFIX0, PREFIX1, ... */
@@ -551,6 +583,9 @@ main(int argc, char **argv)
                                         .rescind = on_rescind,
                                         .status_update = on_status,
                                         .error = on_error};
+    json_t *out, *ns = json_array();
+    double warmup_ms, cpu[3];
+    char *line;
     ssize_t n;
 
     for (int i = 1; i < argc; i++) {
@@ -665,8 +700,11 @@ main(int argc, char **argv)
         struct run warm = {.n = 1, .window = 1, .prefix = "warm"};
         double t0 = now_s();
         run_one(&warm, true);
-        printf("warm-up (image unpacked into the cache): %.0f ms\n", (now_s() - t0) * 1000.0);
+        warmup_ms = (now_s() - t0) * 1000.0;
+        printf("warm-up (image unpacked into the cache): %.0f ms\n", warmup_ms);
     }
+    out_rounds = json_array();
+    out_baseline = json_object();
     run_rounds(tasks_arg, window, 0, "r");
     if (rate > 0)
         run_rounds(tasks_arg, MAX_TASKS, rate, "o");
@@ -675,10 +713,27 @@ main(int argc, char **argv)
     baseline("crun", rootfs_tar);
     baseline("runc", rootfs_tar);
 
+    cpu[0] = cpu_seconds(agent_pid, false);
+    cpu[1] = cpu_seconds(agent_pid, true);
+    cpu[2] = cpu_seconds(master_pid, false);
     printf("cpu time used: agent %.2f s, its executors and containers %.2f s, master %.2f s "
            "(whole run)\n",
-           cpu_seconds(agent_pid, false), cpu_seconds(agent_pid, true),
-           cpu_seconds(master_pid, false));
+           cpu[0], cpu[1], cpu[2]);
+    for (list = strdup(tasks_arg), tok = strtok_r(list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save))
+        if (atoi(tok) > 0 && atoi(tok) <= MAX_TASKS)
+            json_array_append_new(ns, json_integer(atoi(tok)));
+    free(list);
+    out = json_pack("{s:s, s:o, s:i, s:f, s:s, s:f, s:o, s:o, s:{s:f, s:f, s:f}}", "bench",
+                    "launch", "tasks", ns, "window", window, "rate_per_s", rate, "image", image,
+                    "warmup_ms", warmup_ms, "rounds", out_rounds, "baseline", out_baseline, "cpu_s",
+                    "agent", cpu[0], "executors_and_containers", cpu[1], "master", cpu[2]);
+    if (out == NULL || (line = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(10))) == NULL)
+        die("cannot build the JSON line");
+    puts(line);
+    fflush(stdout); /* before the clean-up commands run */
+    free(line);
+    json_decref(out);
     kill(agent_pid, SIGTERM);
     waitpid(agent_pid, NULL, 0);
     kill(master_pid, SIGTERM);

@@ -17,6 +17,16 @@
  *
  * Separately, --api_events events go through the acct_* API itself, timing
  * the calls as the master's loop sees them and the writer's throughput.
+ *
+ * The last line of the output is one JSON object with the parameters and
+ * every figure: {"bench": "report", "agents", "tasks", "days",
+ * "usage_interval_s", "raw_retention_s", "runs", "api_events", "reused",
+ * "generation": {"generate_s", "task_rows", "hourly_usage_rows",
+ * "raw_usage_rows", "db_mib"} (null with --reuse), "reports": [{"report"
+ * (the table's label), "groups", "compute_ms", "render", "render_ms",
+ * "total_ms"}], "api": {"events", "issued_ms", "us_per_call",
+ * "worst_group_ms", "written_ms", "events_per_s", "transactions"} (null with
+ * --api_events=0), "database_kept" (the path, or null)}.
  */
 #define _GNU_SOURCE /* mkdtemp */
 #include "recorder.h"
@@ -42,6 +52,7 @@
 static int64_t opt_agents, opt_tasks, opt_days, opt_interval, opt_raw, opt_runs, opt_api;
 static char *opt_dir;
 static bool opt_keep, opt_reuse;
+static json_t *out_reports, *out_api; /* figures for the JSON line */
 
 static const struct flag bench_flags[] = {
     {"agents", FLAG_INT64, &opt_agents, "1000", "Agents."},
@@ -428,6 +439,11 @@ time_report(sqlite3 *db, const char *label, const struct report_query *q, bool h
     printf("  %-28s groups %7zu   compute %8.1f ms   render %-5s %7.1f ms   total %8.1f ms\n",
            label, groups, median(t, runs), html ? "html" : "table", median(r, runs),
            median(t, runs) + median(r, runs));
+    json_array_append_new(out_reports,
+                          json_pack("{s:s, s:I, s:f, s:s, s:f, s:f}", "report", label, "groups",
+                                    (json_int_t)groups, "compute_ms", median(t, runs), "render",
+                                    html ? "html" : "table", "render_ms", median(r, runs),
+                                    "total_ms", median(t, runs) + median(r, runs)));
 }
 
 /* Times the acct_* API: the calls as the loop sees them, and the writer. */
@@ -481,6 +497,11 @@ bench_api(const char *dir)
            "of 4 calls %.2f ms), all written after %.0f ms (%.0f events/s, %llu transactions)\n",
            (long long)st.events, issued, calls * 1000.0 / (double)(ntasks * 4), worst, total,
            (double)st.written / (total / 1000.0), (unsigned long long)st.batches);
+    out_api =
+        json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:I}", "events", (json_int_t)st.events,
+                  "issued_ms", issued, "us_per_call", calls * 1000.0 / (double)(ntasks * 4),
+                  "worst_group_ms", worst, "written_ms", total, "events_per_s",
+                  (double)st.written / (total / 1000.0), "transactions", (json_int_t)st.batches);
     acct_close(a);
     res_fini(&res);
     res_fini(&cap);
@@ -503,6 +524,9 @@ main(int argc, char **argv)
     sqlite3 *db;
     int64_t t1, t0, ntasks;
     double g0, gen;
+    json_t *out, *generation = json_null(), *kept = json_null();
+    char *line;
+    bool reused = false;
     int rc;
 
     log_set_level(AG_LOG_WARN);
@@ -541,6 +565,7 @@ main(int argc, char **argv)
         sqlite3_close(rd);
         t0 = t1 - opt_days * DAY_MS;
         printf("reusing %s\n", path);
+        reused = true;
         goto report;
     }
     unlink(path);
@@ -573,6 +598,10 @@ main(int argc, char **argv)
                "rows, %.0f MiB\n",
                gen / 1000, (long long)ntasks, (long long)all.rows_hourly, (long long)all.rows_raw,
                (double)size / 1048576.0);
+        generation = json_pack("{s:f, s:I, s:I, s:I, s:f}", "generate_s", gen / 1000, "task_rows",
+                               (json_int_t)ntasks, "hourly_usage_rows", (json_int_t)all.rows_hourly,
+                               "raw_usage_rows", (json_int_t)all.rows_raw, "db_mib",
+                               (double)size / 1048576.0);
     }
 
 report:
@@ -580,6 +609,7 @@ report:
         fprintf(stderr, "bench-report: %s\n", err);
         return 1;
     }
+    out_reports = json_array();
     printf("report over the whole %lld days (median of %lld runs):\n", (long long)opt_days,
            (long long)opt_runs);
     static const char *const modes[] = {"cluster", "role", "framework", "app", "agent", "task"};
@@ -624,7 +654,23 @@ report:
         rmdir(dir);
     } else {
         printf("database kept: %s\n", path);
+        kept = json_string(path);
     }
+    out = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o, s:o}", "bench",
+                    "report", "agents", (json_int_t)opt_agents, "tasks", (json_int_t)opt_tasks,
+                    "days", (json_int_t)opt_days, "usage_interval_s",
+                    (json_int_t)(opt_interval / 1000), "raw_retention_s",
+                    (json_int_t)(opt_raw / 1000), "runs", (json_int_t)opt_runs, "api_events",
+                    (json_int_t)opt_api, "reused", reused, "generation", generation, "reports",
+                    out_reports, "api", out_api ? out_api : json_null(), "database_kept", kept);
+    line = out ? json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    if (line == NULL) {
+        fprintf(stderr, "bench-report: cannot build the JSON line\n");
+        return 1;
+    }
+    puts(line);
+    free(line);
+    json_decref(out);
     flags_free(bench_flags);
     return 0;
 }

@@ -14,12 +14,20 @@
  *
  * URL defaults to tcp://127.0.0.1:0 (the server's port is passed to the
  * client through a pipe); ws://127.0.0.1:0/agora/stream and ipc:///tmp/x work.
+ *
+ * The last line of the output is one JSON object with the parameters and the
+ * figures (the client hands its latency figures to the parent through a
+ * second pipe): {"bench": "transport", "url", "mode": "throughput" or
+ * "latency", "count", "size_bytes", "window", "max_frame_bytes", then for
+ * throughput "elapsed_s", "msgs_per_s", "mb_per_s", "frames",
+ * "msgs_per_frame"; for latency "round_trips", "p50_us", "p99_us", "max_us"}.
  */
 #include "error.h"
 #include "log.h"
 #include "transport.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,6 +37,14 @@
 #include <unistd.h>
 
 #define PACE_BYTES (8u << 20) /* the client keeps at most this much queued */
+
+/* The figures: throughput's on the server, latency's on the client. */
+struct figures {
+    double secs, msgs_per_s, mb_per_s, msgs_per_frame;
+    unsigned long long frames;
+    long round_trips;
+    double p50_us, p99_us, max_us;
+};
 
 struct bench {
     uv_loop_t loop;
@@ -41,6 +57,8 @@ struct bench {
     long received;
     uint64_t t_first, t_last;
     bool done;
+    struct figures fig;
+    int result_fd; /* client: where its figures go */
     /* client */
     struct tp_client *cli;
     uv_idle_t pump;
@@ -72,12 +90,15 @@ srv_message(void *arg, uint32_t peer, const void *data, size_t len)
         struct tp_stats st;
 
         tp_server_stats(b->srv, &st);
+        b->fig.secs = secs;
+        b->fig.msgs_per_s = (double)(b->count - 1) / secs;
+        b->fig.mb_per_s = (double)(b->count - 1) * (double)b->size / secs / 1e6;
+        b->fig.frames = (unsigned long long)st.frames_recv;
+        b->fig.msgs_per_frame = (double)b->count / (double)st.frames_recv;
         printf("throughput: %ld msgs of %zu B in %.3f s: %.0f msgs/s, %.1f MB/s "
                "(frames %llu, %.0f msgs/frame, window %d, max_frame %zu)\n",
-               b->count, b->size, secs, (double)(b->count - 1) / secs,
-               (double)(b->count - 1) * (double)b->size / secs / 1e6,
-               (unsigned long long)st.frames_recv, (double)b->count / (double)st.frames_recv,
-               b->opts.window, b->opts.max_frame);
+               b->count, b->size, secs, b->fig.msgs_per_s, b->fig.mb_per_s, b->fig.frames,
+               b->fig.msgs_per_frame, b->opts.window, b->opts.max_frame);
         fflush(stdout);
         tp_server_send(b->srv, peer, "done", 4);
     }
@@ -162,10 +183,15 @@ cli_message(void *arg, const void *data, size_t len)
         return;
     }
     qsort(b->rtt, (size_t)b->nrtt, sizeof(*b->rtt), cmp_u64);
+    b->fig.round_trips = b->nrtt;
+    b->fig.p50_us = (double)b->rtt[b->nrtt / 2] / 1e3;
+    b->fig.p99_us = (double)b->rtt[b->nrtt * 99 / 100] / 1e3;
+    b->fig.max_us = (double)b->rtt[b->nrtt - 1] / 1e3;
     printf("latency: %ld round trips of %zu B: median %.1f us, p99 %.1f us, max %.1f us\n", b->nrtt,
-           b->size, (double)b->rtt[b->nrtt / 2] / 1e3, (double)b->rtt[b->nrtt * 99 / 100] / 1e3,
-           (double)b->rtt[b->nrtt - 1] / 1e3);
+           b->size, b->fig.p50_us, b->fig.p99_us, b->fig.max_us);
     fflush(stdout);
+    if (write(b->result_fd, &b->fig, sizeof(b->fig)) != (ssize_t)sizeof(b->fig))
+        fprintf(stderr, "client: cannot hand over the figures\n");
     uv_close((uv_handle_t *)&b->pump, NULL);
     tp_client_close(b->cli);
 }
@@ -200,6 +226,39 @@ run_client(struct bench *b, const char *url)
     return 0;
 }
 
+/* The last line of the output: the parameters and the figures. */
+static int
+print_json(const struct bench *b, const char *url)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i, s:I}", "bench", "transport", "url", url,
+                          "mode", b->latency ? "latency" : "throughput", "count",
+                          (json_int_t)b->count, "size_bytes", (json_int_t)b->size, "window",
+                          b->opts.window, "max_frame_bytes", (json_int_t)b->opts.max_frame);
+    json_t *fig;
+    char *line;
+
+    if (b->latency)
+        fig = json_pack("{s:I, s:f, s:f, s:f}", "round_trips", (json_int_t)b->fig.round_trips,
+                        "p50_us", b->fig.p50_us, "p99_us", b->fig.p99_us, "max_us", b->fig.max_us);
+    else
+        fig =
+            json_pack("{s:f, s:I, s:f, s:I, s:f}", "elapsed_s", b->fig.secs, "msgs_per_s",
+                      (json_int_t)(b->fig.msgs_per_s + 0.5), "mb_per_s", b->fig.mb_per_s, "frames",
+                      (json_int_t)b->fig.frames, "msgs_per_frame", b->fig.msgs_per_frame);
+    if (o == NULL || fig == NULL || json_object_update(o, fig) != 0 ||
+        (line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10))) == NULL) {
+        fprintf(stderr, "bench-transport: cannot build the JSON line\n");
+        json_decref(o);
+        json_decref(fig);
+        return 1;
+    }
+    puts(line);
+    free(line);
+    json_decref(o);
+    json_decref(fig);
+    return 0;
+}
+
 static void
 usage(void)
 {
@@ -214,7 +273,7 @@ main(int argc, char **argv)
     struct bench b;
     const char *url = "tcp://127.0.0.1:0";
     char dial[256];
-    int fds[2], opt, rv, port = 0, status;
+    int fds[2], res[2], opt, rv, port = 0, status;
     pid_t child;
 
     memset(&b, 0, sizeof(b));
@@ -250,13 +309,15 @@ main(int argc, char **argv)
     if (b.count < 2)
         usage();
     log_set_component("bench-transport");
-    if (pipe(fds) != 0 || (child = fork()) < 0) {
+    if (pipe(fds) != 0 || pipe(res) != 0 || (child = fork()) < 0) {
         perror("pipe/fork");
         return 1;
     }
     if (child == 0) {
         /* Client: wait for the server's port, then dial. */
         close(fds[1]);
+        close(res[0]);
+        b.result_fd = res[1];
         if (read(fds[0], &port, sizeof(port)) != (ssize_t)sizeof(port))
             return 1;
         close(fds[0]);
@@ -269,6 +330,7 @@ main(int argc, char **argv)
         return run_client(&b, dial);
     }
     close(fds[0]);
+    close(res[1]);
     uv_loop_init(&b.loop);
     if ((rv = tp_server_open_opts(&b.srv, &b.loop, url, &srv_ops, &b, &b.opts)) != 0) {
         fprintf(stderr, "server: %s\n", ag_strerror(rv));
@@ -282,5 +344,12 @@ main(int argc, char **argv)
     uv_run(&b.loop, UV_RUN_DEFAULT);
     uv_loop_close(&b.loop);
     waitpid(child, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    if (b.latency && read(res[0], &b.fig, sizeof(b.fig)) != (ssize_t)sizeof(b.fig)) {
+        fprintf(stderr, "bench-transport: the client sent no figures\n");
+        return 1;
+    }
+    close(res[0]);
+    return print_json(&b, url);
 }
