@@ -41,6 +41,16 @@
 #
 # Goals: 0 -> 1,000 in <= 10 s; 0 -> 100 at least 10x faster than Swarm's;
 # /v2/apps with 10,000 tasks <= 50 ms.
+#
+# The last line of the output is one JSON object (built with jq) with the
+# parameters and every figure; each latency is {"p50_ms", "p99_ms", "max_ms",
+# "bytes"}: {"bench": "services", "agents", "cores", "load_average": [1, 5,
+# 15 min], "isolation", "image" (true: the busybox image), "sizes": [{"tasks",
+# "scale_up_s", "tasks_per_s", "get_v2_apps", "get_v2_tasks", "scale_down_s"}],
+# "swarm": {"tasks", "scale_up_s", "tasks_per_s", "docker_version",
+# "agora_scale_up_s" and "speedup" (when --sizes has --swarm_size)} or null
+# when skipped, "api": {"tasks", "get_v2_apps", "get_v2_apps_bench",
+# "get_v2_tasks", "get_v2_queue"}}.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export AGORA_BIN=${AGORA_BIN:-$here/../../../build/bin}
@@ -199,13 +209,21 @@ DOCKER=$(dirname "$(command -v dockerd || echo /usr/sbin/dockerd)")/../bin/docke
 [ -x "$DOCKER" ] || DOCKER=$(command -v docker || echo docker)
 
 # ---- Agora ----
+# latency PATH COUNT: "P50 P99 MAX BYTES" (ms, 0.1 ms) of COUNT GETs of PATH.
 latency() {
     local path=$1 count=$2 i
     for i in $(seq 1 "$count"); do
         curl -s -o /dev/null -w '%{time_total} %{size_download}\n' "http://127.0.0.1:$SVC_PORT$path"
     done | sort -n | awk '{ t[NR] = $1 * 1000; b = $2 } END {
         p50 = t[int((NR + 1) / 2)]; p99 = t[int(NR * 0.99 + 0.999)];
-        printf "p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d bytes)", p50, p99, t[NR], b }'
+        printf "%.1f %.1f %.1f %d\n", p50, p99, t[NR], b }'
+}
+
+# lat_text P50 P99 MAX BYTES: the line of the table; lat_json: the object.
+lat_text() { printf 'p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d bytes)' "$@"; }
+lat_json() {
+    jq -nc --argjson p50 "$1" --argjson p99 "$2" --argjson max "$3" --argjson b "$4" \
+        '{p50_ms: $p50, p99_ms: $p99, max_ms: $max, bytes: $b}'
 }
 
 # Polled every 20 ms while containers start: one curl, no jq.
@@ -270,7 +288,12 @@ api POST /v2/apps "{\"id\": \"/bench\", \"cmd\": \"sleep 3600\", \"cpus\": 0.01,
     \"ports\": [], \"instances\": 0, \"container\": $container}" >/dev/null
 [ "$(api_code)" = 201 ] || fail "create: $(cat "$T/api.body")"
 
-echo "agora-services benchmark: $agents local agents, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+read -r load1 load5 load15 _ </proc/loadavg
+echo "agora-services benchmark: $agents local agents, $(nproc) cores, load average $load1 $load5 $load15"
+J=$(jq -nc --argjson agents "$agents" --argjson cores "$(nproc)" --argjson l1 "$load1" \
+    --argjson l5 "$load5" --argjson l15 "$load15" --arg iso "$isolation" --argjson image "$use_image" \
+    '{bench: "services", agents: $agents, cores: $cores, load_average: [$l1, $l5, $l15],
+      isolation: $iso, image: ($image == 1), sizes: [], swarm: null}')
 echo "   agent isolation: $isolation"
 echo "   task: sleep 3600, $([ "$use_image" = 1 ] && echo "busybox rootfs image $T/busybox.tar" || echo "host filesystem")"
 # Warm-up: one task per agent (offers are spread), so every agent has the image.
@@ -297,13 +320,23 @@ for n in "${S[@]}"; do
     scale "$n" 300
     t1=$(now)
     AGORA_S[$n]=$(echo "$t1 - $t0" | bc)
-    printf '0 -> %d: all RUNNING after %.2f s (%.0f tasks/s)\n' "$n" "${AGORA_S[$n]}" \
-        "$(echo "$n / (${AGORA_S[$n]})" | bc -l)"
-    echo "   GET /v2/apps  with $n tasks: $(latency /v2/apps 20)"
-    echo "   GET /v2/tasks with $n tasks: $(latency /v2/tasks 20)"
+    rate=$(echo "$n / (${AGORA_S[$n]})" | bc -l)
+    printf '0 -> %d: all RUNNING after %.2f s (%.0f tasks/s)\n' "$n" "${AGORA_S[$n]}" "$rate"
+    printf -v up '%.3f' "${AGORA_S[$n]}"
+    printf -v rate '%.1f' "$rate"
+    read -ra apps < <(latency /v2/apps 20)
+    read -ra tasks < <(latency /v2/tasks 20)
+    echo "   GET /v2/apps  with $n tasks: $(lat_text "${apps[@]}")"
+    echo "   GET /v2/tasks with $n tasks: $(lat_text "${tasks[@]}")"
     t0=$(now)
     scale 0 300
-    printf '%d -> 0: all gone after %.2f s\n' "$n" "$(echo "$(now) - $t0" | bc)"
+    down=$(echo "$(now) - $t0" | bc)
+    printf '%d -> 0: all gone after %.2f s\n' "$n" "$down"
+    printf -v down '%.3f' "$down"
+    J=$(jq -c --argjson n "$n" --argjson up "$up" --argjson rate "$rate" --argjson down "$down" \
+        --argjson apps "$(lat_json "${apps[@]}")" --argjson tasks "$(lat_json "${tasks[@]}")" \
+        '.sizes += [{tasks: $n, scale_up_s: $up, tasks_per_s: $rate, get_v2_apps: $apps,
+                     get_v2_tasks: $tasks, scale_down_s: $down}]' <<<"$J")
 done
 
 # ---- Docker Swarm, same machine, same run ----
@@ -317,14 +350,24 @@ if [ "$swarm" != no ]; then
     t0=$(now)
     swarm_scale "$swarm_size" 600
     swarm_s=$(echo "$(now) - $t0" | bc)
+    rate=$(echo "$swarm_size / $swarm_s" | bc -l)
+    version=$(dk version --format '{{.Server.Version}}' 2>/dev/null || true)
     printf 'Swarm 0 -> %d: all running after %.2f s (%.0f tasks/s; docker %s)\n' "$swarm_size" \
-        "$swarm_s" "$(echo "$swarm_size / $swarm_s" | bc -l)" \
-        "$(dk version --format '{{.Server.Version}}' 2>/dev/null)"
+        "$swarm_s" "$rate" "$version"
+    printf -v s '%.3f' "$swarm_s"
+    printf -v rate '%.1f' "$rate"
+    J=$(jq -c --argjson n "$swarm_size" --argjson s "$s" --argjson rate "$rate" \
+        --arg v "$version" '.swarm = {tasks: $n, scale_up_s: $s, tasks_per_s: $rate,
+                                     docker_version: $v}' <<<"$J")
     if [ -n "${AGORA_S[$swarm_size]:-}" ]; then
+        speedup=$(echo "$swarm_s / ${AGORA_S[$swarm_size]}" | bc -l)
         printf 'Agora vs Swarm, 0 -> %d: %.2f s vs %.2f s: %.1fx faster%s\n' \
-            "$swarm_size" "${AGORA_S[$swarm_size]}" "$swarm_s" \
-            "$(echo "$swarm_s / ${AGORA_S[$swarm_size]}" | bc -l)" \
+            "$swarm_size" "${AGORA_S[$swarm_size]}" "$swarm_s" "$speedup" \
             "$([ "$swarm_size" = 100 ] && echo " (goal >= 10x)")"
+        printf -v up '%.3f' "${AGORA_S[$swarm_size]}"
+        printf -v speedup '%.2f' "$speedup"
+        J=$(jq -c --argjson up "$up" --argjson x "$speedup" \
+            '.swarm += {agora_scale_up_s: $up, speedup: $x}' <<<"$J")
     fi
     swarm_cleanup
 fi
@@ -346,7 +389,16 @@ PIDS+=($!)
 wait_until 30 curl -sf "http://127.0.0.1:$SVC_PORT/ping" || fail "services did not restart"
 [ "$(running)" = "$api_tasks" ] || fail "expected $api_tasks tasks known, have $(running)"
 echo "with $api_tasks tasks known (seeded store, no master):"
-echo "   GET /v2/apps            $(latency /v2/apps 50)"
-echo "   GET /v2/apps/bench      $(latency /v2/apps/bench 20)"
-echo "   GET /v2/tasks           $(latency /v2/tasks 20)"
-echo "   GET /v2/queue           $(latency /v2/queue 20)"
+read -ra apps < <(latency /v2/apps 50)
+read -ra bench < <(latency /v2/apps/bench 20)
+read -ra tasks < <(latency /v2/tasks 20)
+read -ra queue < <(latency /v2/queue 20)
+echo "   GET /v2/apps            $(lat_text "${apps[@]}")"
+echo "   GET /v2/apps/bench      $(lat_text "${bench[@]}")"
+echo "   GET /v2/tasks           $(lat_text "${tasks[@]}")"
+echo "   GET /v2/queue           $(lat_text "${queue[@]}")"
+jq -c --argjson n "$api_tasks" --argjson apps "$(lat_json "${apps[@]}")" \
+    --argjson bench "$(lat_json "${bench[@]}")" --argjson tasks "$(lat_json "${tasks[@]}")" \
+    --argjson queue "$(lat_json "${queue[@]}")" \
+    '.api = {tasks: $n, get_v2_apps: $apps, get_v2_apps_bench: $bench, get_v2_tasks: $tasks,
+             get_v2_queue: $queue}' <<<"$J"
