@@ -48,6 +48,9 @@ static const struct {
     [ACL_VIEW_TASKS] = {"view_tasks", "users"},
     [ACL_ACCESS_SANDBOXES] = {"access_sandboxes", "users"},
     [ACL_REGISTER_AGENTS] = {"register_agents", "agents"},
+    [ACL_DRAIN_AGENTS] = {"drain_agents", "agents"},
+    [ACL_REACTIVATE_AGENTS] = {"reactivate_agents", "agents"},
+    [ACL_VIEW_ROLES] = {"view_roles", "roles"},
 };
 
 const char *
@@ -194,7 +197,8 @@ rules_parse(struct acls *acls, enum acl_action a, const json_t *list, char *err,
             (rc = entity_parse(&rule->object, json_object_get(r, okey), where, okey, err,
                                errlen)) != 0)
             return rc;
-        if (a == ACL_REGISTER_AGENTS && rule->object.type == ENT_SOME)
+        if ((a == ACL_REGISTER_AGENTS || a == ACL_DRAIN_AGENTS || a == ACL_REACTIVATE_AGENTS) &&
+            rule->object.type == ENT_SOME)
             return fail(err, errlen, "%s: \"agents\" must be {\"type\": \"ANY\"} or "
                         "{\"type\": \"NONE\"}", where);
     }
@@ -249,7 +253,8 @@ acl_parse(const char *text, struct acls **out, char *err, size_t errlen)
                       "unknown action \"%.64s\" (known: permissive, register_frameworks, "
                       "run_tasks, teardown_frameworks, reserve_resources, unreserve_resources, "
                       "update_quotas, set_quotas, update_weights, get_endpoints, "
-                      "view_frameworks, view_tasks, access_sandboxes, register_agents)",
+                      "view_frameworks, view_tasks, access_sandboxes, register_agents, "
+                      "drain_agents, reactivate_agents, view_roles)",
                       k);
             break;
         }

@@ -43,6 +43,9 @@ enum acl_action {
     ACL_VIEW_TASKS,          /* "users": a task's user */
     ACL_ACCESS_SANDBOXES,    /* "users": the sandbox's task user */
     ACL_REGISTER_AGENTS,     /* "agents": only {"type": "ANY"} (the object is absent) */
+    ACL_DRAIN_AGENTS,        /* "agents": only ANY/NONE, as register_agents */
+    ACL_REACTIVATE_AGENTS,   /* "agents": only ANY/NONE (undrain) */
+    ACL_VIEW_ROLES,          /* "roles": a role shown by GET /roles */
     ACL_NACTIONS
 };
 

@@ -459,14 +459,18 @@ authorized(const struct master *m, struct http_req *req, enum acl_action action,
 
 struct roles_ctx {
     json_t *arr;
+    struct viewer v; /* view_roles (--acls): roles the caller may not view are left out */
 };
 
 static void
 role_cb(void *arg, const struct alloc_role_info *info)
 {
     struct roles_ctx *c = arg;
-    json_t *fws = json_array();
-    json_t *o;
+    json_t *fws, *o;
+
+    if (!may_view(&c->v, ACL_VIEW_ROLES, info->role))
+        return;
+    fws = json_array();
     for (size_t i = 0; i < info->nframeworks; i++)
         json_array_append_new(fws, json_string(info->frameworks[i]));
     o = json_pack("{s:s, s:f, s:o, s:o}", "name", info->role, "weight", info->weight,
@@ -491,7 +495,7 @@ static void
 h_roles(void *arg, struct http_req *req)
 {
     struct master *m = arg;
-    struct roles_ctx c = {.arr = json_array()};
+    struct roles_ctx c = {.arr = json_array(), .v = viewer_of(m, req)};
     master_foreach_role(m, role_cb, &c);
     http_reply_json(req, 200, json_pack("{s:o}", "roles", c.arr));
 }
@@ -693,18 +697,21 @@ h_reserve(void *arg, struct http_req *req)
 }
 
 /* POST /drain and /undrain: {"agent_id": ID}. A draining agent gets no new
- * offers (its outstanding ones are rescinded); its tasks keep running. */
+ * offers (its outstanding ones are rescinded); its tasks keep running.
+ * --acls: drain_agents and reactivate_agents (Mesos's names), agent absent. */
 static void
 h_drain(void *arg, struct http_req *req)
 {
     struct master *m = arg;
     bool drain = strcmp(http_req_path(req), "/drain") == 0;
     char err[512];
-    json_t *body = http_req_json(req, err, sizeof(err));
+    json_t *body;
     const char *agent_id;
     int rc;
 
-    if (body == NULL) {
+    if (!authorized(m, req, drain ? ACL_DRAIN_AGENTS : ACL_REACTIVATE_AGENTS, NULL))
+        return;
+    if ((body = http_req_json(req, err, sizeof(err))) == NULL) {
         http_reply_error(req, 400, "malformed JSON: %s", err);
         return;
     }
@@ -777,8 +784,13 @@ static void
 h_books(void *arg, struct http_req *req)
 {
     struct master *m = arg;
-    json_t *problems = json_array();
-    size_t n = master_check_books(m, books_problem_json, problems);
+    json_t *problems;
+    size_t n;
+
+    if (!authorized(m, req, ACL_GET_ENDPOINTS, http_req_path(req)))
+        return;
+    problems = json_array();
+    n = master_check_books(m, books_problem_json, problems);
 
     http_reply_json(req, 200,
                     json_pack("{s:b, s:I, s:I, s:o}", "consistent", n == 0, "agents",
@@ -890,10 +902,12 @@ static void
 h_accounting_report(void *arg, struct http_req *req)
 {
     struct master *m = arg;
-    struct report_job *j = calloc(1, sizeof(*j));
+    struct report_job *j;
     int rc;
 
-    if (j == NULL) {
+    if (!authorized(m, req, ACL_GET_ENDPOINTS, http_req_path(req)))
+        return;
+    if ((j = calloc(1, sizeof(*j))) == NULL) {
         http_reply_error(req, 503, "out of memory");
         return;
     }

@@ -39,8 +39,11 @@ cat >"$T/acls.json" <<EOF
  "unreserve_resources": $(ops_only reserver_principals),
  "update_quotas": $(ops_only roles),
  "update_weights": $(ops_only roles),
- "get_endpoints": [{"principals": {"values": ["ops"]}, "paths": {"values": ["/flags", "/metrics/snapshot"]}},
-                   {"principals": $NONE, "paths": {"values": ["/flags", "/metrics/snapshot"]}}],
+ "get_endpoints": [{"principals": {"values": ["ops"]}, "paths": {"values": ["/flags", "/metrics/snapshot", "/books", "/accounting/report"]}},
+                   {"principals": $NONE, "paths": {"values": ["/flags", "/metrics/snapshot", "/books", "/accounting/report"]}}],
+ "drain_agents": $(ops_only agents),
+ "reactivate_agents": $(ops_only agents),
+ "view_roles": [{"principals": {"values": ["ci"]}, "roles": $NONE}],
  "view_frameworks": [{"principals": {"values": ["ci"]}, "users": $NONE}],
  "view_tasks": [{"principals": {"values": ["ci"]}, "users": $NONE}]}
 EOF
@@ -122,7 +125,31 @@ expect 403 anon GET /flags
 expect 200 ops GET /flags
 expect 403 ci GET /metrics/snapshot
 expect 200 ops GET /metrics/snapshot
+expect 403 ci GET /books
+expect 200 ops GET /books
+expect 403 ci GET "/accounting/report?since=1h"
+[ "$(req ops GET "/accounting/report?since=1h")" != 403 ] || fail "ops refused /accounting/report"
 log "reserve, unreserve, quota, weights, get_endpoints: ops allowed, ci refused"
+
+# drain_agents / reactivate_agents: ci refused and the agent unchanged; ops may.
+draining() { master_json /state | jq -r '.slaves[0].draining'; }
+expect 403 ci POST /drain "{\"agent_id\": \"$agent_id\"}"
+[ "$(draining)" = false ] || fail "ci's refused drain drained the agent"
+expect 200 ops POST /drain "{\"agent_id\": \"$agent_id\"}"
+[ "$(draining)" = true ] || fail "ops's drain did not apply"
+expect 403 ci POST /undrain "{\"agent_id\": \"$agent_id\"}"
+[ "$(draining)" = true ] || fail "ci's refused undrain reactivated the agent"
+expect 200 ops POST /undrain "{\"agent_id\": \"$agent_id\"}"
+[ "$(draining)" = false ] || fail "ops's undrain did not apply"
+log "drain_agents, reactivate_agents: ops allowed, ci refused"
+
+# view_roles: ci sees no role in /roles; ops (no rule: permissive) sees web.
+[ "$(req ci GET /roles)" = 200 ] && [ "$(jq '.roles | length' "$T/req.body")" = 0 ] ||
+    fail "ci sees roles: $(cat "$T/req.body")"
+[ "$(req ops GET /roles)" = 200 ] &&
+    jq -e '[.roles[] | select(.name == "web")] | length == 1' "$T/req.body" >/dev/null ||
+    fail "ops does not see role web: $(cat "$T/req.body")"
+log "view_roles: ci sees none, ops sees them"
 
 # register_frameworks and run_tasks: bob may not register in r1; in r2 he
 # may, but not run a task as root (no rule allows it, permissive or not).

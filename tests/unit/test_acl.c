@@ -54,6 +54,7 @@ test_each_action(void)
         {ACL_VIEW_FRAMEWORKS, "view_frameworks", "users"},
         {ACL_VIEW_TASKS, "view_tasks", "users"},
         {ACL_ACCESS_SANDBOXES, "access_sandboxes", "users"},
+        {ACL_VIEW_ROLES, "view_roles", "roles"},
     };
     char text[512];
 
@@ -82,6 +83,20 @@ test_each_action(void)
     CHECK(acl_authorized(acls, ACL_REGISTER_AGENTS, "agent", NULL));
     CHECK(!acl_authorized(acls, ACL_REGISTER_AGENTS, "fw", NULL));
     CHECK(!acl_authorized(acls, ACL_REGISTER_AGENTS, "other", NULL));
+    acl_free(acls);
+    /* drain_agents and reactivate_agents (undrain): the agent is absent too. */
+    acls = parse_ok("{\"permissive\": false, \"drain_agents\": ["
+                    "{\"principals\": {\"values\": [\"ops\"]}, \"agents\": {\"type\": \"ANY\"}}],"
+                    "\"reactivate_agents\": ["
+                    "{\"principals\": {\"values\": [\"ops\"]}, \"agents\": {\"type\": \"NONE\"}},"
+                    "{\"principals\": {\"values\": [\"ci\"]}, \"agents\": {\"type\": \"ANY\"}}]}");
+    CHECK_EQ_STR(acl_action_name(ACL_DRAIN_AGENTS), "drain_agents");
+    CHECK_EQ_STR(acl_action_name(ACL_REACTIVATE_AGENTS), "reactivate_agents");
+    CHECK(acl_authorized(acls, ACL_DRAIN_AGENTS, "ops", NULL));
+    CHECK(!acl_authorized(acls, ACL_DRAIN_AGENTS, "ci", NULL));
+    CHECK(!acl_authorized(acls, ACL_DRAIN_AGENTS, NULL, NULL));
+    CHECK(!acl_authorized(acls, ACL_REACTIVATE_AGENTS, "ops", NULL));
+    CHECK(acl_authorized(acls, ACL_REACTIVATE_AGENTS, "ci", NULL));
     acl_free(acls);
     /* Mesos's older name for update_quotas. */
     acls = parse_ok("{\"set_quotas\": [{\"principals\": {\"type\": \"ANY\"}, \"roles\": "
@@ -228,6 +243,12 @@ test_malformed(void)
     parse_bad("{\"register_agents\": [{\"principals\": {\"type\": \"ANY\"}, \"agents\": "
               "{\"values\": [\"a1\"]}}]}",
               "\"agents\" must be {\"type\": \"ANY\"}");
+    parse_bad("{\"drain_agents\": [{\"principals\": {\"type\": \"ANY\"}, \"agents\": "
+              "{\"values\": [\"a1\"]}}]}",
+              "drain_agents[0]: \"agents\" must be");
+    parse_bad("{\"reactivate_agents\": [{\"principals\": {\"type\": \"ANY\"}, \"roles\": "
+              "{\"type\": \"ANY\"}}]}",
+              "reactivate_agents[0]: unknown key");
     /* A later rule's error after earlier good ones frees everything (ASan). */
     parse_bad("{\"run_tasks\": [{\"principals\": {\"values\": [\"a\"]}, \"users\": {\"values\": "
               "[\"b\"]}}, {\"principals\": {\"values\": [\"a\"]}}]}",
