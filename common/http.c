@@ -1081,6 +1081,22 @@ http_reply_error(struct http_req *req, int status, const char *fmt, ...)
     return rv;
 }
 
+bool
+http_req_authorized(struct http_req *req, const struct acls *acls, enum acl_action action,
+                    const char *object)
+{
+    const char *who = http_req_principal(req);
+
+    if (acl_authorized(acls, action, who, object))
+        return true;
+    log_warn("not permitted by --acls: %s of '%s' by principal '%s' (%s %s)",
+             acl_action_name(action), object ? object : "", who ? who : "(anonymous)",
+             http_req_method(req), http_req_path(req));
+    http_reply_error(req, 403, "not permitted: principal '%s' may not %s '%s' (--acls)",
+                     who ? who : "(anonymous)", acl_action_name(action), object ? object : "");
+    return false;
+}
+
 /* ---- streams ---- */
 
 struct http_stream *

@@ -51,6 +51,7 @@
 #ifndef AGORA_HTTP_H
 #define AGORA_HTTP_H
 
+#include "acl.h"
 #include "http_auth.h"
 #include "http_client.h"
 
@@ -131,6 +132,16 @@ const char *http_req_path(const struct http_req *req);
 
 /* The principal whose credentials the request carried, or NULL (anonymous). */
 const char *http_req_principal(const struct http_req *req);
+
+/*
+ * Whether the caller of `req` may do `action` on `object` (NULL: absent) by
+ * `acls` (--acls, common/acl.h; NULL: none, everything is allowed). When not,
+ * logs the refusal ("not permitted by --acls: ACTION of 'OBJECT' by principal
+ * 'P' (METHOD PATH)"), answers 403 {"message": "not permitted: ..."} (`req` is
+ * released) and returns false: call it before changing anything.
+ */
+bool http_req_authorized(struct http_req *req, const struct acls *acls, enum acl_action action,
+                         const char *object);
 
 /* For prefix routes: the path after the route prefix ("" if none); else "". */
 const char *http_req_subpath(const struct http_req *req);

@@ -436,25 +436,13 @@ h_tasks(void *arg, struct http_req *req)
     http_reply_json(req, 200, json_pack("{s:o}", "tasks", c.arr));
 }
 
-/*
- * Whether the caller of `req` may do `action` on `object` (NULL: absent) by
- * --acls. When not, answers 403 (nothing has changed yet: call it before the
- * operation) and logs the refusal.
- */
+/* http_req_authorized with the master's --acls: 403 when not (call it before
+ * the operation). */
 static bool
 authorized(const struct master *m, struct http_req *req, enum acl_action action,
            const char *object)
 {
-    const char *who = http_req_principal(req);
-
-    if (acl_authorized(master_acls(m), action, who, object))
-        return true;
-    log_warn("not permitted by --acls: %s of '%s' by principal '%s' (%s %s)",
-             acl_action_name(action), object ? object : "", who ? who : "(anonymous)",
-             http_req_method(req), http_req_path(req));
-    http_reply_error(req, 403, "not permitted: principal '%s' may not %s '%s' (--acls)",
-                     who ? who : "(anonymous)", acl_action_name(action), object ? object : "");
-    return false;
+    return http_req_authorized(req, master_acls(m), action, object);
 }
 
 struct roles_ctx {

@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/time.h>
 
-#define ACLS_MAX_FILE (16 << 20) /* --acls larger than this is refused */
 
 /* ---- authentication ---- */
 
@@ -432,47 +431,18 @@ master_new(const char *id, const struct flag *flag_table)
 static int
 load_acls(struct master *m)
 {
-    const char *arg = m->flags.acls, *path;
-    char err[512], *text = NULL;
-    size_t len = 0;
-    FILE *f;
-    int rc;
+    char err[1024];
 
-    if (arg == NULL || arg[0] == '\0')
-        return 0;
-    while (*arg == ' ' || *arg == '\t' || *arg == '\n' || *arg == '\r')
-        arg++;
-    if (*arg == '{') {
-        rc = acl_parse(arg, &m->acls, err, sizeof(err));
-        path = "(inline JSON)";
-    } else {
-        path = strncmp(arg, "file://", 7) == 0 ? arg + 7 : arg;
-        if ((f = fopen(path, "r")) == NULL) {
-            log_error("cannot read --acls=%s: %s", path, strerror(errno));
-            return -AG_EINVAL;
-        }
-        text = malloc(ACLS_MAX_FILE + 1);
-        if (text == NULL)
-            abort();
-        len = fread(text, 1, ACLS_MAX_FILE + 1, f);
-        fclose(f);
-        if (len > ACLS_MAX_FILE) {
-            log_error("--acls=%s: larger than %d bytes", path, ACLS_MAX_FILE);
-            free(text);
-            return -AG_EINVAL;
-        }
-        text[len] = '\0';
-        rc = acl_parse(text, &m->acls, err, sizeof(err));
-        free(text);
-    }
-    if (rc != 0) {
-        log_error("--acls=%s: %s", path, err);
+    if (acl_load(m->flags.acls, &m->acls, err, sizeof(err)) != 0) {
+        log_error("%s", err);
         return -AG_EINVAL;
     }
+    if (m->acls == NULL)
+        return 0;
     if (!m->flags.authenticate)
         log_warn("--acls without --credentials: agents and frameworks are anonymous to the "
                  "ACLs (they match only rules whose principals are ANY or NONE)");
-    log_info("authorization: ACLs loaded from %s (permissive %s)", path,
+    log_info("authorization: ACLs loaded from %s (permissive %s)", err,
              acl_permissive(m->acls) ? "true" : "false");
     return 0;
 }

@@ -50,6 +50,8 @@ struct resources;
 
 /* What the agent is started with (main.c fills it from flags). Strings are
  * borrowed and must outlive the agent. */
+struct acls;
+
 struct agent_config {
     const char *master;              /* --master HOST:PORT */
     const char *ip;                  /* --ip to listen on for HTTP */
@@ -77,6 +79,7 @@ struct agent_config {
     const struct flag *flags;        /* for /flags; may be NULL */
     const struct http_auth_flags *http_auth; /* --http_credentials, ...; NULL: none */
     const char *cors_origins; /* --cors_allowed_origins; NULL: the master's origin */
+    const struct acls *acls;  /* --acls (common/acl.h), owned by the caller; NULL: none */
 };
 
 /*

@@ -155,8 +155,11 @@ static void
 get_flags(void *arg, struct http_req *req)
 {
     struct agent *a = arg;
-    json_t *o = json_object();
+    json_t *o;
 
+    if (!http_req_authorized(req, a->cfg.acls, ACL_GET_ENDPOINTS, http_req_path(req)))
+        return;
+    o = json_object();
     json_object_set_new(o, "flags", a->cfg.flags ? flags_to_json(a->cfg.flags) : json_object());
     http_reply_json(req, 200, o);
 }
@@ -266,12 +269,18 @@ post_containers_update(void *arg, struct http_req *req)
 static void
 get_metrics_snapshot(void *arg, struct http_req *req)
 {
+    if (!http_req_authorized(req, ((struct agent *)arg)->cfg.acls, ACL_GET_ENDPOINTS,
+                             http_req_path(req)))
+        return;
     metrics_reply(((struct agent *)arg)->metrics, req, http_req_query(req, "format"), false);
 }
 
 static void
 get_metrics(void *arg, struct http_req *req)
 {
+    if (!http_req_authorized(req, ((struct agent *)arg)->cfg.acls, ACL_GET_ENDPOINTS,
+                             http_req_path(req)))
+        return;
     metrics_reply(((struct agent *)arg)->metrics, req, http_req_query(req, "format"), true);
 }
 
@@ -367,6 +376,51 @@ utf8_clean(char *buf, size_t n, bool at_eof)
     return n;
 }
 
+/*
+ * The user whose sandbox holds `real` (a resolved path under the sandboxes),
+ * the object of access_sandboxes (--acls): the task's user, else its
+ * framework's. NULL (absent) for the sandboxes' root and a framework's
+ * directory (they hold several tasks' sandboxes) and for an unknown task.
+ */
+static const char *
+sandbox_user(const struct agent *a, const char *real)
+{
+    size_t n = strlen(a->paths.sandboxes), len;
+    const char *fid, *tid, *end;
+    const struct agent_task *t;
+    const struct agent_framework *f;
+    char key[sizeof(t->key)];
+
+    if (strncmp(real, a->paths.sandboxes, n) != 0 || real[n] != '/')
+        return NULL;
+    fid = real + n + 1;
+    if ((tid = strchr(fid, '/')) == NULL || *++tid == '\0' || *tid == '/')
+        return NULL;
+    end = strchrnul(tid, '/');
+    len = (size_t)(end - fid);
+    if (len >= sizeof(key))
+        return NULL;
+    memcpy(key, fid, len);
+    key[len] = '\0';
+    if ((t = hmap_get(&a->tasks, key)) == NULL)
+        return NULL;
+    if (t->st.info.command.user != NULL && t->st.info.command.user[0] != '\0')
+        return t->st.info.command.user;
+    f = hmap_get(&a->frameworks, t->st.info.framework_id);
+    return f != NULL && f->info.user != NULL && f->info.user[0] != '\0' ? f->info.user : NULL;
+}
+
+/* access_sandboxes (--acls) for the opened `real`: false (and 403, `fd`
+ * closed) when the caller may not read it. */
+static bool
+sandbox_authorized(const struct agent *a, struct http_req *req, const char *real, int fd)
+{
+    if (http_req_authorized(req, a->cfg.acls, ACL_ACCESS_SANDBOXES, sandbox_user(a, real)))
+        return true;
+    close(fd);
+    return false;
+}
+
 /* Answers a failed lookup of `path` (what: "file" or "directory"). */
 static void
 files_refuse(struct http_req *req, const char *path, int rv, const char *what)
@@ -403,6 +457,8 @@ get_files_read(void *arg, struct http_req *req)
         files_refuse(req, path, rv, "file");
         return;
     }
+    if (!sandbox_authorized(a, req, real, fd))
+        return;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
         http_reply_error(req, 400, "%s is not a regular file", path);
@@ -497,6 +553,8 @@ get_files_browse(void *arg, struct http_req *req)
         files_refuse(req, path, rv, "directory");
         return;
     }
+    if (!sandbox_authorized(a, req, real, fd))
+        return;
     if ((d = fdopendir(fd)) == NULL) {
         close(fd);
         http_reply_error(req, 500, "cannot list %s: %s", path, strerror(errno));

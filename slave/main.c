@@ -1,6 +1,7 @@
 /* agora-agent: flags, logging, signals and the loop (daemon_run). */
 #include "agent.h"
 
+#include "acl.h"
 #include "daemon.h"
 #include "error.h"
 #include "flags.h"
@@ -11,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *f_cors_origins;
+static char *f_cors_origins, *f_acls;
 static char *f_master, *f_ip, *f_advertise_ip, *f_hostname, *f_work_dir, *f_runtime_dir;
 static char *f_resources;
 static char *f_attributes, *f_credential, *f_launcher_dir, *f_logging_level;
@@ -81,6 +82,11 @@ static const struct flag agent_flag_table[] = {
      "Origins (comma-separated, e.g. http://master.example:5050; \"*\" for any) whose pages may "
      "read this agent's endpoints with the browser's credentials, for the master's dashboard "
      "(default: the --master address as http:// and https:// origins; \"\" for none)."},
+    {"acls", FLAG_STRING, &f_acls, NULL,
+     "Authorization of the HTTP API, in Mesos's ACL JSON (the JSON itself, a file or "
+     "file://FILE): access_sandboxes for /files/* (users: the task's user), get_endpoints for "
+     "/flags, /metrics and /metrics/snapshot (docs/security.md). The principal is the one of "
+     "--http_credentials."},
     {"logging_level", FLAG_STRING, &f_logging_level, "INFO", "DEBUG, INFO, WARNING or ERROR."},
     {NULL},
 };
@@ -179,6 +185,21 @@ main(int argc, char **argv)
     f_http_auth.hostname = f_hostname;
     cfg->http_auth = &f_http_auth;
     cfg->cors_origins = f_cors_origins;
+    {
+        struct acls *acls;
+        char err[1024];
 
-    return daemon_run(&agent_daemon_ops, &ad, agent_flag_table);
+        if (acl_load(f_acls, &acls, err, sizeof(err)) != 0) {
+            fprintf(stderr, "agora-agent: %s\n", err);
+            flags_free(agent_flag_table);
+            return 1;
+        }
+        if (acls != NULL)
+            log_info("authorization: ACLs loaded from %s (permissive %s)", err,
+                     acl_permissive(acls) ? "true" : "false");
+        cfg->acls = acls;
+        rc = daemon_run(&agent_daemon_ops, &ad, agent_flag_table);
+        acl_free(acls);
+    }
+    return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for the ACL file parser (master/acl.c, acl_parse): any
+ * libFuzzer harness for the ACL file parser (common/acl.c, acl_parse): any
  * input is either refused with -AG_EINVAL (or -AG_ENOMEM), no object and a
  * terminated error, or parsed into ACLs whose decisions are consistent: a
  * decision of the rules stands whatever "permissive" says, and no rule's

@@ -48,6 +48,16 @@ cat >"$T/acls.json" <<EOF
  "view_tasks": [{"principals": {"values": ["ci"]}, "users": $NONE}]}
 EOF
 
+# The agent's own --acls: ops reads every sandbox and /flags; ci only the
+# sandboxes of tasks that run as "someone-else" (so not alice's), and no /flags.
+cat >"$T/agent-acls.json" <<EOF
+{"access_sandboxes": [{"principals": {"values": ["ops"]}, "users": $ANY},
+                      {"principals": {"values": ["ci"]}, "users": {"values": ["someone-else"]}},
+                      {"principals": $ANY, "users": $NONE}],
+ "get_endpoints": [{"principals": {"values": ["ops"]}, "paths": $ANY},
+                   {"principals": $ANY, "paths": $NONE}]}
+EOF
+
 # A malformed file stops the master, with the reason.
 echo '{"run_tasks": [{"principals": {"type": "ALL"}, "users": {"type": "ANY"}}]}' >"$T/bad-acls.json"
 if timeout 10 "$AGORA_BIN/agora-master" --ip=127.0.0.1 --port="$(free_port)" --work_dir="$T/bad" \
@@ -83,7 +93,8 @@ expect() { # WANT WHO METHOD PATH [BODY]
 }
 
 # register_agents: agent1 may, bob may not (and changes nothing).
-start_agent a1 --credential="$T/agent1.cred"
+start_agent a1 --credential="$T/agent1.cred" --http_credentials="$T/http_credentials.json" \
+    --authenticate_http_readwrite --acls="$T/agent-acls.json"
 wait_agents 1
 agent_id=$(master_json /state | jq -r '.slaves[0].id')
 start_agent_with evil "cpus:64;mem:100000" --credential="$T/bob.cred"
@@ -193,6 +204,47 @@ log "register_frameworks and run_tasks: alice allowed"
     jq -e '[.tasks[] | select(.id == "victim")] | length == 1' "$T/req.body" >/dev/null ||
     fail "ops does not see alice's task"
 log "view_frameworks, view_tasks: ci sees nothing, ops everything"
+
+# The agent: access_sandboxes on /files/*, get_endpoints on /flags and /metrics.
+A="http://127.0.0.1:${AGENT_PORT[a1]}"
+areq() { # WHO PATH: the status code (the body in $T/req.body)
+    local args=(-q -s -o "$T/req.body" -w '%{http_code}')
+    case $1 in
+    ops) args+=(-u "ops:$OPS") ;;
+    ci) args+=(-u "ci:$CI") ;;
+    esac
+    curl "${args[@]}" "$A$2" || echo 000
+}
+aexpect() { # WANT WHO PATH
+    local got
+    got=$(areq "$2" "$3")
+    [ "$got" = "$1" ] || fail "agent: $2 $3 answered $got, expected $1: $(cat "$T/req.body")"
+    if [ "$1" = 403 ]; then
+        grep -q "not permitted" "$T/req.body" || fail "agent: $2 $3: 403 without the reason"
+    fi
+}
+sandbox=$(curl -s -u "ops:$OPS" "$A/state" |
+    jq -r '[.frameworks[].executors[] | select(.id == "victim") | .directory][0]')
+[ -n "$sandbox" ] && [ "$sandbox" != null ] || fail "no sandbox for alice's task in the agent's /state"
+enc() { jq -rn --arg p "$1" '$p | @uri'; }
+aexpect 200 ops "/files/browse?path=$(enc "$sandbox")"
+aexpect 200 ops "/files/read?path=$(enc "$sandbox/stdout")&offset=-1"
+aexpect 403 ci "/files/browse?path=$(enc "$sandbox")"
+aexpect 403 ci "/files/read?path=$(enc "$sandbox/stdout")&offset=0"
+aexpect 403 anon "/files/read?path=$(enc "$sandbox/stdout")&offset=0"
+# The sandboxes' root holds every task's: only ANY rules match it.
+aexpect 403 ci "/files/browse?path=$(enc "$(dirname "$(dirname "$sandbox")")")"
+# A missing path is 404 whoever asks (nothing is told about other paths).
+aexpect 404 ci "/files/read?path=$(enc "$sandbox/no-such-file")&offset=0"
+aexpect 200 ops /flags
+aexpect 403 ci /flags
+aexpect 403 anon /flags
+aexpect 403 ci /metrics/snapshot
+aexpect 200 ops /metrics/snapshot
+aexpect 200 ci /state
+grep -q "not permitted by --acls: access_sandboxes of '.*' by principal 'ci'" "$T/agent-a1.log" ||
+    fail "the agent did not log the refused sandbox read"
+log "agent: access_sandboxes and get_endpoints, ops allowed, ci refused"
 
 # teardown_frameworks: ci may not tear down alice's framework; ops may.
 expect 403 ci POST /teardown "{\"framework_id\": \"$fw\"}"

@@ -1,8 +1,10 @@
-/* Unit tests for master/acl.c: Mesos's ACL file and the decisions it makes. */
+/* Unit tests for common/acl.c: Mesos's ACL file and the decisions it makes. */
 #include "test.h"
 
 #include "acl.h"
 #include "error.h"
+
+#include <unistd.h>
 
 static struct acls *
 parse_ok(const char *text)
@@ -260,6 +262,44 @@ test_malformed(void)
     CHECK(strlen(err) == sizeof(err) - 1);
 }
 
+/* --acls as Mesos takes it: inline JSON, a path, file://path; errors name it. */
+static void
+test_load(void)
+{
+    struct acls *acls = (struct acls *)1;
+    char err[1024], path[] = "/tmp/test_acl_XXXXXX", url[64];
+    const char *text = "{\"permissive\": false}";
+    int fd;
+
+    CHECK_EQ_INT(acl_load(NULL, &acls, err, sizeof(err)), 0);
+    CHECK(acls == NULL);
+    CHECK_EQ_INT(acl_load("", &acls, err, sizeof(err)), 0);
+    CHECK(acls == NULL);
+    CHECK_EQ_INT(acl_load("  {\"permissive\": false}", &acls, err, sizeof(err)), 0);
+    CHECK(acls != NULL && !acl_permissive(acls));
+    CHECK_EQ_STR(err, "(inline JSON)");
+    acl_free(acls);
+    fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    CHECK_EQ_INT(acl_load(path, &acls, err, sizeof(err)), 0);
+    CHECK(acls != NULL && !acl_permissive(acls));
+    CHECK_EQ_STR(err, path);
+    acl_free(acls);
+    snprintf(url, sizeof(url), "file://%s", path);
+    CHECK_EQ_INT(acl_load(url, &acls, err, sizeof(err)), 0);
+    CHECK(acls != NULL);
+    acl_free(acls);
+    unlink(path);
+    CHECK_EQ_INT(acl_load(path, &acls, err, sizeof(err)), -AG_EINVAL);
+    CHECK(acls == NULL);
+    CHECK(strstr(err, "cannot read --acls=") != NULL);
+    CHECK_EQ_INT(acl_load("{\"nope\": []}", &acls, err, sizeof(err)), -AG_EINVAL);
+    CHECK(acls == NULL);
+    CHECK(strncmp(err, "--acls=(inline JSON): unknown action", 36) == 0);
+}
+
 TEST_LIST(TEST_ENTRY(each_action), TEST_ENTRY(ordering), TEST_ENTRY(permissive),
-          TEST_ENTRY(any_none), TEST_ENTRY(unauthenticated), TEST_ENTRY(malformed));
+          TEST_ENTRY(any_none), TEST_ENTRY(unauthenticated), TEST_ENTRY(malformed), TEST_ENTRY(load));
 TEST_MAIN()

@@ -5,6 +5,7 @@
 
 #include "error.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #define ACL_MAX_RULES 10000  /* per action */
 #define ACL_MAX_VALUES 10000 /* per entity */
+#define ACL_MAX_FILE (16 << 20) /* --acls larger than this is refused */
 
 enum ent_type { ENT_SOME, ENT_ANY, ENT_NONE };
 
@@ -349,4 +351,51 @@ size_t
 acl_rule_count(const struct acls *acls, enum acl_action action)
 {
     return acls == NULL || (unsigned)action >= ACL_NACTIONS ? 0 : acls->nrules[action];
+}
+
+int
+acl_load(const char *arg, struct acls **out, char *err, size_t errlen)
+{
+    const char *path;
+    char why[512], *text;
+    size_t len;
+    FILE *f;
+    int rc;
+
+    *out = NULL;
+    if (errlen > 0)
+        err[0] = '\0';
+    if (arg == NULL || arg[0] == '\0')
+        return 0;
+    while (*arg == ' ' || *arg == '\t' || *arg == '\n' || *arg == '\r')
+        arg++;
+    if (*arg == '{') {
+        path = "(inline JSON)";
+        rc = acl_parse(arg, out, why, sizeof(why));
+    } else {
+        path = strncmp(arg, "file://", 7) == 0 ? arg + 7 : arg;
+        if ((f = fopen(path, "r")) == NULL)
+            return fail(err, errlen, "cannot read --acls=%s: %s", path, strerror(errno));
+        if ((text = malloc(ACL_MAX_FILE + 1)) == NULL) {
+            fclose(f);
+            return -AG_ENOMEM;
+        }
+        len = fread(text, 1, ACL_MAX_FILE + 1, f);
+        fclose(f);
+        if (len > ACL_MAX_FILE) {
+            free(text);
+            return fail(err, errlen, "--acls=%s: larger than %d bytes", path, ACL_MAX_FILE);
+        }
+        text[len] = '\0';
+        rc = acl_parse(text, out, why, sizeof(why));
+        free(text);
+    }
+    if (rc != 0) {
+        if (errlen > 0)
+            snprintf(err, errlen, "--acls=%s: %s", path, why);
+        return rc;
+    }
+    if (errlen > 0)
+        snprintf(err, errlen, "%s", path);
+    return 0;
 }

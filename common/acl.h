@@ -1,7 +1,8 @@
 /*
- * Authorization: Mesos's ACL file (--acls) and the decisions it makes. Pure: no
- * I/O (the caller reads the file and hands over its text), no clock, no master
- * state; a parsed `struct acls` is immutable, so one may be shared freely.
+ * Authorization: Mesos's ACL file (--acls) and the decisions it makes, for the
+ * master, the agents and agora-services. Pure but for acl_load (which reads the
+ * file): no logging, no clock, no daemon state; a parsed `struct acls` is
+ * immutable, so one may be shared freely.
  *
  * The format is Mesos's (docs/security.md#authorization-acls):
  *
@@ -22,8 +23,8 @@
  * the values it holds, NONE nothing) and denies otherwise. When no rule
  * matches, "permissive" decides (default true).
  */
-#ifndef AGORA_MASTER_ACL_H
-#define AGORA_MASTER_ACL_H
+#ifndef AGORA_COMMON_ACL_H
+#define AGORA_COMMON_ACL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,6 +64,15 @@ struct acls;
  * than a key or a position of the input).
  */
 int acl_parse(const char *text, struct acls **out, char *err, size_t errlen);
+
+/*
+ * --acls as Mesos takes it: `arg` is the JSON itself (it starts with `{`), a
+ * path, or "file://" and a path (at most 16 MiB). NULL or "": *out = NULL and 0
+ * (no ACLs). On success `err` holds where they came from ("(inline JSON)" or
+ * the path), for a log line; on failure returns -AG_EINVAL (or -AG_ENOMEM) and
+ * `err` says why, starting with "--acls=WHERE: ".
+ */
+int acl_load(const char *arg, struct acls **out, char *err, size_t errlen);
 
 /* The first matching rule's verdict (see above) for `principal` (NULL or "":
  * unauthenticated) doing `action` on `object` (NULL or "": absent). A NULL
