@@ -53,6 +53,8 @@ static const struct {
     [ACL_DRAIN_AGENTS] = {"drain_agents", "agents"},
     [ACL_REACTIVATE_AGENTS] = {"reactivate_agents", "agents"},
     [ACL_VIEW_ROLES] = {"view_roles", "roles"},
+    [ACL_MANAGE_APPS] = {"manage_apps", "app_ids"},
+    [ACL_VIEW_APPS] = {"view_apps", "app_ids"},
 };
 
 const char *
@@ -256,7 +258,7 @@ acl_parse(const char *text, struct acls **out, char *err, size_t errlen)
                       "run_tasks, teardown_frameworks, reserve_resources, unreserve_resources, "
                       "update_quotas, set_quotas, update_weights, get_endpoints, "
                       "view_frameworks, view_tasks, access_sandboxes, register_agents, "
-                      "drain_agents, reactivate_agents, view_roles)",
+                      "drain_agents, reactivate_agents, view_roles, manage_apps, view_apps)",
                       k);
             break;
         }
@@ -280,39 +282,54 @@ acl_parse(const char *text, struct acls **out, char *err, size_t errlen)
     return 0;
 }
 
+bool
+acl_app_id_under(const char *id, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    while (n > 0 && prefix[n - 1] == '/')
+        n--;
+    if (n == 0)
+        return id[0] == '/';
+    return strncmp(id, prefix, n) == 0 && (id[n] == '\0' || id[n] == '/');
+}
+
+/* Whether `e` holds `value`: equal, or for app ids (`prefix`) under one. */
 static bool
-entity_has(const struct acl_entity *e, const char *value)
+entity_has(const struct acl_entity *e, const char *value, bool prefix)
 {
     for (size_t i = 0; i < e->nvalues; i++)
-        if (strcmp(e->values[i], value) == 0)
+        if (prefix ? acl_app_id_under(value, e->values[i]) : strcmp(e->values[i], value) == 0)
             return true;
     return false;
 }
 
 /* Whether request value `v` (NULL: absent) matches entity `e`. */
 static bool
-entity_matches(const struct acl_entity *e, const char *v)
+entity_matches(const struct acl_entity *e, const char *v, bool prefix)
 {
     if (e->type != ENT_SOME)
         return true;
-    return v != NULL && entity_has(e, v);
+    return v != NULL && entity_has(e, v, prefix);
 }
 
 /* Whether entity `e` allows request value `v` (NULL: absent). */
 static bool
-entity_allows(const struct acl_entity *e, const char *v)
+entity_allows(const struct acl_entity *e, const char *v, bool prefix)
 {
     if (e->type == ENT_ANY)
         return true;
     if (e->type == ENT_NONE)
         return false;
-    return v != NULL && entity_has(e, v);
+    return v != NULL && entity_has(e, v, prefix);
 }
 
 enum acl_decision
 acl_decide(const struct acls *acls, enum acl_action action, const char *principal,
            const char *object)
 {
+    bool ids = action == ACL_MANAGE_APPS || action == ACL_VIEW_APPS; /* prefixes */
+
     if (acls == NULL || (unsigned)action >= ACL_NACTIONS)
         return ACL_NO_MATCH;
     if (principal != NULL && principal[0] == '\0')
@@ -321,8 +338,10 @@ acl_decide(const struct acls *acls, enum acl_action action, const char *principa
         object = NULL;
     for (size_t i = 0; i < acls->nrules[action]; i++) {
         const struct acl_rule *r = &acls->rules[action][i];
-        if (entity_matches(&r->subject, principal) && entity_matches(&r->object, object))
-            return entity_allows(&r->subject, principal) && entity_allows(&r->object, object)
+        if (entity_matches(&r->subject, principal, false) &&
+            entity_matches(&r->object, object, ids))
+            return entity_allows(&r->subject, principal, false) &&
+                           entity_allows(&r->object, object, ids)
                        ? ACL_ALLOW
                        : ACL_DENY;
     }

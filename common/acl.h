@@ -47,6 +47,10 @@ enum acl_action {
     ACL_DRAIN_AGENTS,        /* "agents": only ANY/NONE, as register_agents */
     ACL_REACTIVATE_AGENTS,   /* "agents": only ANY/NONE (undrain) */
     ACL_VIEW_ROLES,          /* "roles": a role shown by GET /roles */
+    /* Agora's extension for agora-services (Mesos has no such action): a
+     * value of "app_ids" is an app id prefix (acl_app_id_under). */
+    ACL_MANAGE_APPS,         /* "app_ids": an app created, changed, deleted, its tasks killed */
+    ACL_VIEW_APPS,           /* "app_ids": an app shown by a GET */
     ACL_NACTIONS
 };
 
@@ -90,6 +94,13 @@ bool acl_permissive(const struct acls *acls);
 
 /* The number of rules of `action`. */
 size_t acl_rule_count(const struct acls *acls, enum acl_action action);
+
+/*
+ * Whether app id `id` lies under `prefix` (an "app_ids" value) at a segment
+ * boundary: "/team-a" holds "/team-a" and "/team-a/web", not "/team-ab"; a
+ * trailing "/" is ignored, so "/" holds every id that starts with "/".
+ */
+bool acl_app_id_under(const char *id, const char *prefix);
 
 /* Mesos's name of `action` ("run_tasks"), for logs and errors. */
 const char *acl_action_name(enum acl_action action);

@@ -130,6 +130,22 @@ id_fits_tree(struct svc *s, const char *id, struct app_errors *err)
     return ok;
 }
 
+/* manage_apps of app `id` (--acls): false after a 403 {"message": ...}; call
+ * it before changing anything. */
+static bool
+may_manage(struct svc *s, struct http_req *req, const char *id)
+{
+    return http_req_authorized(req, s->f->acl_rules, ACL_MANAGE_APPS, id);
+}
+
+/* view_apps of app `id` (--acls): apps the caller may not view are left out
+ * of lists and answered as missing. */
+static bool
+may_view(struct svc *s, struct http_req *req, const char *id)
+{
+    return acl_authorized(s->f->acl_rules, ACL_VIEW_APPS, http_req_principal(req), id);
+}
+
 static void
 reply_invalid(struct http_req *req, struct app_errors *err)
 {
@@ -240,6 +256,8 @@ get_apps(void *arg, struct http_req *req)
             continue;
         if (cmdf && cmdf[0] && (sp->cmd == NULL || strstr(sp->cmd, cmdf) == NULL))
             continue;
+        if (!may_view(s, req, sp->id))
+            continue;
         if (!first)
             svcr_lit(&b, ",");
         first = false;
@@ -266,6 +284,10 @@ post_apps(void *arg, struct http_req *req)
         return;
     app_errors_init(&err);
     spec = app_parse(body, NULL, &err);
+    if (spec != NULL && !may_manage(s, req, spec->id)) {
+        app_free(spec);
+        goto out;
+    }
     if (spec != NULL && svc_app_get(s, spec->id) != NULL) {
         char msg[APP_ID_MAX + 64];
         snprintf(msg, sizeof(msg), "An app with id [%s] already exists.", spec->id);
@@ -303,13 +325,13 @@ put_app(struct svc *s, struct http_req *req, const char *id, bool patch)
     struct app_errors err;
     struct app_spec *spec = NULL;
     struct svc_dep *dep = NULL, *conflict = NULL;
-    json_t *body = body_json(req), *merged = NULL;
+    json_t *body, *merged = NULL;
     const char *bid, *ver;
     bool partial = patch || !query_false(req, "partialUpdate");
     bool created = app == NULL;
     int rc;
 
-    if (body == NULL)
+    if (!may_manage(s, req, id) || (body = body_json(req)) == NULL)
         return;
     app_errors_init(&err);
     if (!json_is_object(body)) {
@@ -377,6 +399,8 @@ delete_app(struct svc *s, struct http_req *req, struct svc_app *app)
 {
     struct svc_dep *dep, *conflict;
 
+    if (!may_manage(s, req, app->spec->id))
+        return;
     if (svc_app_remove(s, app, query_true(req, "force"), &dep, &conflict) != 0) {
         reply_conflict(req, conflict);
         return;
@@ -389,8 +413,11 @@ static void
 restart_app(struct svc *s, struct http_req *req, struct svc_app *app)
 {
     struct svc_dep *dep, *conflict;
-    struct app_spec *spec = app_dup(app->spec);
+    struct app_spec *spec;
 
+    if (!may_manage(s, req, app->spec->id))
+        return;
+    spec = app_dup(app->spec);
     if (svc_app_apply(s, spec, true, query_true(req, "force"), &dep, &conflict) != 0) {
         reply_conflict(req, conflict);
         return;
@@ -409,6 +436,9 @@ kill_tasks(struct svc *s, struct http_req *req, struct svc_task **tasks, size_t 
     struct svcr_buf b = {0};
     int rc;
 
+    for (size_t i = 0; i < n; i++) /* all or nothing */
+        if (!may_manage(s, req, tasks[i]->app ? tasks[i]->app->spec->id : NULL))
+            return;
     if (one) {
         svcr_lit(&b, "{\"task\":");
         svcr_task_text(tasks[0], &b);
@@ -433,6 +463,18 @@ kill_tasks(struct svc *s, struct http_req *req, struct svc_task **tasks, size_t 
     reply_buf(req, &b);
 }
 
+/* App `id`, or NULL when missing or when a GET comes from a caller who may
+ * not view it (answered as missing, so nothing tells that it exists). */
+static struct svc_app *
+app_lookup(struct svc *s, struct http_req *req, const char *id)
+{
+    struct svc_app *app = svc_app_get(s, id);
+
+    if (app != NULL && strcmp(http_req_method(req), "GET") == 0 && !may_view(s, req, id))
+        return NULL;
+    return app;
+}
+
 /* Routes /v2/apps/<rest>. */
 static void
 any_app(void *arg, struct http_req *req)
@@ -452,7 +494,7 @@ any_app(void *arg, struct http_req *req)
     /* Suffix routes, when what precedes them is an app. */
     if ((p = strstr(sub, "/restart")) != NULL && p[8] == '\0') {
         *p = '\0';
-        if (app_id_normalize(sub, id, NULL, 0) == 0 && (app = svc_app_get(s, id)) != NULL) {
+        if (app_id_normalize(sub, id, NULL, 0) == 0 && (app = app_lookup(s, req, id)) != NULL) {
             if (strcmp(method, "POST") != 0) {
                 http_req_add_header(req, "Allow", "POST");
                 http_reply_error(req, 405, "use POST to restart an app");
@@ -467,7 +509,7 @@ any_app(void *arg, struct http_req *req)
         char *rest = p + 6;
         if (*rest == '\0' || (*rest == '/' && strchr(rest + 1, '/') == NULL)) {
             *p = '\0';
-            if (app_id_normalize(sub, id, NULL, 0) == 0 && (app = svc_app_get(s, id)) != NULL) {
+            if (app_id_normalize(sub, id, NULL, 0) == 0 && (app = app_lookup(s, req, id)) != NULL) {
                 if (*rest == '\0') {
                     if (strcmp(method, "GET") == 0) {
                         struct svcr_buf b = {0};
@@ -523,7 +565,7 @@ any_app(void *arg, struct http_req *req)
         char *rest = p + 9;
         if (*rest == '\0' || (*rest == '/' && strchr(rest + 1, '/') == NULL)) {
             *p = '\0';
-            if (app_id_normalize(sub, id, NULL, 0) == 0 && (app = svc_app_get(s, id)) != NULL) {
+            if (app_id_normalize(sub, id, NULL, 0) == 0 && (app = app_lookup(s, req, id)) != NULL) {
                 if (strcmp(method, "GET") != 0) {
                     http_req_add_header(req, "Allow", "GET");
                     http_reply_error(req, 405, "method %s not allowed", method);
@@ -551,7 +593,7 @@ any_app(void *arg, struct http_req *req)
         reply_no_app(req, sub);
         return;
     }
-    app = svc_app_get(s, id);
+    app = app_lookup(s, req, id);
     if (strcmp(method, "GET") == 0) {
         struct embed e = parse_embed(req, true);
         if (app == NULL) {
@@ -609,7 +651,8 @@ get_tasks(void *arg, struct http_req *req)
     apps = svc_apps_sorted(s, &n);
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < apps[i]->ntasks; k++)
-            if (status_matches(status, apps[i]->tasks[k]->state)) {
+            if (status_matches(status, apps[i]->tasks[k]->state) &&
+                may_view(s, req, apps[i]->spec->id)) {
                 if (!first)
                     svcr_lit(&b, ",");
                 first = false;
@@ -667,7 +710,7 @@ get_deployments(void *arg, struct http_req *req)
 
     apps = svc_apps_sorted(s, &n);
     for (size_t i = 0; i < n; i++)
-        if (apps[i]->dep)
+        if (apps[i]->dep && may_view(s, req, apps[i]->spec->id))
             json_array_append_new(arr, svcd_json(apps[i]->dep));
     free(apps);
     http_reply_json(req, 200, arr);
@@ -679,8 +722,9 @@ any_deployment(void *arg, struct http_req *req)
     struct svc *s = arg;
     const char *id = http_req_subpath(req), *method = http_req_method(req);
     struct svc_dep *dep = hmap_get(&s->deps, id), *rb = NULL;
+    const char *app_id = dep != NULL && dep->app != NULL ? dep->app->spec->id : NULL;
 
-    if (dep == NULL) {
+    if (dep == NULL || (strcmp(method, "GET") == 0 && !may_view(s, req, app_id))) {
         http_reply_json(req, 404, json_pack("{s:s}", "message", "DeploymentPlan does not exist"));
         return;
     }
@@ -693,6 +737,8 @@ any_deployment(void *arg, struct http_req *req)
         http_reply_error(req, 405, "method %s not allowed", method);
         return;
     }
+    if (!may_manage(s, req, app_id))
+        return;
     if (query_true(req, "force")) {
         svc_dep_cancel(s, dep, true, &rb);
         svc_flush(s);
@@ -737,6 +783,8 @@ any_queue(void *arg, struct http_req *req)
         reply_no_app(req, sub);
         return;
     }
+    if (!may_manage(s, req, id))
+        return;
     svc_reset_delay(s, app);
     http_reply_json(req, 204, NULL);
 }

@@ -9,6 +9,7 @@
 #include "svc.h"
 #include "svc_driver.h"
 
+#include "acl.h"
 #include "daemon.h"
 #include "error.h"
 #include "flags.h"
@@ -42,6 +43,11 @@ static const struct flag svc_flag_table[] = {
     {"secret", FLAG_STRING, &sf.secret, "",
      "Secret of the principal (deprecated: visible in /proc/PID/cmdline; use --secret_file)."},
     HTTP_AUTH_FLAGS(&sf.http_auth),
+    {"acls", FLAG_STRING, &sf.acls, "",
+     "Authorization of the REST API in Mesos's ACL JSON (the JSON itself, a file or "
+     "file://FILE) with Agora's actions manage_apps and view_apps: which principals may create, "
+     "change, delete and kill the tasks of, or see, the apps under which app id prefixes "
+     "(\"app_ids\": {\"values\": [\"/team-a\"]}; docs/security.md)."},
     {"failover_timeout", FLAG_DURATION, &sf.failover_timeout_ms, "1weeks",
      "How long the master keeps the framework's tasks while agora-services is away."},
     {"framework_name", FLAG_STRING, &sf.framework_name, "agora-services", "Framework name."},
@@ -206,7 +212,8 @@ int
 main(int argc, char **argv)
 {
     static struct daemon d;
-    char host[256];
+    char host[256], err[1024];
+    struct acls *acls;
     enum ag_log_level level;
     int rc;
 
@@ -244,5 +251,15 @@ main(int argc, char **argv)
     if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
         seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
     plan_seed(seed);
-    return daemon_run(&svc_daemon_ops, &d, svc_flag_table);
+    if (acl_load(sf.acls, &acls, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (acls != NULL)
+        log_info("authorization: ACLs loaded from %s (permissive %s)", err,
+                 acl_permissive(acls) ? "true" : "false");
+    sf.acl_rules = acls;
+    rc = daemon_run(&svc_daemon_ops, &d, svc_flag_table);
+    acl_free(acls);
+    return rc;
 }

@@ -76,6 +76,8 @@ struct events;
 struct metrics;
 struct http_server;
 
+struct acls;
+
 struct svc_flags {
     char *master;
     char *ip;
@@ -100,6 +102,8 @@ struct svc_flags {
     int64_t max_tasks_per_offer;
     char *logging_level;
     struct http_auth_flags http_auth; /* --http_credentials, --authenticate_http_* */
+    char *acls;                       /* --acls: a file, file://FILE or the JSON */
+    const struct acls *acl_rules;     /* --acls parsed (main.c); NULL: none */
 };
 
 enum svc_dep_kind { DEP_START, DEP_SCALE, DEP_UPGRADE, DEP_RESTART, DEP_STOP, DEP_ROLLBACK };

@@ -57,6 +57,8 @@ test_each_action(void)
         {ACL_VIEW_TASKS, "view_tasks", "users"},
         {ACL_ACCESS_SANDBOXES, "access_sandboxes", "users"},
         {ACL_VIEW_ROLES, "view_roles", "roles"},
+        {ACL_MANAGE_APPS, "manage_apps", "app_ids"},
+        {ACL_VIEW_APPS, "view_apps", "app_ids"},
     };
     char text[512];
 
@@ -262,6 +264,42 @@ test_malformed(void)
     CHECK(strlen(err) == sizeof(err) - 1);
 }
 
+/* App id prefixes (manage_apps, view_apps): at a segment boundary. */
+static void
+test_app_ids(void)
+{
+    CHECK(acl_app_id_under("/team-a", "/team-a"));
+    CHECK(acl_app_id_under("/team-a/web", "/team-a"));
+    CHECK(acl_app_id_under("/team-a/web/api", "/team-a/"));
+    CHECK(!acl_app_id_under("/team-ab", "/team-a"));
+    CHECK(!acl_app_id_under("/team", "/team-a"));
+    CHECK(!acl_app_id_under("/other/team-a", "/team-a"));
+    CHECK(acl_app_id_under("/anything", "/"));
+    CHECK(!acl_app_id_under("relative", "/"));
+
+    struct acls *acls = parse_ok(
+        "{\"permissive\": false, \"manage_apps\": ["
+        "{\"principals\": {\"values\": [\"a\"]}, \"app_ids\": {\"values\": [\"/team-a\"]}},"
+        "{\"principals\": {\"values\": [\"ops\"]}, \"app_ids\": {\"type\": \"ANY\"}}],"
+        "\"view_apps\": [{\"principals\": {\"values\": [\"a\"]}, \"app_ids\": "
+        "{\"values\": [\"/team-a\", \"/shared\"]}}]}");
+    CHECK(acl_authorized(acls, ACL_MANAGE_APPS, "a", "/team-a"));
+    CHECK(acl_authorized(acls, ACL_MANAGE_APPS, "a", "/team-a/web"));
+    CHECK(!acl_authorized(acls, ACL_MANAGE_APPS, "a", "/team-ab"));
+    CHECK(!acl_authorized(acls, ACL_MANAGE_APPS, "a", "/shared/db"));
+    CHECK(acl_authorized(acls, ACL_MANAGE_APPS, "ops", "/team-ab"));
+    CHECK(!acl_authorized(acls, ACL_MANAGE_APPS, NULL, "/team-a"));
+    CHECK(acl_authorized(acls, ACL_VIEW_APPS, "a", "/shared/db"));
+    CHECK(!acl_authorized(acls, ACL_VIEW_APPS, "ops", "/shared/db"));
+    /* Other actions compare whole values. */
+    acl_free(acls);
+    acls = parse_ok("{\"permissive\": false, \"get_endpoints\": [{\"principals\": "
+                    "{\"type\": \"ANY\"}, \"paths\": {\"values\": [\"/metrics\"]}}]}");
+    CHECK(acl_authorized(acls, ACL_GET_ENDPOINTS, "x", "/metrics"));
+    CHECK(!acl_authorized(acls, ACL_GET_ENDPOINTS, "x", "/metrics/snapshot"));
+    acl_free(acls);
+}
+
 /* --acls as Mesos takes it: inline JSON, a path, file://path; errors name it. */
 static void
 test_load(void)
@@ -301,5 +339,6 @@ test_load(void)
 }
 
 TEST_LIST(TEST_ENTRY(each_action), TEST_ENTRY(ordering), TEST_ENTRY(permissive),
-          TEST_ENTRY(any_none), TEST_ENTRY(unauthenticated), TEST_ENTRY(malformed), TEST_ENTRY(load));
+          TEST_ENTRY(any_none), TEST_ENTRY(unauthenticated), TEST_ENTRY(malformed), TEST_ENTRY(load),
+          TEST_ENTRY(app_ids));
 TEST_MAIN()
