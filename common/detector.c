@@ -23,8 +23,12 @@ detector_resolve(const char *spec, struct detector_master *out, char *err, size_
         snprintf(err, errlen, "zk:// masters are not supported yet: use --master=HOST:PORT");
         return -AG_EINVAL;
     }
-    if (strncmp(p, "http://", 7) == 0)
+    if (strncmp(p, "http://", 7) == 0) {
         p += 7;
+    } else if (strncmp(p, "https://", 8) == 0) {
+        p += 8;
+        out->tls = 1;
+    }
     if (*p == '[') {
         const char *close = strchr(p, ']');
         if (close == NULL) {
@@ -59,8 +63,16 @@ detector_resolve(const char *spec, struct detector_master *out, char *err, size_
         return -AG_EINVAL;
     }
     out->port = (int)port;
-    snprintf(out->stream_url, sizeof(out->stream_url), "ws://%s:%d%s", out->host, out->port,
-             DETECTOR_STREAM_PATH);
-    snprintf(out->http_url, sizeof(out->http_url), "http://%s:%d", out->host, out->port);
+    detector_set_tls(out, out->tls);
     return 0;
+}
+
+void
+detector_set_tls(struct detector_master *m, int tls)
+{
+    m->tls = tls != 0;
+    snprintf(m->stream_url, sizeof(m->stream_url), "%s://%s:%d%s", m->tls ? "wss" : "ws",
+             m->host, m->port, DETECTOR_STREAM_PATH);
+    snprintf(m->http_url, sizeof(m->http_url), "%s://%s:%d", m->tls ? "https" : "http", m->host,
+             m->port);
 }

@@ -603,6 +603,13 @@ int
 http_server_open(struct http_server **out, uv_loop_t *loop, const char *host, uint16_t port,
                  size_t max_body)
 {
+    return http_server_open_tls(out, loop, host, port, max_body, NULL);
+}
+
+int
+http_server_open_tls(struct http_server **out, uv_loop_t *loop, const char *host, uint16_t port,
+                     size_t max_body, nng_tls_config *tls)
+{
     struct http_server *srv;
     struct http_shim *shim;
     nng_url *url = NULL;
@@ -612,7 +619,7 @@ http_server_open(struct http_server **out, uv_loop_t *loop, const char *host, ui
 
     if (out == NULL || loop == NULL || host == NULL)
         return -AG_EINVAL;
-    snprintf(buf, sizeof(buf), "http://%s:%u", host, (unsigned)port);
+    snprintf(buf, sizeof(buf), "%s://%s:%u", tls ? "https" : "http", host, (unsigned)port);
     if ((srv = calloc(1, sizeof(*srv))) == NULL)
         return -AG_ENOMEM;
     if ((shim = calloc(1, sizeof(*shim))) == NULL) {
@@ -627,7 +634,8 @@ http_server_open(struct http_server **out, uv_loop_t *loop, const char *host, ui
         free(srv);
         return rv;
     }
-    if ((rv = nng_url_parse(&url, buf)) != 0 || (rv = nng_http_server_hold(&srv->nsrv, url)) != 0)
+    if ((rv = nng_url_parse(&url, buf)) != 0 || (rv = nng_http_server_hold(&srv->nsrv, url)) != 0 ||
+        (tls != NULL && (rv = nng_http_server_set_tls(srv->nsrv, tls)) != 0))
         goto fail_nng;
     if ((rv = nng_http_handler_alloc(&srv->handler, "/", http_nng_cb)) != 0)
         goto fail_nng;

@@ -54,6 +54,7 @@
 #include "acl.h"
 #include "http_auth.h"
 #include "http_client.h"
+#include "tls.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -78,6 +79,15 @@ typedef void (*http_handler_fn)(void *arg, struct http_req *req);
  */
 int http_server_open(struct http_server **out, uv_loop_t *loop, const char *host, uint16_t port,
                      size_t max_body);
+
+/*
+ * As http_server_open, serving https:// with `tls` (tls.h: tls_server_config;
+ * nng keeps its own reference) when not NULL: the port then serves only TLS,
+ * and a transport server sharing it listens on "wss://HOST:PORT/PATH" (it
+ * uses this TLS config; a plain client's handshake fails).
+ */
+int http_server_open_tls(struct http_server **out, uv_loop_t *loop, const char *host,
+                         uint16_t port, size_t max_body, nng_tls_config *tls);
 
 /* The port the server listens on. */
 int http_server_port(const struct http_server *srv);

@@ -1,6 +1,7 @@
 #include "http_client.h"
 
 #include "error.h"
+#include "tls.h"
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
@@ -15,6 +16,46 @@
 
 /* "Basic base64(principal:secret)", or NULL. */
 static char *client_authorization;
+
+/* What https:// requests verify against and present (http_client_tls); the
+ * strings are the process's flags, borrowed. */
+static struct tls_flags client_tls;
+
+int
+http_client_tls(const struct tls_flags *f, char *err, size_t errlen)
+{
+    nng_tls_config *cfg;
+    int rv;
+
+    if (f == NULL) {
+        memset(&client_tls, 0, sizeof(client_tls));
+        return 0;
+    }
+    if ((rv = tls_client_config(&cfg, f, "localhost", err, errlen)) != 0)
+        return rv;
+    nng_tls_config_free(cfg);
+    client_tls = *f;
+    return 0;
+}
+
+/* Gives `cli` a TLS config verifying the host of `u`, for https:// URLs. */
+static int
+client_set_tls(nng_http_client *cli, const nng_url *u)
+{
+    nng_tls_config *cfg;
+    char err[512];
+    int rv;
+
+    if (strcmp(u->u_scheme, "https") != 0)
+        return 0;
+    if (tls_client_config(&cfg, &client_tls, u->u_hostname, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return NNG_EINVAL;
+    }
+    rv = nng_http_client_set_tls(cli, cfg);
+    nng_tls_config_free(cfg);
+    return rv;
+}
 
 int
 http_client_auth(const char *principal, const char *secret)
@@ -61,7 +102,7 @@ http_request(const char *method, const char *url, const char *content_type, cons
     if (method == NULL || url == NULL || status == NULL)
         return -AG_EINVAL;
     if ((rv = nng_url_parse(&u, url)) != 0 || (rv = nng_http_client_alloc(&cli, u)) != 0 ||
-        (rv = nng_http_req_alloc(&req, u)) != 0 || (rv = nng_http_res_alloc(&res)) != 0 ||
+        (rv = client_set_tls(cli, u)) != 0 || (rv = nng_http_req_alloc(&req, u)) != 0 || (rv = nng_http_res_alloc(&res)) != 0 ||
         (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 ||
         (rv = nng_http_req_set_method(req, method)) != 0 ||
         (client_authorization != NULL &&

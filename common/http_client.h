@@ -8,6 +8,10 @@
  *
  * Credentials: after http_client_auth(), every request of the process carries
  * "Authorization: Basic base64(principal:secret)" (see http_auth.h).
+ *
+ * TLS: https:// URLs verify the server's certificate and name (the URL's
+ * host) against --tls_ca (http_client_tls; the system's CAs by default) and
+ * present --tls_cert when given.
  */
 #ifndef AGORA_HTTP_CLIENT_H
 #define AGORA_HTTP_CLIENT_H
@@ -31,6 +35,17 @@ int http_request(const char *method, const char *url, const char *content_type, 
  * credentials on failure.
  */
 int http_client_auth(const char *principal, const char *secret);
+
+struct tls_flags;
+
+/*
+ * Makes every later https:// request of this process use `f` (tls.h; its
+ * strings are borrowed and must outlive the requests; NULL: back to the
+ * system's CAs). The files are checked now: returns 0, or -AG_EINVAL with
+ * the reason in `err` (the flag and file named), keeping the previous setting.
+ * Call before starting threads.
+ */
+int http_client_tls(const struct tls_flags *f, char *err, size_t errlen);
 
 /* http_request("GET", url, ...) with the default timeout. */
 int http_get(const char *url, int *status, char **resp, size_t *resp_len);

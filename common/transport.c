@@ -340,6 +340,7 @@ tp_options_init(struct tp_options *o)
     o->reconnect_min_ms = 100;
     o->reconnect_max_ms = 2000;
     o->sockbuf = 1024;
+    o->tls = NULL;
 }
 
 static int
@@ -431,6 +432,24 @@ sock_setopts(struct tp_sock *ts)
     return 0;
 }
 
+/* Starts dialing `url` in the background, over TLS with ts->o.tls when given. */
+static int
+client_dial(struct tp_sock *ts, const char *url)
+{
+    nng_dialer d;
+    int rv;
+
+    if (ts->o.tls == NULL)
+        return nng_dial(ts->sock, url, NULL, NNG_FLAG_NONBLOCK);
+    if ((rv = nng_dialer_create(&d, ts->sock, url)) != 0)
+        return rv;
+    if ((rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, ts->o.tls)) != 0 ||
+        (rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0)
+        nng_dialer_close(d);
+    ts->o.tls = NULL; /* borrowed for this call only */
+    return rv;
+}
+
 /*
  * Creates a server (`sops` given) or a client (`cops` given): socket and
  * options, evq, poll handles and tick, then listens or dials. On failure
@@ -507,7 +526,7 @@ sock_open(struct tp_sock **out, uv_loop_t *loop, const char *url, const struct t
                 nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &ts->port) != 0)
                 ts->port = 0;
         } else {
-            rv = nng_dial(ts->sock, url, NULL, NNG_FLAG_NONBLOCK);
+            rv = client_dial(ts, url);
         }
         if (rv != 0) {
             log_error("transport: cannot %s url=%s err=%s", server ? "listen on" : "dial", url,

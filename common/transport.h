@@ -24,8 +24,11 @@
  * Threads: every function must be called on the loop thread, and every callback
  * runs on it. nng's threads only post pipe events to the loop (see evq.h).
  *
- * URLs: "tcp://HOST:PORT", "ipc:///path", "ws://HOST:PORT/PATH". A ws server
- * may share its HOST:PORT with an http.h server, see http.h for the scheme.
+ * URLs: "tcp://HOST:PORT", "ipc:///path", "ws://HOST:PORT/PATH",
+ * "wss://HOST:PORT/PATH". A ws server may share its HOST:PORT with an http.h
+ * server, see http.h for the scheme; a wss server must, and serves with the
+ * HTTP server's TLS config (http_server_open_tls). A wss client verifies the
+ * server with tp_options.tls (tls.h: tls_client_config).
  *
  * Wire format (all integers little-endian), one nng message per frame:
  *
@@ -79,6 +82,8 @@ struct tp_options {
     int reconnect_min_ms;   /* client: NNG_OPT_RECONNMINT (100) */
     int reconnect_max_ms;   /* client: NNG_OPT_RECONNMAXT (2000) */
     int sockbuf;            /* NNG_OPT_SENDBUF and NNG_OPT_RECVBUF, messages (1024) */
+    struct nng_tls_config *tls; /* client, wss:// only: its TLS config (NULL); borrowed for
+                                 * the open call, nng keeps its own reference */
 };
 
 struct tp_stats {

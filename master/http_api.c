@@ -969,13 +969,23 @@ mhttp_open(struct mhttp **out, struct master *m)
     static const char *const open_paths[] = {"/health", NULL}; /* for load balancers */
     const struct master_flags *f = master_flags(m);
     struct mhttp *h;
+    nng_tls_config *tls = NULL;
     char err[512];
     int rc;
 
     *out = NULL;
     if ((h = calloc(1, sizeof(*h))) == NULL)
         return -AG_ENOMEM;
-    rc = http_server_open(&h->http, master_loop(m), f->ip, (uint16_t)f->port, 0);
+    if (tls_serving(&f->tls)) {
+        if ((rc = tls_server_config(&tls, &f->tls, err, sizeof(err))) != 0) {
+            log_error("cannot serve TLS: %s", err);
+            free(h);
+            return rc;
+        }
+    }
+    rc = http_server_open_tls(&h->http, master_loop(m), f->ip, (uint16_t)f->port, 0, tls);
+    if (tls != NULL)
+        nng_tls_config_free(tls);
     if (rc != 0) {
         log_error("cannot serve HTTP on %s:%d: %s (is another master running there?)", f->ip,
                   (int)f->port, ag_strerror(rc));

@@ -43,6 +43,7 @@ static const struct flag flag_table[] = {
      "given, each request is checked against it and a denied one gets 403 or ERROR \"not "
      "permitted\". Tasks run as root only where a run_tasks rule allows it."},
     HTTP_AUTH_FLAGS(&mf.http_auth),
+    TLS_FLAGS(&mf.tls),
     {"role_sorter", FLAG_STRING, &mf.roles_sorter, "drf", "Sorter across roles: drf or random."},
     {"framework_sorter", FLAG_STRING, &mf.framework_sorter, "drf",
      "Sorter across frameworks in a role: drf or random."},
@@ -134,7 +135,7 @@ int
 main(int argc, char **argv)
 {
     struct master_daemon md = {0};
-    char uuid[IDS_UUID_LEN + 1];
+    char uuid[IDS_UUID_LEN + 1], err[512];
     enum ag_log_level level;
     int rc;
 
@@ -152,6 +153,10 @@ main(int argc, char **argv)
         return 1;
     }
     daemon_logging("master", level);
+    if (tls_server_check(&mf.tls, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agora-master: %s\n", err);
+        return 1;
+    }
     mf.http_auth.hostname = mf.hostname;
     mf.authenticate = mf.credentials != NULL && mf.credentials[0] != '\0';
 

@@ -517,14 +517,15 @@ master_listen(struct master *m)
     char url[512];
     int rc;
 
-    snprintf(url, sizeof(url), "ws://%s:%d/agora/v1/stream", m->flags.ip, (int)m->flags.port);
+    snprintf(url, sizeof(url), "%s://%s:%d/agora/v1/stream",
+             tls_serving(&m->flags.tls) ? "wss" : "ws", m->flags.ip, (int)m->flags.port);
     if ((rc = tp_server_open(&m->tp, m->loop, url, &master_tp_ops, m)) != 0) {
         log_error("cannot listen on %s: %s", url, ag_strerror(rc));
         return rc;
     }
     master_start_timers(m);
-    log_info("master started master_id=%s listening=%s:%d", m->id, m->flags.ip,
-             (int)m->flags.port);
+    log_info("master started master_id=%s listening=%s:%d%s", m->id, m->flags.ip,
+             (int)m->flags.port, tls_serving(&m->flags.tls) ? " (TLS only: https://, wss://)" : "");
     return 0;
 }
 

@@ -47,6 +47,7 @@
 
 #include "hmap.h"
 #include "http_auth.h"
+#include "tls.h"
 #include "ids.h"
 #include "msg.h"
 #include "resources.h"
@@ -90,6 +91,7 @@ struct master_flags {
     int64_t accounting_raw_retention_ms;
     bool authenticate; /* derived: credentials given */
     struct http_auth_flags http_auth; /* --http_credentials, --authenticate_http_* */
+    struct tls_flags tls;             /* --tls_*: with a certificate, --port serves only TLS */
 };
 
 struct task;

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
+#include "tls.h"
 #include "transport.h"
 #include "xalloc.h"
 
@@ -172,11 +173,38 @@ static const struct tp_client_ops agent_tp_ops = {
     .on_disconnect = on_disconnect,
 };
 
+/*
+ * Dials the master, over TLS when a->master.tls (the master's certificate
+ * verified against --tls_ca for the host of --master). 0, or a negative code
+ * with the reason in `err`.
+ */
+static int
+agent_dial(struct agent *a, char *err, size_t errlen)
+{
+    struct tp_options o;
+    nng_tls_config *tls = NULL;
+    int rv;
+
+    tp_options_init(&o);
+    if (a->master.tls) {
+        if ((rv = tls_client_config(&tls, a->cfg.tls, a->master.host, err, errlen)) != 0)
+            return rv;
+        o.tls = tls;
+    }
+    rv = tp_client_open_opts(&a->cli, a->loop, a->master.stream_url, &agent_tp_ops, a, &o);
+    if (tls != NULL)
+        nng_tls_config_free(tls);
+    if (rv != 0)
+        snprintf(err, errlen, "cannot dial the master at %s: %s", a->master.stream_url,
+                 ag_strerror(rv));
+    return rv;
+}
+
 /* Drops the connection and dials again (the master went silent). */
 static void
 agent_reconnect(struct agent *a, const char *why)
 {
-    int rv;
+    char err[512];
 
     log_warn("reconnecting to the master master=%s: %s", a->master.stream_url, why);
     metrics_inc(a->stats.reconnects);
@@ -184,9 +212,8 @@ agent_reconnect(struct agent *a, const char *why)
     a->cli = NULL;
     a->conn = AGENT_DISCONNECTED;
     su_set_online(&a->su, false, agent_now_ms(a));
-    if ((rv = tp_client_open(&a->cli, a->loop, a->master.stream_url, &agent_tp_ops, a)) != 0)
-        log_error("cannot dial the master %s: %s (retrying)", a->master.stream_url,
-                  ag_strerror(rv));
+    if (agent_dial(a, err, sizeof(err)) != 0)
+        log_error("%s (retrying)", err);
 }
 
 /* ---- the tick ---- */
@@ -315,6 +342,10 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
 
     if ((rv = detector_resolve(cfg->master, &a->master, err, errlen)) != 0)
         goto fail;
+    if (!a->master.tls && tls_client_wanted(cfg->tls))
+        detector_set_tls(&a->master, 1);
+    if ((rv = tls_check(cfg->tls, true, err, errlen)) != 0)
+        goto fail;
     if ((rv = paths_init(&a->paths, cfg->work_dir, err, errlen)) != 0)
         goto fail;
     if (cfg->runtime_dir != NULL && cfg->runtime_dir[0] != '\0' &&
@@ -405,11 +436,8 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
     }
     snprintf(a->http_address, sizeof(a->http_address), "%s:%d", a->advertise_ip,
              a->http ? http_server_port(a->http) : cfg->port);
-    if ((rv = tp_client_open(&a->cli, loop, a->master.stream_url, &agent_tp_ops, a)) != 0) {
-        snprintf(err, errlen, "cannot dial the master at %s: %s", a->master.stream_url,
-                 ag_strerror(rv));
+    if ((rv = agent_dial(a, err, errlen)) != 0)
         goto fail;
-    }
     uv_timer_init(loop, &a->tick);
     a->tick.data = a;
     uv_timer_start(&a->tick, tick_cb, AGENT_TICK_MS, AGENT_TICK_MS);

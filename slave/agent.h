@@ -52,6 +52,8 @@ struct resources;
  * borrowed and must outlive the agent. */
 struct acls;
 
+struct tls_flags;
+
 struct agent_config {
     const char *master;              /* --master HOST:PORT */
     const char *ip;                  /* --ip to listen on for HTTP */
@@ -80,6 +82,9 @@ struct agent_config {
     const struct http_auth_flags *http_auth; /* --http_credentials, ...; NULL: none */
     const char *cors_origins; /* --cors_allowed_origins; NULL: the master's origin */
     const struct acls *acls;  /* --acls (common/acl.h), owned by the caller; NULL: none */
+    const struct tls_flags *tls; /* --tls_* (common/tls.h), borrowed; NULL: no TLS. With a
+                                  * certificate the HTTP port serves only TLS; with --tls_ca
+                                  * (or an https:// --master) the master is reached over wss:// */
 };
 
 /*

@@ -643,13 +643,18 @@ ahttp_start(struct agent *a, char *err, size_t errlen)
     static const char *const open_paths[] = {"/health", NULL}; /* for load balancers */
     char cors[1200];
     const char *ip = a->cfg.ip && *a->cfg.ip ? a->cfg.ip : "0.0.0.0";
+    nng_tls_config *tls = NULL;
     int rv;
 
     if (a->cfg.port < 0 || a->cfg.port > 65535) {
         snprintf(err, errlen, "bad --port %d: expected 0-65535", a->cfg.port);
         return -AG_EINVAL;
     }
-    rv = http_server_open(&a->http, a->loop, ip, (uint16_t)a->cfg.port, 0);
+    if (tls_serving(a->cfg.tls) && (rv = tls_server_config(&tls, a->cfg.tls, err, errlen)) != 0)
+        return rv;
+    rv = http_server_open_tls(&a->http, a->loop, ip, (uint16_t)a->cfg.port, 0, tls);
+    if (tls != NULL)
+        nng_tls_config_free(tls);
     if (rv != 0) {
         snprintf(err, errlen, "cannot serve HTTP on %s:%d: %s", ip, a->cfg.port,
                  rv == -AG_EIO ? "address in use or not available" : ag_strerror(rv));

@@ -87,7 +87,26 @@ static const struct flag auth_flags[] = {
      "environment: AGORA_PRINCIPAL)."},
     {"secret_file", FLAG_STRING, &cli_opt.secret_file, NULL,
      "File holding the principal's secret (one line; environment: AGORA_SECRET_FILE)."},
+    {"tls_ca", FLAG_STRING, &cli_opt.tls.ca, NULL,
+     "PEM CA certificates the servers' certificates are verified against; with it, HOST:PORT "
+     "servers are reached over https:// (default for https:// ones: the system's CAs)."},
+    {"tls_cert", FLAG_STRING, &cli_opt.tls.cert, NULL,
+     "PEM client certificate sent to servers that require one (--tls_verify_peer)."},
+    {"tls_key", FLAG_STRING, &cli_opt.tls.key, NULL, "PEM private key of --tls_cert."},
+    {"tls_required", FLAG_BOOL, &cli_opt.tls.required, "false",
+     "Never talk to a server in clear text: HOST:PORT and http:// servers are refused."},
 };
+
+/* Hands the TLS flags to the HTTP client, the files checked. */
+static int
+tls_setup(const char *cmd)
+{
+    char err[512];
+
+    if (http_client_tls(&cli_opt.tls, err, sizeof(err)) != 0)
+        return cli_usage_error(cmd, "%s", err);
+    return CLI_OK;
+}
 
 /* Reads the secret of --secret_file and hands the credentials to the HTTP client. */
 static int
@@ -148,7 +167,9 @@ cli_parse(const struct flag *table, const struct cli_help *help, int *argc, char
     }
     if (rc != 0)
         return cli_usage_error(cmd, "%s", err);
-    return auth_setup(cmd);
+    if ((rc = auth_setup(cmd)) != CLI_OK)
+        return rc;
+    return tls_setup(cmd);
 }
 
 static int
@@ -157,9 +178,22 @@ base_url(const char *spec, int default_port, const char *flag, char *buf, size_t
     struct detector_master m;
     char err[256], tmp[512];
     const char *p = spec;
+    int tls = -1; /* -1: no scheme given */
 
-    if (strncmp(p, "http://", 7) == 0)
+    if (strncmp(p, "http://", 7) == 0) {
         p += 7;
+        tls = 0;
+    } else if (strncmp(p, "https://", 8) == 0) {
+        p += 8;
+        tls = 1;
+    }
+    if (tls == -1)
+        tls = tls_client_wanted(&cli_opt.tls);
+    if (!tls && cli_opt.tls.required) {
+        fprintf(stderr, "agora: --%s \"%s\" is not https:// and --tls_required is given\n", flag,
+                spec);
+        return CLI_USAGE;
+    }
     /* The detector defaults the port to 5050; other servers have their own default. */
     if (strchr(p, ':') == NULL && default_port != DETECTOR_DEFAULT_PORT) {
         snprintf(tmp, sizeof(tmp), "%s:%d", p, default_port);
@@ -169,6 +203,7 @@ base_url(const char *spec, int default_port, const char *flag, char *buf, size_t
         fprintf(stderr, "agora: bad --%s \"%s\": %s\n", flag, spec, err);
         return CLI_USAGE;
     }
+    detector_set_tls(&m, tls);
     snprintf(buf, len, "%s", m.http_url);
     return 0;
 }
@@ -204,6 +239,11 @@ cli_request(const char *method, const char *base, const char *path, json_t *body
     free(data);
     if (rv != 0 && what == NULL)
         return CLI_FAIL;
+    if ((rv == -AG_ECLOSED || rv == -AG_EIO) && strncmp(base, "https://", 8) == 0)
+        return cli_error("cannot reach %s at %s (%s): is it running, and do --tls_ca (and "
+                         "--tls_cert/--tls_key, for --tls_verify_peer) match its certificate?",
+                         what, base, rv == -AG_ECLOSED ? "refused or TLS handshake failed"
+                                                       : ag_strerror(rv));
     if (rv == -AG_ECLOSED || rv == -AG_EIO)
         return cli_error("cannot reach %s at %s (%s): is it running?", what, base,
                          rv == -AG_ECLOSED ? "connection refused" : ag_strerror(rv));

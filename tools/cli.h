@@ -1,7 +1,9 @@
 /*
  * What every `agora` command shares (the CLI's conventions): the common flags
  * (--master, $AGORA_MASTER, default 127.0.0.1:5050; --services; --json;
- * --principal and --secret_file, which cli_parse adds to every command),
+ * --principal and --secret_file, --tls_ca, --tls_cert, --tls_key and
+ * --tls_required, which cli_parse adds to every command; https:// servers,
+ * or any server given as HOST:PORT with --tls_ca, are reached over TLS),
  * flag parsing with help, the HTTP client (base URLs, requests, JSON answers,
  * error messages), URL encoding, aligned tables and number formatting.
  *
@@ -19,6 +21,7 @@
 #include <stdio.h>
 
 #include "flags.h"
+#include "tls.h"
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
@@ -32,6 +35,7 @@ struct cli_opts {
     bool json;      /* machine-readable output */
     char *principal;   /* HTTP Basic credentials sent with every request, or NULL */
     char *secret_file; /* file holding the principal's secret */
+    struct tls_flags tls; /* --tls_ca, --tls_cert, --tls_key, --tls_required */
 };
 extern struct cli_opts cli_opt;
 
@@ -39,7 +43,7 @@ extern struct cli_opts cli_opt;
 #define CLI_FLAG_MASTER                                                                            \
     {                                                                                              \
         "master", FLAG_STRING, &cli_opt.master, CLI_DEFAULT_MASTER,                                \
-            "The master, HOST:PORT (environment: AGORA_MASTER)."                                   \
+            "The master, [https://]HOST:PORT (environment: AGORA_MASTER)."                                 \
     }
 #define CLI_FLAG_SERVICES                                                                          \
     {                                                                                              \
