@@ -39,6 +39,8 @@ ag_driver_new(struct ag_driver **out, const char *master, const struct ag_framew
         free(d);
         return sched_err(-AG_ENOMEM, "out of memory");
     }
+    if (d->info->tls)
+        detector_set_tls(&d->master, 1);
     if (d->info->fi.hostname == NULL || d->info->fi.hostname[0] == '\0') {
         char host[256] = "";
 

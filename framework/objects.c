@@ -198,7 +198,21 @@ ag_framework_info_free(struct ag_framework_info *fi)
             *p++ = 0;
         free(fi->secret);
     }
+    free(fi->tls_files.ca);
+    free(fi->tls_files.cert);
+    free(fi->tls_files.key);
     free(fi);
+}
+
+/* Copies the TLS files of `src` into `dst` (which has none). */
+static int
+tls_files_copy(struct tls_flags *dst, const struct tls_flags *src)
+{
+    if ((src->ca != NULL && (dst->ca = strdup(src->ca)) == NULL) ||
+        (src->cert != NULL && (dst->cert = strdup(src->cert)) == NULL) ||
+        (src->key != NULL && (dst->key = strdup(src->key)) == NULL))
+        return -AG_ENOMEM;
+    return 0;
 }
 
 struct ag_framework_info *
@@ -210,8 +224,10 @@ sched_framework_info_dup(const struct ag_framework_info *src)
         return NULL;
     if (src == NULL)
         return fi;
+    fi->tls = src->tls;
     if (msg_framework_info_copy(&fi->fi, &src->fi) != 0 ||
-        (src->secret != NULL && (fi->secret = strdup(src->secret)) == NULL)) {
+        (src->secret != NULL && (fi->secret = strdup(src->secret)) == NULL) ||
+        tls_files_copy(&fi->tls_files, &src->tls_files) != 0) {
         ag_framework_info_free(fi);
         sched_err(-AG_ENOMEM, "out of memory");
         return NULL;
@@ -307,6 +323,35 @@ ag_framework_info_set_secret_file(struct ag_framework_info *fi, const char *prin
     OPENSSL_cleanse(secret, strlen(secret));
     free(secret);
     return rv;
+}
+
+AG_API int
+ag_framework_info_set_tls(struct ag_framework_info *fi, const char *ca_file, const char *cert_file,
+                          const char *key_file)
+{
+    struct tls_flags f = {.ca = (char *)ca_file, .cert = (char *)cert_file,
+                          .key = (char *)key_file};
+    struct tls_flags copy = {0};
+    nng_tls_config *cfg;
+    char err[512];
+    int rv;
+
+    if (fi == NULL)
+        return sched_err(-AG_EINVAL, "NULL argument");
+    if ((rv = tls_client_config(&cfg, &f, "localhost", err, sizeof(err))) != 0)
+        return sched_err(rv, "%s", err);
+    nng_tls_config_free(cfg);
+    if (tls_files_copy(&copy, &f) != 0) {
+        free(copy.ca);
+        free(copy.cert);
+        return sched_err(-AG_ENOMEM, "out of memory");
+    }
+    free(fi->tls_files.ca);
+    free(fi->tls_files.cert);
+    free(fi->tls_files.key);
+    fi->tls_files = copy;
+    fi->tls = true;
+    return 0;
 }
 
 AG_API int

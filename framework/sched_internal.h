@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "msg.h"
+#include "tls.h"
 
 #include <agora/scheduler.h>
 
@@ -15,7 +16,9 @@
 
 struct ag_framework_info {
     struct msg_framework_info fi;
-    char *secret; /* NULL: no authentication */
+    char *secret;         /* NULL: no authentication */
+    bool tls;             /* ag_framework_info_set_tls called: reach the master over TLS */
+    struct tls_flags tls_files; /* its files (owned strings, NULL when not given) */
 };
 
 struct ag_offer {

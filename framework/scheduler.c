@@ -692,8 +692,25 @@ static const struct tp_client_ops drv_tp_ops = {
 static int
 drv_open_client(struct ag_driver *d)
 {
-    int rv = tp_client_open(&d->cli, &d->loop, d->master.stream_url, &drv_tp_ops, d);
+    struct tp_options o;
+    nng_tls_config *tls = NULL;
+    char err[512];
+    int rv;
 
+    tp_options_init(&o);
+    if (d->master.tls) {
+        rv = tls_client_config(&tls, d->info->tls ? &d->info->tls_files : NULL, d->master.host,
+                               err, sizeof(err));
+        if (rv != 0) {
+            d->cli = NULL;
+            log_warn("scheduler: cannot connect over TLS: %s", err);
+            return rv;
+        }
+        o.tls = tls;
+    }
+    rv = tp_client_open_opts(&d->cli, &d->loop, d->master.stream_url, &drv_tp_ops, d, &o);
+    if (tls != NULL)
+        nng_tls_config_free(tls);
     if (rv != 0) {
         d->cli = NULL;
         log_warn("scheduler: cannot open a connection url=%s err=%s", d->master.stream_url,

@@ -40,7 +40,7 @@
 #define TEARDOWN_WAIT_MS 10000
 
 static char *f_plugin, *f_master, *f_config, *f_work_dir, *f_name, *f_role, *f_principal, *f_secret,
-    *f_secret_file, *f_user, *f_logging_level, *f_log_level;
+    *f_secret_file, *f_user, *f_logging_level, *f_log_level, *f_tls_ca, *f_tls_cert, *f_tls_key;
 static int64_t f_failover_ms;
 static bool f_checkpoint;
 
@@ -48,7 +48,14 @@ static const struct flag host_flags[] = {
     {"plugin", FLAG_STRING, &f_plugin, FLAG_REQUIRED,
      "The plugin: a path to its .so file, or the name of an installed one (hello, batch, "
      "spread)."},
-    {"master", FLAG_STRING, &f_master, "127.0.0.1:5050", "The master, as HOST:PORT."},
+    {"master", FLAG_STRING, &f_master, "127.0.0.1:5050",
+     "The master, as HOST:PORT (https://HOST:PORT: over TLS, verified with the system's CAs)."},
+    {"tls_ca", FLAG_STRING, &f_tls_ca, NULL,
+     "PEM CA certificates the master's certificate is verified against; with it the master is "
+     "reached over TLS (wss://)."},
+    {"tls_cert", FLAG_STRING, &f_tls_cert, NULL,
+     "PEM client certificate for a master started with --tls_verify_peer."},
+    {"tls_key", FLAG_STRING, &f_tls_key, NULL, "PEM private key of --tls_cert."},
     {"config", FLAG_STRING, &f_config, NULL,
      "A file holding the plugin's configuration, a JSON object (default {})."},
     {"work_dir", FLAG_STRING, &f_work_dir, NULL,
@@ -416,6 +423,8 @@ make_framework_info(const char *name, const char *framework_id)
         rv = ag_framework_info_set_secret_file(fi, f_principal, f_secret_file);
     else if (rv == 0 && f_principal != NULL)
         rv = ag_framework_info_set_principal(fi, f_principal, f_secret);
+    if (rv == 0 && (f_tls_ca != NULL || f_tls_cert != NULL || f_tls_key != NULL))
+        rv = ag_framework_info_set_tls(fi, f_tls_ca, f_tls_cert, f_tls_key);
     if (rv == 0)
         rv = ag_framework_info_set_failover_timeout(fi, (double)f_failover_ms / 1000.0);
     if (rv == 0)

@@ -43,6 +43,7 @@ static const struct flag svc_flag_table[] = {
     {"secret", FLAG_STRING, &sf.secret, "",
      "Secret of the principal (deprecated: visible in /proc/PID/cmdline; use --secret_file)."},
     HTTP_AUTH_FLAGS(&sf.http_auth),
+    TLS_FLAGS(&sf.tls),
     {"acls", FLAG_STRING, &sf.acls, "",
      "Authorization of the REST API in Mesos's ACL JSON (the JSON itself, a file or "
      "file://FILE) with Agora's actions manage_apps and view_apps: which principals may create, "
@@ -155,6 +156,8 @@ on_signal(void *d, int signum)
 static int
 daemon_open(struct daemon *d, uv_loop_t *loop, const struct svc_flags *f)
 {
+    nng_tls_config *tls = NULL;
+    char err[512];
     int rc;
 
     if ((rc = svc_open(&d->s, f)) != 0)
@@ -168,14 +171,21 @@ daemon_open(struct daemon *d, uv_loop_t *loop, const struct svc_flags *f)
     uv_prepare_start(&d->prepare, on_prepare);
     uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
 
-    rc = http_server_open(&d->s.http, loop, f->ip, (uint16_t)f->http_port, 1 << 20);
+    if (tls_serving(&f->tls) && (rc = tls_server_config(&tls, &f->tls, err, sizeof(err))) != 0) {
+        log_error("cannot serve TLS: %s", err);
+        return rc;
+    }
+    rc = http_server_open_tls(&d->s.http, loop, f->ip, (uint16_t)f->http_port, 1 << 20, tls);
+    if (tls != NULL)
+        nng_tls_config_free(tls);
     if (rc != 0) {
         log_error("cannot listen on %s:%lld: %s", f->ip, (long long)f->http_port, ag_strerror(rc));
         return rc;
     }
     if ((rc = api_register(&d->s)) != 0)
         return rc;
-    log_info("REST API on http://%s:%d", f->ip, http_server_port(d->s.http));
+    log_info("REST API on %s://%s:%d", tls_serving(&f->tls) ? "https" : "http", f->ip,
+             http_server_port(d->s.http));
     return svcdrv_start(&d->drv);
 }
 
@@ -243,6 +253,10 @@ main(int argc, char **argv)
     }
     daemon_logging("services", level);
     sf.http_auth.hostname = sf.hostname;
+    if (tls_server_check(&sf.tls, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agora-services: %s\n", err);
+        return 1;
+    }
     if (sf.secret[0] && !sf.secret_file[0])
         log_warn("--secret is visible to every local user in /proc/PID/cmdline: use --secret_file");
     ag_log_level(level == AG_LOG_DEBUG ? "DEBUG" : level == AG_LOG_INFO ? "INFO" : "WARNING");

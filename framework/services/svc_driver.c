@@ -360,7 +360,7 @@ svcdrv_start(struct svcdrv *d)
 
     if (fi == NULL)
         xalloc_die(0);
-    snprintf(url, sizeof(url), "http://%s", s->leader);
+    snprintf(url, sizeof(url), "%s://%s", tls_serving(&f->tls) ? "https" : "http", s->leader);
     ag_framework_info_set_name(fi, f->framework_name);
     if (f->user && f->user[0])
         ag_framework_info_set_user(fi, f->user);
@@ -379,6 +379,11 @@ svcdrv_start(struct svcdrv *d)
     } else if (f->principal && f->principal[0]) {
         ag_framework_info_set_principal(fi, f->principal,
                                         f->secret && f->secret[0] ? f->secret : NULL);
+    }
+    if (tls_client_wanted(&f->tls) &&
+        (rc = ag_framework_info_set_tls(fi, f->tls.ca, f->tls.cert, f->tls.key)) != 0) {
+        log_error("TLS to the master: %s", ag_last_error());
+        goto out;
     }
     if (s->framework_id[0])
         ag_framework_info_set_framework_id(fi, s->framework_id);

@@ -2,10 +2,11 @@
 # TLS (--tls_cert, --tls_key, --tls_ca, --tls_verify_peer, --tls_required)
 # with certificates from tools/tls-init: a master serving only https:// and
 # wss:// on its port, an agent registering over wss:// (its own port on
-# https://) and the CLI over https:// work; a plain HTTP client and a plain
-# agent are refused, and so is a client that does not trust the CA. With
-# --tls_verify_peer, a client without a certificate is refused and one with
-# the CA's client certificate works.
+# https://), agora-services (its driver over wss://, its REST API on
+# https://, an app launched through it and running) and the CLI over https://
+# work; a plain HTTP client and a plain agent are refused, and so is a client
+# that does not trust the CA. With --tls_verify_peer, a client without a
+# certificate is refused and those with the CA's certificates work.
 . "$(dirname "$0")/lib.sh"
 
 command -v openssl >/dev/null || { echo "SKIP: needs the openssl CLI (tools/deps)"; exit 77; }
@@ -83,6 +84,26 @@ grep -q "tls_required" "$T/cli.out" || fail "no clear error: $(cat "$T/cli.out")
     fail "the CLI ran with a missing --tls_ca"
 grep -q "missing.pem: cannot read" "$T/cli.out" || fail "no clear error: $(cat "$T/cli.out")"
 
+log "agora-services over TLS: a task launched through the Marathon API on https://"
+SVC_PORT=$(free_port)
+"$AGORA_BIN/agora-services" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --http_port="$SVC_PORT" \
+    --hostname=127.0.0.1 --work_dir="$T/services" "${CLIENT[@]}" "${SERVE[@]}" >>"$T/services.log" 2>&1 &
+SVC_PID=$!
+PIDS+=("$SVC_PID")
+SVC=https://127.0.0.1:$SVC_PORT
+svc_subscribed() { curl "${CURL[@]}" "${MCERT[@]}" -f "$SVC/v2/info" | jq -e '.frameworkId != null'; }
+wait_until 20 svc_subscribed || fail "agora-services did not subscribe over TLS: $(tail -5 "$T/services.log")"
+curl -s -o /dev/null "http://127.0.0.1:$SVC_PORT/ping" && fail "agora-services answered http://"
+code=$(curl "${CURL[@]}" -o "$T/post.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary '{"id": "/tls/sleep", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16}' "$SVC/v2/apps")
+[ "$code" = 201 ] || fail "POST /v2/apps over https:// answered $code: $(cat "$T/post.out")"
+svc_running() {
+    curl "${CURL[@]}" "${MCERT[@]}" -f "$SVC/v2/apps/tls/sleep" | jq -e '.app.tasksRunning == 1'
+}
+wait_until 30 svc_running || fail "the app's task is not running: $(curl "${CURL[@]}" "$SVC/v2/apps/tls/sleep")"
+curl "${CURL[@]}" -f "https://127.0.0.1:$MASTER_PORT/tasks" | jq -e '[.tasks[] | select(.state == "TASK_RUNNING")] | length == 1' >/dev/null ||
+    fail "the master does not see the task running"
+
 log "--tls_verify_peer: clients need a certificate of the CA"
 kill "$MASTER_PID"
 wait "$MASTER_PID" 2>/dev/null || true
@@ -95,6 +116,8 @@ wait_until 30 agents_tls_are 1 || fail "the agent (with a certificate) did not c
     fail "the CLI without a certificate got through"
 "$AG" agents --master="https://127.0.0.1:$MASTER_PORT" "${CLIENT[@]}" --tls_cert="$C/client.pem" \
     --tls_key="$C/client-key.pem" >"$T/cli.out" || fail "the CLI with a certificate failed"
+wait_until 30 svc_subscribed || fail "agora-services (with a certificate) did not come back"
+svc_running >/dev/null || fail "the app's task is not running after the master restart"
 start_agent nocert "${CLIENT[@]}"
 sleep 3
 agents_tls_are 1 || fail "an agent without a certificate registered"

@@ -1608,7 +1608,22 @@ test_driver_want_offers(void)
     fm_stop(fm);
 }
 
-TEST_LIST(TEST_ENTRY(framework_info), TEST_ENTRY(task_builder), TEST_ENTRY(operations),
+/* ag_framework_info_set_tls checks its files and names the bad one. */
+static void
+test_framework_info_tls(void)
+{
+    struct ag_framework_info *fi = ag_framework_info_new();
+
+    CHECK(fi != NULL);
+    CHECK_EQ_INT(ag_framework_info_set_tls(NULL, NULL, NULL, NULL), -AG_EINVAL);
+    CHECK_EQ_INT(ag_framework_info_set_tls(fi, "/nonexistent/ca.pem", NULL, NULL), -AG_EINVAL);
+    CHECK(strstr(ag_last_error(), "/nonexistent/ca.pem: cannot read") != NULL);
+    CHECK_EQ_INT(ag_framework_info_set_tls(fi, NULL, "/nonexistent/c.pem", NULL), -AG_EINVAL);
+    CHECK(strstr(ag_last_error(), "--tls_cert and --tls_key go together") != NULL);
+    ag_framework_info_free(fi);
+}
+
+TEST_LIST(TEST_ENTRY(framework_info), TEST_ENTRY(framework_info_tls), TEST_ENTRY(task_builder), TEST_ENTRY(operations),
           TEST_ENTRY(offer_accessors), TEST_ENTRY(status_accessors), TEST_ENTRY(rate_limit),
           TEST_ENTRY(oom), TEST_ENTRY(driver_lifecycle), TEST_ENTRY(driver_flow),
           TEST_ENTRY(driver_reconnect), TEST_ENTRY(driver_heartbeat),

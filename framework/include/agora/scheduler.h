@@ -61,7 +61,7 @@ extern "C" {
 
 /* Version of this API. Additions keep the major version. */
 #define AG_SCHEDULER_VERSION_MAJOR 1
-#define AG_SCHEDULER_VERSION_MINOR 2
+#define AG_SCHEDULER_VERSION_MINOR 3
 
 /* Error codes (AG_OK, AG_EINVAL, ...; AG_ERRNO_MAP lists them) and ag_strerror. */
 #include <agora/error.h>
@@ -134,6 +134,16 @@ AG_API int ag_framework_info_set_principal(struct ag_framework_info *fi, const c
  * is visible to every local user in /proc/PID/cmdline. Since 1.2. */
 AG_API int ag_framework_info_set_secret_file(struct ag_framework_info *fi, const char *principal,
                                              const char *path);
+/* Reach the master over TLS (wss://) even when given as "HOST:PORT": verify
+ * its certificate, and its name against the host of the master address,
+ * with the PEM CA certificates of `ca_file` (NULL: the system's CAs), and
+ * present the PEM certificate `cert_file` with its key `key_file` (both NULL:
+ * none; both needed by a master started with --tls_verify_peer). The files
+ * are read now (-AG_EINVAL with the file and reason in ag_last_error()) and
+ * again at each connection. A master given as "https://HOST:PORT" is reached
+ * over TLS without this call, with the system's CAs. Since 1.3. */
+AG_API int ag_framework_info_set_tls(struct ag_framework_info *fi, const char *ca_file,
+                                     const char *cert_file, const char *key_file);
 /* How long, in seconds, the master keeps the framework's tasks after it
  * disconnects (>= 0). */
 AG_API int ag_framework_info_set_failover_timeout(struct ag_framework_info *fi, double seconds);
