@@ -197,7 +197,7 @@
     if (logs.key !== key) {
       Object.assign(logs, { key, offset: -1, text: "", error: null });
     }
-    const base = `http://${agent.http_address}/files/read`;
+    const base = `${location.protocol}//${agent.http_address}/files/read`; // agents serve TLS when the master does
     const path = encodeURIComponent(`${t.framework_id}/${t.id}/${logs.file}`);
     try {
       if (logs.offset < 0) {
