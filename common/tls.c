@@ -177,6 +177,17 @@ load_ca(nng_tls_config *cfg, const char *flag, const char *path, char *err, size
     return rv;
 }
 
+/* Hands `cfg` to *out when `rv` is 0, else frees it. Returns rv. */
+static int
+config_done(nng_tls_config **out, nng_tls_config *cfg, int rv)
+{
+    if (rv == 0)
+        *out = cfg;
+    else
+        nng_tls_config_free(cfg);
+    return rv;
+}
+
 int
 tls_server_config(nng_tls_config **out, const struct tls_flags *f, char *err, size_t errlen)
 {
@@ -202,13 +213,9 @@ tls_server_config(nng_tls_config **out, const struct tls_flags *f, char *err, si
     if (rv != 0) {
         snprintf(err, errlen, "TLS: cannot set the authentication mode: %s", nng_strerror(rv));
         rv = -AG_EINVAL;
-        goto fail;
     }
-    *out = cfg;
-    return 0;
 fail:
-    nng_tls_config_free(cfg);
-    return rv;
+    return config_done(out, cfg, rv);
 }
 
 int
@@ -253,11 +260,7 @@ tls_client_config(nng_tls_config **out, const struct tls_flags *f, const char *s
         snprintf(err, errlen, "TLS: cannot set server name '%s': %s", server_name,
                  nng_strerror(rv));
         rv = -AG_EINVAL;
-        goto fail;
     }
-    *out = cfg;
-    return 0;
 fail:
-    nng_tls_config_free(cfg);
-    return rv;
+    return config_done(out, cfg, rv);
 }
