@@ -75,6 +75,7 @@ struct agent_config {
     int64_t container_pids_max;      /* --container_pids_max (0: no limit) */
     bool cgroups_enable_cfs;         /* --cgroups_enable_cfs */
     bool switch_user;                /* --switch_user */
+    const char *default_task_user;   /* --default_task_user (NULL/"": the agent's) */
     int64_t usage_report_ms;         /* --usage_report_interval (0: none) */
     int64_t gc_delay_ms;             /* --gc_delay (0: 1 week) */
     bool http;                       /* serve HTTP (tests may turn it off) */

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define AGENT_MAX_PORT_VARS 1024 /* PORT0..PORTn variables at most */
 
@@ -226,6 +228,25 @@ env_free(struct msg_kv *env, size_t n)
     free(env);
 }
 
+/*
+ * The user `t` runs as, Mesos's --switch_user: its command's user, else its
+ * framework's, else --default_task_user when the agent runs as root; NULL (the
+ * agent's own user) with --switch_user=false.
+ */
+static const char *
+task_user(const struct agent *a, const struct agent_task *t, const struct agent_framework *f)
+{
+    const char *u = t->st.info.command.user;
+
+    if (!a->cfg.switch_user)
+        return NULL;
+    if (u != NULL && u[0] != '\0')
+        return u;
+    if (f->info.user != NULL && f->info.user[0] != '\0')
+        return f->info.user;
+    return geteuid() == 0 ? a->cfg.default_task_user : NULL;
+}
+
 void
 launch_task(struct agent *a, struct msg_run_task *rt)
 {
@@ -264,7 +285,9 @@ launch_task(struct agent *a, struct msg_run_task *rt)
                      "the sandbox path is too long", SOURCE_AGENT);
         return;
     }
-    if ((rv = paths_mkdirs(t->sandbox, 0755)) != 0 || (rv = paths_mkdirs(t->meta, 0700)) != 0) {
+    /* The sandbox is the task's alone: 0700, given to its user by the executor. */
+    if ((rv = paths_mkdirs(t->sandbox, 0755)) != 0 || (rv = chmod(t->sandbox, 0700)) != 0 ||
+        (rv = paths_mkdirs(t->meta, 0700)) != 0) {
         snprintf(err, sizeof(err), "cannot create the sandbox: %s", strerror(errno));
         hmap_del(&a->containers, cid);
         atask_update(a, t, MSG_TASK_FAILED, "REASON_CONTAINER_LAUNCH_FAILED", err, SOURCE_AGENT);
@@ -280,9 +303,7 @@ launch_task(struct agent *a, struct msg_run_task *rt)
     l.nenv = nenv;
     l.kill_grace_ms = atask_launch_grace(a, t);
     l.task = &t->st.info;
-    if (a->cfg.switch_user)
-        l.user = t->st.info.command.user && t->st.info.command.user[0] ? t->st.info.command.user
-                                                                       : f->info.user;
+    l.user = task_user(a, t, f);
     rv = ctr_launch(a->ctr, &l, &pid, &start, err, sizeof(err));
     env_free(env, nenv);
     if (rv != 0) {

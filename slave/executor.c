@@ -396,7 +396,7 @@ open_output(const char *name, const struct cinit_spec *s)
     int fd;
 
     snprintf(path, sizeof(path), "%s/%s", sandbox_dir, name);
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0 && s->switch_user && fchown(fd, s->uid, s->gid) != 0) {
         /* the task can still write it if the mode allows */
     }

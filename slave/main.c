@@ -18,7 +18,7 @@ static char *f_master, *f_ip, *f_advertise_ip, *f_hostname, *f_work_dir, *f_runt
 static char *f_resources;
 static char *f_attributes, *f_credential, *f_launcher_dir, *f_logging_level;
 static int64_t f_port, f_grace_ms, f_su_retry_ms, f_su_retry_max_ms, f_backoff_ms;
-static char *f_isolation, *f_cgroups_root;
+static char *f_isolation, *f_cgroups_root, *f_default_task_user;
 static int64_t f_pids_max, f_usage_ms, f_gc_delay_ms;
 static bool f_cfs, f_switch_user;
 static struct http_auth_flags f_http_auth;
@@ -74,7 +74,12 @@ static const struct flag agent_flag_table[] = {
     {"cgroups_enable_cfs", FLAG_BOOL, &f_cfs, "true",
      "Limit a container's cpu time to its cpus with a CFS quota (shares are always set)."},
     {"switch_user", FLAG_BOOL, &f_switch_user, "true",
-     "Run each task as its command's user, else its framework's user (when not empty)."},
+     "Run each task as its command's user, else its framework's user, else "
+     "--default_task_user; false: every task runs as the agent's own user."},
+    {"default_task_user", FLAG_STRING, &f_default_task_user, "nobody",
+     "With --switch_user, the user of a task whose command and framework name none (\"\": the "
+     "agent's own user). Applies only to an agent running as root, the one that can switch "
+     "users; a task runs as root only when it asks for \"root\" (docs/security.md)."},
     {"usage_report_interval", FLAG_DURATION, &f_usage_ms, "10secs",
      "How often the agent reports its tasks' resource usage to the master (0 = never)."},
     {"gc_delay", FLAG_DURATION, &f_gc_delay_ms, "1weeks",
@@ -181,6 +186,7 @@ main(int argc, char **argv)
     cfg->container_pids_max = f_pids_max;
     cfg->cgroups_enable_cfs = f_cfs;
     cfg->switch_user = f_switch_user;
+    cfg->default_task_user = f_default_task_user;
     cfg->usage_report_ms = f_usage_ms;
     cfg->gc_delay_ms = f_gc_delay_ms;
     cfg->http = true;

@@ -64,18 +64,20 @@ echo on-the-host >"$T/host-marker"
 host_only=$(comm -23 <(ls / | sort) <(printf '%s\n' bin dev etc mnt proc root sys tmp | sort))
 [ -n "$host_only" ] || fail "the host has no top-level directory the image lacks"
 check='ls / > ls.out; cat /etc/image-marker > marker.out 2>&1; test -e /etc/removed && echo present > removed.out; cat /etc/added > added.out 2>&1; echo "$IMAGE_VAR" > env.out; pwd > pwd.out; echo hi > /written-by-task && cat /written-by-task > write.out; (echo 1 > /proc/sys/kernel/domainname) 2> procsys.out; cat '"$T/host-marker"' > host.out 2>/dev/null; echo done > done.out; sleep 1000'
+# As root (user "root"): the checks write into the image's / and /proc/sys and
+# read $T (mode 0700), which the default user (nobody) may not.
 hostcheck='ls / > ls.out; cat '"$T/host-marker"' > host.out 2>/dev/null; echo done > done.out; sleep 1000'
 tasks=$(jq -c --arg c "$check" --arg h "$hostcheck" --arg T "$T" '[
-  {task_id: "tar", resources: "cpus:0.1;mem:64", image: ($T + "/img/rootfs.tar"), cmd: $c},
-  {task_id: "oci", resources: "cpus:0.1;mem:64", image: ($T + "/img/oci"), cmd: $c},
-  {task_id: "archive", resources: "cpus:0.1;mem:64", image: ($T + "/img/oci.tar"), cmd: $c},
-  {task_id: "host", resources: "cpus:0.1;mem:32", cmd: $h},
+  {task_id: "tar", resources: "cpus:0.1;mem:64", user: "root", image: ($T + "/img/rootfs.tar"), cmd: $c},
+  {task_id: "oci", resources: "cpus:0.1;mem:64", user: "root", image: ($T + "/img/oci"), cmd: $c},
+  {task_id: "archive", resources: "cpus:0.1;mem:64", user: "root", image: ($T + "/img/oci.tar"), cmd: $c},
+  {task_id: "host", resources: "cpus:0.1;mem:32", user: "root", cmd: $h},
   {task_id: "missing", resources: "cpus:0.1;mem:32", image: ($T + "/img/nope.tar"), cmd: "true"},
   {task_id: "corrupt", resources: "cpus:0.1;mem:32", image: ($T + "/img/corrupt.tar"), cmd: "true"},
   {task_id: "tampered", resources: "cpus:0.1;mem:32", image: ($T + "/img/tampered"), cmd: "true"},
   {task_id: "pinned", resources: "cpus:0.1;mem:32", image: ($T + "/img/oci@sha256:" + "'"$wrong"'"), cmd: "true"},
   {task_id: "relative", resources: "cpus:0.1;mem:32", image: "img/oci", cmd: "true"},
-  {task_id: "fill", resources: "cpus:0.1;mem:32", image: ($T + "/img/rootfs.tar"),
+  {task_id: "fill", resources: "cpus:0.1;mem:32", user: "root", image: ($T + "/img/rootfs.tar"),
    cmd: "dd if=/dev/zero of=/big bs=1M count=200; sleep 1000"}
 ]' <<<'null')
 send launch_json "$offer" "$tasks"
