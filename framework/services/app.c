@@ -127,9 +127,10 @@ is_integer(double v)
     return isfinite(v) && floor(v) == v;
 }
 
-/* A string -> string map (env, labels): copied into a new object. */
+/* A string -> string map (env, labels): copied into a new object. With
+ * `secret_refs` (env), a value may be Marathon's {"secret": "NAME"} instead. */
 static json_t *
-get_kv(const json_t *o, const char *key, struct app_errors *err)
+get_kv(const json_t *o, const char *key, bool secret_refs, struct app_errors *err)
 {
     char path[64];
     json_t *v, *out = json_object(), *val;
@@ -146,7 +147,14 @@ get_kv(const json_t *o, const char *key, struct app_errors *err)
         char p[512];
         snprintf(p, sizeof(p), "/%s/%s", key, k);
         if (json_is_object(val) && json_object_get(val, "secret") != NULL) {
-            app_errors_add(err, p, "secrets are not supported");
+            const json_t *ref = json_object_get(val, "secret");
+            if (!secret_refs)
+                app_errors_add(err, p, "secrets are only allowed in env");
+            else if (!json_is_string(ref) || json_string_length(ref) == 0 ||
+                     json_object_size(val) != 1)
+                app_errors_add(err, p, "must be {\"secret\": NAME}");
+            else
+                json_object_set_new(out, k, json_pack("{s:O}", "secret", ref));
             continue;
         }
         if (!json_is_string(val)) {
@@ -861,6 +869,63 @@ parse_strategies(struct app_spec *s, const json_t *in, json_t *c, struct app_err
         app_errors_add(err, "/killSelection", "must be YOUNGEST_FIRST or OLDEST_FIRST");
 }
 
+/*
+ * Marathon's secrets: {"NAME": {"source": "SOURCE"}}, SOURCE a name in the
+ * secret store (agora-services --secrets_dir: the file of that name; no ".."
+ * segment). The definition keeps the references only, never a value; every
+ * {"secret": NAME} of env must name one of them.
+ */
+static void
+parse_secrets(const json_t *in, json_t *c, struct app_errors *err)
+{
+    json_t *v = get_obj(in, "secrets", "/secrets", err), *out = json_object(), *val;
+    const char *k;
+
+    json_object_foreach(v, k, val)
+    {
+        const char *src = json_string_value(json_object_get(val, "source"));
+        char p[512];
+
+        snprintf(p, sizeof(p), "/secrets/%s", k);
+        if (!json_is_object(val) || src == NULL || src[0] == '\0' || json_object_size(val) != 1) {
+            app_errors_add(err, p, "must be {\"source\": NAME}");
+            continue;
+        }
+        if (app_secret_source_bad(src)) {
+            app_errors_add(err, p, "source must be a name in the secret store (no \"..\" segment)");
+            continue;
+        }
+        json_object_set_new(out, k, json_pack("{s:s}", "source", src));
+    }
+    json_object_foreach(json_object_get(c, "env"), k, val)
+    {
+        const char *ref = json_string_value(json_object_get(val, "secret"));
+        char p[512];
+
+        snprintf(p, sizeof(p), "/env/%s", k);
+        if (json_is_object(val) && json_object_get(out, ref) == NULL)
+            app_errors_add(err, p, "references the undefined secret '%s'", ref ? ref : "");
+    }
+    json_object_set_new(c, "secrets", out);
+}
+
+bool
+app_secret_source_bad(const char *src)
+{
+    const char *p = src;
+
+    while (*p == '/')
+        p++;
+    if (*p == '\0' || strlen(src) > 255)
+        return true;
+    for (const char *seg = p; seg != NULL; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL) {
+        size_t n = strcspn(seg, "/");
+        if ((n == 2 && seg[0] == '.' && seg[1] == '.') || (n == 1 && seg[0] == '.') || n == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Fields Agora keeps for compatibility but does not act on: must be empty. */
 static void
 parse_unsupported(const json_t *in, json_t *c, struct app_errors *err)
@@ -881,9 +946,6 @@ parse_unsupported(const json_t *in, json_t *c, struct app_errors *err)
     v = json_object_get(in, "ipAddress");
     if (v != NULL && !json_is_null(v))
         app_errors_add(err, "/ipAddress", "IP-per-task networking is not supported");
-    v = json_object_get(in, "secrets");
-    if (v != NULL && !json_is_null(v) && json_object_size(v) > 0)
-        app_errors_add(err, "/secrets", "secrets are not supported");
     ex = get_str(in, "executor", "/executor", err);
     if (ex != NULL && ex[0] != '\0' && strcmp(ex, "//cmd") != 0)
         app_errors_add(err, "/executor", "custom executors are not supported");
@@ -902,7 +964,6 @@ parse_unsupported(const json_t *in, json_t *c, struct app_errors *err)
     json_object_set_new(c, "dependencies", deps ? json_incref(deps) : json_array());
     json_object_set_new(c, "ipAddress", json_null());
     json_object_set_new(c, "residency", json_null());
-    json_object_set_new(c, "secrets", json_object());
 }
 
 static void
@@ -969,7 +1030,8 @@ app_parse(const json_t *in, const char *id, struct app_errors *err)
     if (user != NULL && user[0] != '\0')
         s->user = xstrdup(user);
     json_object_set_new(c, "user", s->user ? json_string(s->user) : json_null());
-    json_object_set_new(c, "env", get_kv(in, "env", err));
+    json_object_set_new(c, "env", get_kv(in, "env", true, err));
+    parse_secrets(in, c, err);
 
     get_num(in, "instances", "/instances", 1, &inst, err);
     if (!is_integer(inst) || inst < 0 || inst > APP_MAX_INSTANCES)
@@ -1015,7 +1077,7 @@ app_parse(const json_t *in, const char *id, struct app_errors *err)
         parse_ports(s, in, ports_tmp, err);
         parse_container(s, in, c, err);
         parse_health_checks(s, in, c, err);
-        json_object_set_new(c, "labels", get_kv(in, "labels", err));
+        json_object_set_new(c, "labels", get_kv(in, "labels", false, err));
         parse_strategies(s, in, c, err);
 
         roles = get_arr(in, "acceptedResourceRoles", "/acceptedResourceRoles", err);

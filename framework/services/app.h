@@ -140,6 +140,10 @@ json_t *app_merge(const json_t *base, const json_t *patch);
  */
 int app_id_normalize(const char *in, char *out, char *why, size_t whylen);
 
+/* True when `src`, a secret's source, is no name in the secret store: empty,
+ * over 255 bytes, or with an empty, "." or ".." segment. */
+bool app_secret_source_bad(const char *src);
+
 /* The task id prefix of an app: "/prod/web" -> "prod_web" (at most `len` - 1 bytes). */
 void app_task_prefix(const char *app_id, char *out, size_t len);
 

@@ -56,6 +56,10 @@ static const struct flag svc_flag_table[] = {
      "Role to receive offers for (apps accept \"*\" and this role unless they set "
      "acceptedResourceRoles)."},
     {"user", FLAG_STRING, &sf.user, "", "Default user tasks run as (\"\": the agent's choice)."},
+    {"secrets_dir", FLAG_STRING, &sf.secrets_dir, "",
+     "The secret store: the value of an app's secret {\"source\": NAME} is the file NAME in "
+     "this directory (mode 0600 or 0400, one trailing newline dropped), read at each launch "
+     "into the task's environment and never shown by the REST API (docs/services.md)."},
     {"decline_offer_duration", FLAG_DURATION, &sf.decline_ms, "120secs",
      "Filter for offers declined while nothing waits to be launched."},
     {"decline_unfit_duration", FLAG_DURATION, &sf.decline_unfit_ms, "5secs",

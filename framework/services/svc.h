@@ -92,6 +92,7 @@ struct svc_flags {
     char *framework_name;
     char *role;
     char *user;
+    char *secrets_dir;        /* --secrets_dir: the secret store, a file per source */
     int64_t decline_ms;       /* filter for offers nothing needs */
     int64_t decline_unfit_ms; /* filter for offers that did not fit what waits */
     int64_t max_versions;

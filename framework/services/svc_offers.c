@@ -8,9 +8,15 @@
 #include "planner.h"
 #include "resources.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECRET_MAX 65536
 
 static void
 env_add_num(struct ag_task *t, const char *name, double v)
@@ -20,9 +26,85 @@ env_add_num(struct ag_task *t, const char *name, double v)
     ag_task_add_env(t, name, buf);
 }
 
+/*
+ * The value of the app's secret `name` from the file store (--secrets_dir/SOURCE,
+ * one trailing newline dropped), malloc'd; NULL, logged without any value, when
+ * there is no store, no such file, or a file others than its owner may read.
+ */
+static char *
+secret_value(const char *dir, const struct app_spec *sp, const char *name)
+{
+    const char *src =
+        json_string_value(json_object_get(json_object_get(json_object_get(sp->json, "secrets"),
+                                                          name),
+                                          "source"));
+    char path[4096], *buf = NULL;
+    struct stat sb;
+    ssize_t n;
+    int fd;
+
+    if (dir == NULL || dir[0] == '\0' || src == NULL || app_secret_source_bad(src)) {
+        log_warn("app %s: secret '%s' cannot be resolved (%s)", sp->id, name,
+                 dir == NULL || dir[0] == '\0' ? "no --secrets_dir" : "no valid source");
+        return NULL;
+    }
+    while (*src == '/')
+        src++;
+    snprintf(path, sizeof(path), "%s/%s", dir, src);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &sb) != 0 ||
+        !S_ISREG(sb.st_mode) || (sb.st_mode & 077) != 0 || sb.st_size > SECRET_MAX) {
+        log_warn("app %s: secret '%s': %s is %s", sp->id, name, path,
+                 fd < 0 ? strerror(errno)
+                        : "not a regular file of mode 0600 (or 0400) under 64 KiB");
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    buf = xmalloc((size_t)sb.st_size + 1);
+    n = read(fd, buf, (size_t)sb.st_size);
+    close(fd);
+    if (n < 0) {
+        log_warn("app %s: secret '%s': reading %s: %s", sp->id, name, path, strerror(errno));
+        free(buf);
+        return NULL;
+    }
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The task's env: plain values, and secrets resolved from the store. */
+static int
+add_env(struct ag_task *t, const struct svc *s, const struct app_spec *sp)
+{
+    const char *k;
+    json_t *v;
+    int rc = 0;
+
+    json_object_foreach(json_object_get(sp->json, "env"), k, v)
+    {
+        if (json_is_string(v)) {
+            rc = ag_task_add_env(t, k, json_string_value(v));
+        } else {
+            char *val = secret_value(s->f->secrets_dir, sp,
+                                     json_string_value(json_object_get(v, "secret")));
+            if (val == NULL)
+                return -1;
+            rc = ag_task_add_env(t, k, val);
+            explicit_bzero(val, strlen(val));
+            free(val);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Builds the ag_task for a placed task. Returns NULL (logged) on failure. */
 static struct ag_task *
-build_task(struct svc_app *app, const struct svc_task *st, const struct plan_fit *fit)
+build_task(const struct svc *s, struct svc_app *app, const struct svc_task *st,
+           const struct plan_fit *fit)
 {
     const struct app_spec *sp = app->spec;
     const struct app_health_check *hc = sp->hc;
@@ -45,11 +127,8 @@ build_task(struct svc_app *app, const struct svc_task *st, const struct plan_fit
         rc = ag_task_set_command(t, sp->cmd);
     else if (rc == 0)
         rc = ag_task_set_argv(t, sp->nargs, (const char *const *)sp->args);
-    json_object_foreach(json_object_get(sp->json, "env"), k, v)
-    {
-        if (rc == 0)
-            rc = ag_task_add_env(t, k, json_string_value(v));
-    }
+    if (rc == 0)
+        rc = add_env(t, s, sp);
     if (rc == 0) {
         ag_task_add_env(t, "MARATHON_APP_ID", sp->id);
         ag_task_add_env(t, "MARATHON_APP_VERSION", sp->version);
@@ -185,7 +264,7 @@ place_task(struct svc *s, struct svc_app *app, struct offer_ctx *c, const struct
     t->healthy = -1;
     t->staged_at = now;
     t->seq = ++s->seq;
-    task = build_task(app, t, fit);
+    task = build_task(s, app, t, fit);
     if (task == NULL) {
         svc_task_free(t);
         return false;

@@ -370,7 +370,44 @@ test_time_format(void)
     CHECK_EQ_STR(buf, "2023-11-14T22:13:20.123Z");
 }
 
+/* Marathon's secrets: references kept as given, never a value; bad ones refused. */
+static void
+test_secrets(void)
+{
+    struct app_spec *s = parse_ok("{\"id\": \"/a\", \"cmd\": \"x\", \"env\": {\"P\": {\"secret\": "
+                                  "\"pw\"}, \"Q\": \"q\"}, \"secrets\": {\"pw\": {\"source\": "
+                                  "\"/db/pass\"}}}");
+    json_t *env = json_object_get(s->json, "env");
+
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(env, "P"), "secret")), "pw");
+    CHECK_EQ_STR(json_string_value(json_object_get(env, "Q")), "q");
+    CHECK_EQ_STR(json_string_value(json_object_get(
+                     json_object_get(json_object_get(s->json, "secrets"), "pw"), "source")),
+                 "/db/pass");
+    app_free(s);
+    check_bad("{\"id\": \"/a\", \"cmd\": \"x\", \"env\": {\"P\": {\"secret\": \"no\"}}}", 422,
+              "/env/P");
+    check_bad("{\"id\": \"/a\", \"cmd\": \"x\", \"env\": {\"P\": {\"secret\": 1}}}", 422,
+              "/env/P");
+    check_bad("{\"id\": \"/a\", \"cmd\": \"x\", \"labels\": {\"P\": {\"secret\": \"s\"}}, "
+              "\"secrets\": {\"s\": {\"source\": \"s\"}}}",
+              422, "/labels/P");
+    check_bad("{\"id\": \"/a\", \"cmd\": \"x\", \"secrets\": {\"s\": {\"source\": "
+              "\"a/../../etc/shadow\"}}}",
+              422, "/secrets/s");
+    check_bad("{\"id\": \"/a\", \"cmd\": \"x\", \"secrets\": {\"s\": {\"value\": \"v\"}}}",
+              422, "/secrets/s");
+    CHECK(!app_secret_source_bad("pw"));
+    CHECK(!app_secret_source_bad("/db/pass"));
+    CHECK(app_secret_source_bad(""));
+    CHECK(app_secret_source_bad("/"));
+    CHECK(app_secret_source_bad(".."));
+    CHECK(app_secret_source_bad("a/./b"));
+    CHECK(app_secret_source_bad("a//b"));
+    CHECK(app_secret_source_bad("a/"));
+}
+
 TEST_LIST(TEST_ENTRY(defaults), TEST_ENTRY(full), TEST_ENTRY(invalid), TEST_ENTRY(ids),
           TEST_ENTRY(costly_regex), TEST_ENTRY(huge_numbers), TEST_ENTRY(merge_and_versions),
-          TEST_ENTRY(time_format));
+          TEST_ENTRY(time_format), TEST_ENTRY(secrets));
 TEST_MAIN()
