@@ -244,7 +244,15 @@ task_user(const struct agent *a, const struct agent_task *t, const struct agent_
         return u;
     if (f->info.user != NULL && f->info.user[0] != '\0')
         return f->info.user;
-    return geteuid() == 0 ? a->cfg.default_task_user : NULL;
+    return launch_default_user(a);
+}
+
+const char *
+launch_default_user(const struct agent *a)
+{
+    const char *u = a->cfg.default_task_user;
+
+    return a->cfg.switch_user && geteuid() == 0 && u != NULL && u[0] != '\0' ? u : NULL;
 }
 
 void

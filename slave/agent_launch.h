@@ -52,6 +52,11 @@ void launch_shutdown_framework(struct agent *a, const char *framework_id);
 int launch_resize(struct agent *a, const char *framework_id, const char *task_id, double cpus,
                   double mem_mb, char *err, size_t errlen);
 
+/* The user of a task that names none, nor its framework: --default_task_user
+ * with --switch_user on an agent running as root; NULL (the agent's own user)
+ * otherwise. */
+const char *launch_default_user(const struct agent *a);
+
 /* From the tick: SIGKILL to the tasks whose kill deadline has passed. */
 void launch_tick(struct agent *a, int64_t now);
 

@@ -379,7 +379,7 @@ utf8_clean(char *buf, size_t n, bool at_eof)
 /*
  * The user whose sandbox holds `real` (a resolved path under the sandboxes),
  * the object of access_sandboxes (--acls): the task's user, else its
- * framework's. NULL (absent) for the sandboxes' root and a framework's
+ * framework's, else the one it runs as by default (launch_default_user). NULL (absent) for the sandboxes' root and a framework's
  * directory (they hold several tasks' sandboxes) and for an unknown task.
  */
 static const char *
@@ -407,7 +407,8 @@ sandbox_user(const struct agent *a, const char *real)
     if (t->st.info.command.user != NULL && t->st.info.command.user[0] != '\0')
         return t->st.info.command.user;
     f = hmap_get(&a->frameworks, t->st.info.framework_id);
-    return f != NULL && f->info.user != NULL && f->info.user[0] != '\0' ? f->info.user : NULL;
+    return f != NULL && f->info.user != NULL && f->info.user[0] != '\0' ? f->info.user
+                                                                        : launch_default_user(a);
 }
 
 /* access_sandboxes (--acls) for the opened `real`: false (and 403, `fd`
