@@ -12,19 +12,18 @@
 static const char *
 certs(void)
 {
-    static char dir[] = "/tmp/agora-test-tls-XXXXXX";
-    static int made;
+    static char tmp[] = "/tmp/agora-test-tls-XXXXXX";
+    static char dir[sizeof(tmp) + 2];
     char cmd[1024];
 
-    if (made)
+    if (dir[0] != '\0')
         return dir;
     if (system("command -v openssl >/dev/null 2>&1") != 0)
         TEST_SKIP("needs the openssl CLI (tools/deps installs it)");
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(cmd, sizeof(cmd), "%s/tools/tls-init %s/c >/dev/null", AGORA_SOURCE_DIR, dir);
+    CHECK(mkdtemp(tmp) != NULL);
+    snprintf(cmd, sizeof(cmd), "%s/tools/tls-init %s/c >/dev/null", AGORA_SOURCE_DIR, tmp);
     CHECK_EQ_INT(system(cmd), 0);
-    strcat(dir, "/c");
-    made = 1;
+    snprintf(dir, sizeof(dir), "%s/c", tmp);
     return dir;
 }
 
