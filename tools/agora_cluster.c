@@ -44,7 +44,7 @@
 static char *opt_dir, *opt_resources;
 static int64_t opt_agents = -1, opt_port = -1, opt_services_port = -1;
 static int64_t opt_timeout_ms, opt_grace_ms;
-static bool opt_purge, opt_keep_tasks;
+static bool opt_purge, opt_keep_tasks, opt_tls;
 static const struct flag cluster_flags[] = {
     CLI_FLAG_JSON,
     {"dir", FLAG_STRING, &opt_dir, NULL,
@@ -65,10 +65,13 @@ static const struct flag cluster_flags[] = {
     {"keep_tasks", FLAG_BOOL, &opt_keep_tasks, "false",
      "down: leave running tasks alone (the agents recover them on the next up)."},
     {"purge", FLAG_BOOL, &opt_purge, "false", "down: also delete the directory with all state."},
+    {"tls", FLAG_BOOL, &opt_tls, "false",
+     "up: every port serves only TLS (https://, wss://) with certificates from DIR/tls, made "
+     "by agora-tls-init (tools/tls-init) when missing; kept for later ups until --purge."},
     {NULL},
 };
 static const struct cli_help cluster_help = {
-    "cluster up [--dir=DIR] [--agents=2] [--port=5050] [--services_port=8080]\n"
+    "cluster up [--dir=DIR] [--agents=2] [--port=5050] [--services_port=8080] [--tls]\n"
     "cluster status [--dir=DIR] [--json]\n"
     "cluster down [--dir=DIR] [--purge] [--keep_tasks]",
     "Runs a cluster on this machine: one master, N agents that split its resources and,\n"
@@ -77,7 +80,9 @@ static const struct cli_help cluster_help = {
     "status shows each component's pid, state and health (exit 1 unless all are healthy).\n"
     "down stops the services, the agents, their tasks and the master (SIGTERM, then SIGKILL\n"
     "after --grace) and keeps the state unless --purge. The layout chosen by up is kept in\n"
-    "DIR/cluster.json, so status and down need only --dir.",
+    "DIR/cluster.json, so status and down need only --dir. With --tls the master, agents and\n"
+    "agora-services serve only TLS and are reached over it; up prints the AGORA_TLS_CA to\n"
+    "export for the other commands.",
 };
 
 struct layout {
@@ -85,6 +90,7 @@ struct layout {
     char bin[PATH_MAX];
     int port, agents, services_port;
     bool services; /* agora-services is built */
+    bool tls;      /* every port serves TLS, certificates in DIR/tls */
 };
 
 struct component {
@@ -148,6 +154,7 @@ load_layout(struct layout *l, bool *found)
     l->port = (int)json_integer_value(json_object_get(o, "port"));
     l->agents = (int)json_integer_value(json_object_get(o, "agents"));
     l->services_port = (int)json_integer_value(json_object_get(o, "services_port"));
+    l->tls = json_is_true(json_object_get(o, "tls"));
     json_decref(o);
     if (l->port <= 0 || l->port > 65535 || l->agents < 0 || l->agents > MAX_AGENTS ||
         l->services_port <= 0 || l->services_port > 65535)
@@ -159,8 +166,8 @@ static int
 save_layout(const struct layout *l)
 {
     char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
-    json_t *o = json_pack("{s:i, s:i, s:i}", "port", l->port, "agents", l->agents, "services_port",
-                          l->services_port);
+    json_t *o = json_pack("{s:i, s:i, s:i, s:b}", "port", l->port, "agents", l->agents,
+                          "services_port", l->services_port, "tls", l->tls);
     int rc;
 
     snprintf(path, sizeof(path), "%s/cluster.json", l->dir);
@@ -302,14 +309,20 @@ port_in_use(int port)
     return used;
 }
 
-/* GET http://HOST:PORT/PATH answered with `want` (0: any status below 500). */
+static const char *
+scheme(const struct layout *l)
+{
+    return l->tls ? "https" : "http";
+}
+
+/* GET http(s)://HOST:PORT/PATH answered with `want` (0: any status below 500). */
 static bool
-http_ok(int port, const char *path, int want)
+http_ok(const struct layout *l, int port, const char *path, int want)
 {
     char url[128];
     int status = 0;
 
-    snprintf(url, sizeof(url), "http://%s:%d%s", HOST, port, path);
+    snprintf(url, sizeof(url), "%s://%s:%d%s", scheme(l), HOST, port, path);
     if (http_request("GET", url, NULL, NULL, 0, 2000, &status, NULL, NULL) != 0)
         return false;
     return want ? status == want : status < 500;
@@ -423,12 +436,79 @@ agent_resources(const struct layout *l, int i, char *buf, size_t len)
     snprintf(buf, len, "cpus:%s;mem:%lld;disk:%lld;ports:[%d-%d]", c, mem, disk_mb, lo, lo + 999);
 }
 
+/* ---- TLS ---- */
+
+static void
+tls_file(const struct layout *l, const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/tls/%s", l->dir, name);
+}
+
+/* Makes DIR/tls with agora-tls-init unless its files are there. */
+static int
+tls_certificates(const struct layout *l)
+{
+    static const char *const files[] = {"ca.pem", "server.pem", "server-key.pem"};
+    char path[PATH_MAX + 64], exe[PATH_MAX + 64], dir[PATH_MAX + 8];
+    bool have = true;
+    int status;
+    pid_t pid;
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        tls_file(l, files[i], path, sizeof(path));
+        if (access(path, R_OK) != 0)
+            have = false;
+    }
+    if (have)
+        return CLI_OK;
+    snprintf(exe, sizeof(exe), "%s/agora-tls-init", l->bin);
+    snprintf(dir, sizeof(dir), "%s/tls", l->dir);
+    if (access(exe, X_OK) != 0)
+        return cli_error("--tls needs %s (tools/tls-init, installed beside agora) or the "
+                         "certificates of tools/tls-init in %s",
+                         exe, dir);
+    printf("making a CA and certificates in %s (agora-tls-init)\n", dir);
+    fflush(NULL);
+    if ((pid = fork()) < 0)
+        return cli_error("fork: %s", strerror(errno));
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, 1);
+        execl(exe, exe, dir, (char *)NULL);
+        dprintf(2, "agora cluster: cannot run %s: %s\n", exe, strerror(errno));
+        _exit(127);
+    }
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return cli_error("%s %s failed (its error is above)", exe, dir);
+    return CLI_OK;
+}
+
+/* Our own probes of a TLS cluster trust its CA. */
+static int
+tls_client(const struct layout *l)
+{
+    static struct tls_flags f; /* borrowed by the HTTP client until exit */
+    static char ca[PATH_MAX + 64];
+    char err[512];
+
+    if (!l->tls)
+        return CLI_OK;
+    memset(&f, 0, sizeof(f));
+    tls_file(l, "ca.pem", ca, sizeof(ca));
+    f.ca = ca;
+    if (http_client_tls(&f, err, sizeof(err)) != 0)
+        return cli_error("%s (make them again: remove %s/tls, then agora cluster up --tls)", err,
+                         l->dir);
+    return CLI_OK;
+}
+
 /* Starts component `c`. Returns its pid or -1. */
 static pid_t
 start_component(const struct layout *l, const struct component *c, int idx)
 {
-    char exe[PATH_MAX + 64], a[8][PATH_MAX + 128], res[512];
-    char *argv[10];
+    char exe[PATH_MAX + 64], a[12][PATH_MAX + 128], res[512];
+    char *argv[16];
     int n = 0;
 
     snprintf(exe, sizeof(exe), "%s/%s", l->bin, c->prog);
@@ -465,6 +545,20 @@ start_component(const struct layout *l, const struct component *c, int idx)
             argv[n++] = a[k];
         argv[n++] = a[0];
     }
+    if (l->tls) {
+        char f[PATH_MAX + 64];
+        /* The daemons' certificate; agents and agora-services verify the master's with the CA
+         * (--master=HOST:PORT with --tls_ca is wss://). */
+        tls_file(l, "server.pem", f, sizeof(f));
+        snprintf(a[8], sizeof(a[8]), "--tls_cert=%s", f);
+        tls_file(l, "server-key.pem", f, sizeof(f));
+        snprintf(a[9], sizeof(a[9]), "--tls_key=%s", f);
+        tls_file(l, "ca.pem", f, sizeof(f));
+        snprintf(a[10], sizeof(a[10]), "--tls_ca=%s", f);
+        snprintf(a[11], sizeof(a[11]), "--tls_required");
+        for (int k = 8; k <= 11; k++)
+            argv[n++] = a[k];
+    }
     argv[n] = NULL;
     return spawn(l, c, argv);
 }
@@ -473,8 +567,8 @@ static bool
 component_healthy(const struct component *c, int idx, const struct layout *l)
 {
     if (idx == 0 || idx <= l->agents)
-        return http_ok(c->port, "/health", 200);
-    return http_ok(c->port, "/ping", 200) || http_ok(c->port, "/v2/apps", 200);
+        return http_ok(l, c->port, "/health", 200);
+    return http_ok(l, c->port, "/ping", 200) || http_ok(l, c->port, "/v2/apps", 200);
 }
 
 /* Names of the agents the master reports active (a set of "agentI" flags). */
@@ -487,7 +581,7 @@ active_agents(const struct layout *l, bool active[MAX_AGENTS + 1])
     int status = 0, count = 0;
 
     memset(active, 0, sizeof(bool) * (MAX_AGENTS + 1));
-    snprintf(url, sizeof(url), "http://%s:%d/slaves", HOST, l->port);
+    snprintf(url, sizeof(url), "%s://%s:%d/slaves", scheme(l), HOST, l->port);
     if (http_request("GET", url, NULL, NULL, 0, 2000, &status, &resp, NULL) != 0)
         return -1;
     o = status == 200 ? json_loads(resp, 0, NULL) : NULL;
@@ -511,19 +605,26 @@ active_agents(const struct layout *l, bool active[MAX_AGENTS + 1])
 static void
 print_addresses(const struct layout *l)
 {
-    printf("\nAgora is running (%s):\n", l->dir);
-    printf("  master    http://%s:%d   (web dashboard; agora agents | frameworks | tasks)\n", HOST,
-           l->port);
+    const char *sch = scheme(l);
+
+    printf("\nAgora is running (%s%s):\n", l->dir, l->tls ? ", TLS only" : "");
+    printf("  master    %s://%s:%d   (web dashboard; agora agents | frameworks | tasks)\n", sch,
+           HOST, l->port);
     for (int i = 1; i <= l->agents; i++)
-        printf("  agent%-3d  http://%s:%d\n", i, HOST, l->port + i);
+        printf("  agent%-3d  %s://%s:%d\n", i, sch, HOST, l->port + i);
     if (l->services)
-        printf("  services  http://%s:%d   (apps page; agora app deploy FILE.json)\n", HOST,
+        printf("  services  %s://%s:%d   (apps page; agora app deploy FILE.json)\n", sch, HOST,
                l->services_port);
     printf("  logs      %s/*.log\n", l->dir);
-    if (l->port != 5050 || (l->services && l->services_port != 8080)) {
-        printf("Point the CLI at it:\n  export AGORA_MASTER=%s:%d", HOST, l->port);
+    if (l->tls)
+        printf("  CA        %s/tls/ca.pem   (curl --cacert; import it in a browser)\n", l->dir);
+    if (l->tls || l->port != 5050 || (l->services && l->services_port != 8080)) {
+        printf("Point the CLI at it:\n  export AGORA_MASTER=%s%s:%d", l->tls ? "https://" : "",
+               HOST, l->port);
         if (l->services)
-            printf(" AGORA_SERVICES=%s:%d", HOST, l->services_port);
+            printf(" AGORA_SERVICES=%s%s:%d", l->tls ? "https://" : "", HOST, l->services_port);
+        if (l->tls)
+            printf(" AGORA_TLS_CA=%s/tls/ca.pem", l->dir);
         printf("\n");
     }
     printf("Stop it with: agora cluster down%s%s\n", opt_dir ? " --dir=" : "",
@@ -561,6 +662,7 @@ cluster_up(struct layout *l)
     l->services_port = opt_services_port >= 0 ? (int)opt_services_port
                        : found                ? old.services_port
                                               : 8080;
+    l->tls = opt_tls || (found && old.tls);
     if (l->port < 1 || l->port + l->agents > 65535 || l->services_port < 1 ||
         l->services_port > 65535)
         return cli_usage_error("cluster", "ports out of range");
@@ -571,11 +673,14 @@ cluster_up(struct layout *l)
                                "--services_port %d collides with the agents' ports "
                                "%d..%d",
                                l->services_port, l->port + 1, l->port + l->agents);
-    if (any_running &&
-        (l->port != old.port || l->agents != old.agents || l->services_port != old.services_port))
-        return cli_error("the cluster in %s runs with --port=%d --agents=%d --services_port=%d; "
+    if (any_running && (l->port != old.port || l->agents != old.agents ||
+                        l->services_port != old.services_port || l->tls != old.tls))
+        return cli_error("the cluster in %s runs with --port=%d --agents=%d --services_port=%d%s; "
                          "run 'agora cluster down' first to change them",
-                         l->dir, old.port, old.agents, old.services_port);
+                         l->dir, old.port, old.agents, old.services_port,
+                         old.tls ? " --tls" : "");
+    if (l->tls && ((rc = tls_certificates(l)) != 0 || (rc = tls_client(l)) != 0))
+        return rc;
     if ((rc = save_layout(l)) != 0)
         return rc;
 
@@ -600,7 +705,7 @@ cluster_up(struct layout *l)
         if (i == 0) {
             /* Agents retry, but a master that cannot start is best reported now. */
             int64_t until = cli_now_ms() + opt_timeout_ms;
-            while (!http_ok(l->port, "/health", 200)) {
+            while (!http_ok(l, l->port, "/health", 200)) {
                 if (waitpid(pid, NULL, WNOHANG) == pid) {
                     print_log_tail(l, &c, 15);
                     return cli_error("the master exited at start (see %s/master.log)", l->dir);
@@ -618,8 +723,8 @@ cluster_up(struct layout *l)
     cli_catch_signals();
     for (;;) {
         int count = active_agents(l, active);
-        bool services_ok = !l->services || http_ok(l->services_port, "/ping", 200) ||
-                           http_ok(l->services_port, "/v2/apps", 200);
+        bool services_ok = !l->services || http_ok(l, l->services_port, "/ping", 200) ||
+                           http_ok(l, l->services_port, "/v2/apps", 200);
 
         for (int i = 0; i < n; i++) {
             struct component c;
@@ -779,7 +884,7 @@ wait_agents_idle(const struct layout *l)
 
     for (int i = 1; i <= l->agents; i++) {
         char url[128];
-        snprintf(url, sizeof(url), "http://%s:%d/monitor/statistics", HOST, l->port + i);
+        snprintf(url, sizeof(url), "%s://%s:%d/monitor/statistics", scheme(l), HOST, l->port + i);
         for (;;) {
             char *body = NULL;
             int status = 0;
@@ -823,6 +928,12 @@ cluster_down(struct layout *l)
             return cli_error("no cluster in %s (no cluster.json): nothing to purge", l->dir);
         printf("no cluster in %s\n", l->dir);
         return CLI_OK;
+    }
+    if (l->tls) {
+        char ca[PATH_MAX + 64];
+        tls_file(l, "ca.pem", ca, sizeof(ca));
+        if (access(ca, R_OK) == 0)
+            (void)tls_client(l); /* only to see the agents idle: best effort */
     }
     l->services = true;
     /* services first (it would relaunch tasks), then the tasks while their
@@ -898,6 +1009,10 @@ cluster_status(struct layout *l)
         json_decref(arr);
         return cli_error("no cluster in %s (start one with 'agora cluster up')", l->dir);
     }
+    if ((rc = tls_client(l)) != 0) {
+        json_decref(arr);
+        return rc;
+    }
     count = active_agents(l, active);
     /* The services are shown when built or running. */
     l->services = true;
@@ -918,7 +1033,7 @@ cluster_status(struct layout *l)
         component_at(l, i, &c);
         pid = running_pid(l, &c);
         snprintf(pidtxt, sizeof(pidtxt), "%d", (int)pid);
-        snprintf(addr, sizeof(addr), "http://%s:%d", HOST, c.port);
+        snprintf(addr, sizeof(addr), "%s://%s:%d", scheme(l), HOST, c.port);
         snprintf(log, sizeof(log), "%s/%s.log", l->dir, c.name);
         ok = pid > 0 && component_healthy(&c, i, l);
         if (pid <= 0) {

@@ -100,7 +100,8 @@ find_task(const char *base, const char *task_id, const char *fwid, bool quiet, j
     return 0;
 }
 
-/* The agent's "http://ADDRESS" from the master's /slaves. */
+/* The agent's "http://ADDRESS" from the master's /slaves; https:// when the
+ * master is reached over TLS (a cluster serves TLS on every port or none). */
 static int
 agent_url(const char *base, const char *agent_id, char *buf, size_t len)
 {
@@ -115,7 +116,8 @@ agent_url(const char *base, const char *agent_id, char *buf, size_t len)
         const char *id = json_string_value(json_object_get(a, "id"));
         const char *addr = json_string_value(json_object_get(a, "http_address"));
         if (id != NULL && addr != NULL && addr[0] && strcmp(id, agent_id) == 0) {
-            snprintf(buf, len, "http://%s", addr);
+            snprintf(buf, len, "%s://%s", strncmp(base, "https://", 8) == 0 ? "https" : "http",
+                     addr);
             json_decref(resp);
             return 0;
         }
