@@ -8,7 +8,9 @@
 // with INSTANCES instances, running), AGENTS (comma-separated hostnames),
 // LOG_TEXT (a line the app's tasks print on stdout), SCALE_TO, REPORT_HTML
 // (optional: an `agora report --format html` file), ARTIFACTS (a directory
-// for screenshots), CHROMIUM (default /usr/bin/chromium).
+// for screenshots), CHROMIUM (default /usr/bin/chromium), SPKI (optional: for
+// a TLS cluster, the base64 SHA-256 of its server certificate's public key,
+// which the browser then trusts: the certificate is pinned, not ignored).
 //
 // Each step prints "ok - ..." or fails the run with "not ok - ..." and exit 1.
 import { chromium } from "playwright-core";
@@ -34,7 +36,8 @@ const ok = (what) => console.log(`ok - ${what}`);
 
 const browser = await chromium.launch({
   executablePath: env("CHROMIUM", "/usr/bin/chromium"),
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    ...(process.env.SPKI ? [`--ignore-certificate-errors-spki-list=${process.env.SPKI}`] : [])],
 });
 const errors = [];
 const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });

@@ -5,7 +5,11 @@
 # the agents and agora-services register over wss://; the CLI, pointed at the
 # cluster with what up prints (AGORA_MASTER=https://..., AGORA_TLS_CA), lists
 # the agents, deploys an app through agora-services and reads its task's
-# output from its agent over https://; the choice is kept by the next up.
+# output from its agent over https://; the master's dashboard and
+# agora-services' apps page work in chromium over https:// (the browser pins the
+# cluster's certificate), the app scaled from the page and a task's output read
+# from its agent; the plugin host runs hello over wss://
+# with --tls_ca (and gets nowhere without it); the choice is kept by the next up.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cli_lib.sh"
 
@@ -58,6 +62,33 @@ task=$(jq -r '.[] | select(.state == "TASK_RUNNING") | .id' "$T/out" | head -1)
 [ -n "$task" ] || fail "no running task: $(cat "$T/out")"
 wait_until 10 sh -c "'$CL' task logs '$task' | grep -q hello-over-tls" ||
     fail "task logs over https:// from the agent: $("$CL" task logs "$task" 2>&1)"
+log "the dashboard and the apps page in chromium over https:// (the agents' sandboxes too)"
+spki=$(openssl x509 -in "$CL_DIR/tls/server.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+    openssl dgst -sha256 -binary | base64)
+MASTER_URL="https://127.0.0.1:$CL_PORT" SERVICES_URL="https://127.0.0.1:$CL_SVC" SPKI="$spki" \
+    APP_ID=/tls-echo INSTANCES=1 SCALE_TO=2 AGENTS=agent1,agent2 LOG_TEXT=hello-over-tls \
+    ARTIFACTS="$T/artifacts" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" \
+    timeout 180 node "$(dirname "$0")/../browser/dashboard.mjs" >"$T/browser.log" 2>&1 ||
+    { cat "$T/browser.log" >&2; fail "the web UIs over TLS failed (screenshots in $T/artifacts)"; }
+grep "^ok" "$T/browser.log" >&2
+
+log "a plugin (hello, in the plugin host) over wss:// with --tls_ca"
+set +e
+timeout 120 "$AGORA_BIN/agora-scheduler" --master="127.0.0.1:$CL_PORT" --tls_ca="$CL_DIR/tls/ca.pem" \
+    --work_dir="$T/wd-hello" --plugin=hello --config=<(echo '{"instances": 2}') >"$T/hello.log" 2>&1
+rc=$?
+set -e
+[ "$rc" = 0 ] || fail "hello over TLS exited $rc: $(tail -5 "$T/hello.log")"
+grep -q "all 2 tasks ended, 0 failed" "$T/hello.log" || fail "hello did not run its tasks: $(tail -5 "$T/hello.log")"
+# ($AGORA_TLS_CA is the host's --tls_ca too: without it, the host speaks clear text.)
+env -u AGORA_TLS_CA "$AGORA_BIN/agora-scheduler" --master="127.0.0.1:$CL_PORT" --work_dir="$T/wd-plain" \
+    --plugin=hello --config=<(echo '{"instances": 1}') >"$T/plain.log" 2>&1 &
+plain=$!
+PIDS+=("$plain")
+sleep 3
+grep -q "subscribed framework_id" "$T/plain.log" && fail "a plugin host without --tls_ca subscribed"
+grep -q "master=ws://" "$T/plain.log" || fail "the plain host did not try ws://: $(tail -3 "$T/plain.log")"
+kill "$plain" 2>/dev/null || true
 expect_rc 1 env -u AGORA_TLS_CA "$CL" agents
 grep -q "cannot reach the master" "$T/err" || fail "no clear error without the CA: $(cat "$T/err")"
 expect_rc 1 env -u AGORA_TLS_CA AGORA_MASTER="127.0.0.1:$CL_PORT" "$CL" agents

@@ -11,8 +11,13 @@
   const { h, request, getJSON, fmtNum, fmtMem, pill, table, kv } = agora;
   let apps = [], deployments = [], info = null, notice = null;
 
-  const masterUrl = () => info && info.marathon_config && info.marathon_config.master
-    ? `http://${info.marathon_config.master}/` : null;
+  // The master's dashboard: its URL when given one, else HOST:PORT with this
+  // page's scheme (a cluster serves TLS on every port or on none).
+  const masterUrl = () => {
+    const m = info && info.marathon_config && info.marathon_config.master;
+    if (!m) return null;
+    return /^https?:\/\//.test(m) ? m.replace(/\/?$/, "/") : `${location.protocol}//${m}/`;
+  };
   const appHref = (id) => `#/apps${id.split("/").map(encodeURIComponent).join("/")}`;
 
   function say(kind, text) {
