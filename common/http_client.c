@@ -3,9 +3,10 @@
 #include "error.h"
 #include "tls.h"
 
+#include <curl/curl.h>
 #include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,25 +39,6 @@ http_client_tls(const struct tls_flags *f, char *err, size_t errlen)
     return 0;
 }
 
-/* Gives `cli` a TLS config verifying the host of `u`, for https:// URLs. */
-static int
-client_set_tls(nng_http_client *cli, const nng_url *u)
-{
-    nng_tls_config *cfg;
-    char err[512];
-    int rv;
-
-    if (strcmp(u->u_scheme, "https") != 0)
-        return 0;
-    if (tls_client_config(&cfg, &client_tls, u->u_hostname, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
-        return NNG_EINVAL;
-    }
-    rv = nng_http_client_set_tls(cli, cfg);
-    nng_tls_config_free(cfg);
-    return rv;
-}
-
 int
 http_client_auth(const char *principal, const char *secret)
 {
@@ -86,64 +68,166 @@ http_client_auth(const char *principal, const char *secret)
     return 0;
 }
 
+/* libcurl's global state, made once for the process. */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+
+static void
+curl_init(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* The answer's body, as libcurl hands it over. */
+struct body {
+    char *data;
+    size_t len, cap;
+    int oom;
+};
+
+static size_t
+body_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct body *b = arg;
+    size_t n = size * nmemb;
+
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *d;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if ((d = realloc(b->data, cap)) == NULL) {
+            b->oom = 1;
+            return 0; /* libcurl fails the transfer with CURLE_WRITE_ERROR */
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+static int
+from_curl(CURLcode c)
+{
+    switch (c) {
+    case CURLE_OK:
+        return 0;
+    case CURLE_OUT_OF_MEMORY:
+        return -AG_ENOMEM;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+        return -AG_EINVAL;
+    case CURLE_OPERATION_TIMEDOUT:
+        return -AG_ETIMEDOUT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+        return -AG_ECLOSED; /* refused, or the TLS handshake failed */
+    default:
+        return -AG_EIO;
+    }
+}
+
 int
 http_request(const char *method, const char *url, const char *content_type, const void *body,
              size_t body_len, int timeout_ms, int *status, char **resp, size_t *resp_len)
 {
-    nng_url *u = NULL;
-    nng_http_client *cli = NULL;
-    nng_http_req *req = NULL;
-    nng_http_res *res = NULL;
-    nng_aio *aio = NULL;
-    void *data;
-    size_t len;
+    struct curl_slist *hdrs = NULL, *h;
+    struct body b = {0};
+    char line[HTTP_CLIENT_AUTH_MAX * 2];
+    long code = 0;
+    CURLcode c;
+    CURL *e;
     int rv;
 
     if (method == NULL || url == NULL || status == NULL)
         return -AG_EINVAL;
-    if ((rv = nng_url_parse(&u, url)) != 0 || (rv = nng_http_client_alloc(&cli, u)) != 0 ||
-        (rv = client_set_tls(cli, u)) != 0 || (rv = nng_http_req_alloc(&req, u)) != 0 || (rv = nng_http_res_alloc(&res)) != 0 ||
-        (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 ||
-        (rv = nng_http_req_set_method(req, method)) != 0 ||
-        (client_authorization != NULL &&
-         (rv = nng_http_req_set_header(req, "Authorization", client_authorization)) != 0))
-        goto out;
-    if (body != NULL && body_len > 0) {
-        if ((rv = nng_http_req_copy_data(req, body, body_len)) != 0 ||
-            (content_type != NULL &&
-             (rv = nng_http_req_set_header(req, "Content-Type", content_type)) != 0))
-            goto out;
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK || (e = curl_easy_init()) == NULL)
+        return -AG_ENOMEM;
+    /* No "Expect: 100-continue" round trip for bodies. */
+    hdrs = curl_slist_append(NULL, "Expect:");
+    if (hdrs != NULL && content_type != NULL && body != NULL && body_len > 0) {
+        snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+        hdrs = (h = curl_slist_append(hdrs, line)) != NULL ? h : (curl_slist_free_all(hdrs), NULL);
     }
-    nng_aio_set_timeout(aio, timeout_ms > 0 ? timeout_ms : HTTP_CLIENT_TIMEOUT_MS);
-    nng_http_client_transact(cli, req, res, aio);
-    nng_aio_wait(aio);
-    if ((rv = nng_aio_result(aio)) != 0)
-        goto out;
-    *status = nng_http_res_get_status(res);
-    nng_http_res_get_data(res, &data, &len);
-    if (resp != NULL) {
-        if ((*resp = malloc(len + 1)) == NULL) {
-            rv = NNG_ENOMEM;
-            goto out;
-        }
-        if (len > 0)
-            memcpy(*resp, data, len);
-        (*resp)[len] = '\0';
+    if (hdrs != NULL && client_authorization != NULL) {
+        snprintf(line, sizeof(line), "Authorization: %s", client_authorization);
+        hdrs = (h = curl_slist_append(hdrs, line)) != NULL ? h : (curl_slist_free_all(hdrs), NULL);
+        OPENSSL_cleanse(line, sizeof(line));
     }
+    if (hdrs == NULL) {
+        curl_easy_cleanup(e);
+        return -AG_ENOMEM;
+    }
+    c = curl_easy_setopt(e, CURLOPT_URL, url);
+    /* Only http:// and https://, straight to the server: no proxy from the
+     * environment, no redirects, HTTP/1.1 as the daemons speak it. */
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(e, CURLOPT_PROXY, "");
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                             (long)(timeout_ms > 0 ? timeout_ms : HTTP_CLIENT_TIMEOUT_MS));
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    if (c == CURLE_OK && strcmp(method, "HEAD") == 0)
+        c = curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    else if (c == CURLE_OK)
+        c = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (c == CURLE_OK && body != NULL && body_len > 0) {
+        c = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        if (c == CURLE_OK)
+            c = curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    }
+    /* https://: the server's certificate and name against --tls_ca (the
+     * system's CAs without it); --tls_cert/--tls_key presented when given. */
+    if (c == CURLE_OK && client_tls.ca != NULL && client_tls.ca[0] != '\0')
+        c = curl_easy_setopt(e, CURLOPT_CAINFO, client_tls.ca);
+    if (c == CURLE_OK && client_tls.cert != NULL && client_tls.cert[0] != '\0')
+        c = curl_easy_setopt(e, CURLOPT_SSLCERT, client_tls.cert);
+    if (c == CURLE_OK && client_tls.key != NULL && client_tls.key[0] != '\0')
+        c = curl_easy_setopt(e, CURLOPT_SSLKEY, client_tls.key);
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_write);
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    if (c == CURLE_OK)
+        c = curl_easy_perform(e);
+    if (c == CURLE_OK)
+        c = curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(e);
+    curl_slist_free_all(hdrs);
+    rv = b.oom ? -AG_ENOMEM : from_curl(c);
+    if (rv == 0 && resp != NULL && b.data == NULL && (b.data = calloc(1, 1)) == NULL)
+        rv = -AG_ENOMEM;
+    if (rv != 0) {
+        free(b.data);
+        return rv;
+    }
+    *status = (int)code;
+    if (resp != NULL)
+        *resp = b.data;
+    else
+        free(b.data);
     if (resp_len != NULL)
-        *resp_len = len;
-out:
-    if (aio != NULL)
-        nng_aio_free(aio);
-    if (res != NULL)
-        nng_http_res_free(res);
-    if (req != NULL)
-        nng_http_req_free(req);
-    if (cli != NULL)
-        nng_http_client_free(cli);
-    if (u != NULL)
-        nng_url_free(u);
-    return ag_from_nng(rv);
+        *resp_len = b.len;
+    return 0;
 }
 
 int
