@@ -100,6 +100,8 @@ agent_set_info(struct agent *a, const struct msg_agent_register *reg)
     a->hostname = h;
     a->http_address = hp;
     a->version = v;
+    snprintf(a->task_user, sizeof(a->task_user), "%s", reg->task_user);
+    a->task_user_only = reg->task_user_only;
     if (res_copy(&a->total, &reg->resources) != 0 ||
         attr_copy(&a->attributes, &reg->attributes) != 0)
         return -AG_ENOMEM;

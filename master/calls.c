@@ -22,18 +22,23 @@
 #define MAX_TASKS_PER_ACCEPT 10000
 
 /*
- * run_tasks: whether framework `fw` may run task `ti` as its user (the task's,
- * else the framework's; none means the agent's own user, counted as root).
+ * run_tasks: whether framework `fw` may run task `ti` on agent `a` as the user
+ * it will run as there: the agent's task user when every task runs as it
+ * (--switch_user=false or an agent not running as root), else the task's user,
+ * else the framework's, else the agent's task user (its --default_task_user or
+ * its own user); an agent that does not say (older versions) counts as root.
  * With --acls, root needs a rule that allows it: "permissive" does not.
  * When refused, `why` says so.
  */
 static bool
-task_user_permitted(struct master *m, struct framework *fw, const struct msg_task_info *ti,
-                    char *why, size_t len)
+task_user_permitted(struct master *m, struct framework *fw, const struct agent *a,
+                    const struct msg_task_info *ti, char *why, size_t len)
 {
-    const char *user = ti->command.user && ti->command.user[0] ? ti->command.user
-                       : fw->info.user[0]                      ? fw->info.user
-                                                               : "root";
+    const char *fallback = a->task_user[0] ? a->task_user : "root";
+    const char *user = a->task_user_only && a->task_user[0]        ? a->task_user
+                       : ti->command.user && ti->command.user[0] ? ti->command.user
+                       : fw->info.user[0]                        ? fw->info.user
+                                                                 : fallback;
     const char *principal = fw->principal[0] ? fw->principal : NULL;
 
     if (m->acls == NULL)
@@ -128,7 +133,7 @@ call_accept(struct master *m, struct framework *fw, struct msg *msg)
                 }
                 if (validate_task(ti, hmap_get(&fw->tasks, ti->task_id) != NULL, &remaining, why,
                                   sizeof(why)) ||
-                    !task_user_permitted(m, fw, ti, why, sizeof(why))) {
+                    !task_user_permitted(m, fw, a, ti, why, sizeof(why))) {
                     task_error(m, fw, ti, a->id, why);
                     continue;
                 }

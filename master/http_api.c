@@ -136,6 +136,9 @@ agent_json(const struct master *m, const struct agent *a)
     if (a->alloc_error[0])
         json_object_set_new(o, "allocator_error", json_string(a->alloc_error));
     json_object_set_new(o, "version", json_string(a->version));
+    /* The user a task naming none runs as there ("": an agent too old to say). */
+    json_object_set_new(o, "task_user", json_string(a->task_user));
+    json_object_set_new(o, "task_user_only", json_boolean(a->task_user_only));
     json_object_set_new(o, "task_count", json_integer((json_int_t)hmap_size(&a->tasks)));
     res_fini(&used);
     res_fini(&offered);

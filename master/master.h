@@ -104,6 +104,8 @@ struct agent {
     char *hostname;
     char *http_address;
     char *version;
+    char task_user[128]; /* the user a task naming none runs as; "": unknown */
+    bool task_user_only; /* every task runs as task_user */
     struct resources total;
     struct attributes attributes;
     double registered_time;

@@ -14,6 +14,7 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,23 @@ launch_default_user(const struct agent *a)
     const char *u = a->cfg.default_task_user;
 
     return a->cfg.switch_user && geteuid() == 0 && u != NULL && u[0] != '\0' ? u : NULL;
+}
+
+const char *
+launch_task_user(const struct agent *a, char *buf, size_t len, bool *only)
+{
+    const char *u = launch_default_user(a);
+    struct passwd pw, *res = NULL;
+    char pwbuf[1024];
+
+    *only = !a->cfg.switch_user || geteuid() != 0;
+    if (u != NULL)
+        snprintf(buf, len, "%s", u);
+    else if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res != NULL)
+        snprintf(buf, len, "%s", res->pw_name);
+    else
+        snprintf(buf, len, "%u", (unsigned)geteuid());
+    return buf;
 }
 
 void

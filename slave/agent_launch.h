@@ -9,6 +9,7 @@
 #ifndef AGORA_SLAVE_AGENT_LAUNCH_H
 #define AGORA_SLAVE_AGENT_LAUNCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,14 @@ int launch_resize(struct agent *a, const char *framework_id, const char *task_id
  * with --switch_user on an agent running as root; NULL (the agent's own user)
  * otherwise. */
 const char *launch_default_user(const struct agent *a);
+
+/*
+ * What the master is told for its run_tasks rules: the name of the user a task
+ * naming none runs as (the agent's own user's name, or its uid in decimal when
+ * it has no name) in `buf`, and whether every task runs as that user whatever
+ * it names (--switch_user=false, or an agent not running as root). Returns buf.
+ */
+const char *launch_task_user(const struct agent *a, char *buf, size_t len, bool *only);
 
 /* From the tick: SIGKILL to the tasks whose kill deadline has passed. */
 void launch_tick(struct agent *a, int64_t now);

@@ -2,6 +2,7 @@
 
 #include "agent_ckpt.h"
 #include "agent_int.h"
+#include "agent_launch.h"
 #include "agent_tasks.h"
 #include "auth.h"
 #include "clock.h"
@@ -69,6 +70,7 @@ send_register(struct agent *a)
     struct msg_framework_info *fws;
     const char *key;
     void *val;
+    char user[256];
     size_t n = 0;
     int rv;
 
@@ -80,6 +82,7 @@ send_register(struct agent *a)
     r->resources = a->resources; /* borrowed: m is never msg_free'd */
     r->attributes = a->attributes;
     r->version = AGORA_VERSION;
+    r->task_user = (char *)launch_task_user(a, user, sizeof(user), &r->task_user_only);
     tasks = xcalloc(hmap_size(&a->tasks) + 1, sizeof(*tasks));
     fws = xcalloc(hmap_size(&a->frameworks) + 1, sizeof(*fws));
     for (size_t it = 0; hmap_next(&a->tasks, &it, &key, &val);) {

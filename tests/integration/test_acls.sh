@@ -174,13 +174,35 @@ kill -KILL "$SCHED_PID"
 start_scheduler bob --principal=bob --secret_file="$T/bob.secret" --role=r2
 expect_event 15 '.event == "subscribed"' "bob subscribed in r2" >/dev/null
 ev=$(expect_event 10 '.event == "offers"' "bob's offer")
-send launch "$(echo "$ev" | jq -r '.offers[0].id')" as-root "cpus:0.5;mem:32" 'sleep 1000'
+offer=$(echo "$ev" | jq -r '.offers[0].id')
+send launch_json "$offer" "$(jq -c . <<'JSON'
+[{"task_id": "as-root", "resources": "cpus:0.5;mem:32", "cmd": "sleep 1000", "user": "root"},
+ {"task_id": "as-default", "resources": "cpus:0.5;mem:32", "cmd": "sleep 1000"}]
+JSON
+)"
 ev=$(expect_event 10 '.event == "update" and .task_id == "as-root"' "bob's root task refused")
 echo "$ev" | jq -e '.state == "TASK_ERROR" and (.message | test("not permitted.*root"))' >/dev/null ||
     fail "bob's task as root: $ev"
 master_json /tasks | jq -e '[.tasks[] | select(.id == "as-root" and .state != "TASK_ERROR")] | length == 0' \
     >/dev/null || fail "bob's root task was launched"
 log "register_frameworks: bob refused in r1; run_tasks: bob's root task refused"
+
+# A task naming no user runs as the agent's --default_task_user (nobody), which
+# the agent told the master: allowed (permissive), not counted as root.
+if [ "$(id -u)" = 0 ]; then
+    master_json /agents | jq -e '.agents[0].task_user == "nobody" and (.agents[0].task_user_only | not)' \
+        >/dev/null || fail "the master does not know the agent's task user: $(master_json /agents)"
+    expect_event 15 '.event == "update" and .task_id == "as-default" and .state == "TASK_RUNNING"' \
+        "bob's task naming no user running (as nobody)" >/dev/null
+    send kill as-default
+    expect_event 15 '.event == "update" and .task_id == "as-default" and .state == "TASK_KILLED"' \
+        "bob's task killed" >/dev/null
+    # Leave the agent to alice: no more offers to bob, the one he gets back declined.
+    send suppress
+    ev=$(expect_event 10 '.event == "offers"' "bob's offer back")
+    send decline "$(echo "$ev" | jq -r '[.offers[].id] | join(",")')" 1000
+    log "run_tasks: a task naming no user counts as the agent's task user (nobody)"
+fi
 
 # alice may register in r1 and run a task as root (an explicit rule).
 start_scheduler alice --principal=alice --secret_file="$T/alice.secret" --role=r1
@@ -261,4 +283,25 @@ wait_until 10 sh -c "curl -sf $M/frameworks | jq -e --arg id $fw '[.frameworks[]
 grep -q "not permitted by --acls: teardown_frameworks of 'alice' by principal 'ci'" "$T/master.log" ||
     fail "the master did not log the refused teardown"
 log "teardown_frameworks: ci refused, ops allowed"
+
+# An agent with --no-switch_user runs every task as itself (root here): a task
+# naming "nobody" there runs as root, and is refused as root.
+if [ "$(id -u)" = 0 ]; then
+    start_agent nosw --credential="$T/agent1.cred" --no-switch_user
+    wait_agents 2
+    nosw=$(master_json /agents | jq -r '.agents[] | select(.hostname == "nosw") | .id')
+    master_json /agents | jq -e --arg id "$nosw" \
+        '.agents[] | select(.id == $id) | .task_user == "root" and .task_user_only' >/dev/null ||
+        fail "the master does not know that agent nosw runs every task as root: $(master_json /agents)"
+    use_scheduler bob
+    send revive
+    ev=$(expect_event 20 "(.event == \"offers\") and ([.offers[] | select(.agent_id == \"$nosw\")] | length > 0)" \
+        "bob's offer from agent nosw")
+    offer=$(echo "$ev" | jq -r --arg id "$nosw" '[.offers[] | select(.agent_id == $id)][0].id')
+    send launch_json "$offer" '{"task_id": "nobody-nosw", "resources": "cpus:0.5;mem:32", "cmd": "sleep 1000", "user": "nobody"}'
+    ev=$(expect_event 10 '.event == "update" and .task_id == "nobody-nosw"' "bob's task on nosw refused")
+    echo "$ev" | jq -e '.state == "TASK_ERROR" and (.message | test("not permitted.*user .root."))' >/dev/null ||
+        fail "bob's task naming nobody on an agent that runs it as root: $ev"
+    log "run_tasks: a task on a --no-switch_user agent counts as the agent's user (root)"
+fi
 log "PASS"
