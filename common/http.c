@@ -89,10 +89,12 @@ struct http_server {
     struct route *routes;
     struct http_req *live;
     struct http_stream *streams;
-    char **allow_origins; /* origins answered with CORS headers (NULL-terminated), or NULL */
-    struct hauth *auth; /* NULL: no authentication */
-    char **open_paths;  /* NULL-terminated paths served without authentication, or NULL */
-    struct hhosts *hosts; /* Host allow-list; NULL: any Host */
+    char **allow_origins;    /* origins answered with CORS headers (NULL-terminated), or NULL */
+    struct hauth *auth;      /* NULL: no authentication */
+    char **open_paths;       /* NULL-terminated paths served without authentication, or NULL */
+    struct hhosts *hosts;    /* Host allow-list; NULL: any Host */
+    struct hguard *guard;    /* connection limits; NULL: none */
+    uv_timer_t *guard_timer; /* its scans; NULL: none */
 };
 
 /* ---- small helpers ---- */
@@ -820,6 +822,61 @@ http_route(struct http_server *srv, const char *method, const char *path, http_h
     return 0;
 }
 
+static void
+guard_tick(uv_timer_t *t)
+{
+    struct http_server *srv = t->data;
+
+    hguard_scan(srv->guard, (int64_t)uv_now(srv->loop), srv->live != NULL);
+}
+
+static void
+guard_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Stops and frees the guard and its timer (the timer's memory once closed). */
+static void
+guard_stop(struct http_server *srv)
+{
+    if (srv->guard_timer != NULL) {
+        uv_timer_stop(srv->guard_timer);
+        uv_close((uv_handle_t *)srv->guard_timer, guard_timer_closed);
+        srv->guard_timer = NULL;
+    }
+    hguard_close(srv->guard);
+    srv->guard = NULL;
+}
+
+int
+http_server_guard(struct http_server *srv, const struct http_guard_flags *f,
+                  hguard_exempt_fn exempt, void *arg)
+{
+    uv_timer_t *t = NULL;
+    struct hguard *g;
+    int64_t every;
+    int rc;
+
+    if ((rc = hguard_open(&g, srv->port, f)) != 0)
+        return rc;
+    hguard_set_exempt(g, exempt, arg);
+    if ((every = hguard_interval(g)) > 0) {
+        if ((t = malloc(sizeof(*t))) == NULL) {
+            hguard_close(g);
+            return -AG_ENOMEM;
+        }
+        uv_timer_init(srv->loop, t);
+        t->data = srv;
+    }
+    guard_stop(srv);
+    srv->guard = g;
+    srv->guard_timer = t;
+    if (t != NULL)
+        uv_timer_start(t, guard_tick, (uint64_t)every, (uint64_t)every);
+    return 0;
+}
+
 void
 http_server_close(struct http_server *srv)
 {
@@ -828,6 +885,7 @@ http_server_close(struct http_server *srv)
     if (srv == NULL || srv->closing)
         return;
     srv->closing = true;
+    guard_stop(srv);
     shim = srv->shim;
     /* From now on nng threads answer 503 by themselves and never touch srv. */
     pthread_mutex_lock(&shim->lock);

@@ -53,6 +53,7 @@
 
 #include "acl.h"
 #include "http_auth.h"
+#include "http_guard.h"
 #include "http_client.h"
 #include "tls.h"
 
@@ -124,6 +125,15 @@ int http_server_authenticate(struct http_server *srv, const struct http_auth_fla
  * Returns 0 or -AG_ENOMEM.
  */
 int http_server_allow_origin(struct http_server *srv, const char *origins);
+
+/*
+ * Turns on the connection limits of `f` (http_guard.h: request and idle
+ * timeouts, a cap on connections). `exempt` (may be NULL) names connections
+ * left alone: a transport's websocket links on the same port. Returns 0 or
+ * -AG_EINVAL / -AG_ENOMEM, the server unchanged.
+ */
+int http_server_guard(struct http_server *srv, const struct http_guard_flags *f,
+                      hguard_exempt_fn exempt, void *arg);
 
 /*
  * Stops the server: requests not yet handed to a handler are answered 503,

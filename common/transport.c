@@ -122,6 +122,30 @@ sock_find(const struct tp_sock *ts, uint32_t pipe)
     return (ts->cc != NULL && ts->cc->pipe == pipe) ? ts->cc : NULL;
 }
 
+/* Records a server conn's peer address in ts->by_addr (nothing if unknown). */
+static void
+conn_set_addr(struct conn *c)
+{
+    nng_pipe p = NNG_PIPE_INITIALIZER;
+    char ip[INET6_ADDRSTRLEN] = "";
+    nng_sockaddr sa;
+
+    p.id = c->pipe;
+    if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+        return;
+    if (sa.s_family == NNG_AF_INET) {
+        inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip));
+        snprintf(c->addr, sizeof(c->addr), "%s:%u", ip, ntohs(sa.s_in.sa_port));
+    } else if (sa.s_family == NNG_AF_INET6) {
+        inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip));
+        snprintf(c->addr, sizeof(c->addr), "[%s]:%u", ip, ntohs(sa.s_in6.sa_port));
+    } else {
+        return;
+    }
+    if (hmap_put(&c->ts->by_addr, c->addr, c) != 0)
+        c->addr[0] = '\0';
+}
+
 static struct conn *
 conn_new(struct tp_sock *ts, uint32_t pipe)
 {
@@ -142,6 +166,7 @@ conn_new(struct tp_sock *ts, uint32_t pipe)
         }
         c->session = (uint64_t)ts->salt << 32 | pipe;
         c->hello_due = true;
+        conn_set_addr(c);
     } else {
         ts->cc = c;
     }
@@ -163,9 +188,11 @@ conn_lost(struct conn *c)
 
     if (c->state == CONN_OPEN)
         ts->nopen--;
-    if (ts->server)
+    if (ts->server) {
         ctab_del(&ts->tab, pipe);
-    else if (ts->cc == c)
+        if (c->addr[0] && hmap_get(&ts->by_addr, c->addr) == c)
+            hmap_del(&ts->by_addr, c->addr);
+    } else if (ts->cc == c)
         ts->cc = NULL;
     link_remove(&c->all);
     if (link_linked(&c->blocked))
@@ -369,6 +396,7 @@ sock_handle_closed(struct tp_sock *ts)
         tp_conn_free(c);
     }
     free(ts->tab.slots);
+    hmap_fini(&ts->by_addr);
     free(ts);
 }
 
@@ -469,6 +497,7 @@ sock_open(struct tp_sock **out, uv_loop_t *loop, const char *url, const struct t
         return -AG_EINVAL;
     if ((ts = calloc(1, sizeof(*ts))) == NULL)
         return -AG_ENOMEM;
+    hmap_init(&ts->by_addr);
     ts->server = server;
     ts->loop = loop;
     ts->sops = sops;
@@ -615,6 +644,12 @@ tp_server_peer_addr(const struct tp_server *srv, uint32_t peer, char *out, size_
     else if (sa.s_family == NNG_AF_INET6)
         inet_ntop(AF_INET6, sa.s_in6.sa_addr, out, (socklen_t)len);
     return 0;
+}
+
+bool
+tp_server_has_addr(const struct tp_server *srv, const char *addr)
+{
+    return srv != NULL && hmap_get(&srv->ts.by_addr, addr) != NULL;
 }
 
 size_t

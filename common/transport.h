@@ -65,6 +65,7 @@
 #ifndef AGORA_TRANSPORT_H
 #define AGORA_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -162,6 +163,10 @@ int tp_server_peer_addr(const struct tp_server *srv, uint32_t peer, char *out, s
 
 /* Number of peers in the OPEN state. */
 size_t tp_server_peers(const struct tp_server *srv);
+
+/* Whether a connection from `addr` ("IP:PORT", "[IPv6]:PORT") is one of the
+ * server's (e.g. to exempt it from an HTTP server's limits on a shared port). */
+bool tp_server_has_addr(const struct tp_server *srv, const char *addr);
 
 /* Copies the counters into `out`. */
 void tp_server_stats(const struct tp_server *srv, struct tp_stats *out);

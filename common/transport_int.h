@@ -10,6 +10,7 @@
 #define AGORA_TRANSPORT_INT_H
 
 #include "evq.h"
+#include "hmap.h"
 #include "transport.h"
 
 #include <nng/nng.h>
@@ -77,6 +78,7 @@ struct tp_sock;
 struct conn {
     struct tp_sock *ts;
     uint32_t pipe;
+    char addr[64]; /* server: the peer's "IP:PORT" ("[IPv6]:PORT"), "" when unknown */
     enum conn_state state;
     bool reported;  /* on_connect was called */
     bool hello_due; /* our HELLO still has to be sent */
@@ -122,9 +124,10 @@ struct tp_sock {
     int handles; /* handles still to be closed before the free */
     uint32_t salt;
     int port;
-    struct ctab tab; /* server: every conn */
-    struct conn *cc; /* client: the current conn, or NULL */
-    struct link all; /* every conn */
+    struct ctab tab;     /* server: every conn */
+    struct hmap by_addr; /* server: conn->addr -> conn, for conns with an address */
+    struct conn *cc;     /* client: the current conn, or NULL */
+    struct link all;     /* every conn */
     struct link blocked;
     size_t nopen;
     const struct tp_server_ops *sops;

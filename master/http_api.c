@@ -1001,6 +1001,11 @@ mhttp_open(struct mhttp **out, struct master *m)
         log_error("%s", err);
         return rc;
     }
+    /* The agents' and frameworks' websocket links on this port are the transport's. */
+    if ((rc = http_server_guard(h->http, &f->http_guard, master_is_stream_link, m)) != 0) {
+        log_error("bad --http_request_timeout, --http_idle_timeout or --http_max_connections");
+        return rc;
+    }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         rc = http_route(h->http, routes[i].method, routes[i].path, routes[i].fn, m, 0);
         if (rc != 0)

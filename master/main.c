@@ -6,6 +6,7 @@
 #include "error.h"
 #include "flags.h"
 #include "http_auth.h"
+#include "http_guard.h"
 #include "ids.h"
 #include "log.h"
 
@@ -44,6 +45,7 @@ static const struct flag flag_table[] = {
      "permitted\". Tasks run as root only where a run_tasks rule allows it."},
     HTTP_AUTH_FLAGS(&mf.http_auth),
     TLS_FLAGS(&mf.tls),
+    HTTP_GUARD_FLAGS(&mf.http_guard),
     {"role_sorter", FLAG_STRING, &mf.roles_sorter, "drf", "Sorter across roles: drf or random."},
     {"framework_sorter", FLAG_STRING, &mf.framework_sorter, "drf",
      "Sorter across frameworks in a role: drf or random."},

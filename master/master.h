@@ -47,6 +47,7 @@
 
 #include "hmap.h"
 #include "http_auth.h"
+#include "http_guard.h"
 #include "tls.h"
 #include "ids.h"
 #include "msg.h"
@@ -89,9 +90,10 @@ struct master_flags {
     char *logging_level;
     char *accounting_db;
     int64_t accounting_raw_retention_ms;
-    bool authenticate; /* derived: credentials given */
-    struct http_auth_flags http_auth; /* --http_credentials, --authenticate_http_* */
-    struct tls_flags tls;             /* --tls_*: with a certificate, --port serves only TLS */
+    bool authenticate;                  /* derived: credentials given */
+    struct http_auth_flags http_auth;   /* --http_credentials, --authenticate_http_* */
+    struct http_guard_flags http_guard; /* --http_request_timeout, ... */
+    struct tls_flags tls;               /* --tls_*: with a certificate, --port serves only TLS */
 };
 
 struct task;
@@ -244,6 +246,8 @@ const struct flag *master_flag_table(const struct master *m);
 const struct acls *master_acls(const struct master *m);
 uv_loop_t *master_loop(const struct master *m);
 const char *master_accounting_path(const struct master *m);
+/* Whether `peer` ("IP:PORT") is an agent's or framework's link (http_guard.h). */
+bool master_is_stream_link(void *m, const char *peer);
 size_t master_agent_count(const struct master *m);
 /* Agents connected and ACTIVE, and the others. */
 void master_agent_counts(const struct master *m, size_t *active, size_t *inactive);

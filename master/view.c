@@ -54,6 +54,14 @@ master_accounting_path(const struct master *m)
     return m->acct_path;
 }
 
+bool
+master_is_stream_link(void *arg, const char *peer)
+{
+    const struct master *m = arg;
+
+    return tp_server_has_addr(m->tp, peer);
+}
+
 void
 master_agent_counts(const struct master *m, size_t *active, size_t *inactive)
 {

@@ -40,6 +40,7 @@
 #include <uv.h>
 
 struct http_auth_flags;
+struct http_guard_flags;
 
 struct agent;
 struct flag;
@@ -81,8 +82,9 @@ struct agent_config {
     bool http;                       /* serve HTTP (tests may turn it off) */
     const struct flag *flags;        /* for /flags; may be NULL */
     const struct http_auth_flags *http_auth; /* --http_credentials, ...; NULL: none */
-    const char *cors_origins; /* --cors_allowed_origins; NULL: the master's origin */
-    const struct acls *acls;  /* --acls (common/acl.h), owned by the caller; NULL: none */
+    const struct http_guard_flags *http_guard; /* --http_request_timeout, ...; NULL: none */
+    const char *cors_origins;    /* --cors_allowed_origins; NULL: the master's origin */
+    const struct acls *acls;     /* --acls (common/acl.h), owned by the caller; NULL: none */
     const struct tls_flags *tls; /* --tls_* (common/tls.h), borrowed; NULL: no TLS. With a
                                   * certificate the HTTP port serves only TLS; with --tls_ca
                                   * (or an https:// --master) the master is reached over wss:// */

@@ -667,6 +667,15 @@ ahttp_start(struct agent *a, char *err, size_t errlen)
         a->http = NULL;
         return rv;
     }
+    if (a->cfg.http_guard != NULL &&
+        (rv = http_server_guard(a->http, a->cfg.http_guard, NULL, NULL)) != 0) {
+        snprintf(err, errlen,
+                 "bad --http_request_timeout, --http_idle_timeout or "
+                 "--http_max_connections");
+        http_server_close(a->http);
+        a->http = NULL;
+        return rv;
+    }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if ((rv = http_route(a->http, "GET", routes[i].path, routes[i].fn, a, 0)) != 0) {
             snprintf(err, errlen, "cannot add route %s: %s", routes[i].path, ag_strerror(rv));

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "flags.h"
 #include "http_auth.h"
+#include "http_guard.h"
 #include "tls.h"
 #include "log.h"
 
@@ -22,6 +23,7 @@ static char *f_isolation, *f_cgroups_root, *f_default_task_user;
 static int64_t f_pids_max, f_usage_ms, f_gc_delay_ms;
 static bool f_cfs, f_switch_user;
 static struct http_auth_flags f_http_auth;
+static struct http_guard_flags f_http_guard;
 static struct tls_flags f_tls;
 
 static const struct flag agent_flag_table[] = {
@@ -85,6 +87,7 @@ static const struct flag agent_flag_table[] = {
     {"gc_delay", FLAG_DURATION, &f_gc_delay_ms, "1weeks",
      "How long the sandbox of a finished task is kept."},
     HTTP_AUTH_FLAGS(&f_http_auth),
+    HTTP_GUARD_FLAGS(&f_http_guard),
     TLS_FLAGS(&f_tls),
     {"cors_allowed_origins", FLAG_STRING, &f_cors_origins, NULL,
      "Origins (comma-separated, e.g. http://master.example:5050; \"*\" for any) whose pages may "
@@ -193,6 +196,7 @@ main(int argc, char **argv)
     cfg->flags = agent_flag_table;
     f_http_auth.hostname = f_hostname;
     cfg->http_auth = &f_http_auth;
+    cfg->http_guard = &f_http_guard;
     cfg->tls = &f_tls;
     cfg->cors_origins = f_cors_origins;
     {

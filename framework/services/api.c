@@ -911,6 +911,10 @@ api_register(struct svc *s)
         log_error("%s", err);
         return rc;
     }
+    if ((rc = http_server_guard(s->http, &s->f->http_guard, NULL, NULL)) != 0) {
+        log_error("bad --http_request_timeout, --http_idle_timeout or --http_max_connections");
+        return rc;
+    }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         rc =
             http_route(s->http, routes[i].method, routes[i].path, routes[i].fn, s, routes[i].flags);

@@ -43,6 +43,7 @@ static const struct flag svc_flag_table[] = {
     {"secret", FLAG_STRING, &sf.secret, "",
      "Secret of the principal (deprecated: visible in /proc/PID/cmdline; use --secret_file)."},
     HTTP_AUTH_FLAGS(&sf.http_auth),
+    HTTP_GUARD_FLAGS(&sf.http_guard),
     TLS_FLAGS(&sf.tls),
     {"acls", FLAG_STRING, &sf.acls, "",
      "Authorization of the REST API in Mesos's ACL JSON (the JSON itself, a file or "
@@ -242,6 +243,12 @@ main(int argc, char **argv)
         fprintf(stderr, "agora-services: --http_port must be 0-65535, --max_versions, "
                         "--rollback_failures and --unhealthy_kill_burst >= 1, "
                         "--unhealthy_kill_rate >= 0\n");
+        return 1;
+    }
+    /* /v2/events sends a keep-alive every 15 s (svc.c); a shorter idle timeout cuts it. */
+    if (sf.http_guard.idle_timeout_ms > 0 && sf.http_guard.idle_timeout_ms < 30000) {
+        fprintf(stderr, "agora-services: --http_idle_timeout must be 0 (none) or at least 30secs: "
+                        "/v2/events streams are quiet for up to 15 s between keep-alives\n");
         return 1;
     }
     if (sf.hostname[0] == '\0') {

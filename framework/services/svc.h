@@ -60,6 +60,7 @@
 #include "deploy.h"
 #include "hmap.h"
 #include "http_auth.h"
+#include "http_guard.h"
 #include "tls.h"
 #include "log.h"
 #include "xalloc.h"
@@ -103,10 +104,11 @@ struct svc_flags {
     int64_t reconciliation_timeout_ms;
     int64_t max_tasks_per_offer;
     char *logging_level;
-    struct http_auth_flags http_auth; /* --http_credentials, --authenticate_http_* */
-    struct tls_flags tls; /* --tls_*: its port on https://, the master over wss:// */
-    char *acls;                       /* --acls: a file, file://FILE or the JSON */
-    const struct acls *acl_rules;     /* --acls parsed (main.c); NULL: none */
+    struct http_auth_flags http_auth;   /* --http_credentials, --authenticate_http_* */
+    struct http_guard_flags http_guard; /* --http_request_timeout, ... */
+    struct tls_flags tls;               /* --tls_*: its port on https://, the master over wss:// */
+    char *acls;                         /* --acls: a file, file://FILE or the JSON */
+    const struct acls *acl_rules;       /* --acls parsed (main.c); NULL: none */
 };
 
 enum svc_dep_kind { DEP_START, DEP_SCALE, DEP_UPGRADE, DEP_RESTART, DEP_STOP, DEP_ROLLBACK };
