@@ -294,6 +294,7 @@ static void
 agent_free(struct agent *a)
 {
     atask_free_all(a);
+    tfw_close(a->tfw); /* the table stays: running tasks stay fenced */
     state_close(a->state);
     a->state = NULL;
     su_fini(&a->su);
@@ -436,6 +437,9 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
     }
     snprintf(a->http_address, sizeof(a->http_address), "%s:%d", a->advertise_ip,
              a->http ? http_server_port(a->http) : cfg->port);
+    if ((rv = launch_firewall_start(a, a->http ? http_server_port(a->http) : cfg->port, err,
+                                    errlen)) != 0)
+        goto fail;
     if ((rv = agent_dial(a, err, errlen)) != 0)
         goto fail;
     uv_timer_init(loop, &a->tick);

@@ -77,6 +77,8 @@ struct agent_config {
     bool cgroups_enable_cfs;         /* --cgroups_enable_cfs */
     bool switch_user;                /* --switch_user */
     const char *default_task_user;   /* --default_task_user (NULL/"": the agent's) */
+    bool task_firewall;              /* --task_firewall */
+    const char *task_firewall_deny;  /* --task_firewall_deny HOST:PORT,... (NULL: none) */
     int64_t usage_report_ms;         /* --usage_report_interval (0: none) */
     int64_t gc_delay_ms;             /* --gc_delay (0: 1 week) */
     bool http;                       /* serve HTTP (tests may turn it off) */

@@ -35,6 +35,7 @@
 #include "hmap.h"
 #include "ids.h"
 #include "paths.h"
+#include "task_firewall.h"
 #include "resources.h"
 #include "state.h"
 #include "status_updates.h"
@@ -71,6 +72,8 @@ struct agent_task {
     char meta[PATH_MAX];
     int task_pid;             /* 0 until running */
     bool live;                /* its container is watched */
+    bool fenced;              /* its user is in the task firewall (uid) */
+    uid_t uid;
     int64_t kill_deadline_ms; /* loop time of the SIGKILL to the task's group; 0 = none */
     enum msg_tri healthy;     /* latest health verdict, carried by its updates */
     double launched;          /* wall-clock seconds */
@@ -88,6 +91,7 @@ struct agent {
     struct paths paths;
     struct state *state;
     struct ctr *ctr;
+    struct tfw *tfw; /* --task_firewall; NULL: off */
     struct su su;
     struct tp_client *cli;
     struct http_server *http;

@@ -95,6 +95,8 @@ on_container_running(void *arg, const char *container_id, int task_pid)
     start_health_check(a, t);
 }
 
+static void unfence(struct agent *a, struct agent_task *t);
+
 static void
 on_container_exit(void *arg, const char *container_id, const struct ctr_outcome *o)
 {
@@ -112,6 +114,7 @@ on_container_exit(void *arg, const char *container_id, const struct ctr_outcome 
         return;
     }
     t->live = false;
+    unfence(a, t);
     t->kill_deadline_ms = 0;
     if (o->usage != NULL && a->cfg.usage_report_ms > 0)
         usage_final(a, t, o->usage);
@@ -256,6 +259,123 @@ launch_default_user(const struct agent *a)
     return a->cfg.switch_user && geteuid() == 0 && u != NULL && u[0] != '\0' ? u : NULL;
 }
 
+/* The uid of user `name` (a name or a decimal uid); NULL: the agent's own. */
+static int
+user_uid(const char *name, uid_t *out)
+{
+    struct passwd pw, *res = NULL;
+    char buf[1024], *end;
+    unsigned long v;
+
+    if (name == NULL) {
+        *out = geteuid();
+        return 0;
+    }
+    if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) == 0 && res != NULL) {
+        *out = res->pw_uid;
+        return 0;
+    }
+    v = strtoul(name, &end, 10);
+    if (name[0] >= '0' && name[0] <= '9' && *end == '\0' && v < (unsigned long)(uid_t)-1) {
+        *out = (uid_t)v;
+        return 0;
+    }
+    return -AG_ENOENT;
+}
+
+/*
+ * Puts the user of task `t` (framework `f`, may be NULL) in the task firewall
+ * before its container starts. Returns 0 (also with no firewall, or a user it
+ * cannot resolve: the launch fails on that by itself), or the firewall's error.
+ */
+static int
+fence(struct agent *a, struct agent_task *t, const struct agent_framework *f, char *err,
+      size_t errlen)
+{
+    static const struct agent_framework none;
+    uid_t uid;
+    int rv;
+
+    if (a->tfw == NULL || user_uid(task_user(a, t, f ? f : &none), &uid) != 0)
+        return 0;
+    if ((rv = tfw_user_add(a->tfw, uid, err, errlen)) != 0)
+        return rv;
+    t->uid = uid;
+    t->fenced = true;
+    return 0;
+}
+
+static void
+unfence(struct agent *a, struct agent_task *t)
+{
+    if (t->fenced && a->tfw != NULL)
+        tfw_user_del(a->tfw, t->uid);
+    t->fenced = false;
+}
+
+int
+launch_firewall_start(struct agent *a, int port, char *err, size_t errlen)
+{
+    struct tfw_dest d[TFW_MAX_DESTS];
+    char spec[300], perr[300];
+    uid_t *uids;
+    size_t n = 0, nuids = 0;
+    const char *key;
+    void *val;
+    int rv;
+
+    if (!a->cfg.task_firewall) {
+        if (geteuid() == 0)
+            tfw_remove_stale(port);
+        return 0;
+    }
+    if (geteuid() != 0) {
+        ag_errf(err, errlen, "--task_firewall needs an agent running as root");
+        return -AG_EPERM;
+    }
+    /* The master, this agent's API, and what the operator lists. */
+    snprintf(spec, sizeof(spec), strchr(a->master.host, ':') ? "[%s]:%d" : "%s:%d",
+             a->master.host, a->master.port);
+    if ((rv = tfw_parse_dest(spec, d, &n, perr, sizeof(perr))) != 0) {
+        ag_errf(err, errlen, "--task_firewall: the master %s", perr);
+        return rv;
+    }
+    snprintf(d[n].addr, sizeof(d[n].addr), "local");
+    d[n++].port = port;
+    for (const char *p = a->cfg.task_firewall_deny; p != NULL && *p != '\0';) {
+        size_t k = strcspn(p, ",");
+
+        snprintf(spec, sizeof(spec), "%.*s", (int)k, p);
+        if (spec[0] != '\0' && (rv = tfw_parse_dest(spec, d, &n, perr, sizeof(perr))) != 0) {
+            ag_errf(err, errlen, "bad --task_firewall_deny: %s", perr);
+            return rv;
+        }
+        p += k + (p[k] == ',');
+    }
+    /* The users of the tasks that run on, recovered, in the same transaction. */
+    uids = xcalloc(hmap_size(&a->tasks) + 1, sizeof(*uids));
+    for (size_t it = 0; hmap_next(&a->tasks, &it, &key, &val);) {
+        struct agent_task *t = val;
+        const struct agent_framework *f = hmap_get(&a->frameworks, t->st.info.framework_id);
+        static const struct agent_framework none;
+
+        if (t->live && user_uid(task_user(a, t, f ? f : &none), &t->uid) == 0 && t->uid != 0) {
+            uids[nuids++] = t->uid;
+            t->fenced = true;
+        }
+    }
+    rv = tfw_open(&a->tfw, port, d, n, uids, nuids, perr, sizeof(perr));
+    free(uids);
+    if (rv != 0) {
+        ag_errf(err, errlen, "--task_firewall: cannot install %s (is nftables in the kernel?)",
+                perr);
+        return rv;
+    }
+    log_info("task firewall: %s denies tasks' users %zu destination(s), %zu user(s) now",
+             tfw_table(a->tfw), n, nuids);
+    return 0;
+}
+
 const char *
 launch_task_user(const struct agent *a, char *buf, size_t len, bool *only)
 {
@@ -330,9 +450,17 @@ launch_task(struct agent *a, struct msg_run_task *rt)
     l.kill_grace_ms = atask_launch_grace(a, t);
     l.task = &t->st.info;
     l.user = task_user(a, t, f);
+    if ((rv = fence(a, t, f, err, sizeof(err))) != 0) {
+        env_free(env, nenv);
+        hmap_del(&a->containers, cid);
+        log_error("task firewall: task_id=%s not launched: %s", tid, err);
+        atask_update(a, t, MSG_TASK_FAILED, "REASON_CONTAINER_LAUNCH_FAILED", err, SOURCE_AGENT);
+        return;
+    }
     rv = ctr_launch(a->ctr, &l, &pid, &start, err, sizeof(err));
     env_free(env, nenv);
     if (rv != 0) {
+        unfence(a, t);
         hmap_del(&a->containers, cid);
         atask_update(a, t, MSG_TASK_FAILED, "REASON_CONTAINER_LAUNCH_FAILED", err, SOURCE_AGENT);
         return;

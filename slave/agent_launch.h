@@ -66,6 +66,14 @@ const char *launch_default_user(const struct agent *a);
  */
 const char *launch_task_user(const struct agent *a, char *buf, size_t len, bool *only);
 
+/*
+ * --task_firewall: installs the agent's nftables table (task_firewall.h) for
+ * agent HTTP port `port`, fencing the users of the tasks recovered; without
+ * the flag, removes a table an earlier run left. Returns 0 or an error with
+ * a message in `err`.
+ */
+int launch_firewall_start(struct agent *a, int port, char *err, size_t errlen);
+
 /* From the tick: SIGKILL to the tasks whose kill deadline has passed. */
 void launch_tick(struct agent *a, int64_t now);
 

@@ -21,7 +21,8 @@ static char *f_attributes, *f_credential, *f_launcher_dir, *f_logging_level;
 static int64_t f_port, f_grace_ms, f_su_retry_ms, f_su_retry_max_ms, f_backoff_ms;
 static char *f_isolation, *f_cgroups_root, *f_default_task_user;
 static int64_t f_pids_max, f_usage_ms, f_gc_delay_ms;
-static bool f_cfs, f_switch_user;
+static bool f_cfs, f_switch_user, f_task_firewall;
+static char *f_task_firewall_deny;
 static struct http_auth_flags f_http_auth;
 static struct http_guard_flags f_http_guard;
 static struct tls_flags f_tls;
@@ -82,6 +83,13 @@ static const struct flag agent_flag_table[] = {
      "With --switch_user, the user of a task whose command and framework name none (\"\": the "
      "agent's own user). Applies only to an agent running as root, the one that can switch "
      "users; a task runs as root only when it asks for \"root\" (docs/security.md)."},
+    {"task_firewall", FLAG_BOOL, &f_task_firewall, "false",
+     "Keep tasks from connecting to the master, this agent's API and --task_firewall_deny, "
+     "with an nftables table (inet agora_agent_PORT) that refuses TCP connections from the "
+     "users tasks run as (not root) to those addresses; needs root (docs/security.md)."},
+    {"task_firewall_deny", FLAG_STRING, &f_task_firewall_deny, NULL,
+     "More HOST:PORT ([IPv6]:PORT) that tasks may not connect to with --task_firewall, "
+     "comma-separated (e.g. agora-services' address, ZooKeeper)."},
     {"usage_report_interval", FLAG_DURATION, &f_usage_ms, "10secs",
      "How often the agent reports its tasks' resource usage to the master (0 = never)."},
     {"gc_delay", FLAG_DURATION, &f_gc_delay_ms, "1weeks",
@@ -190,6 +198,8 @@ main(int argc, char **argv)
     cfg->cgroups_enable_cfs = f_cfs;
     cfg->switch_user = f_switch_user;
     cfg->default_task_user = f_default_task_user;
+    cfg->task_firewall = f_task_firewall;
+    cfg->task_firewall_deny = f_task_firewall_deny;
     cfg->usage_report_ms = f_usage_ms;
     cfg->gc_delay_ms = f_gc_delay_ms;
     cfg->http = true;
