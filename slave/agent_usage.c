@@ -60,6 +60,14 @@ usage_limits(const struct agent_task *t, struct cg_stats *s)
 {
     if (s->cpu_limit <= 0)
         s->cpu_limit = (double)res_scalar(&t->st.info.resources, "cpus") / RES_SCALE;
+    /* v2 keeps cpu.weight only: the shares of the task's cpus (its CFS quota,
+     * else its resources) when the weight is theirs, else the nearest shares
+     * the weight stands for. */
+    if (s->cpu_shares == 0 && s->cpu_weight != 0) {
+        uint64_t mine = cg_cpus_to_shares(s->cpu_limit);
+        s->cpu_shares =
+            cg_shares_to_weight(mine) == s->cpu_weight ? mine : cg_weight_to_shares(s->cpu_weight);
+    }
     if (s->mem_limit == 0 || s->mem_limit >= (UINT64_C(1) << 62))
         s->mem_limit = (uint64_t)(res_scalar(&t->st.info.resources, "mem") / RES_SCALE) << 20;
 }

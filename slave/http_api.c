@@ -210,6 +210,8 @@ get_statistics(void *arg, struct http_req *req)
                                 json_integer((json_int_t)s.cpu_throttled_periods));
             json_object_set_new(st, "cpus_throttled_time_secs", json_real(s.cpu_throttled_s));
             json_object_set_new(st, "cpus_shares", json_integer((json_int_t)s.cpu_shares));
+            if (s.cpu_weight != 0) /* cgroup v2 */
+                json_object_set_new(st, "cpus_weight", json_integer((json_int_t)s.cpu_weight));
             json_object_set_new(st, "mem_anon_bytes", json_integer((json_int_t)s.mem_rss));
             json_object_set_new(st, "mem_cache_bytes", json_integer((json_int_t)s.mem_cache));
             json_object_set_new(st, "mem_file_bytes", json_integer((json_int_t)s.mem_cache));

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 struct tfw_user {
     uid_t uid;
@@ -198,6 +200,22 @@ run(struct nft_ctx *nft, const char *cmd, char *err, size_t errlen)
     return -AG_EIO;
 }
 
+/*
+ * Whether the kernel speaks nftables' netlink. libnftables exit()s the whole
+ * process when it cannot open that socket (nftables 1.0: netlink_init_error),
+ * so it is never called without this check.
+ */
+static bool
+nft_available(void)
+{
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
 static struct nft_ctx *
 ctx_new(void)
 {
@@ -247,6 +265,10 @@ tfw_open(struct tfw **out, int port, const struct tfw_dest *d, size_t n, const u
     *out = NULL;
     if (n > TFW_MAX_DESTS)
         return -AG_EINVAL;
+    if (!nft_available()) {
+        ag_errf(err, errlen, "nftables: this kernel has no nfnetlink (nf_tables)");
+        return -AG_EIO;
+    }
     if ((t = calloc(1, sizeof(*t))) == NULL)
         return -AG_ENOMEM;
     snprintf(t->table, sizeof(t->table), "agora_agent_%d", port);
@@ -280,11 +302,11 @@ out:
 void
 tfw_remove_stale(int port)
 {
-    struct nft_ctx *nft = ctx_new();
+    struct nft_ctx *nft;
     char cmd[160];
 
-    if (nft == NULL)
-        return;
+    if (!nft_available() || (nft = ctx_new()) == NULL)
+        return; /* no nftables: nothing to remove */
     snprintf(cmd, sizeof(cmd), "add table inet agora_agent_%d\ndelete table inet agora_agent_%d\n",
              port, port);
     nft_run_cmd_from_buffer(nft, cmd); /* no nftables, not root: nothing to remove */

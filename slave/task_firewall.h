@@ -19,6 +19,9 @@
  * running tasks stay fenced while the agent restarts. An agent without
  * --task_firewall deletes a table left by an earlier run.
  *
+ * libnftables exit()s the process when the kernel has no nftables netlink;
+ * this module checks for it first and answers an error instead.
+ *
  * tfw_ruleset() is the pure part (the nftables script); the rest talks to the
  * kernel through libnftables. Loop thread only.
  */

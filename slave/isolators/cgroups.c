@@ -676,24 +676,49 @@ ctrl_write(const struct cg_layout *l, const char *root, enum cg_ctrl c, const ch
     return cg_dir_write(dir, file, value, err, errlen);
 }
 
+uint64_t
+cg_cpus_to_shares(double cpus)
+{
+    double v = cpus * 1024.0 + 0.5;
+
+    if (!(v >= CG_MIN_SHARES)) /* NaN too */
+        return CG_MIN_SHARES;
+    return v > CG_MAX_SHARES ? CG_MAX_SHARES : (uint64_t)v;
+}
+
+uint64_t
+cg_shares_to_weight(uint64_t shares)
+{
+    if (shares < CG_MIN_SHARES)
+        shares = CG_MIN_SHARES;
+    if (shares > CG_MAX_SHARES)
+        shares = CG_MAX_SHARES;
+    return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+uint64_t
+cg_weight_to_shares(uint64_t weight)
+{
+    if (weight < 1)
+        weight = 1;
+    if (weight > 10000)
+        weight = 10000;
+    return 2 + ((weight - 1) * 262142) / 9999;
+}
+
 int
 cg_set_cpu(const struct cg_layout *l, const char *root, const char *id, double cpus, bool quota,
            char *err, size_t errlen)
 {
     char buf[64];
-    uint64_t shares = (uint64_t)(cpus * 1024.0 + 0.5);
+    uint64_t shares = cg_cpus_to_shares(cpus);
     long long q = (long long)(cpus * CG_CFS_PERIOD_US + 0.5);
     int rv;
 
-    if (shares < CG_MIN_SHARES)
-        shares = CG_MIN_SHARES;
-    if (shares > CG_MAX_SHARES)
-        shares = CG_MAX_SHARES;
     if (q < CG_MIN_QUOTA_US)
         q = CG_MIN_QUOTA_US;
     if (l->ctrl[CG_CPU].version == 2) {
-        uint64_t weight = 1 + ((shares - 2) * 9999) / 262142;
-        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)weight);
+        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)cg_shares_to_weight(shares));
         if ((rv = ctrl_write(l, root, CG_CPU, id, "cpu.weight", buf, err, errlen)) != 0)
             return rv;
         if (quota)
@@ -804,8 +829,7 @@ cg_stats(const struct cg_layout *l, const char *root, unsigned mask, const char 
                 if (sscanf(buf, "%llu %llu", &q, &p) == 2 && p > 0)
                     s->cpu_limit = (double)q / (double)p;
             }
-            v = read_u64(dir, "cpu.weight");
-            s->cpu_shares = v ? 2 + ((v - 1) * 262142) / 9999 : 0;
+            s->cpu_weight = read_u64(dir, "cpu.weight");
         } else {
             long long q;
             uint64_t p = read_u64(dir, "cpu.cfs_period_us");

@@ -52,7 +52,8 @@ struct cg_stats {
     double cpu_user_s, cpu_system_s, cpu_throttled_s;
     uint64_t cpu_periods, cpu_throttled_periods;
     double cpu_limit; /* CFS quota / period, 0 = none */
-    uint64_t cpu_shares;
+    uint64_t cpu_shares; /* v1: cpu.shares; v2: 0 (cpu.weight cannot keep every value) */
+    uint64_t cpu_weight; /* v2: cpu.weight (1-10000); v1: 0 */
     uint64_t mem_rss, mem_cache, mem_usage, mem_peak, mem_limit;
     uint64_t oom_kills;
     uint64_t pids, pids_max;
@@ -96,8 +97,17 @@ int cg_create(const struct cg_layout *l, const char *root, unsigned mask, const 
  */
 int cg_destroy(const struct cg_layout *l, const char *root, unsigned mask, const char *id);
 
-/* Sets cpu shares (1024 per cpu, at least 2) and, when `quota`, the CFS quota
- * (cpus x 100 ms per 100 ms period, at least 1 ms). */
+/* The cpu shares for `cpus`: 1024 per cpu, rounded, within 2-262144. */
+uint64_t cg_cpus_to_shares(double cpus);
+
+/* cpu.weight (1-10000) for `shares` (2-262144), as runc and crun convert; many
+ * shares give one weight, so cg_weight_to_shares(cg_shares_to_weight(s)) is
+ * only near s. */
+uint64_t cg_shares_to_weight(uint64_t shares);
+uint64_t cg_weight_to_shares(uint64_t weight);
+
+/* Sets cpu shares (cg_cpus_to_shares; cpu.weight on v2) and, when `quota`, the
+ * CFS quota (cpus x 100 ms per 100 ms period, at least 1 ms). */
 int cg_set_cpu(const struct cg_layout *l, const char *root, const char *id, double cpus, bool quota,
                char *err, size_t errlen);
 

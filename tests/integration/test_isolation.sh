@@ -126,6 +126,11 @@ log "busy loop with cpus:0.5 used $share of a core"
 [ "$(echo "$(stat_of busy .cpus_throttled_time_secs) > 0" | bc -l)" = 1 ] || fail "no throttling seen"
 [ "$(stat_of busy .cpus_limit)" = 0.5 ] || fail "cpus_limit $(stat_of busy .cpus_limit)"
 [ "$(stat_of busy .mem_limit_bytes)" = $((32 << 20)) ] || fail "mem_limit_bytes $(stat_of busy .mem_limit_bytes)"
+# 512 shares for cpus:0.5 on both layouts (v2 keeps a cpu.weight, 20, that stands for 501-526).
+[ "$(stat_of busy .cpus_shares)" = 512 ] || fail "cpus_shares $(stat_of busy .cpus_shares), not 512"
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    [ "$(stat_of busy .cpus_weight)" = 20 ] || fail "cpus_weight $(stat_of busy .cpus_weight), not 20"
+fi
 
 # Resources change on a running task.
 update='{"framework_id":"'$fid'","task_id":"busy","cpus":1.5,"mem":64}'
@@ -138,6 +143,7 @@ curl -sf -X POST -H 'Content-Type: application/json' -d "$update" \
     "http://127.0.0.1:${AGENT_PORT[a1]}/containers/update" >/dev/null || fail "/containers/update refused"
 [ "$(stat_of busy .cpus_limit)" = 1.5 ] || fail "cpus_limit after the update: $(stat_of busy .cpus_limit)"
 [ "$(stat_of busy .mem_limit_bytes)" = $((64 << 20)) ] || fail "mem_limit_bytes after the update"
+[ "$(stat_of busy .cpus_shares)" = 1536 ] || fail "cpus_shares after the update: $(stat_of busy .cpus_shares)"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "{\"framework_id\":\"$fid\",\"task_id\":\"nope\",\"cpus\":1}" \
     "http://127.0.0.1:${AGENT_PORT[a1]}/containers/update")
 [ "$code" = 404 ] || fail "/containers/update of an unknown task gave $code"

@@ -336,7 +336,13 @@ test_live_kill_and_destroy(void)
     CHECK_EQ_INT(s.pids_max, 50);
     CHECK_EQ_INT(s.mem_limit, 16 << 20);
     CHECK(s.cpu_limit > 0.24 && s.cpu_limit < 0.26);
-    CHECK_EQ_INT(s.cpu_shares, 256);
+    if (l.ctrl[CG_CPU].version == 2) { /* cpu.weight only: the one 256 shares give */
+        CHECK_EQ_INT(s.cpu_weight, cg_shares_to_weight(256));
+        CHECK_EQ_INT(s.cpu_shares, 0);
+    } else {
+        CHECK_EQ_INT(s.cpu_shares, 256);
+        CHECK_EQ_INT(s.cpu_weight, 0);
+    }
     CHECK_EQ_INT(s.oom_kills, 0);
     /* A busy group cannot go; cg_destroy kills everything first. */
     CHECK_EQ_INT(cg_kill(&l, root, mask, "box"), 0);
@@ -361,6 +367,34 @@ test_live_kill_and_destroy(void)
     CHECK_EQ_INT(cg_destroy(&l, root, mask, "box"), 0);
 }
 
+/* cpus -> shares -> cpu.weight (v2), as runc and crun convert, and back. */
+static void
+test_shares_weight(void)
+{
+    CHECK_EQ_INT(cg_cpus_to_shares(0.5), 512);
+    CHECK_EQ_INT(cg_cpus_to_shares(0.25), 256);
+    CHECK_EQ_INT(cg_cpus_to_shares(0), 2);
+    CHECK_EQ_INT(cg_cpus_to_shares(-1), 2);
+    CHECK_EQ_INT(cg_cpus_to_shares(0.0 / 0.0), 2);
+    CHECK_EQ_INT(cg_cpus_to_shares(1e9), 262144);
+    CHECK_EQ_INT(cg_shares_to_weight(2), 1);
+    CHECK_EQ_INT(cg_shares_to_weight(1024), 39);
+    CHECK_EQ_INT(cg_shares_to_weight(512), 20);
+    CHECK_EQ_INT(cg_shares_to_weight(262144), 10000);
+    CHECK_EQ_INT(cg_shares_to_weight(0), 1);
+    CHECK_EQ_INT(cg_shares_to_weight(1 << 30), 10000);
+    CHECK_EQ_INT(cg_weight_to_shares(1), 2);
+    CHECK_EQ_INT(cg_weight_to_shares(10000), 262144);
+    /* Monotonic, and every weight's shares map back to it or the one below. */
+    for (uint64_t w = 1; w <= 10000; w++) {
+        uint64_t back = cg_shares_to_weight(cg_weight_to_shares(w));
+        CHECK(back == w || back + 1 == w);
+        if (w > 1)
+            CHECK(cg_weight_to_shares(w) > cg_weight_to_shares(w - 1));
+    }
+}
+
 TEST_LIST(TEST_ENTRY(layout_v1), TEST_ENTRY(layout_hybrid), TEST_ENTRY(layout_v2),
-          TEST_ENTRY(layout_none), TEST_ENTRY(layout_escapes), TEST_ENTRY(live_kill_and_destroy));
+          TEST_ENTRY(layout_none), TEST_ENTRY(layout_escapes), TEST_ENTRY(live_kill_and_destroy),
+          TEST_ENTRY(shares_weight));
 TEST_MAIN()
