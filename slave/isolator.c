@@ -130,18 +130,14 @@ iso_open(struct iso **out, const struct iso_config *cfg, char *err, size_t errle
     }
     if (iso->cg_mask != 0 &&
         (rv = cg_setup(&iso->layout, iso->cg_root, iso->cg_mask, cerr, sizeof(cerr))) != 0) {
-        if (!autosel) {
-            snprintf(err, errlen, "cgroups (layout %s): %s", iso->layout.name, cerr);
-            free(iso);
-            return rv;
-        }
-        log_warn("isolation: no cgroups (layout %s): %s", iso->layout.name, cerr);
-        size_t n = 0;
-        for (size_t i = 0; i < iso->nops; i++)
-            if (iso->ops[i]->cgroups == 0)
-                iso->ops[n++] = iso->ops[i];
-        iso->nops = n;
-        iso->cg_mask = 0;
+        /* Never tasks without the limits the kernel has but we cannot set up,
+         * even with "auto": an error says so (posix is the explicit way). */
+        snprintf(err, errlen, "cgroups (layout %s): %s%s", iso->layout.name, cerr,
+                 autosel ? " (the controllers are there but cannot be used; --isolation=posix "
+                           "runs tasks without cpu or memory limits)"
+                         : "");
+        free(iso);
+        return rv;
     }
     /* Each isolator's own checks. */
     {

@@ -2,6 +2,7 @@
 #include "cgroups.h"
 
 #include "error.h"
+#include "log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -527,6 +528,50 @@ v2_enable(const char *dir, const char *want, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * A v2 mount whose root is not the hierarchy's root (a cgroup namespace, as in
+ * a Docker or Kubernetes container) may not hold processes once it enables
+ * controllers for its children: the kernel refuses the write to
+ * cgroup.subtree_control (EBUSY). Moves every process there into the leaf
+ * <mount>/init first, as Docker's dind and kind do. The hierarchy's real root
+ * (no cgroup.type file) is exempt from the rule and left alone. Returns 0 or
+ * an error with a message.
+ */
+static int
+v2_vacate_root(const char *mount, char *err, size_t errlen)
+{
+    char leaf[PATH_MAX], type[PATH_MAX + 16], procs[8192];
+    int moved = 0, rv;
+
+    snprintf(type, sizeof(type), "%s/cgroup.type", mount);
+    if (access(type, F_OK) != 0)
+        return 0; /* the real root */
+    snprintf(leaf, sizeof(leaf), "%s/init", mount);
+    /* Processes may fork meanwhile: until the root holds none (a few rounds). */
+    for (int round = 0; round < 10; round++) {
+        char *save = NULL, *tok;
+
+        if (cg_dir_read(mount, "cgroup.procs", procs, sizeof(procs)) != 0 || procs[0] == '\0')
+            break;
+        if (mkdir(leaf, 0755) != 0 && errno != EEXIST) {
+            ag_errf(err, errlen, "mkdir %s: %s", leaf, strerror(errno));
+            return ag_from_errno(errno);
+        }
+        for (tok = strtok_r(procs, "\n", &save); tok != NULL; tok = strtok_r(NULL, "\n", &save)) {
+            rv = cg_dir_write(leaf, "cgroup.procs", tok, err, errlen);
+            if (rv == 0)
+                moved++;
+            else if (kill((pid_t)atol(tok), 0) == 0 || errno != ESRCH)
+                return rv; /* (not one that exited meanwhile) */
+        }
+    }
+    if (moved > 0)
+        log_info("cgroups: moved %d process(es) from %s into %s: the root of a cgroup namespace "
+                 "may not hold processes once its children have controllers",
+                 moved, mount, leaf);
+    return 0;
+}
+
 int
 cg_setup(const struct cg_layout *l, const char *root, unsigned mask, char *err, size_t errlen)
 {
@@ -564,7 +609,8 @@ cg_setup(const struct cg_layout *l, const char *root, unsigned mask, char *err, 
          * children: the containers' groups are leaves). */
         char rel[PATH_MAX], *p;
 
-        if ((rv = v2_enable(l->v2_mount, want, err, errlen)) != 0)
+        if ((rv = v2_vacate_root(l->v2_mount, err, errlen)) != 0 ||
+            (rv = v2_enable(l->v2_mount, want, err, errlen)) != 0)
             return rv;
         snprintf(rel, sizeof(rel), "%s", root);
         for (p = rel;; p++) {

@@ -42,7 +42,12 @@ mkdir -p "$T/img"
 make_rootfs_tar "$T/img/rootfs.tar"
 make_oci "$T/img/oci"
 make_oci_archive "$T/img/oci" "$T/img/oci.tar"
-head -c 100000 "$T/img/rootfs.tar" >"$T/img/corrupt.tar" # cut in the middle of a member
+# Cut in the middle of the largest member's data, wherever the archive put it:
+# tar then always fails (a cut in zero padding would end the archive quietly).
+cut=$(python3 -c 'import sys, tarfile
+m = max(tarfile.open(sys.argv[1]).getmembers(), key=lambda m: m.size)
+print(m.offset_data + m.size // 2)' "$T/img/rootfs.tar")
+head -c "$cut" "$T/img/rootfs.tar" >"$T/img/corrupt.tar"
 sleep 1 # another mtime, so other layer digests than "oci"'s (a cached digest is trusted)
 make_oci "$T/img/tampered"
 printf 'x' >>"$T/img/tampered/blobs/sha256/$OCI_LAYER1"

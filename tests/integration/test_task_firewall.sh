@@ -33,6 +33,7 @@ TABLE="inet agora_agent_$APORT"
 fw_cleanup() { # the table too (lib.sh's cleanup sees the test's status)
     local rc=$?
     [ "$BASHPID" != "$$" ] || nft delete table $TABLE >/dev/null 2>&1 || true
+    set +e # (errexit would end this trap at the status below, before cleanup)
     (exit "$rc")
     cleanup
 }

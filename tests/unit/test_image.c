@@ -213,7 +213,7 @@ static void
 test_oci_tampered(void)
 {
     struct img m;
-    char err[1024], layout[PATH_MAX], path[PATH_MAX + 200], cmd[PATH_MAX + 300];
+    char err[1024], layout[PATH_MAX], path[PATH_MAX + 200], cmd[6 * PATH_MAX + 512];
     int rv;
 
     setup();
@@ -225,15 +225,19 @@ test_oci_tampered(void)
     CHECK_EQ_INT(img_prepare(layout, cache, &m, err, sizeof(err)), -AG_EINVAL);
     CHECK(strstr(err, "manifest does not match its digest") != NULL);
     img_free(&m);
-    /* An archive of the layout that is cut short. */
+    /* An archive of the layout cut in the middle of its largest member's data,
+     * wherever the directory order put it (a cut in zero padding would end the
+     * archive quietly): tar fails. */
     snprintf(path, sizeof(path), "%s/oci.tar", dir);
-    snprintf(cmd, sizeof(cmd), "tar -C %s -cf - . | head -c 3000 > %s", layout, path);
+    snprintf(cmd, sizeof(cmd),
+             "tar -C %s -cf %s.full . && head -c \"$(python3 -c 'import sys, tarfile\n"
+             "m = max(tarfile.open(sys.argv[1]).getmembers(), key=lambda m: m.size)\n"
+             "print(m.offset_data + m.size // 2)' %s.full)\" %s.full > %s",
+             layout, path, path, path, path);
     CHECK_EQ_INT(system(cmd), 0);
     rv = img_prepare(path, cache, &m, err, sizeof(err));
-    /* GNU tar stops quietly when the cut falls into zero padding: then the
-     * layout is found incomplete. */
-    CHECK(rv == -AG_EIO || rv == -AG_EINVAL);
-    CHECK(strstr(err, "cannot unpack the archive") != NULL || strstr(err, "cut short") != NULL);
+    CHECK_EQ_INT(rv, -AG_EIO);
+    CHECK(strstr(err, "cannot unpack the archive") != NULL);
     img_free(&m);
     /* Nothing half-done stays in the cache. */
     snprintf(cmd, sizeof(cmd), "test -z \"$(ls %s/tmp)\" && test -z \"$(ls %s/layers)\"", cache,
