@@ -7,10 +7,14 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -367,6 +371,104 @@ test_live_kill_and_destroy(void)
     CHECK_EQ_INT(cg_destroy(&l, root, mask, "box"), 0);
 }
 
+/* Memory cgroups the kernel has, dying ones included (v1: /proc/cgroups). */
+static long
+v1_memory_groups(void)
+{
+    char line[256], name[64];
+    long hier, n = -1, en;
+    FILE *f = fopen("/proc/cgroups", "re");
+
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "%63s %ld %ld %ld", name, &hier, &n, &en) == 4 &&
+            strcmp(name, "memory") == 0)
+            break;
+    if (f != NULL)
+        fclose(f);
+    return n;
+}
+
+/*
+ * A group whose process wrote a file (its page cache charged to the group, the
+ * file kept: a sandbox until --gc_delay) is freed once destroyed, not left
+ * dying. Counted on v1 by /proc/cgroups (dying groups included) and on v2 by
+ * cgroup.stat's nr_dying_descendants. On v2 the file must be on a filesystem
+ * whose pages can be reclaimed: tmpfs pages (a VM's root) can only be swapped.
+ */
+static void
+test_live_memory_released(void)
+{
+    struct cg_layout l;
+    struct cg_stats s;
+    struct statfs sf;
+    unsigned mask = CG_MASK(CG_MEMORY);
+    char root[64], err[256], g[PATH_MAX], file[PATH_MAX], parent[PATH_MAX], stat[512];
+    uint64_t dying = 1;
+    long before = 0, after = -1;
+    int status, version;
+    pid_t pid;
+
+    live_layout(&l, mask);
+    version = l.ctrl[CG_MEMORY].version;
+    snprintf(root, sizeof(root), "agora-unit-mem-%d", (int)getpid());
+    snprintf(file, sizeof(file), "/var/tmp/agora-unit-mem-%d", (int)getpid());
+    CHECK_EQ_INT(cg_setup(&l, root, mask, err, sizeof(err)), 0);
+    CHECK_EQ_INT(cg_path(&l, root, CG_MEMORY, NULL, parent, sizeof(parent)), 0);
+    if (version == 1)
+        before = v1_memory_groups();
+    CHECK_EQ_INT(cg_create(&l, root, mask, "pin", err, sizeof(err)), 0);
+    CHECK_EQ_INT(cg_path(&l, root, CG_MEMORY, "pin", g, sizeof(g)), 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) { /* in the group: 8 MiB written, synced, kept */
+        static char buf[1 << 20];
+        int fd;
+
+        if (cg_dir_join(g, getpid(), err, sizeof(err)) != 0 ||
+            (fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+            _exit(1);
+        memset(buf, 'x', sizeof(buf));
+        for (int i = 0; i < 8; i++)
+            if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+                _exit(1);
+        _exit(fsync(fd) == 0 && close(fd) == 0 ? 0 : 1);
+    }
+    CHECK_EQ_INT(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ_INT(cg_stats(&l, root, mask, "pin", &s), 0);
+    CHECK(s.mem_usage >= 4u << 20); /* the file's pages are the group's */
+    for (int tries = 0; cg_destroy(&l, root, mask, "pin") != 0; tries++) {
+        CHECK(tries < 1000);
+        usleep(10000);
+    }
+    CHECK(access(g, F_OK) != 0);
+    CHECK_EQ_INT(statfs(file, &sf), 0);
+    /* Freed after an RCU grace period or so: a few seconds at most. */
+    for (int tries = 0; tries < 300; tries++) {
+        if (version == 1 && (after = v1_memory_groups()) == before)
+            break;
+        if (version == 2 &&
+            (cg_dir_read_key(parent, "cgroup.stat", "nr_dying_descendants", &dying) != 0 ||
+             dying == 0))
+            break;
+        usleep(10000);
+    }
+    if (version == 1) {
+        CHECK_EQ_INT(after, before);
+    } else if (sf.f_type != TMPFS_MAGIC && sf.f_type != OVERLAYFS_SUPER_MAGIC) {
+        if (dying != 0 && cg_dir_read(parent, "cgroup.stat", stat, sizeof(stat)) == 0)
+            fprintf(stderr, "%s/cgroup.stat: %s\n", parent, stat);
+        CHECK_EQ_INT(dying, 0);
+    } else {
+        fprintf(stderr,
+                "%s is on tmpfs or overlayfs: its pages cannot be reclaimed, the dying "
+                "count is not checked\n",
+                file);
+    }
+    unlink(file);
+    rmdir(parent);
+}
+
 /* cpus -> shares -> cpu.weight (v2), as runc and crun convert, and back. */
 static void
 test_shares_weight(void)
@@ -396,5 +498,5 @@ test_shares_weight(void)
 
 TEST_LIST(TEST_ENTRY(layout_v1), TEST_ENTRY(layout_hybrid), TEST_ENTRY(layout_v2),
           TEST_ENTRY(layout_none), TEST_ENTRY(layout_escapes), TEST_ENTRY(live_kill_and_destroy),
-          TEST_ENTRY(shares_weight));
+          TEST_ENTRY(shares_weight), TEST_ENTRY(live_memory_released));
 TEST_MAIN()

@@ -2,7 +2,7 @@
  * bench-launch: how fast one local agent starts and kills containers.
  *
  *   bench-launch [--tasks=100,1000] [--window=N] [--rate=R] [--bin=DIR] [--image=PATH]
- *                [--keep]
+ *                [--task_writes=KB] [--keep]
  *
  * Starts agora-master and agora-agent (from --bin, default: this program's
  * directory) in a scratch directory (the agent's --runtime_dir in /dev/shm, a
@@ -12,7 +12,8 @@
  *
  *   1. warm-up: one container, so the image is unpacked into the agent's cache
  *      before anything is measured;
- *   2. for each N in --tasks: launches N containers running `sleep 3600` from
+ *   2. for each N in --tasks: launches N containers running `sleep 3600` (after
+ *      writing KB KiB to a file in the sandbox, with --task_writes) from
  *      the image (cpus 0.1, mem 32 MB each), keeping at most --window of them
  *      between ACCEPT and TASK_RUNNING (a closed loop: new launches go out on
  *      the offers that come back as earlier ones start). Prints containers per
@@ -50,7 +51,9 @@
  * "accept_to_running_max_ms", "arrival_to_running_p50_ms" and
  * "arrival_to_running_p99_ms" (open), "all_killed_s", "failed"}],
  * "baseline": {"crun": {"median_ms", "runs_per_s"} or {"error"}, "runc": ...},
- * "cpu_s": {"agent", "executors_and_containers", "master"} (whole run)}.
+ * "cpu_s": {"agent", "executors_and_containers", "master"} (whole run),
+ * "task_writes_kb", "dying_memory_cgroups": {"before", "after"} (the rounds: removed memory
+ * cgroups the kernel has not freed, machine-wide; -1 unknown)}.
  */
 #define _GNU_SOURCE
 #include "error.h"
@@ -100,6 +103,7 @@ static struct {
     int noffers;
     struct run *r;
     const char *image;
+    char command[128]; /* what each task runs */
     char agent_id[128];
 } B = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
@@ -211,7 +215,7 @@ launch_some(void)
         snprintf(id, sizeof(id), "%s-%d", r->prefix, r->launched + k);
         tasks[k] = ag_task_new(id, NULL, NULL);
         if (tasks[k] == NULL || ag_task_set_resources(tasks[k], TASK_RES) != 0 ||
-            ag_task_set_command(tasks[k], "exec sleep 3600") != 0 ||
+            ag_task_set_command(tasks[k], B.command) != 0 ||
             ag_task_set_image(tasks[k], B.image) != 0 || ag_task_set_kill_grace(tasks[k], 1000))
             die("cannot build a task: %s", ag_last_error());
         k++;
@@ -477,6 +481,44 @@ out:
 }
 
 /* utime + stime of a process (`children`: of its reaped children), in seconds. */
+/*
+ * Memory cgroups removed but not yet freed on this machine (each pinned by
+ * memory still charged to it): v2, the root's nr_dying_descendants; v1,
+ * /proc/cgroups' count (live and dying) less the live directories. -1 when
+ * unknown.
+ */
+static long
+dying_memcgs(void)
+{
+    char line[256], name[64];
+    long hier, n = -1, en, live = -1;
+    FILE *f;
+
+    if ((f = fopen("/sys/fs/cgroup/cgroup.stat", "re")) != NULL &&
+        access("/sys/fs/cgroup/memory", F_OK) != 0) {
+        while (fgets(line, sizeof(line), f) != NULL)
+            if (sscanf(line, "nr_dying_descendants %ld", &n) == 1)
+                break;
+        fclose(f);
+        return n;
+    }
+    if (f != NULL)
+        fclose(f);
+    if ((f = fopen("/proc/cgroups", "re")) == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "%63s %ld %ld %ld", name, &hier, &n, &en) == 4 &&
+            strcmp(name, "memory") == 0)
+            break;
+    fclose(f);
+    if ((f = popen("find /sys/fs/cgroup/memory -type d 2>/dev/null | wc -l", "r")) == NULL)
+        return -1;
+    if (fscanf(f, "%ld", &live) != 1)
+        live = -1;
+    pclose(f);
+    return n < 0 || live < 0 ? -1 : n - live;
+}
+
 static double
 cpu_seconds(pid_t pid, bool children)
 {
@@ -585,6 +627,8 @@ main(int argc, char **argv)
                                         .error = on_error};
     json_t *out, *ns = json_array();
     double warmup_ms, cpu[3];
+    long dying[2];
+    int writes_kb = 0;
     char *line;
     ssize_t n;
 
@@ -601,12 +645,21 @@ main(int argc, char **argv)
             image = argv[i] + 8;
         else if (strcmp(argv[i], "--keep") == 0)
             keep = true;
+        else if (strncmp(argv[i], "--task_writes=", 14) == 0)
+            writes_kb = atoi(argv[i] + 14);
         else {
             fprintf(stderr, "usage: bench-launch [--tasks=100,1000] [--window=16] [--rate=100] "
-                            "[--bin=DIR] [--image=PATH] [--keep]\n");
+                            "[--bin=DIR] [--image=PATH] [--task_writes=KB] [--keep]\n");
             return 2;
         }
     }
+    /* A task that writes a file in its sandbox leaves page cache charged to its
+     * memory cgroup (--task_writes, for the dying memory cgroups figure). */
+    if (writes_kb > 0)
+        snprintf(B.command, sizeof(B.command), "head -c %dk /dev/zero > out && exec sleep 3600",
+                 writes_kb);
+    else
+        snprintf(B.command, sizeof(B.command), "exec sleep 3600");
     if (geteuid() != 0)
         die("needs root (cgroups, namespaces)");
     debug = getenv("BENCH_DEBUG") != NULL;
@@ -705,9 +758,14 @@ main(int argc, char **argv)
     }
     out_rounds = json_array();
     out_baseline = json_object();
+    dying[0] = dying_memcgs();
     run_rounds(tasks_arg, window, 0, "r");
     if (rate > 0)
         run_rounds(tasks_arg, MAX_TASKS, rate, "o");
+    settle();
+    dying[1] = dying_memcgs();
+    printf("dying memory cgroups on this machine: %ld before the rounds, %ld after\n", dying[0],
+           dying[1]);
     ag_driver_teardown(B.d);
     ag_driver_free(B.d);
     baseline("crun", rootfs_tar);
@@ -724,10 +782,14 @@ main(int argc, char **argv)
         if (atoi(tok) > 0 && atoi(tok) <= MAX_TASKS)
             json_array_append_new(ns, json_integer(atoi(tok)));
     free(list);
-    out = json_pack("{s:s, s:o, s:i, s:f, s:s, s:f, s:o, s:o, s:{s:f, s:f, s:f}}", "bench",
-                    "launch", "tasks", ns, "window", window, "rate_per_s", rate, "image", image,
-                    "warmup_ms", warmup_ms, "rounds", out_rounds, "baseline", out_baseline, "cpu_s",
-                    "agent", cpu[0], "executors_and_containers", cpu[1], "master", cpu[2]);
+    out = json_pack("{s:s, s:o, s:i, s:f, s:s, s:f, s:o, s:o, s:{s:f, s:f, s:f}, s:{s:I, s:I}}",
+                    "bench", "launch", "tasks", ns, "window", window, "rate_per_s", rate, "image",
+                    image, "warmup_ms", warmup_ms, "rounds", out_rounds, "baseline", out_baseline,
+                    "cpu_s", "agent", cpu[0], "executors_and_containers", cpu[1], "master", cpu[2],
+                    "dying_memory_cgroups", "before", (json_int_t)dying[0], "after",
+                    (json_int_t)dying[1]);
+    if (out != NULL)
+        json_object_set_new(out, "task_writes_kb", json_integer(writes_kb));
     if (out == NULL || (line = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(10))) == NULL)
         die("cannot build the JSON line");
     puts(line);
