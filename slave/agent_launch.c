@@ -525,24 +525,6 @@ launch_shutdown_framework(struct agent *a, const char *framework_id)
     atask_framework_gc(a, framework_id);
 }
 
-int
-launch_resize(struct agent *a, const char *framework_id, const char *task_id, double cpus,
-              double mem_mb, char *err, size_t errlen)
-{
-    struct agent_task *t = atask_get(a, framework_id, task_id);
-    int rv;
-
-    if (t == NULL || !t->live || atask_terminal(t)) {
-        snprintf(err, errlen, "no running task %s of framework %s", task_id, framework_id);
-        return -AG_ENOENT;
-    }
-    rv = ctr_update(a->ctr, t->st.container_id, cpus,
-                    mem_mb > 0 ? (uint64_t)(mem_mb * 1024 * 1024) : 0, err, errlen);
-    log_info("resize task_id=%s cpus=%g mem=%g: %s%s%s", task_id, cpus, mem_mb,
-             rv ? "refused (" : "done", rv ? err : "", rv ? ")" : "");
-    return rv;
-}
-
 void
 launch_tick(struct agent *a, int64_t now)
 {

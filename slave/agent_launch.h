@@ -45,13 +45,6 @@ void launch_kill(struct agent *a, const char *framework_id, const char *task_id,
  * without tasks is forgotten at once. */
 void launch_shutdown_framework(struct agent *a, const char *framework_id);
 
-/*
- * Changes the cpus and/or memory limits of a running task (cpus <= 0, mem_mb
- * <= 0: unchanged). Returns 0, -AG_ENOENT (no such running task), -AG_ESTATE
- * (no cgroups) or the kernel's refusal, with a message in `err`.
- */
-int launch_resize(struct agent *a, const char *framework_id, const char *task_id, double cpus,
-                  double mem_mb, char *err, size_t errlen);
 
 /* The user of a task that names none, nor its framework: --default_task_user
  * with --switch_user on an agent running as root; NULL (the agent's own user)

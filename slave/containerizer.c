@@ -599,22 +599,6 @@ ctr_usage(struct ctr *c, const char *container_id, struct cg_stats *out)
     return iso_stats(c->iso, container_id, out);
 }
 
-int
-ctr_update(struct ctr *c, const char *container_id, double cpus, uint64_t mem_bytes, char *err,
-           size_t errlen)
-{
-    if (hmap_get(&c->containers, container_id) == NULL) {
-        snprintf(err, errlen, "no such container");
-        return -AG_ENOENT;
-    }
-    if (!iso_has_cgroups(c->iso)) {
-        snprintf(err, errlen, "containers have no cgroups on this agent (--isolation=%s)",
-                 ctr_isolation(c));
-        return -AG_ESTATE;
-    }
-    return iso_update(c->iso, container_id, cpus, mem_bytes, err, errlen);
-}
-
 static bool
 known_cb(void *arg, const char *id)
 {

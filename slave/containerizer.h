@@ -145,11 +145,6 @@ void ctr_cgroup_roots(const struct ctr *c, char *buf, size_t len);
  * when the container is not watched. */
 int ctr_usage(struct ctr *c, const char *container_id, struct cg_stats *out);
 
-/* New cpus (<= 0: unchanged) and memory (0: unchanged) limits for a running
- * container. -AG_ENOENT when not watched, -AG_ESTATE without cgroups, or the
- * kernel's refusal (e.g. memory below what the task uses) with a message. */
-int ctr_update(struct ctr *c, const char *container_id, double cpus, uint64_t mem_bytes, char *err,
-               size_t errlen);
 
 /* Destroys cgroups under the agent's root that belong to no watched
  * container (call after recovery). Returns how many. */

@@ -227,47 +227,6 @@ get_statistics(void *arg, struct http_req *req)
     http_reply_json(req, 200, arr);
 }
 
-/* POST /containers/update {"framework_id", "task_id", "cpus", "mem"}: new limits
- * for a running task (cgroups only). */
-static void
-post_containers_update(void *arg, struct http_req *req)
-{
-    struct agent *a = arg;
-    char err[512];
-    const char *ctype = http_req_header(req, "Content-Type");
-    json_t *body;
-    const char *fid, *tid;
-    double cpus, mem;
-    int rv;
-
-    /* Only JSON: a page of another origin cannot send it without a pre-flight, which fails. */
-    if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0) {
-        http_reply_error(req, 415, "expected Content-Type: application/json");
-        return;
-    }
-    body = http_req_json(req, err, sizeof(err));
-    if (body == NULL) {
-        http_reply_error(req, 400, "%s", err);
-        return;
-    }
-    fid = json_string_value(json_object_get(body, "framework_id"));
-    tid = json_string_value(json_object_get(body, "task_id"));
-    cpus = json_number_value(json_object_get(body, "cpus"));
-    mem = json_number_value(json_object_get(body, "mem"));
-    if (fid == NULL || tid == NULL || (cpus <= 0 && mem <= 0)) {
-        json_decref(body);
-        http_reply_error(req, 400,
-                         "expected {\"framework_id\", \"task_id\", \"cpus\" and/or \"mem\" (MB)}");
-        return;
-    }
-    rv = launch_resize(a, fid, tid, cpus, mem, err, sizeof(err));
-    json_decref(body);
-    if (rv == 0)
-        http_reply_json(req, 200, NULL);
-    else
-        http_reply_error(req, rv == -AG_ENOENT ? 404 : rv == -AG_ESTATE ? 409 : 400, "%s", err);
-}
-
 static void
 get_metrics_snapshot(void *arg, struct http_req *req)
 {
@@ -685,13 +644,6 @@ ahttp_start(struct agent *a, char *err, size_t errlen)
             a->http = NULL;
             return rv;
         }
-    }
-    if ((rv = http_route(a->http, "POST", "/containers/update", post_containers_update, a, 0)) !=
-        0) {
-        snprintf(err, errlen, "cannot add route /containers/update: %s", ag_strerror(rv));
-        http_server_close(a->http);
-        a->http = NULL;
-        return rv;
     }
     /* The master's web UI (another origin) reads /state and sandbox files here. */
     cors_default(a->cfg.master, cors, sizeof(cors));

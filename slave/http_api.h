@@ -11,8 +11,6 @@
  *   /files/browse?path=P       entries of directory P: [{path, size, mode, mtime, nlink, uid, gid}]
  *   /files/read?path=P&offset=O&length=L   {"data": "...", "offset": O}; offset=-1 gives
  *                              the file size in "offset"; at most 1 MiB per call
- *   POST /containers/update    {"framework_id", "task_id", "cpus", "mem" (MB)}: new cgroup
- *                              limits for a running task (200, 400, 404, 409 without cgroups)
  *
  * The /files endpoints serve only what lies inside <work_dir>/sandboxes: a path that
  * resolves elsewhere (.., symlinks) is 403, a missing one 404. The ".json"

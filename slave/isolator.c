@@ -282,21 +282,6 @@ iso_prepare(struct iso *iso, const struct iso_container *c, json_t *launch, char
 }
 
 int
-iso_update(struct iso *iso, const char *id, double cpus, uint64_t mem_bytes, char *err,
-           size_t errlen)
-{
-    int rv;
-
-    for (size_t i = 0; i < iso->nops; i++) {
-        if (iso->ops[i]->update == NULL)
-            continue;
-        if ((rv = iso->ops[i]->update(iso, id, cpus, mem_bytes, err, errlen)) != 0)
-            return rv;
-    }
-    return 0;
-}
-
-int
 iso_stats(struct iso *iso, const char *id, struct cg_stats *out)
 {
     memset(out, 0, sizeof(*out));

@@ -86,9 +86,6 @@ struct isolator_ops {
     /* Before launch, after the cgroups exist: limits; adds to `container`. */
     int (*prepare)(struct iso *iso, const struct iso_container *c, json_t *container, char *err,
                    size_t errlen);
-    /* New resources for a running container (NULL: nothing to change). */
-    int (*update)(struct iso *iso, const char *id, double cpus, uint64_t mem_bytes, char *err,
-                  size_t errlen);
 };
 
 extern const struct isolator_ops iso_cgroups_cpu, iso_cgroups_mem, iso_cgroups_pids;
@@ -115,9 +112,6 @@ bool iso_has_cgroups(const struct iso *iso);
 int iso_prepare(struct iso *iso, const struct iso_container *c, json_t *launch, char *err,
                 size_t errlen);
 
-/* Applies new resources to a running container (cpus <= 0 / mem 0: keep). */
-int iso_update(struct iso *iso, const char *id, double cpus, uint64_t mem_bytes, char *err,
-               size_t errlen);
 
 /* Statistics of the container's cgroups; -AG_ENOENT without cgroups. */
 int iso_stats(struct iso *iso, const char *id, struct cg_stats *out);

@@ -165,8 +165,7 @@ main(int argc, char **argv)
                       "The Agora agent: registers this machine's resources with the master, runs "
                       "tasks through agora-executor and reports their states reliably. HTTP "
                       "endpoints on --port: /state, /flags, /health, /monitor/statistics, "
-                      "/metrics/snapshot, /metrics, /files/read, /files/browse; POST "
-                      "/containers/update.",
+                      "/metrics/snapshot, /metrics, /files/read, /files/browse.",
                       &f_logging_level, &level);
     if (rc != DAEMON_RUN)
         return rc;

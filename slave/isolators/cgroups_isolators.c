@@ -19,21 +19,10 @@ cpu_prepare(struct iso *iso, const struct iso_container *c, json_t *container, c
     return cg_set_cpu(&iso->layout, iso->cg_root, c->id, c->cpus, iso->cfs_quota, err, errlen);
 }
 
-static int
-cpu_update(struct iso *iso, const char *id, double cpus, uint64_t mem_bytes, char *err,
-           size_t errlen)
-{
-    (void)mem_bytes;
-    if (cpus <= 0)
-        return 0;
-    return cg_set_cpu(&iso->layout, iso->cg_root, id, cpus, iso->cfs_quota, err, errlen);
-}
-
 const struct isolator_ops iso_cgroups_cpu = {
     .name = "cgroups/cpu",
     .cgroups = CG_MASK(CG_CPU) | CG_MASK(CG_CPUACCT),
     .prepare = cpu_prepare,
-    .update = cpu_update,
 };
 
 static int
@@ -57,22 +46,10 @@ mem_prepare(struct iso *iso, const struct iso_container *c, json_t *container, c
     return 0;
 }
 
-static int
-mem_update(struct iso *iso, const char *id, double cpus, uint64_t mem_bytes, char *err,
-           size_t errlen)
-{
-    (void)cpus;
-    if (mem_bytes == 0)
-        return 0;
-    return cg_set_mem(&iso->layout, iso->cg_root, id,
-                      mem_bytes < MIN_MEM_BYTES ? MIN_MEM_BYTES : mem_bytes, err, errlen);
-}
-
 const struct isolator_ops iso_cgroups_mem = {
     .name = "cgroups/mem",
     .cgroups = CG_MASK(CG_MEMORY),
     .prepare = mem_prepare,
-    .update = mem_update,
 };
 
 static int

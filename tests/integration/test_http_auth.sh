@@ -126,16 +126,16 @@ log "agora-services: 401 without or with wrong credentials, nothing changed; Bas
 
 # ---- the agent
 expect 200 anon GET "$A/health"
-UPDATE="{\"framework_id\": \"$FID\", \"task_id\": \"$TASK\", \"cpus\": 3, \"mem\": 1000}"
 for who in anon wrong badbearer; do
     expect 401 $who GET "$A/state"
     expect 401 $who GET "$A/files/browse?path=/"
     expect 401 $who GET "$A/files/read?path=/etc/passwd&offset=0"
-    expect 401 $who POST "$A/containers/update" "$UPDATE"
+    # before any route: a POST anywhere (the agent serves none) needs credentials
+    expect 401 $who POST "$A/state" '{}'
 done
 expect 200 ops GET "$A/state"
-# The handler runs with credentials: an unknown task is its 404.
-expect 404 ops POST "$A/containers/update" "{\"framework_id\": \"$FID\", \"task_id\": \"no-such-task\", \"cpus\": 1}"
+# The routing runs with credentials: GET only.
+expect 405 ops POST "$A/state" '{}'
 log "agent: 401 without or with wrong credentials; the handlers run with them"
 
 # ---- the CLI
