@@ -108,6 +108,9 @@ iso_open(struct iso **out, const struct iso_config *cfg, char *err, size_t errle
     if (iso->cg_mask != 0) {
         if (iso->layout.ctrl[CG_FREEZER].version != 0)
             iso->cg_mask |= CG_MASK(CG_FREEZER);
+        /* Devices are restricted wherever containers have cgroups (Docker's set). */
+        if (iso->layout.ctrl[CG_DEVICES].version != 0)
+            iso->cg_mask |= CG_MASK(CG_DEVICES);
         if (autosel) { /* drop what this kernel lacks, with the isolators needing it */
             unsigned missing = 0;
             for (int c = 0; c < CG_NCTRL; c++)
@@ -124,7 +127,8 @@ iso_open(struct iso **out, const struct iso_config *cfg, char *err, size_t errle
                 }
                 iso->nops = n;
                 iso->cg_mask &= ~missing;
-                iso->cg_mask = iso->cg_mask == CG_MASK(CG_FREEZER) ? 0 : iso->cg_mask;
+                if ((iso->cg_mask & ~(CG_MASK(CG_FREEZER) | CG_MASK(CG_DEVICES))) == 0)
+                    iso->cg_mask = 0;
             }
         }
     }
@@ -209,6 +213,12 @@ iso_prepare(struct iso *iso, const struct iso_container *c, json_t *launch, char
         return -AG_ENOMEM;
     if (iso->cg_mask != 0) {
         if ((rv = cg_create(&iso->layout, iso->cg_root, iso->cg_mask, c->id, err, errlen)) != 0) {
+            json_decref(container);
+            return rv;
+        }
+        if ((iso->cg_mask & CG_MASK(CG_DEVICES)) &&
+            (rv = cg_set_devices(&iso->layout, iso->cg_root, c->id, err, errlen)) != 0) {
+            cg_destroy(&iso->layout, iso->cg_root, iso->cg_mask, c->id);
             json_decref(container);
             return rv;
         }

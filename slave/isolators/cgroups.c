@@ -7,11 +7,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -26,7 +29,7 @@
 
 static const char *const ctrl_names[CG_NCTRL] = {
     [CG_CPU] = "cpu",   [CG_CPUACCT] = "cpuacct", [CG_MEMORY] = "memory",
-    [CG_PIDS] = "pids", [CG_FREEZER] = "freezer",
+    [CG_PIDS] = "pids", [CG_FREEZER] = "freezer", [CG_DEVICES] = "devices",
 };
 
 const char *
@@ -396,6 +399,8 @@ cg_layout_parse(struct cg_layout *out, const char *text)
                 continue;
             /* cpuacct is cpu.stat and the freezer cgroup.freeze: core files of v2 groups. */
             have = c == CG_CPUACCT || c == CG_FREEZER || has_word(buf, ctrl_names[c]);
+            if (c == CG_DEVICES) /* a device program on the group: pure v2 only */
+                have = !any_v1;
             if (c == CG_FREEZER && any_v1)
                 have = false; /* not in the hybrid layout: the container has no v2 group there */
             if (c == CG_CPUACCT && any_v1 && !has_word(buf, "cpu"))
@@ -748,6 +753,144 @@ ctrl_write(const struct cg_layout *l, const char *root, enum cg_ctrl c, const ch
         return -AG_ENOENT;
     }
     return cg_dir_write(dir, file, value, err, errlen);
+}
+
+/* ---- devices ---- */
+
+/* The devices allowed, Docker's and runc's default set: {major, minor (-1:
+ * any)}, character devices, any access. */
+static const int dev_allowed[][2] = {
+    {1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, /* null zero full random urandom */
+    {5, 0}, {5, 1}, {5, 2},                 /* tty console ptmx */
+    {136, -1},                              /* pts */
+};
+#define NDEV_ALLOWED (sizeof(dev_allowed) / sizeof(dev_allowed[0]))
+
+static int
+devices_v1(const char *dir, char *err, size_t errlen)
+{
+    char rule[64];
+    int rv;
+
+    if ((rv = cg_dir_write(dir, "devices.deny", "a", err, errlen)) != 0 ||
+        (rv = cg_dir_write(dir, "devices.allow", "c *:* m", err, errlen)) != 0 ||
+        (rv = cg_dir_write(dir, "devices.allow", "b *:* m", err, errlen)) != 0)
+        return rv;
+    for (size_t i = 0; i < NDEV_ALLOWED; i++) {
+        if (dev_allowed[i][1] < 0)
+            snprintf(rule, sizeof(rule), "c %d:* rwm", dev_allowed[i][0]);
+        else
+            snprintf(rule, sizeof(rule), "c %d:%d rwm", dev_allowed[i][0], dev_allowed[i][1]);
+        if ((rv = cg_dir_write(dir, "devices.allow", rule, err, errlen)) != 0)
+            return rv;
+    }
+    return 0;
+}
+
+#define INSN(c, d, s, o, i)                                                                        \
+    ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
+#define LDX_W(d, s, o) INSN(BPF_LDX | BPF_MEM | BPF_W, d, s, o, 0)
+#define MOV_X(d, s) INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+#define MOV_K(d, i) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define AND_K(d, i) INSN(BPF_ALU64 | BPF_AND | BPF_K, d, 0, 0, i)
+#define RSH_K(d, i) INSN(BPF_ALU64 | BPF_RSH | BPF_K, d, 0, 0, i)
+#define JNE_K(d, i, o) INSN(BPF_JMP | BPF_JNE | BPF_K, d, 0, o, i)
+#define EXIT_INSN() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+
+/*
+ * The device program: r1 is the context (struct bpf_cgroup_dev_ctx); r2 the
+ * access bits, r3 the type, r4 the major, r5 the minor. Returns 1 (allow) for
+ * mknod of anything and for the allowed character devices, else 0. Each rule
+ * skips to the next one when a field differs. Returns the instruction count.
+ */
+static size_t
+devices_program(struct bpf_insn *p)
+{
+    size_t n = 0;
+
+    p[n++] = LDX_W(2, 1, 0); /* access_type */
+    p[n++] = MOV_X(3, 2);
+    p[n++] = AND_K(3, 0xffff); /* the type */
+    p[n++] = RSH_K(2, 16);     /* the access */
+    p[n++] = LDX_W(4, 1, 4);   /* major */
+    p[n++] = LDX_W(5, 1, 8);   /* minor */
+    p[n++] = JNE_K(2, BPF_DEVCG_ACC_MKNOD, 2);
+    p[n++] = MOV_K(0, 1);
+    p[n++] = EXIT_INSN();
+    for (size_t i = 0; i < NDEV_ALLOWED; i++) {
+        bool any_minor = dev_allowed[i][1] < 0;
+
+        p[n++] = JNE_K(3, BPF_DEVCG_DEV_CHAR, any_minor ? 3 : 4);
+        p[n++] = JNE_K(4, dev_allowed[i][0], any_minor ? 2 : 3);
+        if (!any_minor)
+            p[n++] = JNE_K(5, dev_allowed[i][1], 2);
+        p[n++] = MOV_K(0, 1);
+        p[n++] = EXIT_INSN();
+    }
+    p[n++] = MOV_K(0, 0);
+    p[n++] = EXIT_INSN();
+    return n;
+}
+
+static int
+devices_v2(const char *dir, char *err, size_t errlen)
+{
+    struct bpf_insn prog[128];
+    char log[1024] = "";
+    union bpf_attr attr;
+    size_t n = devices_program(prog);
+    int pfd, dfd, e;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    attr.insns = (uint64_t)(uintptr_t)prog;
+    attr.insn_cnt = (uint32_t)n;
+    attr.license = (uint64_t)(uintptr_t) "GPL";
+    if ((pfd = (int)syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr))) < 0) {
+        e = errno;
+        /* Again with the verifier's log, for the message. */
+        attr.log_buf = (uint64_t)(uintptr_t)log;
+        attr.log_size = sizeof(log);
+        attr.log_level = 1;
+        syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+        ag_errf(err, errlen, "cannot load the device program: %s%s%.200s", strerror(e),
+                log[0] ? ": " : "", log);
+        return ag_from_errno(e);
+    }
+    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        e = errno;
+        close(pfd);
+        ag_errf(err, errlen, "open %s: %s", dir, strerror(e));
+        return ag_from_errno(e);
+    }
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = (uint32_t)dfd;
+    attr.attach_bpf_fd = (uint32_t)pfd;
+    attr.attach_type = BPF_CGROUP_DEVICE;
+    attr.attach_flags = BPF_F_ALLOW_MULTI;
+    e = syscall(__NR_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)) == 0 ? 0 : errno;
+    close(dfd);
+    close(pfd); /* the attachment holds the program */
+    if (e != 0) {
+        ag_errf(err, errlen, "cannot attach the device program to %s: %s", dir, strerror(e));
+        return ag_from_errno(e);
+    }
+    return 0;
+}
+
+int
+cg_set_devices(const struct cg_layout *l, const char *root, const char *id, char *err,
+               size_t errlen)
+{
+    char dir[PATH_MAX];
+
+    if (l->ctrl[CG_DEVICES].version == 0 ||
+        cg_path(l, root, CG_DEVICES, id, dir, sizeof(dir)) != 0) {
+        ag_errf(err, errlen, "no devices cgroup for container %s", id);
+        return -AG_ENOENT;
+    }
+    return l->ctrl[CG_DEVICES].version == 1 ? devices_v1(dir, err, errlen)
+                                            : devices_v2(dir, err, errlen);
 }
 
 uint64_t

@@ -34,7 +34,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum cg_ctrl { CG_CPU, CG_CPUACCT, CG_MEMORY, CG_PIDS, CG_FREEZER, CG_NCTRL };
+/* CG_DEVICES: the v1 devices controller; on a pure v2 layout a device program
+ * (BPF_PROG_TYPE_CGROUP_DEVICE) on the group stands for it (cg_set_devices). */
+enum cg_ctrl { CG_CPU, CG_CPUACCT, CG_MEMORY, CG_PIDS, CG_FREEZER, CG_DEVICES, CG_NCTRL };
 
 #define CG_MASK(c) (1u << (c))
 
@@ -110,6 +112,16 @@ uint64_t cg_weight_to_shares(uint64_t weight);
  * CFS quota (cpus x 100 ms per 100 ms period, at least 1 ms). */
 int cg_set_cpu(const struct cg_layout *l, const char *root, const char *id, double cpus, bool quota,
                char *err, size_t errlen);
+
+/*
+ * Lets the container's processes use only the devices Docker and runc allow by
+ * default: /dev/null, zero, full, random, urandom, tty, console, ptmx and the
+ * pts (136:*), any access; mknod of any device (opening it is still refused).
+ * v1: "a" denied then those allowed in the devices group; v2: a device program
+ * attached to the group. Returns 0 or an error with a message.
+ */
+int cg_set_devices(const struct cg_layout *l, const char *root, const char *id, char *err,
+                   size_t errlen);
 
 /* Sets the memory limit (and no swap beyond it where the kernel can say so). */
 int cg_set_mem(const struct cg_layout *l, const char *root, const char *id, uint64_t bytes,
