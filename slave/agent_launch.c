@@ -234,8 +234,8 @@ env_free(struct msg_kv *env, size_t n)
 
 /*
  * The user `t` runs as, Mesos's --switch_user: its command's user, else its
- * framework's, else --default_task_user when the agent runs as root; NULL (the
- * agent's own user) with --switch_user=false.
+ * framework's (`f`, NULL when unknown), else --default_task_user when the
+ * agent runs as root; NULL (the agent's own user) with --switch_user=false.
  */
 static const char *
 task_user(const struct agent *a, const struct agent_task *t, const struct agent_framework *f)
@@ -246,7 +246,7 @@ task_user(const struct agent *a, const struct agent_task *t, const struct agent_
         return NULL;
     if (u != NULL && u[0] != '\0')
         return u;
-    if (f->info.user != NULL && f->info.user[0] != '\0')
+    if (f != NULL && f->info.user != NULL && f->info.user[0] != '\0')
         return f->info.user;
     return launch_default_user(a);
 }
@@ -292,11 +292,10 @@ static int
 fence(struct agent *a, struct agent_task *t, const struct agent_framework *f, char *err,
       size_t errlen)
 {
-    static const struct agent_framework none;
     uid_t uid;
     int rv;
 
-    if (a->tfw == NULL || user_uid(task_user(a, t, f ? f : &none), &uid) != 0)
+    if (a->tfw == NULL || user_uid(task_user(a, t, f), &uid) != 0)
         return 0;
     if ((rv = tfw_user_add(a->tfw, uid, err, errlen)) != 0)
         return rv;
@@ -340,6 +339,10 @@ launch_firewall_start(struct agent *a, int port, char *err, size_t errlen)
         ag_errf(err, errlen, "--task_firewall: the master %s", perr);
         return rv;
     }
+    if (n >= TFW_MAX_DESTS) {
+        ag_errf(err, errlen, "--task_firewall: the master resolves to too many addresses");
+        return -AG_EINVAL;
+    }
     snprintf(d[n].addr, sizeof(d[n].addr), "local");
     d[n++].port = port;
     for (const char *p = a->cfg.task_firewall_deny; p != NULL && *p != '\0';) {
@@ -357,9 +360,8 @@ launch_firewall_start(struct agent *a, int port, char *err, size_t errlen)
     for (size_t it = 0; hmap_next(&a->tasks, &it, &key, &val);) {
         struct agent_task *t = val;
         const struct agent_framework *f = hmap_get(&a->frameworks, t->st.info.framework_id);
-        static const struct agent_framework none;
 
-        if (t->live && user_uid(task_user(a, t, f ? f : &none), &t->uid) == 0 && t->uid != 0) {
+        if (t->live && user_uid(task_user(a, t, f), &t->uid) == 0 && t->uid != 0) {
             uids[nuids++] = t->uid;
             t->fenced = true;
         }
