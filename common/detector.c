@@ -1,6 +1,8 @@
 #include "detector.h"
 
 #include "error.h"
+#include "log.h"
+#include "zk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,7 @@ detector_resolve(const char *spec, struct detector_master *out, char *err, size_
         return -AG_EINVAL;
     }
     if (strncmp(p, "zk://", 5) == 0) {
-        snprintf(err, errlen, "zk:// masters are not supported yet: use --master=HOST:PORT");
+        snprintf(err, errlen, "zk:// masters are followed, not resolved (detector_open)");
         return -AG_EINVAL;
     }
     if (strncmp(p, "http://", 7) == 0) {
@@ -75,4 +77,138 @@ detector_set_tls(struct detector_master *m, int tls)
              m->host, m->port, DETECTOR_STREAM_PATH);
     snprintf(m->http_url, sizeof(m->http_url), "%s://%s:%d", m->tls ? "https" : "http", m->host,
              m->port);
+}
+
+bool
+detector_is_zk(const char *spec)
+{
+    return spec != NULL && strncmp(spec, "zk://", 5) == 0;
+}
+
+/* How long a follower's ZooKeeper session lasts without contact (Mesos's
+ * default); a follower holds no znode, so this only bounds how long a
+ * silent ensemble goes unnoticed. */
+#define DETECTOR_ZK_SESSION_MS 10000
+
+struct detector {
+    uv_timer_t once; /* a fixed master: reported from the loop */
+    struct zk *zk;
+    struct zk_url url;
+    struct detector_master fixed;
+    bool tls;
+    detector_fn fn;
+    void *arg;
+};
+
+static void
+on_leader(void *arg, const struct zk_leader *leader, bool self)
+{
+    struct detector *d = arg;
+    struct detector_master m;
+    char addr[300], err[256];
+
+    (void)self;
+    if (leader == NULL) {
+        log_warn("no leading master in %s", d->url.path);
+        d->fn(d->arg, NULL, 0);
+        return;
+    }
+    if (zk_leader_address(leader, addr, sizeof(addr)) != 0 ||
+        detector_resolve(addr, &m, err, sizeof(err)) != 0) {
+        log_error("unreadable leader info in %s/%s", d->url.path, leader->node);
+        return;
+    }
+    if (d->tls)
+        detector_set_tls(&m, 1);
+    log_info("leading master is %s (epoch %llu)", addr, (unsigned long long)leader->epoch);
+    d->fn(d->arg, &m, leader->epoch);
+}
+
+static void
+on_once(uv_timer_t *t)
+{
+    struct detector *d = t->data;
+
+    d->fn(d->arg, &d->fixed, 0);
+}
+
+int
+detector_open(struct detector **out, uv_loop_t *loop, const char *spec, bool tls,
+              detector_fn fn, void *arg, char *err, size_t errlen)
+{
+    struct detector *d;
+    int rc;
+
+    *out = NULL;
+    if (errlen > 0)
+        err[0] = '\0';
+    if ((d = calloc(1, sizeof(*d))) == NULL)
+        return -AG_ENOMEM;
+    d->tls = tls;
+    d->fn = fn;
+    d->arg = arg;
+    if (!detector_is_zk(spec)) {
+        if ((rc = detector_resolve(spec, &d->fixed, err, errlen)) != 0) {
+            free(d);
+            return rc;
+        }
+        if (tls && !d->fixed.tls)
+            detector_set_tls(&d->fixed, 1);
+        uv_timer_init(loop, &d->once);
+        d->once.data = d;
+        uv_timer_start(&d->once, on_once, 0, 0);
+        *out = d;
+        return 0;
+    }
+    if ((rc = zk_parse_url(spec, &d->url, err, errlen)) != 0 ||
+        (rc = zk_open(&d->zk, loop, d->url.hosts, DETECTOR_ZK_SESSION_MS, NULL, NULL)) != 0 ||
+        (rc = zk_group(d->zk, d->url.path, NULL, 0, on_leader, d)) != 0) {
+        if (rc != -AG_EINVAL || err[0] == '\0')
+            snprintf(err, errlen, "cannot follow the masters of %s: %s", spec, ag_strerror(rc));
+        zk_close(d->zk);
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+static void
+on_once_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void
+detector_close(struct detector *d)
+{
+    if (d == NULL)
+        return;
+    if (d->zk != NULL) {
+        zk_close(d->zk);
+        free(d);
+        return;
+    }
+    uv_close((uv_handle_t *)&d->once, on_once_closed);
+}
+
+int
+detector_lookup(const char *spec, int64_t timeout_ms, struct detector_master *out, char *err,
+                size_t errlen)
+{
+    struct zk_leader l;
+    char addr[300];
+    int rc;
+
+    if (!detector_is_zk(spec))
+        return detector_resolve(spec, out, err, errlen);
+    if ((rc = zk_leader_once(spec, timeout_ms, &l, err, errlen)) != 0)
+        return rc;
+    rc = zk_leader_address(&l, addr, sizeof(addr));
+    if (rc != 0)
+        snprintf(err, errlen, "unreadable leader info in %s", l.node);
+    else
+        rc = detector_resolve(addr, out, err, errlen);
+    free(l.data);
+    return rc;
 }

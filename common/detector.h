@@ -3,13 +3,17 @@
  * `--master` into addresses to connect to. Today it accepts a fixed
  * `HOST:PORT` (or `HOST`, meaning port 5050), with an optional scheme that
  * chooses clear text (`http://`, the default) or TLS (`https://`: the stream
- * is then `wss://`); later it will follow a leader
- * elected through ZooKeeper (`zk://...`) and call back when the leader changes.
+ * is then `wss://`), or follows the leader elected through ZooKeeper
+ * (`zk://HOST:PORT[,HOST:PORT...]/PATH`, common/zk.h) and calls back when the
+ * leader changes (detector_open).
  */
 #ifndef AGORA_DETECTOR_H
 #define AGORA_DETECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
 
 #define DETECTOR_DEFAULT_PORT 5050
 #define DETECTOR_STREAM_PATH "/agora/v1/stream"
@@ -32,5 +36,34 @@ int detector_resolve(const char *spec, struct detector_master *out, char *err, s
 /* Switches a resolved master to TLS (tls != 0: wss:// and https://) or back
  * (for a client that has --tls_ca and a bare HOST:PORT). */
 void detector_set_tls(struct detector_master *m, int tls);
+
+/* Whether `spec` names masters through ZooKeeper (zk://...). */
+bool detector_is_zk(const char *spec);
+
+/*
+ * A follower of the leading master, on `loop` (its callback runs there).
+ * With a fixed `spec` it reports that master once, from the loop, soon after
+ * the call; with zk:// it reports the leader each time it changes: `m` is
+ * NULL while no master leads, and `epoch` is the leader's (its ZooKeeper
+ * sequence number; 0 for a fixed master). Messages stamped with a lower epoch
+ * come from a deposed leader: drop them. `tls` as detector_set_tls (a zk://
+ * leader's address carries no scheme). Returns 0, or -AG_EINVAL with the
+ * reason in `err`.
+ */
+struct detector;
+typedef void (*detector_fn)(void *arg, const struct detector_master *m, uint64_t epoch);
+int detector_open(struct detector **out, uv_loop_t *loop, const char *spec, bool tls,
+                  detector_fn fn, void *arg, char *err, size_t errlen);
+
+/* Stops following; no callback after it. NULL is a no-op. */
+void detector_close(struct detector *d);
+
+/*
+ * For tools: the master `spec` names right now: a fixed one as
+ * detector_resolve, a zk:// one by asking ZooKeeper once (waiting at most
+ * `timeout_ms`). 0, or -AG_E* with the reason in `err`.
+ */
+int detector_lookup(const char *spec, int64_t timeout_ms, struct detector_master *out,
+                    char *err, size_t errlen);
 
 #endif

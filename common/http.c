@@ -930,6 +930,12 @@ http_req_path(const struct http_req *req)
 }
 
 const char *
+http_req_raw_query(const struct http_req *req)
+{
+    return req->query;
+}
+
+const char *
 http_req_principal(const struct http_req *req)
 {
     return req->principal;

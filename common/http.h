@@ -150,6 +150,9 @@ const char *http_req_method(const struct http_req *req);
 /* The percent-decoded path without the query string. */
 const char *http_req_path(const struct http_req *req);
 
+/* The query string as the client sent it (not decoded, without '?'), or NULL. */
+const char *http_req_raw_query(const struct http_req *req);
+
 /* The principal whose credentials the request carried, or NULL (anonymous). */
 const char *http_req_principal(const struct http_req *req);
 

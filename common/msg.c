@@ -454,6 +454,7 @@ msg_copy(struct msg *dst, const struct msg *src)
     tmp.version = src->version;
     tmp.type = src->type;
     tmp.corr = src->corr;
+    tmp.epoch = src->epoch;
     init_struct(t->body, &tmp.u);
     int rc = src->sender && !(tmp.sender = strdup(src->sender)) ? -AG_ENOMEM : 0;
     if (rc == 0)
@@ -576,7 +577,8 @@ bool
 msg_equal(const struct msg *a, const struct msg *b)
 {
     const struct mtype *t = mtype_of(a->type);
-    if (a->type != b->type || a->corr != b->corr || !str_eq(a->sender, b->sender))
+    if (a->type != b->type || a->corr != b->corr || a->epoch != b->epoch ||
+        !str_eq(a->sender, b->sender))
         return false;
     return t ? eq_struct(t->body, &a->u, &b->u) : true;
 }
@@ -847,7 +849,9 @@ enc_msg(msgpack_packer *pk, const struct msg *m)
         return -AG_EINVAL;
     if (version < MSG_VERSION_MIN || version > MSG_VERSION)
         return -AG_EVERSION;
-    PK(msgpack_pack_map(pk, 5));
+    PK(msgpack_pack_map(pk, m->epoch ? 6 : 5));
+    if (m->epoch && (rc = enc_key_u64(pk, "e", m->epoch)) < 0)
+        return rc;
     if ((rc = enc_key_u64(pk, "v", version)) < 0 ||
         (rc = enc_key_u64(pk, "t", (uint64_t)m->type)) < 0 ||
         (rc = enc_bytes_str(pk, "s", 1)) < 0 || (rc = enc_str(pk, m->sender)) < 0 ||
@@ -1450,7 +1454,7 @@ dec_struct(struct rd *r, const struct desc *d, void *base, uint64_t count)
     return fill_strings(d, base);
 }
 
-enum { ENV_V, ENV_T, ENV_S, ENV_C, ENV_B };
+enum { ENV_V, ENV_T, ENV_S, ENV_C, ENV_B, ENV_E };
 
 struct env {
     unsigned seen;                  /* ENV_* bits */
@@ -1507,8 +1511,8 @@ dec_envelope(struct rd *r, struct msg *out, struct env *e)
             return rc;
         if (key.t != MP_STR)
             return fail(r, -AG_EPROTO, "map key is a %s, not a string", mp_names[key.t]);
-        if (key.len == 1 && key.ptr[0] && strchr("vtscb", key.ptr[0]))
-            which = (int)(strchr("vtscb", key.ptr[0]) - "vtscb");
+        if (key.len == 1 && key.ptr[0] && strchr("vtscbe", key.ptr[0]))
+            which = (int)(strchr("vtscbe", key.ptr[0]) - "vtscbe");
         push_key(r, (const char *)key.ptr, key.len);
         if (which >= 0 && (e->seen & (1u << which)))
             return fail(r, -AG_EPROTO, "duplicate key");
@@ -1537,6 +1541,8 @@ dec_envelope(struct rd *r, struct msg *out, struct env *e)
             out->version = (uint32_t)x.u;
         } else if (which == ENV_T) {
             e->type = x.u;
+        } else if (which == ENV_E) {
+            out->epoch = x.u;
         } else {
             out->corr = x.u;
         }

@@ -118,6 +118,7 @@ struct msg {
     enum msg_type type;
     char *sender;  /* agent, framework or master id; "" when unknown */
     uint64_t corr; /* correlation id: an answer repeats its request's */
+    uint64_t epoch; /* the sending master's leader epoch (high availability); 0: none */
     union {
 #define MSG_X_UNION_(num, NAME, tag, dir, doc) struct msg_##tag tag;
         MSG_MESSAGES(MSG_X_UNION_)

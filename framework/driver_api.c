@@ -31,11 +31,17 @@ ag_driver_new(struct ag_driver **out, const char *master, const struct ag_framew
                          "set callbacks->size to sizeof(struct ag_scheduler_callbacks)");
     if ((d = calloc(1, sizeof(*d))) == NULL)
         return sched_err(-AG_ENOMEM, "out of memory");
-    if ((rv = detector_resolve(master, &d->master, err, sizeof(err))) != 0) {
+    if (!detector_is_zk(master) &&
+        (rv = detector_resolve(master, &d->master, err, sizeof(err))) != 0) {
         free(d);
         return sched_err(rv, "%s", err);
     }
+    if ((d->master_spec = strdup(master)) == NULL) {
+        free(d);
+        return sched_err(-AG_ENOMEM, "out of memory");
+    }
     if ((d->info = sched_framework_info_dup(info)) == NULL) {
+        free(d->master_spec);
         free(d);
         return sched_err(-AG_ENOMEM, "out of memory");
     }
@@ -47,6 +53,7 @@ ag_driver_new(struct ag_driver **out, const char *master, const struct ag_framew
         gethostname(host, sizeof(host) - 1);
         if (sched_set_str(&d->info->fi.hostname, host) != 0) {
             ag_framework_info_free(d->info);
+            free(d->master_spec);
             free(d);
             return -AG_ENOMEM;
         }
@@ -66,12 +73,14 @@ ag_driver_new(struct ag_driver **out, const char *master, const struct ag_framew
     recon_init(&d->recon);
     if ((rv = pthread_mutex_init(&d->lock, NULL)) != 0) {
         ag_framework_info_free(d->info);
+        free(d->master_spec);
         free(d);
         return sched_err(ag_from_errno(rv), "pthread_mutex_init failed");
     }
     if ((rv = pthread_cond_init(&d->cond, NULL)) != 0) {
         pthread_mutex_destroy(&d->lock);
         ag_framework_info_free(d->info);
+        free(d->master_spec);
         free(d);
         return sched_err(ag_from_errno(rv), "pthread_cond_init failed");
     }

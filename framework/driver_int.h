@@ -36,7 +36,10 @@ enum conn_state { CONN_DOWN, CONN_AUTH, CONN_SUBSCRIBING, CONN_SUBSCRIBED };
 
 struct ag_driver {
     /* Set by ag_driver_new and the option setters, read-only once started. */
-    struct detector_master master;
+    struct detector_master master; /* port 0: none known yet (zk://, no leader) */
+    char *master_spec;             /* what ag_driver_new was given */
+    struct detector *detector;     /* zk://: follows the leader (driver thread) */
+    uint64_t master_epoch; /* the leader's epoch: messages stamped lower are a deposed leader's */
     struct ag_framework_info *info;
     struct ag_scheduler_callbacks cb;
     void *arg;

@@ -461,8 +461,34 @@ drv_reconnect(struct ag_driver *d, const char *why)
     d->cli = NULL;
     if (d->conn != CONN_DOWN)
         drv_conn_lost(d);
-    if (!d->closing)
+    if (!d->closing && d->master.port != 0)
         drv_open_client(d); /* on failure the tick tries again */
+}
+
+/* zk://: a new leader (or none): drop the link to the old one at once and
+ * subscribe again with the new one (the framework hears disconnected, then
+ * subscribed, and reconciles). */
+static void
+drv_on_master(void *arg, const struct detector_master *m, uint64_t epoch)
+{
+    struct ag_driver *d = arg;
+
+    if (d->closing)
+        return;
+    if (m == NULL) {
+        d->master.port = 0;
+        if (d->cli != NULL)
+            drv_reconnect(d, "no leading master");
+        return;
+    }
+    if (epoch > d->master_epoch)
+        d->master_epoch = epoch;
+    if (d->cli != NULL && strcmp(m->stream_url, d->master.stream_url) == 0)
+        return;
+    d->master = *m;
+    if (d->info->tls)
+        detector_set_tls(&d->master, 1);
+    drv_reconnect(d, "a new leading master was elected");
 }
 
 /* The master refused us: stop, then tell the framework. */
@@ -624,6 +650,15 @@ drv_on_message(void *arg, const void *data, size_t len)
             drv_error(d, rv, "out of memory: a message from the master was lost");
         return;
     }
+    if (m.epoch < d->master_epoch) {
+        log_warn("scheduler: dropped %s from a deposed leading master (epoch %llu, the "
+                 "leader's is %llu)",
+                 msg_type_name(m.type), (unsigned long long)m.epoch,
+                 (unsigned long long)d->master_epoch);
+        msg_free(&m);
+        return;
+    }
+    d->master_epoch = m.epoch;
     switch (m.type) {
     case MSG_AUTH_CHALLENGE:
         drv_auth_challenge(d, &m.u.auth_challenge);
@@ -730,7 +765,8 @@ drv_tick_cb(uv_timer_t *t)
     if (d->closing)
         return;
     if (d->cli == NULL) {
-        drv_open_client(d);
+        if (d->master.port != 0)
+            drv_open_client(d);
     } else if (d->conn == CONN_SUBSCRIBED && d->hb_ms > 0 && d->hb_misses > 0 &&
                now - d->last_recv > d->hb_ms * (uint64_t)d->hb_misses) {
         drv_reconnect(d, "no heartbeat from the master");
@@ -757,6 +793,8 @@ drv_handle_closed(uv_handle_t *h)
 static void
 drv_close_transport(struct ag_driver *d)
 {
+    detector_close(d->detector);
+    d->detector = NULL;
     tp_client_close(d->cli);
     d->cli = NULL;
     if (d->tick_ok) {
@@ -852,6 +890,15 @@ drv_setup(struct ag_driver *d)
     rl_init(&d->rl, d->rate, d->burst, uv_now(&d->loop));
     if ((rv = uv_timer_start(&d->tick, drv_tick_cb, TICK_MS, TICK_MS)) != 0)
         return ag_from_uv(rv);
+    if (detector_is_zk(d->master_spec)) {
+        char err[512];
+
+        rv = detector_open(&d->detector, &d->loop, d->master_spec, d->info->tls, drv_on_master,
+                           d, err, sizeof(err));
+        if (rv != 0)
+            log_error("scheduler: %s", err);
+        return rv;
+    }
     return drv_open_client(d);
 }
 

@@ -39,8 +39,10 @@ master_send(struct master *m, uint32_t peer, struct msg *msg)
     if (peer == 0)
         return -AG_ECLOSED;
     msg->sender = m->id;
+    msg->epoch = m->epoch;
     rc = msg_encode_alloc(msg, &buf, &len);
     msg->sender = NULL;
+    msg->epoch = 0;
     if (rc != 0) {
         log_error("cannot encode %s: %s", msg_type_name(msg->type), ag_strerror(rc));
         return rc;

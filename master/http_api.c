@@ -17,6 +17,9 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "standby.h"
+#include <arpa/inet.h>
+#include <netdb.h>
 
 #include <jansson.h>
 #include <unistd.h>
@@ -311,6 +314,77 @@ completed_frameworks_json(const struct master *m, bool with_tasks, const struct 
     return c.arr;
 }
 
+char *
+mhttp_master_info(const char *id, const struct master_flags *f)
+{
+    char hostname[256] = "", ip[INET_ADDRSTRLEN] = "";
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    struct in_addr a = {0};
+    json_t *o, *addr;
+    char *s;
+
+    if (f->hostname && f->hostname[0])
+        snprintf(hostname, sizeof(hostname), "%s", f->hostname);
+    else
+        gethostname(hostname, sizeof(hostname) - 1);
+    if (f->advertise_ip && f->advertise_ip[0])
+        snprintf(ip, sizeof(ip), "%s", f->advertise_ip);
+    else if (strcmp(f->ip, "0.0.0.0") != 0)
+        snprintf(ip, sizeof(ip), "%s", f->ip);
+    else if (getaddrinfo(hostname, NULL, &hints, &ai) == 0 && ai != NULL)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, ip, sizeof(ip));
+    if (ai != NULL)
+        freeaddrinfo(ai);
+    if (ip[0] == '\0')
+        snprintf(ip, sizeof(ip), "127.0.0.1");
+    inet_pton(AF_INET, ip, &a);
+    o = json_object();
+    addr = json_object();
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "ip", json_integer((json_int_t)a.s_addr));
+    json_object_set_new(o, "port", json_integer((json_int_t)f->port));
+    json_object_set_new(o, "pid", json_sprintf("master@%s:%d", ip, (int)f->port));
+    json_object_set_new(o, "hostname", json_string(hostname));
+    json_object_set_new(o, "version", json_string(AGORA_VERSION));
+    json_object_set_new(addr, "hostname", json_string(hostname));
+    json_object_set_new(addr, "ip", json_string(ip));
+    json_object_set_new(addr, "port", json_integer((json_int_t)f->port));
+    json_object_set_new(o, "address", addr);
+    s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* This master's info: the one it published in ZooKeeper, else made now. */
+static json_t *
+self_info(const struct master *m)
+{
+    const char *given = master_leader_info(m);
+    char *made = given ? NULL : mhttp_master_info(master_id(m), master_flags(m));
+    json_t *o = json_loads(given ? given : made ? made : "{}", 0, NULL);
+
+    free(made);
+    return o ? o : json_object();
+}
+
+static void
+h_redirect(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    json_t *info = self_info(m);
+    json_t *addr = json_object_get(info, "address");
+    char hostport[300], loc[1024];
+
+    snprintf(hostport, sizeof(hostport), "%s:%d",
+             json_string_value(json_object_get(addr, "ip")) ?: "127.0.0.1",
+             (int)json_integer_value(json_object_get(addr, "port")));
+    json_decref(info);
+    standby_location(loc, sizeof(loc), tls_serving(&master_flags(m)->tls) ? "https" : "http",
+                     hostport, standby_redirect_path(http_req_path(req)), http_req_raw_query(req));
+    http_req_add_header(req, "Location", loc);
+    http_reply_error(req, 307, "this is the leading master");
+}
+
 static json_t *
 state_common(struct master *m)
 {
@@ -327,6 +401,15 @@ state_common(struct master *m)
                                                (int)master_flags(m)->port));
     json_object_set_new(o, "start_time", json_real(master_start_time(m)));
     json_object_set_new(o, "elected_time", json_real(master_start_time(m)));
+    json_object_set_new(o, "elected", json_true());
+    {
+        json_t *info = self_info(m);
+
+        json_object_set(o, "leader", json_object_get(info, "pid"));
+        json_object_set_new(o, "leader_info", info);
+    }
+    if (master_epoch(m) != 0)
+        json_object_set_new(o, "leader_epoch", json_integer((json_int_t)master_epoch(m)));
     json_object_set_new(o, "activated_slaves", json_integer((json_int_t)active));
     json_object_set_new(o, "deactivated_slaves", json_integer((json_int_t)inactive));
     return o;
@@ -962,6 +1045,8 @@ mhttp_open(struct mhttp **out, struct master *m)
         {"POST", "/undrain", h_drain},
         {"GET", "/flags", h_flags},
         {"GET", "/health", h_health},
+        {NULL, "/master/redirect", h_redirect},
+        {NULL, "/redirect", h_redirect},
         {"GET", "/version", h_version},
         {"GET", "/metrics/snapshot", h_metrics_snapshot},
         {"GET", "/metrics", h_metrics},
@@ -969,7 +1054,8 @@ mhttp_open(struct mhttp **out, struct master *m)
         {"GET", "/books", h_books},
         {"GET", "/accounting/report", h_accounting_report},
     };
-    static const char *const open_paths[] = {"/health", NULL}; /* for load balancers */
+    /* For load balancers, and clients looking for the leader. */
+    static const char *const open_paths[] = {"/health", "/master/redirect", "/redirect", NULL};
     const struct master_flags *f = master_flags(m);
     struct mhttp *h;
     nng_tls_config *tls = NULL;
@@ -1007,7 +1093,8 @@ mhttp_open(struct mhttp **out, struct master *m)
         return rc;
     }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        rc = http_route(h->http, routes[i].method, routes[i].path, routes[i].fn, m, 0);
+        rc = http_route(h->http, routes[i].method, routes[i].path, routes[i].fn, m,
+                        routes[i].fn == h_redirect ? HTTP_ROUTE_PREFIX : 0);
         if (rc != 0)
             return rc;
     }

@@ -473,7 +473,7 @@ master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
         log_error("bad allocator configuration: %s", err);
         return rc;
     }
-    if ((rc = registry_sqlite_open(&m->reg, flags->work_dir)) != 0)
+    if (m->reg == NULL && (rc = registry_sqlite_open(&m->reg, flags->work_dir)) != 0)
         return rc;
     if (flags->accounting_db && flags->accounting_db[0])
         snprintf(m->acct_path, sizeof(m->acct_path), "%s", flags->accounting_db);
@@ -560,6 +560,30 @@ void
 master_peer_disconnect(struct master *m, uint32_t id)
 {
     on_tp_disconnect(m, id);
+}
+
+void
+master_set_leadership(struct master *m, struct registry *reg, uint64_t epoch,
+                      const char *info_json)
+{
+    registry_close(m->reg);
+    free(m->leader_info);
+    m->reg = reg;
+    m->epoch = epoch;
+    free(m->leader_info);
+    m->leader_info = info_json ? xstrdup(info_json) : NULL;
+}
+
+uint64_t
+master_epoch(const struct master *m)
+{
+    return m->epoch;
+}
+
+const char *
+master_leader_info(const struct master *m)
+{
+    return m->leader_info;
 }
 
 void

@@ -58,6 +58,7 @@ struct flag;
 struct alloc_role_info;
 struct metrics;
 struct acls;
+struct registry;
 
 /*
  * The records below are read-only outside the master core: the iterators hand
@@ -69,6 +70,9 @@ enum fw_state { FW_ACTIVE, FW_DISCONNECTED, FW_REMOVED };
 struct master_flags {
     char *ip;
     char *hostname; /* --hostname: a name clients reach the master by (Host allow-list) */
+    char *advertise_ip; /* --advertise_ip: the address published in ZooKeeper */
+    char *zk;           /* --zk: zk://HOSTS/PATH, high availability; NULL or "": none */
+    int64_t zk_session_timeout_ms;
     int64_t port;
     char *work_dir;
     int64_t agent_ping_timeout_ms;
@@ -187,6 +191,20 @@ int master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags);
  * on the same port, if any, is open) and starts the timers (main watches the
  * signals). 0 or a negative AG_E* code (logged). */
 int master_listen(struct master *m);
+
+/*
+ * High availability: before master_start(), a master elected through
+ * ZooKeeper is given its registry (`reg`, which it then owns and closes; the
+ * SQLite registry in --work_dir is opened otherwise), its leader `epoch`
+ * (stamped on every message it sends, so that agents and frameworks drop a
+ * deposed leader's; common/msg.h) and its info as it stands in ZooKeeper
+ * (`info_json`, copied; /state shows it as leader_info).
+ */
+void master_set_leadership(struct master *m, struct registry *reg, uint64_t epoch,
+                           const char *info_json);
+/* The epoch given there (0 without high availability) and the info (NULL). */
+uint64_t master_epoch(const struct master *m);
+const char *master_leader_info(const struct master *m);
 
 /* Calls `fn(arg)` once when the master stops (master_stop, also on a signal): a
  * front end closes its own server there. */

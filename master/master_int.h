@@ -37,6 +37,8 @@ struct master {
     double now; /* refreshed at the start of each callback */
     uint64_t next_agent, next_framework, next_offer;
     struct registry *reg;
+    uint64_t epoch;    /* leader epoch stamped on every message (0: no high availability) */
+    char *leader_info; /* this master's info as it stands in ZooKeeper (JSON), or NULL */
     struct tp_server *tp;
     void (*on_stop)(void *arg); /* master_on_stop */
     void *on_stop_arg;

@@ -122,6 +122,14 @@ on_message(void *arg, const void *data, size_t len)
         log_warn("undecodable message from the master: %s (%s)", err, ag_strerror(rv));
         return;
     }
+    if (m.epoch < a->master_epoch) {
+        log_warn("dropped %s from a deposed leading master (epoch %llu, the leader's is %llu)",
+                 msg_type_name(m.type), (unsigned long long)m.epoch,
+                 (unsigned long long)a->master_epoch);
+        msg_free(&m);
+        return;
+    }
+    a->master_epoch = m.epoch;
     metrics_inc(a->stats.messages_received);
     switch (m.type) {
     case MSG_RUN_TASK:
@@ -216,6 +224,31 @@ agent_reconnect(struct agent *a, const char *why)
         log_error("%s (retrying)", err);
 }
 
+/* --master=zk://: a new leader (or none). The link to the old one is dropped
+ * at once; the agent re-registers with the new one. */
+static void
+on_master(void *arg, const struct detector_master *m, uint64_t epoch)
+{
+    struct agent *a = arg;
+
+    if (m == NULL) {
+        if (a->cli != NULL)
+            log_warn("no leading master: disconnecting from %s", a->master.stream_url);
+        tp_client_close(a->cli);
+        a->cli = NULL;
+        a->conn = AGENT_DISCONNECTED;
+        su_set_online(&a->su, false, agent_now_ms(a));
+        a->master.port = 0;
+        return;
+    }
+    if (epoch > a->master_epoch)
+        a->master_epoch = epoch;
+    if (a->cli != NULL && strcmp(m->stream_url, a->master.stream_url) == 0)
+        return;
+    a->master = *m;
+    agent_reconnect(a, "a new leading master was elected");
+}
+
 /* ---- the tick ---- */
 
 static void
@@ -231,7 +264,7 @@ tick_cb(uv_timer_t *h)
         usage_report(a, now);
     launch_tick(a, now);
     if (a->cli == NULL) { /* a failed redial: try again once a second */
-        if (now >= a->redial_at_ms) {
+        if (a->master.port != 0 && now >= a->redial_at_ms) {
             a->redial_at_ms = now + 1000;
             agent_reconnect(a, "no connection");
         }
@@ -278,6 +311,8 @@ pick_advertise_ip(struct agent *a)
 static void
 agent_stop(struct agent *a)
 {
+    detector_close(a->detector);
+    a->detector = NULL;
     tp_client_close(a->cli);
     a->cli = NULL;
     http_server_close(a->http);
@@ -341,7 +376,8 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
     if (a->cfg.kill_grace_ms <= 0)
         a->cfg.kill_grace_ms = 3000;
 
-    if ((rv = detector_resolve(cfg->master, &a->master, err, errlen)) != 0)
+    if (!detector_is_zk(cfg->master) &&
+        (rv = detector_resolve(cfg->master, &a->master, err, errlen)) != 0)
         goto fail;
     if (!a->master.tls && tls_client_wanted(cfg->tls))
         detector_set_tls(&a->master, 1);
@@ -440,7 +476,12 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
     if ((rv = launch_firewall_start(a, a->http ? http_server_port(a->http) : cfg->port, err,
                                     errlen)) != 0)
         goto fail;
-    if ((rv = agent_dial(a, err, errlen)) != 0)
+    if (detector_is_zk(cfg->master))
+        rv = detector_open(&a->detector, loop, cfg->master, tls_client_wanted(cfg->tls),
+                           on_master, a, err, errlen);
+    else
+        rv = agent_dial(a, err, errlen);
+    if (rv != 0)
         goto fail;
     uv_timer_init(loop, &a->tick);
     a->tick.data = a;

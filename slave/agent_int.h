@@ -95,7 +95,9 @@ struct agent {
     struct su su;
     struct tp_client *cli;
     struct http_server *http;
-    struct detector_master master;
+    struct detector_master master; /* port 0: none known yet (zk://, no leader) */
+    struct detector *detector;     /* --master=zk://: follows the leader */
+    uint64_t master_epoch; /* the leader's epoch: messages stamped lower are a deposed leader's */
     char id[AG_ID_MAX]; /* "" until registered the first time */
     enum agent_conn conn;
     struct resources resources;

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* strsignal */
 #include "agent_launch.h"
+#include "zk.h"
 
 #include "agent_int.h"
 #include "agent_tasks.h"
@@ -332,12 +333,33 @@ launch_firewall_start(struct agent *a, int port, char *err, size_t errlen)
         ag_errf(err, errlen, "--task_firewall needs an agent running as root");
         return -AG_EPERM;
     }
-    /* The master, this agent's API, and what the operator lists. */
-    snprintf(spec, sizeof(spec), strchr(a->master.host, ':') ? "[%s]:%d" : "%s:%d",
-             a->master.host, a->master.port);
-    if ((rv = tfw_parse_dest(spec, d, &n, perr, sizeof(perr))) != 0) {
-        ag_errf(err, errlen, "--task_firewall: the master %s", perr);
-        return rv;
+    /* The master (with zk://, the ZooKeeper servers: which master leads
+     * changes, so operators list the masters in --task_firewall_deny), this
+     * agent's API, and what the operator lists. */
+    if (detector_is_zk(a->cfg.master)) {
+        struct zk_url u;
+
+        if ((rv = zk_parse_url(a->cfg.master, &u, perr, sizeof(perr))) != 0) {
+            ag_errf(err, errlen, "--master: %s", perr);
+            return rv;
+        }
+        for (const char *p = u.hosts; *p != '\0';) {
+            size_t k = strcspn(p, ",");
+
+            snprintf(spec, sizeof(spec), "%.*s", (int)k, p);
+            if ((rv = tfw_parse_dest(spec, d, &n, perr, sizeof(perr))) != 0) {
+                ag_errf(err, errlen, "--task_firewall: the ZooKeeper server %s", perr);
+                return rv;
+            }
+            p += k + (p[k] == ',');
+        }
+    } else {
+        snprintf(spec, sizeof(spec), strchr(a->master.host, ':') ? "[%s]:%d" : "%s:%d",
+                 a->master.host, a->master.port);
+        if ((rv = tfw_parse_dest(spec, d, &n, perr, sizeof(perr))) != 0) {
+            ag_errf(err, errlen, "--task_firewall: the master %s", perr);
+            return rv;
+        }
     }
     if (n >= TFW_MAX_DESTS) {
         ag_errf(err, errlen, "--task_firewall: the master resolves to too many addresses");

@@ -83,8 +83,9 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* As cli_error, returns CLI_USAGE and adds a hint to run `agora help CMD`. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Base URLs ("http://HOST:PORT") from cli_opt.master / cli_opt.services.
- * Return 0, or print the problem and return CLI_USAGE. */
+/* Base URLs ("http://HOST:PORT") from cli_opt.master / cli_opt.services (a
+ * zk:// master: the leader ZooKeeper names now). Return 0, or print the
+ * problem and return CLI_USAGE (CLI_FAIL: no leader found). */
 int cli_master_url(char *buf, size_t len);
 int cli_services_url(char *buf, size_t len);
 

@@ -137,13 +137,14 @@ start_agent() {
     start_agent_with "$name" "cpus:4;mem:4096;disk:10000;ports:[31000-31099]" "$@"
 }
 
-# start_agent_with NAME RESOURCES [FLAGS...]: start_agent with other --resources.
+# start_agent_with NAME RESOURCES [FLAGS...]: start_agent with other --resources
+# (--master: $AGENT_MASTER when set, e.g. zk://...; start_scheduler's: $SCHED_MASTER).
 start_agent_with() {
     local name=$1 res=$2
     shift 2
     local port=${AGENT_PORT[$name]:-$(free_port)}
     AGENT_PORT[$name]=$port
-    "${STOPPABLE[@]}" "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
+    "${STOPPABLE[@]}" "$AGORA_BIN/agora-agent" --master="${AGENT_MASTER:-127.0.0.1:$MASTER_PORT}" --ip=127.0.0.1 --port="$port" \
         --hostname="$name" --work_dir="$T/agent-$name" --resources="$res" \
         "$@" >>"$T/agent-$name.log" 2>&1 &
     AGENT_PID[$name]=$!
@@ -174,7 +175,7 @@ start_scheduler() {
     local name=$1
     shift
     mkfifo "$T/sched-$name.in"
-    "$AGORA_BIN/agora-test-scheduler" --master="127.0.0.1:$MASTER_PORT" --name="$name" "$@" \
+    "$AGORA_BIN/agora-test-scheduler" --master="${SCHED_MASTER:-127.0.0.1:$MASTER_PORT}" --name="$name" "$@" \
         <"$T/sched-$name.in" >"$T/sched-$name.events" 2>>"$T/sched-$name.log" &
     PIDS+=($!)
     SCHED_PID=$!
