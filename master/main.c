@@ -303,6 +303,7 @@ main(int argc, char **argv)
     char **args = xcalloc((size_t)argc + 1, sizeof(char *));
     enum ag_log_level level;
     int rc, nargs = argc;
+    double started;
 
     /* With --zk a master that loses leadership starts over as a new process
      * with the same arguments (below): nothing of its old state survives. */
@@ -347,8 +348,13 @@ main(int argc, char **argv)
         fprintf(stderr, "agora-master: out of memory\n");
         return 1;
     }
+    started = master_clock();
     rc = daemon_run(&master_daemon_ops, &md, flag_table);
     if (rc == 3 && md.restart) {
+        /* Not faster than once a second, should starting as the leader fail
+         * again and again. */
+        if (master_clock() - started < 1.0)
+            usleep(1000000);
         /* Descriptors not marked close-on-exec (libzookeeper's, for one)
          * must not outlive this process image. */
         close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);

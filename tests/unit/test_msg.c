@@ -1153,6 +1153,39 @@ read_file(const char *path)
     return buf;
 }
 
+/* The envelope's leader epoch: absent when 0, kept through encode, decode,
+ * copy and compare. */
+static void
+test_epoch(void)
+{
+    struct msg a, b, c;
+    void *buf;
+    size_t len;
+    char err[128];
+
+    msg_init(&a, MSG_PING);
+    CHECK_EQ_INT(msg_encode_alloc(&a, &buf, &len), 0);
+    CHECK(((unsigned char *)buf)[0] == 0x85); /* a map of 5 keys: no "e" for epoch 0 */
+    CHECK_EQ_INT(msg_decode(&b, buf, len, err, sizeof(err)), 0);
+    CHECK(b.epoch == 0);
+    free(buf);
+    msg_free(&b);
+    a.epoch = 42;
+    CHECK_EQ_INT(msg_encode_alloc(&a, &buf, &len), 0);
+    CHECK(((unsigned char *)buf)[0] == 0x86);
+    CHECK_EQ_INT(msg_decode(&b, buf, len, err, sizeof(err)), 0);
+    CHECK(b.epoch == 42);
+    CHECK(msg_equal(&a, &b));
+    CHECK_EQ_INT(msg_copy(&c, &b), 0);
+    CHECK(c.epoch == 42);
+    c.epoch = 41;
+    CHECK(!msg_equal(&a, &c));
+    free(buf);
+    msg_free(&a);
+    msg_free(&b);
+    msg_free(&c);
+}
+
 static void
 test_docs_match(void)
 {
@@ -1221,7 +1254,7 @@ TEST_LIST(TEST_ENTRY(roundtrip_all), TEST_ENTRY(equal_detects_differences), TEST
           TEST_ENTRY(truncated_rejected), TEST_ENTRY(garbage_never_crashes),
           TEST_ENTRY(mutations_never_crash), TEST_ENTRY(huge_headers_rejected), TEST_ENTRY(limits),
           TEST_ENTRY(version_mismatch_rejected), TEST_ENTRY(unknown_type), TEST_ENTRY(names),
-          TEST_ENTRY(nested_api), TEST_ENTRY(encode_appends), TEST_ENTRY(docs_match),
+          TEST_ENTRY(nested_api), TEST_ENTRY(encode_appends), TEST_ENTRY(docs_match), TEST_ENTRY(epoch),
           TEST_ENTRY(seed_corpus));
 
 TEST_MAIN()
