@@ -5,10 +5,14 @@
  * from the rows it loads, with its own constructors). Tasks are not stored:
  * agents report them when they re-register, as in Mesos.
  *
+ * Besides the rows, a backend keeps meta records: short text values under
+ * text keys (the master stores "quota/<role>" and "weight/<role>" there).
+ *
  * A backend is a `struct registry_ops`; every write is durable before it
- * returns. registry_sqlite_open() is the embedded default (SQLite,
- * synchronous=FULL, <work_dir>/registry.db); a replicated backend (ZooKeeper,
- * for high availability) implements the same operations.
+ * returns, and a failed write stores nothing. registry_sqlite_open() is the
+ * embedded default (SQLite, synchronous=FULL, <work_dir>/registry.db); a
+ * replicated backend (ZooKeeper, for high availability) implements the same
+ * operations.
  */
 #ifndef AGORA_MASTER_REGISTRY_H
 #define AGORA_MASTER_REGISTRY_H
@@ -38,6 +42,9 @@ struct registry_framework_row {
  * returned by it. The row's pointers are valid during the call only. */
 typedef int (*registry_agent_fn)(void *arg, const struct registry_agent_row *row);
 typedef int (*registry_framework_fn)(void *arg, const struct registry_framework_row *row);
+/* Called once per meta record by load_meta, in no particular order; the same
+ * rules as above. */
+typedef int (*registry_meta_fn)(void *arg, const char *key, const char *value);
 
 struct registry_ops {
     int (*load)(struct registry *r, registry_agent_fn agent_fn, registry_framework_fn fw_fn,
@@ -47,6 +54,8 @@ struct registry_ops {
     int (*put_framework)(struct registry *r, const struct registry_framework_row *row);
     int (*remove_framework)(struct registry *r, const char *id);
     int (*set_meta)(struct registry *r, const char *key, const char *value);
+    int (*remove_meta)(struct registry *r, const char *key);
+    int (*load_meta)(struct registry *r, registry_meta_fn fn, void *arg);
     void (*close)(struct registry *r);
 };
 
@@ -65,7 +74,12 @@ int registry_put_agent(struct registry *r, const struct registry_agent_row *row)
 int registry_remove_agent(struct registry *r, const char *id);
 int registry_put_framework(struct registry *r, const struct registry_framework_row *row);
 int registry_remove_framework(struct registry *r, const char *id);
+/* Stores (replaces) the meta record `key`. */
 int registry_set_meta(struct registry *r, const char *key, const char *value);
+/* Deletes the meta record `key`; 0 when there is none. */
+int registry_remove_meta(struct registry *r, const char *key);
+/* Calls `fn` for every meta record. */
+int registry_load_meta(struct registry *r, registry_meta_fn fn, void *arg);
 /* NULL is a no-op. */
 void registry_close(struct registry *r);
 
