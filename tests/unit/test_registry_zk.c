@@ -373,6 +373,23 @@ test_fence(void)
     fixture_stop(&f);
 }
 
+/* A lost connection (the server crashed): the write's fate is unknown, the
+ * session may be expiring, so the master is told it is not the leader any
+ * more; a load fails too. */
+static void
+test_connection_lost(void)
+{
+    struct fixture f;
+    struct loaded l;
+
+    fixture_start(&f);
+    put_sample(f.r);
+    zk_server_kill(f.s, 0);
+    CHECK_EQ_INT(registry_set_meta(f.r, "weight/ops", "1"), -REGISTRY_ENOTLEADER);
+    CHECK_EQ_INT(registry_load_meta(f.r, on_meta, &l), -REGISTRY_ENOTLEADER);
+    fixture_stop(&f);
+}
+
 /* A registry on another session (a new leader) loads what the first wrote;
  * its own writes are seen by the first. */
 static void
@@ -397,31 +414,44 @@ test_new_leader_sees(void)
     fixture_stop(&f);
 }
 
-/* Replication in an ensemble of 3: written through one server, read through
- * another; still written and read with one server down (a quorum of 2). */
+/* Replication in an ensemble of 3: written through a follower, read through
+ * the leader; with the other follower killed, the two left (a quorum) still
+ * write and read. Each session talks to one server only. */
 static void
 test_ensemble(void)
 {
     struct zk_server *s = start_servers(3);
-    zhandle_t *zh1 = connect_zk(zk_server_host(s, 0));
-    zhandle_t *zh3 = connect_zk(zk_server_host(s, 2));
-    struct registry *r1, *r3;
+    int leader = -1, follower, other;
+    zhandle_t *zf, *zl;
+    struct registry *rf, *rl;
     struct loaded l;
 
-    CHECK_EQ_INT(registry_zk_open(&r1, zh1, ROOT, NULL), 0);
-    put_sample(r1);
-    CHECK_EQ_INT(registry_zk_open(&r3, zh3, ROOT, NULL), 0);
-    load_all(r3, &l);
+    for (int i = 0; i < 3; i++)
+        if (zk_server_leads(s, i))
+            leader = i;
+    CHECK(leader >= 0);
+    follower = (leader + 1) % 3;
+    other = (leader + 2) % 3;
+    zf = connect_zk(zk_server_host(s, follower));
+    zl = connect_zk(zk_server_host(s, leader));
+    CHECK_EQ_INT(registry_zk_open(&rf, zf, ROOT, NULL), 0);
+    put_sample(rf);
+    CHECK_EQ_INT(registry_zk_open(&rl, zl, ROOT, NULL), 0);
+    load_all(rl, &l);
     check_sample(&l);
 
-    zk_server_kill(s, 1);
-    CHECK_EQ_INT(registry_set_meta(r3, "weight/ops", "7"), 0);
-    load_all(r1, &l);
+    zk_server_kill(s, other);
+    CHECK_EQ_INT(registry_set_meta(rl, "weight/ops", "7"), 0);
+    CHECK_EQ_INT(registry_remove_agent(rf, "A2"), 0);
+    load_all(rf, &l);
     CHECK(has_meta(&l, "weight/ops=7"));
-    registry_close(r1);
-    registry_close(r3);
-    zookeeper_close(zh1);
-    zookeeper_close(zh3);
+    load_all(rl, &l);
+    CHECK(has_meta(&l, "weight/ops=7"));
+    CHECK_EQ_INT(l.nagents, 1);
+    registry_close(rf);
+    registry_close(rl);
+    zookeeper_close(zf);
+    zookeeper_close(zl);
     zk_server_stop(s);
 }
 
@@ -558,6 +588,6 @@ test_master_policy(void)
 }
 
 TEST_LIST(TEST_ENTRY(round_trip), TEST_ENTRY(remove), TEST_ENTRY(overwrite), TEST_ENTRY(size_limit),
-          TEST_ENTRY(fence), TEST_ENTRY(new_leader_sees), TEST_ENTRY(ensemble),
-          TEST_ENTRY(empty_root), TEST_ENTRY(master_policy));
+          TEST_ENTRY(fence), TEST_ENTRY(connection_lost), TEST_ENTRY(new_leader_sees),
+          TEST_ENTRY(ensemble), TEST_ENTRY(empty_root), TEST_ENTRY(master_policy));
 TEST_MAIN()

@@ -343,6 +343,15 @@ zk_server_host(const struct zk_server *s, int i)
     return s->host[i];
 }
 
+int
+zk_server_leads(const struct zk_server *s, int i)
+{
+    char buf[4096];
+
+    return four_letters(s->client_port[i], "srvr", buf, sizeof(buf)) == 0 &&
+           strstr(buf, "Mode: leader") != NULL;
+}
+
 void
 zk_server_kill(struct zk_server *s, int i)
 {

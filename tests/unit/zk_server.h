@@ -35,6 +35,9 @@ const char *zk_server_hosts(const struct zk_server *s);
 /* The connection string of server `i` (0-based) alone. */
 const char *zk_server_host(const struct zk_server *s, int i);
 
+/* Whether server `i` is the ensemble's leader now ("srvr" says "Mode: leader"). */
+int zk_server_leads(const struct zk_server *s, int i);
+
 /* Kills server `i` (SIGKILL), as a crash; its data stays. */
 void zk_server_kill(struct zk_server *s, int i);
 
