@@ -20,6 +20,7 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -408,6 +409,52 @@ load_framework(void *arg, const struct registry_framework_row *row)
     return 0;
 }
 
+/* The registry's meta records of quota and weights: "quota/<role>" holds
+ * {"guarantee": res text, "limit": res text}, "weight/<role>" the weight in
+ * %.17g text. Stored by master_set_quota and master_set_weight. */
+#define QUOTA_KEY "quota/"
+#define WEIGHT_KEY "weight/"
+
+/* A registry meta record: a quota or a weight an operator set (master_set_quota,
+ * master_set_weight), given to the allocator again; an unreadable one is
+ * skipped with a warning. Other keys are not the master's business here. */
+static int
+restore_policy(void *arg, const char *key, const char *value)
+{
+    struct master *m = arg;
+    const char *role;
+    char err[256] = "";
+    int rc = -AG_EINVAL;
+
+    if (strncmp(key, WEIGHT_KEY, strlen(WEIGHT_KEY)) == 0) {
+        char *end;
+        double w = strtod(value, &end);
+        role = key + strlen(WEIGHT_KEY);
+        if (*end == '\0' && end != value)
+            rc = alloc_set_weight(m->alloc, role, w);
+        if (rc != 0)
+            log_warn("registry: weight %s of role %s skipped: %s", value, role, ag_strerror(rc));
+    } else if (strncmp(key, QUOTA_KEY, strlen(QUOTA_KEY)) == 0) {
+        json_t *j = json_loads(value, 0, NULL);
+        const char *g = json_string_value(json_object_get(j, "guarantee"));
+        const char *l = json_string_value(json_object_get(j, "limit"));
+        struct resources guarantee, limit;
+        role = key + strlen(QUOTA_KEY);
+        res_init(&guarantee);
+        res_init(&limit);
+        if (g && l && res_parse(&guarantee, g, err, sizeof(err)) == 0 &&
+            res_parse(&limit, l, err, sizeof(err)) == 0)
+            rc = alloc_set_quota(m->alloc, role, &guarantee, &limit);
+        if (rc != 0)
+            log_warn("registry: quota %s of role %s skipped: %s", value, role,
+                     err[0] ? err : ag_strerror(rc));
+        res_fini(&guarantee);
+        res_fini(&limit);
+        json_decref(j);
+    }
+    return 0;
+}
+
 struct master *
 master_new(const char *id, const struct flag *flag_table)
 {
@@ -484,7 +531,8 @@ master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
         log_error("cannot open the accounting database: %s", err);
         return rc;
     }
-    if ((rc = registry_load(m->reg, load_agent, load_framework, m)) != 0)
+    if ((rc = registry_load(m->reg, load_agent, load_framework, m)) != 0 ||
+        (rc = registry_load_meta(m->reg, restore_policy, m)) != 0)
         return rc;
     if (hmap_size(&m->agents) || hmap_size(&m->frameworks))
         log_info("registry recovered agents=%zu frameworks=%zu; agents have %llds to "
@@ -846,26 +894,84 @@ master_unreserve(struct master *m, const char *agent_id, const struct resources 
     return agent_change_reservation(m, agent_id, resources, false, err, errlen);
 }
 
+/* Stores (both empty: deletes) the quota of `role`. 0 or -AG_E* (logged). */
+static int
+store_quota(struct master *m, const char *role, const struct resources *guarantee,
+            const struct resources *limit)
+{
+    char key[RES_ROLE_MAX + sizeof(QUOTA_KEY)], *g, *l, *value;
+    json_t *j;
+    int rc;
+
+    snprintf(key, sizeof(key), QUOTA_KEY "%s", role);
+    if ((guarantee == NULL || guarantee->n == 0) && (limit == NULL || limit->n == 0))
+        return registry_remove_meta(m->reg, key);
+    g = guarantee ? res_to_string(guarantee) : strdup("");
+    l = limit ? res_to_string(limit) : strdup("");
+    if (g == NULL || l == NULL ||
+        (j = json_pack("{s:s, s:s}", "guarantee", g, "limit", l)) == NULL ||
+        (value = json_dumps(j, JSON_COMPACT)) == NULL)
+        abort();
+    rc = registry_set_meta(m->reg, key, value);
+    free(value);
+    json_decref(j);
+    free(g);
+    free(l);
+    return rc;
+}
+
 int
 master_set_quota(struct master *m, const char *role, const struct resources *guarantee,
                  const struct resources *limit)
 {
+    struct alloc_role_info old;
+    struct resources old_g, old_l;
     int rc;
 
     core_touch(m);
+    res_init(&old_g);
+    res_init(&old_l);
+    if (role != NULL && alloc_get_role(m->alloc, role, &old) == 0 &&
+        ((old.guarantee && res_copy(&old_g, old.guarantee) != 0) ||
+         (old.limit && res_copy(&old_l, old.limit) != 0)))
+        abort();
+    /* The allocator checks the quota; it is stored before any allocation uses
+     * it (allocations run later on this loop), and a failed write puts the
+     * previous quota back. */
     if ((rc = alloc_set_quota(m->alloc, role, guarantee, limit)) != 0)
-        return rc;
+        goto out;
+    if ((rc = store_quota(m, role, guarantee, limit)) != 0) {
+        log_error("quota of role %s not changed: the registry write failed: %s", role,
+                  ag_strerror(rc));
+        alloc_set_quota(m->alloc, role, &old_g, &old_l);
+        goto out;
+    }
     log_info("quota of role %s set by an operator", role);
     allocation_schedule(m);
-    return 0;
+out:
+    res_fini(&old_l);
+    res_fini(&old_g);
+    return rc;
 }
 
 int
 master_set_weight(struct master *m, const char *role, double weight)
 {
+    char key[RES_ROLE_MAX + sizeof(WEIGHT_KEY)], value[32];
     int rc;
 
     core_touch(m);
+    /* alloc_set_weight's checks, before the weight is stored: it then cannot
+     * refuse it on this loop (it refuses only during alloc_run). */
+    if (role == NULL || !res_role_valid(role) || !(weight > 0) || !isfinite(weight))
+        return -AG_EINVAL;
+    snprintf(key, sizeof(key), WEIGHT_KEY "%s", role);
+    snprintf(value, sizeof(value), "%.17g", weight);
+    if ((rc = registry_set_meta(m->reg, key, value)) != 0) {
+        log_error("weight of role %s not changed: the registry write failed: %s", role,
+                  ag_strerror(rc));
+        return rc;
+    }
     if ((rc = alloc_set_weight(m->alloc, role, weight)) != 0)
         return rc;
     log_info("weight of role %s set to %g by an operator", role, weight);

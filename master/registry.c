@@ -1,7 +1,8 @@
 /*
  * The master's registry, SQLite backend (see registry.h): admitted agents and
- * subscribed frameworks in <work_dir>/registry.db. Every write is one
- * transaction (synchronous=FULL).
+ * subscribed frameworks in <work_dir>/registry.db, meta records in its table
+ * meta. Every write is one transaction (synchronous=FULL). The dispatch
+ * functions of registry.h are at the end of this file.
  */
 #include "registry.h"
 
@@ -180,6 +181,31 @@ sqlite_set_meta(struct registry *r, const char *key, const char *value)
     return registry_write(r, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", 2, texts);
 }
 
+static int
+sqlite_remove_meta(struct registry *r, const char *key)
+{
+    const char *texts[] = {key};
+    return registry_write(r, "DELETE FROM meta WHERE key = ?", 1, texts);
+}
+
+static int
+sqlite_load_meta(struct registry *base, registry_meta_fn fn, void *arg)
+{
+    struct db *db = ((struct registry_sqlite *)base)->db;
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = db_stmt(db, "SELECT key, value FROM meta", &st)) != 0)
+        return rc;
+    while ((rc = db_step(db, st)) == 1) {
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        const char *value = (const char *)sqlite3_column_text(st, 1);
+        if ((rc = fn(arg, key ? key : "", value ? value : "")) != 0)
+            return rc;
+    }
+    return rc < 0 ? rc : 0;
+}
+
 /* Calls `agent_fn` for each stored agent, then `fw_fn` for each framework. */
 static int
 sqlite_load(struct registry *base, registry_agent_fn agent_fn, registry_framework_fn fw_fn,
@@ -243,6 +269,8 @@ static const struct registry_ops sqlite_ops = {
     .put_framework = sqlite_put_framework,
     .remove_framework = sqlite_remove_framework,
     .set_meta = sqlite_set_meta,
+    .remove_meta = sqlite_remove_meta,
+    .load_meta = sqlite_load_meta,
     .close = sqlite_close,
 };
 
@@ -283,6 +311,18 @@ int
 registry_set_meta(struct registry *r, const char *key, const char *value)
 {
     return r->ops->set_meta(r, key, value);
+}
+
+int
+registry_remove_meta(struct registry *r, const char *key)
+{
+    return r->ops->remove_meta(r, key);
+}
+
+int
+registry_load_meta(struct registry *r, registry_meta_fn fn, void *arg)
+{
+    return r->ops->load_meta(r, fn, arg);
 }
 
 void

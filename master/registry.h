@@ -5,17 +5,33 @@
  * from the rows it loads, with its own constructors). Tasks are not stored:
  * agents report them when they re-register, as in Mesos.
  *
+ * Besides the rows, a backend keeps meta records: short text values under
+ * text keys (the master stores "quota/<role>" and "weight/<role>" there).
+ *
  * A backend is a `struct registry_ops`; every write is durable before it
- * returns. registry_sqlite_open() is the embedded default (SQLite,
- * synchronous=FULL, <work_dir>/registry.db); a replicated backend (ZooKeeper,
- * for high availability) implements the same operations.
+ * returns, and a failed write stores nothing. registry_sqlite_open() is the
+ * embedded default (SQLite, synchronous=FULL, <work_dir>/registry.db);
+ * registry_zk_open() keeps the same records in ZooKeeper (registry_zk.c), for
+ * high availability. Both are called on the master's loop thread and block
+ * until the write is durable.
  */
 #ifndef AGORA_MASTER_REGISTRY_H
 #define AGORA_MASTER_REGISTRY_H
 
 #include <stddef.h>
 
+#include "error.h"
+
 struct registry;
+typedef struct _zhandle zhandle_t; /* <zookeeper/zookeeper.h> */
+
+/* The error of a write refused because this master is not, or may no longer
+ * be, the leader (the ZooKeeper backend: its fence znode is gone, or its
+ * session expired or lost its connection). The master must stop acting as
+ * the leader: log it as "not the leader any more". Returned negated, as every
+ * AG_E* code. No other registry error is -AG_ESTATE, except a programming
+ * error of the SQLite backend (a nested transaction). */
+#define REGISTRY_ENOTLEADER AG_ESTATE
 
 struct registry_agent_row {
     const char *id, *hostname, *http_address;
@@ -38,6 +54,9 @@ struct registry_framework_row {
  * returned by it. The row's pointers are valid during the call only. */
 typedef int (*registry_agent_fn)(void *arg, const struct registry_agent_row *row);
 typedef int (*registry_framework_fn)(void *arg, const struct registry_framework_row *row);
+/* Called once per meta record by load_meta, in no particular order; the same
+ * rules as above. */
+typedef int (*registry_meta_fn)(void *arg, const char *key, const char *value);
 
 struct registry_ops {
     int (*load)(struct registry *r, registry_agent_fn agent_fn, registry_framework_fn fw_fn,
@@ -47,6 +66,8 @@ struct registry_ops {
     int (*put_framework)(struct registry *r, const struct registry_framework_row *row);
     int (*remove_framework)(struct registry *r, const char *id);
     int (*set_meta)(struct registry *r, const char *key, const char *value);
+    int (*remove_meta)(struct registry *r, const char *key);
+    int (*load_meta)(struct registry *r, registry_meta_fn fn, void *arg);
     void (*close)(struct registry *r);
 };
 
@@ -58,6 +79,18 @@ struct registry {
 /* Opens (creating) the SQLite registry in `work_dir`. 0 or -AG_E* (logged). */
 int registry_sqlite_open(struct registry **out, const char *work_dir);
 
+/*
+ * Opens the ZooKeeper registry under the znode `root` (an absolute path such
+ * as "/agora/registry"; it and its parents are created, persistent, when
+ * missing). `zh` is a connected session owned by the caller, which must
+ * outlive the registry (registry_close does not close it). `fence`, when not
+ * NULL, is the path of the caller's own ephemeral election znode: every write
+ * is a transaction that first checks that it exists, so a deposed leader
+ * cannot write (-REGISTRY_ENOTLEADER). The registry copies both strings.
+ * 0 or -AG_E* (logged); *out is NULL after a failure.
+ */
+int registry_zk_open(struct registry **out, zhandle_t *zh, const char *root, const char *fence);
+
 /* Dispatch to the backend. Each returns 0 or a negative AG_E* code (logged). */
 int registry_load(struct registry *r, registry_agent_fn agent_fn, registry_framework_fn fw_fn,
                   void *arg);
@@ -65,7 +98,12 @@ int registry_put_agent(struct registry *r, const struct registry_agent_row *row)
 int registry_remove_agent(struct registry *r, const char *id);
 int registry_put_framework(struct registry *r, const struct registry_framework_row *row);
 int registry_remove_framework(struct registry *r, const char *id);
+/* Stores (replaces) the meta record `key`. */
 int registry_set_meta(struct registry *r, const char *key, const char *value);
+/* Deletes the meta record `key`; 0 when there is none. */
+int registry_remove_meta(struct registry *r, const char *key);
+/* Calls `fn` for every meta record. */
+int registry_load_meta(struct registry *r, registry_meta_fn fn, void *arg);
 /* NULL is a no-op. */
 void registry_close(struct registry *r);
 

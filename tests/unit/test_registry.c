@@ -109,6 +109,46 @@ test_put_load_remove(void)
     remove_dir(dir);
 }
 
+static int
+on_meta(void *arg, const char *key, const char *value)
+{
+    struct loaded *l = arg;
+    CHECK(l->nagents < 8);
+    snprintf(l->agents[l->nagents++], 256, "%s=%s", key, value);
+    return 0;
+}
+
+/* Meta records: set replaces, remove deletes (none is no error), a reopened
+ * registry loads them back. */
+static void
+test_meta(void)
+{
+    char dir[64];
+    struct registry *r;
+    struct loaded l;
+
+    log_set_level(AG_LOG_ERROR);
+    make_dir(dir, sizeof(dir));
+    CHECK_EQ_INT(registry_sqlite_open(&r, dir), 0);
+    CHECK_EQ_INT(registry_set_meta(r, "weight/eng", "2"), 0);
+    CHECK_EQ_INT(registry_set_meta(r, "weight/eng", "2.5"), 0);
+    CHECK_EQ_INT(registry_set_meta(r, "quota/eng/web", "{}"), 0);
+    CHECK_EQ_INT(registry_set_meta(r, "quota/dev", "{}"), 0);
+    CHECK_EQ_INT(registry_remove_meta(r, "quota/dev"), 0);
+    CHECK_EQ_INT(registry_remove_meta(r, "quota/none"), 0);
+    registry_close(r);
+
+    CHECK_EQ_INT(registry_sqlite_open(&r, dir), 0);
+    memset(&l, 0, sizeof(l));
+    CHECK_EQ_INT(registry_load_meta(r, on_meta, &l), 0);
+    CHECK_EQ_INT(l.nagents, 2);
+    CHECK(strcmp(l.agents[0], "weight/eng=2.5") == 0 || strcmp(l.agents[1], "weight/eng=2.5") == 0);
+    CHECK(strcmp(l.agents[0], "quota/eng/web={}") == 0 ||
+          strcmp(l.agents[1], "quota/eng/web={}") == 0);
+    registry_close(r);
+    remove_dir(dir);
+}
+
 /* A work_dir that cannot be created is an error, nothing opened. */
 static void
 test_open_error(void)
@@ -120,5 +160,5 @@ test_open_error(void)
     CHECK(r == NULL);
 }
 
-TEST_LIST(TEST_ENTRY(put_load_remove), TEST_ENTRY(open_error));
+TEST_LIST(TEST_ENTRY(put_load_remove), TEST_ENTRY(meta), TEST_ENTRY(open_error));
 TEST_MAIN()
