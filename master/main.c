@@ -24,15 +24,6 @@
 
 static struct master_flags mf;
 
-struct _zhandle; /* TEMP until registry_zk lands */
-int registry_zk_open(struct registry **out, struct _zhandle *zh, const char *root,
-                     const char *fence);
-__attribute__((weak)) int
-registry_zk_open(struct registry **out, struct _zhandle *zh, const char *root, const char *fence)
-{
-    (void)zh; (void)root; (void)fence;
-    return registry_sqlite_open(out, mf.work_dir);
-}
 
 static const struct flag flag_table[] = {
     {"ip", FLAG_STRING, &mf.ip, "0.0.0.0", "IP address to listen on (HTTP API and message stream)."},

@@ -13,6 +13,7 @@
 #include "recorder.h"
 #include "allocator.h"
 #include "error.h"
+#include "file.h"
 #include "ids.h"
 #include "log.h"
 #include "xalloc.h"
@@ -522,6 +523,11 @@ master_start(struct master *m, uv_loop_t *loop, struct master_flags *flags)
     }
     if (m->reg == NULL && (rc = registry_sqlite_open(&m->reg, flags->work_dir)) != 0)
         return rc;
+    /* With a registry in ZooKeeper, --work_dir still holds accounting.db. */
+    if ((rc = file_mkdirs(flags->work_dir, 0755)) != 0) {
+        log_error("cannot create --work_dir %s: %s", flags->work_dir, ag_strerror(rc));
+        return rc;
+    }
     if (flags->accounting_db && flags->accounting_db[0])
         snprintf(m->acct_path, sizeof(m->acct_path), "%s", flags->accounting_db);
     else
