@@ -733,6 +733,10 @@ drv_open_client(struct ag_driver *d)
     int rv;
 
     tp_options_init(&o);
+    /* A new leader opens its port a few ms after ZooKeeper names it: redial
+     * soon. */
+    if (d->detector != NULL)
+        o.reconnect_min_ms = 20;
     if (d->master.tls) {
         rv = tls_client_config(&tls, d->info->tls ? &d->info->tls_files : NULL, d->master.host,
                                err, sizeof(err));

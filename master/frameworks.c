@@ -296,6 +296,9 @@ framework_handle_subscribe(struct master *m, struct peer *p, struct msg *msg)
         hmap_put(&m->frameworks, fw->id, fw);
         log_info("framework subscribed framework_id=%s name=%s", fw->id, fw->info.name);
     }
+    /* Offers now, not at the next periodic pass (up to --allocation_interval
+     * later): what a framework that (re-)subscribes waits for first. */
+    allocation_schedule_full(m);
     p->kind = PEER_FRAMEWORK;
     snprintf(p->owner, sizeof(p->owner), "%s", fw->id);
     msg_init(&r, MSG_SUBSCRIBED);

@@ -194,6 +194,10 @@ agent_dial(struct agent *a, char *err, size_t errlen)
     int rv;
 
     tp_options_init(&o);
+    /* A new leader opens its port a few ms after ZooKeeper names it: redial
+     * soon. */
+    if (a->detector != NULL)
+        o.reconnect_min_ms = 20;
     if (a->master.tls) {
         if ((rv = tls_client_config(&tls, a->cfg.tls, a->master.host, err, errlen)) != 0)
             return rv;

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_LINE (1 << 20)
@@ -53,14 +54,19 @@
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile int fatal_seen;
 
-/* Prints `obj` as one line and releases it. */
+/* Prints `obj` as one line, with "time_ms" (when it was printed, ms since
+ * the epoch, for benchmarks), and releases it. */
 static void
 emit(json_t *obj)
 {
+    struct timespec ts;
     char *s;
 
     if (obj == NULL)
         return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    json_object_set_new(obj, "time_ms",
+                        json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
     s = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
     if (s == NULL)
