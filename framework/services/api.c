@@ -148,7 +148,8 @@ may_view(struct svc *s, struct http_req *req, const char *id)
 }
 
 /* Room left in a store record beside the app's definition (its id, its
- * lastTaskFailure, the record's own fields). */
+ * lastTaskFailure, the record's own fields; a deployment's record holds one
+ * definition and its own few fields). */
 #define RECORD_SLACK 16384
 
 /* Whether the definition of `spec` fits in the store's records (ZooKeeper's
@@ -158,18 +159,13 @@ static bool
 app_fits_store(struct svc *s, struct http_req *req, const struct app_spec *spec)
 {
     size_t max = store_record_max(s->store), len;
-    char *text, *quoted, msg[256];
-    json_t *str;
+    char *text, msg[256];
 
     if (max == 0)
         return true;
     text = json_dumps(spec->json, JSON_COMPACT);
-    str = json_string(text ? text : "");
-    quoted = json_dumps(str, JSON_ENCODE_ANY); /* as the record holds it: escaped */
-    len = quoted ? strlen(quoted) : SIZE_MAX / 2;
+    len = text ? strlen(text) : SIZE_MAX / 2;
     free(text);
-    free(quoted);
-    json_decref(str);
     if (len + RECORD_SLACK <= max)
         return true;
     snprintf(msg, sizeof(msg),

@@ -3,7 +3,8 @@
  * instances in high availability (--zk), replicated by the ensemble.
  *
  * Layout under ROOT (PATH/state of --zk), one znode per record, each holding
- * JSON; names are the record's key percent-encoded (all but A-Za-z0-9._-):
+ * JSON (the definitions in it as JSON values, not escaped text); names are
+ * the record's key percent-encoded (all but A-Za-z0-9._-):
  *
  *   ROOT/meta/KEY                 the value itself ("framework_id")
  *   ROOT/apps/ID                  {"id", "json", "last_failure"}
@@ -89,16 +90,56 @@ node_name(char *out, size_t outlen, const char *dir, const char *a, const char *
     snprintf(out, outlen, "%s/%s%s%s", dir, ea, b ? "@" : "", eb);
 }
 
+/* The fields of a record that hold JSON text (definitions, failures): in a
+ * znode they are JSON values, not strings, so that they take no escaping. */
+static const char *const json_fields[] = {"json", "last_failure"};
+
+/* A record as a znode holds it: a copy with the JSON text fields parsed. */
+static json_t *
+to_node(json_t *rec)
+{
+    json_t *node = json_copy(rec);
+
+    for (size_t i = 0; i < sizeof(json_fields) / sizeof(json_fields[0]); i++) {
+        const char *text = json_string_value(json_object_get(node, json_fields[i]));
+        json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+
+        if (v != NULL)
+            json_object_set_new(node, json_fields[i], v);
+    }
+    return node;
+}
+
+/* The other way (in place), on load: the JSON values as compact text again,
+ * as the daemon wrote it. */
+static void
+from_node(json_t *node)
+{
+    for (size_t i = 0; i < sizeof(json_fields) / sizeof(json_fields[0]); i++) {
+        json_t *v = json_object_get(node, json_fields[i]);
+        char *text;
+
+        if (v == NULL || json_is_string(v) || json_is_null(v))
+            continue;
+        if ((text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) != NULL)
+            json_object_set_new(node, json_fields[i], json_string(text));
+        free(text);
+    }
+}
+
 /* Queues writing `data` (stolen JSON, dumped here; a JSON string is written
- * as its text) to the znode `name`. */
+ * as its text; a record's JSON text fields as JSON, to_node) to the znode
+ * `name`. */
 static int
 queue_put(struct store_zk *zs, const char *name, json_t *data)
 {
+    json_t *node = json_is_object(data) ? to_node(data) : json_incref(data);
     char *text =
-        json_is_string(data) ? xstrdup(json_string_value(data)) : json_dumps(data, JSON_COMPACT);
+        json_is_string(node) ? xstrdup(json_string_value(node)) : json_dumps(node, JSON_COMPACT);
     size_t len = text ? strlen(text) : 0;
 
     json_decref(data);
+    json_decref(node);
     if (text == NULL)
         return -AG_ENOMEM;
     if (len > STORE_ZK_RECORD_MAX) {
@@ -654,6 +695,7 @@ load_record(struct store_zk *zs, const char *dir, const char *name, const char *
         log_warn("store: %s/%s does not hold JSON: ignored", zs->root, rel);
         return;
     }
+    from_node(rec);
     json_object_set_new(zs->exists, rel, json_true());
     if (strcmp(dir, "apps") == 0 && json_is_string(json_object_get(rec, "id"))) {
         json_object_set(zs->apps, json_string_value(json_object_get(rec, "id")), rec);
