@@ -271,6 +271,7 @@ ag_driver_free(struct ag_driver *d)
     hmap_fini(&d->offers);
     recon_fini(&d->recon);
     ag_framework_info_free(d->info);
+    free(d->master_spec);
     pthread_cond_destroy(&d->cond);
     pthread_mutex_destroy(&d->lock);
     free(d);
