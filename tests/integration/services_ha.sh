@@ -9,8 +9,8 @@
 #                                 instances named in $SVC_SKIP (frozen ones) are left out
 #   wait_svc_leader SECS [NOT]    waits for one (other than NOT) and prints it
 #   kill9_svc NAME
-#   svc_ha_cluster                a ZooKeeper, a master, an agent a1 and the instances
-#                                 s1 and s2; sets LEADER and OTHER once one leads
+#   svc_ha_cluster [FLAGS...]     a ZooKeeper, a master, an agent a1 and the instances
+#                                 s1 and s2 (with FLAGS); sets LEADER and OTHER once one leads
 
 declare -A SP SPID
 SVC_ZK=""
@@ -90,8 +90,8 @@ svc_ha_cluster() {
     start_master
     start_svc_agent a1
     wait_agents 1
-    start_svc_ha s1
-    start_svc_ha s2
+    start_svc_ha s1 "$@"
+    start_svc_ha s2 "$@"
     LEADER=$(wait_svc_leader 30) ||
         fail "no agora-services instance leads: s1 says '$(svc_leader_of s1)', s2 '$(svc_leader_of s2)'"
     OTHER=$([ "$LEADER" = s1 ] && echo s2 || echo s1)
