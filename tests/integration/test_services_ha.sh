@@ -6,7 +6,8 @@
 # the other instance takes over with the same framework and tasks, and the app
 # can still be scaled, through either instance. Then the leader is frozen
 # (SIGSTOP) past its session timeout: the other takes over, and the old one,
-# thawed, finds itself deposed, writes nothing and contends again.
+# thawed, finds itself deposed, writes nothing and contends again. A third
+# instance with --ha=false names the leader but does not proxy.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/zk.sh"
 . "$(dirname "$0")/services_lib.sh"
@@ -100,4 +101,13 @@ wait_app /web 3 30
 [ "$(master_running_tasks | wc -l)" = 3 ] || fail "the master runs $(master_running_tasks | wc -l) tasks after the freeze, want 3"
 [ "$(framework_id)" = "$FRAMEWORK_ID" ] || fail "another framework after the freeze"
 log "$l2, frozen past its session, was deposed: $l3 leads, same tasks"
+
+# ---- --ha=false: a standby that does not proxy ----
+start_svc_ha s3 --ha=false
+wait_until 10 sh -c "[ \"\$(curl -sf http://127.0.0.1:${SP[s3]}/v2/leader | jq -r .leader)\" = 127.0.0.1:${SP[$l3]} ]" ||
+    fail "s3 (--ha=false) does not name the leader"
+code=$(curl -s -o "$T/s3.out" -w '%{http_code}' "http://127.0.0.1:${SP[s3]}/v2/apps")
+[ "$code" = 503 ] && grep -q -- "--ha=false" "$T/s3.out" || fail "s3 (--ha=false) answered $code: $(cat "$T/s3.out")"
+[ "$(svc_leader)" = "$l3" ] || fail "the leader changed when s3 joined"
+log "--ha=false: s3 names the leader but does not proxy (503)"
 log "PASS"
