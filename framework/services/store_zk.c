@@ -8,9 +8,15 @@
  *
  *   ROOT/meta/KEY                 the value itself ("framework_id")
  *   ROOT/apps/ID                  {"id", "json", "last_failure"}
- *   ROOT/versions/ID@VERSION      {"app_id", "version", "json"}
+ *   ROOT/versions/ID/VERSION      {"app_id", "version", "json"}
  *   ROOT/deployments/ID           {"id", "app_id", "json"}
- *   ROOT/tasks/ID                 a task record's fields (store_task)
+ *   ROOT/tasks/APP_ID/ID          a task record's fields (store_task)
+ *
+ * Versions and tasks are grouped by app (ROOT/versions/ID and
+ * ROOT/tasks/APP_ID hold no data), so that no znode has more children than
+ * one listing can carry (a reply is bounded by jute.maxbuffer too): a group
+ * is created in the multi that writes its first record and deleted with the
+ * app (the tasks' group once it is empty).
  *
  * The whole state is read once at open and kept in memory (reads never reach
  * ZooKeeper). Writes change the memory copy at once and wait in the batch of
@@ -78,7 +84,7 @@ encode(const char *in, char *out, size_t outlen)
     txt_finish(&w);
 }
 
-/* "DIR/ENC(a)" or "DIR/ENC(a)@ENC(b)". */
+/* "DIR/ENC(a)", or "DIR/ENC(a)/ENC(b)" (the record b in a's group). */
 static void
 node_name(char *out, size_t outlen, const char *dir, const char *a, const char *b)
 {
@@ -87,7 +93,20 @@ node_name(char *out, size_t outlen, const char *dir, const char *a, const char *
     encode(a, ea, sizeof(ea));
     if (b != NULL)
         encode(b, eb, sizeof(eb));
-    snprintf(out, outlen, "%s/%s%s%s", dir, ea, b ? "@" : "", eb);
+    snprintf(out, outlen, "%s/%s%s%s", dir, ea, b ? "/" : "", eb);
+}
+
+/* Whether `name` is a record in a group ("DIR/GROUP/RECORD"); its group's
+ * name ("DIR/GROUP") into `group` then. */
+static bool
+group_of(const char *name, char *group, size_t len)
+{
+    const char *first = strchr(name, '/'), *last = strrchr(name, '/');
+
+    if (first == NULL || first == last)
+        return false;
+    snprintf(group, len, "%.*s", (int)(last - name), name);
+    return true;
 }
 
 /* The fields of a record that hold JSON text (definitions, failures): in a
@@ -137,6 +156,7 @@ queue_put(struct store_zk *zs, const char *name, json_t *data)
     char *text =
         json_is_string(node) ? xstrdup(json_string_value(node)) : json_dumps(node, JSON_COMPACT);
     size_t len = text ? strlen(text) : 0;
+    char group[1200];
 
     json_decref(data);
     json_decref(node);
@@ -151,6 +171,8 @@ queue_put(struct store_zk *zs, const char *name, json_t *data)
     }
     json_object_set_new(zs->pending, name, json_string(text));
     free(text);
+    if (group_of(name, group, sizeof(group)) && json_is_null(json_object_get(zs->pending, group)))
+        json_object_del(zs->pending, group); /* the group is needed again */
     zs->txn = true;
     return 0;
 }
@@ -184,20 +206,46 @@ zs_in_txn(const struct store *st)
 }
 
 /* The order of the batch's operations: records (by directory, in `dirs`'s
- * order) before deletions (the other way round). */
+ * order; a group before its records) before deletions (the other way round;
+ * a group after its records). */
 static int
 op_rank(const char *name, bool del)
 {
-    int d = 0;
+    int d = 0, n = (int)(sizeof(dirs) / sizeof(dirs[0]));
+    char group[1200];
+    bool in_group = group_of(name, group, sizeof(group));
 
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
         if (strncmp(name, dirs[i], strlen(dirs[i])) == 0 && name[strlen(dirs[i])] == '/')
             d = (int)i;
-    return del ? 2 * (int)(sizeof(dirs) / sizeof(dirs[0])) - d : d;
+    return del ? 4 * n + 2 * (n - d) + !in_group : 2 * d + in_group;
+}
+
+/* Whether the group `name` ("DIR/GROUP") keeps a record after the batch:
+ * one in ZooKeeper not deleted by the batch, or one the batch writes. */
+static bool
+group_used(struct store_zk *zs, const char *name)
+{
+    size_t n = strlen(name);
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(zs->exists, k, v)
+    {
+        if (strncmp(k, name, n) == 0 && k[n] == '/' &&
+            !json_is_null(json_object_get(zs->pending, k)))
+            return true;
+    }
+    json_object_foreach(zs->pending, k, v)
+    {
+        if (strncmp(k, name, n) == 0 && k[n] == '/' && !json_is_null(v))
+            return true;
+    }
+    return false;
 }
 
 struct zop {
-    const char *name;
+    char name[1200];
     const char *data; /* NULL: delete */
     char path[1200];
     int rank;
@@ -274,7 +322,8 @@ zs_commit(struct store *st)
     size_t n = 0, first = 0, bytes = 0;
     struct zop *ops;
     const char *name;
-    json_t *val;
+    json_t *val, *groups;
+    char group[1200];
     int rc = 0;
 
     if (!zs->txn)
@@ -292,16 +341,32 @@ zs_commit(struct store *st)
         zs->failed = true;
         return -AG_ECLOSED;
     }
-    ops = xcalloc(json_object_size(zs->pending), sizeof(*ops));
+    /* Room for every pending write and the group each may need. */
+    ops = xcalloc(2 * json_object_size(zs->pending), sizeof(*ops));
+    groups = json_object();
     json_object_foreach(zs->pending, name, val)
     {
-        ops[n].name = name;
-        ops[n].data = json_string_value(val);
-        ops[n].rank = op_rank(name, ops[n].data == NULL);
-        snprintf(ops[n].path, sizeof(ops[n].path), "%s/%s", zs->root, name);
-        if (ops[n].data == NULL && json_object_get(zs->exists, name) == NULL)
+        const char *data = json_string_value(val);
+
+        if (data == NULL && json_object_get(zs->exists, name) == NULL)
             continue; /* never written: nothing to delete */
+        if (data == NULL && !group_of(name, group, sizeof(group)) && group_used(zs, name))
+            continue; /* a group that still holds records */
+        if (data != NULL && group_of(name, group, sizeof(group)) &&
+            json_object_get(zs->exists, group) == NULL && json_object_get(groups, group) == NULL) {
+            json_object_set_new(groups, group, json_true()); /* created first */
+            snprintf(ops[n].name, sizeof(ops[n].name), "%s", group);
+            ops[n].data = "";
+            n++;
+        }
+        snprintf(ops[n].name, sizeof(ops[n].name), "%s", name);
+        ops[n].data = data;
         n++;
+    }
+    json_decref(groups);
+    for (size_t i = 0; i < n; i++) {
+        ops[i].rank = op_rank(ops[i].name, ops[i].data == NULL);
+        snprintf(ops[i].path, sizeof(ops[i].path), "%s/%s", zs->root, ops[i].name);
     }
     qsort(ops, n, sizeof(*ops), zop_cmp);
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -348,9 +413,11 @@ zs_meta_get(struct store *st, const char *key)
 }
 
 /* Writes the record `rec` (stolen; NULL: a bad argument) of `key` to the
- * znode DIR/KEY and to the memory copy `cache`. */
+ * znode DIR/KEY, or DIR/GROUP/KEY when `group` is not NULL, and to the memory
+ * copy `cache`. */
 static int
-put_record(struct store_zk *zs, const char *dir, const char *key, json_t *cache, json_t *rec)
+put_record(struct store_zk *zs, const char *dir, const char *group, const char *key, json_t *cache,
+           json_t *rec)
 {
     char name[1200];
     int rc;
@@ -359,23 +426,24 @@ put_record(struct store_zk *zs, const char *dir, const char *key, json_t *cache,
         json_decref(rec);
         return rc != 0 ? rc : -AG_EINVAL;
     }
-    node_name(name, sizeof(name), dir, key, NULL);
+    node_name(name, sizeof(name), dir, group ? group : key, group ? key : NULL);
     if ((rc = queue_put(zs, name, json_incref(rec))) == 0)
         json_object_set(cache, key, rec);
     json_decref(rec);
     return rc;
 }
 
-/* Deletes the record of `key`: the znode DIR/KEY and its memory copy in `cache`. */
+/* Deletes the record of `key`: the znode DIR/KEY (DIR/GROUP/KEY) and its
+ * memory copy in `cache`. */
 static int
-del_record(struct store_zk *zs, const char *dir, const char *key, json_t *cache)
+del_record(struct store_zk *zs, const char *dir, const char *group, const char *key, json_t *cache)
 {
     char name[1200];
     int rc;
 
     if ((rc = writable(zs)) != 0)
         return rc;
-    node_name(name, sizeof(name), dir, key, NULL);
+    node_name(name, sizeof(name), dir, group ? group : key, group ? key : NULL);
     queue_del(zs, name);
     json_object_del(cache, key);
     return 0;
@@ -385,7 +453,7 @@ static int
 zs_app_put(struct store *st, const char *id, const char *json, const char *last_failure)
 {
     return put_record(
-        ZS(st), "apps", id, ZS(st)->apps,
+        ZS(st), "apps", NULL, id, ZS(st)->apps,
         json_pack("{s:s,s:s,s:s?}", "id", id, "json", json, "last_failure", last_failure));
 }
 
@@ -461,15 +529,33 @@ zs_app_del(struct store *st, const char *id)
     json_t *dep, *tmp;
     int rc;
 
-    if ((rc = del_record(zs, "apps", id, zs->apps)) != 0)
+    char name[1200], group[1200];
+    size_t n;
+    const char *k;
+    json_t *v;
+
+    if ((rc = del_record(zs, "apps", NULL, id, zs->apps)) != 0)
         return rc;
     del_versions(zs, id, 0);
+    /* The groups of its versions and tasks, and whatever else ZooKeeper holds
+     * in the first (records that did not load). The tasks' group goes only
+     * once it is empty (zs_commit). */
+    node_name(group, sizeof(group), "versions", id, NULL);
+    n = strlen(group);
+    json_object_foreach(zs->exists, k, v)
+    {
+        if (strncmp(k, group, n) == 0 && k[n] == '/')
+            queue_del(zs, k);
+    }
+    queue_del(zs, group);
+    node_name(name, sizeof(name), "tasks", id, NULL);
+    queue_del(zs, name);
     json_object_foreach_safe(zs->deps, tmp, dep_id, dep)
     {
         const char *app = json_string_value(json_object_get(dep, "app_id"));
 
         if (app != NULL && strcmp(app, id) == 0)
-            del_record(zs, "deployments", dep_id, zs->deps);
+            del_record(zs, "deployments", NULL, dep_id, zs->deps);
     }
     return 0;
 }
@@ -544,14 +630,14 @@ zs_version_trim(struct store *st, const char *app_id, int keep)
 static int
 zs_dep_put(struct store *st, const char *id, const char *app_id, const char *json)
 {
-    return put_record(ZS(st), "deployments", id, ZS(st)->deps,
+    return put_record(ZS(st), "deployments", NULL, id, ZS(st)->deps,
                       json_pack("{s:s,s:s,s:s}", "id", id, "app_id", app_id, "json", json));
 }
 
 static int
 zs_dep_del(struct store *st, const char *id)
 {
-    return del_record(ZS(st), "deployments", id, ZS(st)->deps);
+    return del_record(ZS(st), "deployments", NULL, id, ZS(st)->deps);
 }
 
 static int
@@ -571,7 +657,7 @@ static int
 zs_task_put(struct store *st, const struct store_task *t)
 {
     return put_record(
-        ZS(st), "tasks", t->id, ZS(st)->tasks,
+        ZS(st), "tasks", t->app_id, t->id, ZS(st)->tasks,
         json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:f,s:f,s:f,s:I}", "id", t->id,
                   "app_id", t->app_id, "agent_id", t->agent_id, "host", t->host, "attrs", t->attrs,
                   "ports", t->ports, "version", t->version, "cfg_version", t->cfg_version, "state",
@@ -583,7 +669,12 @@ zs_task_put(struct store *st, const struct store_task *t)
 static int
 zs_task_del(struct store *st, const char *id)
 {
-    return del_record(ZS(st), "tasks", id, ZS(st)->tasks);
+    const char *app =
+        json_string_value(json_object_get(json_object_get(ZS(st)->tasks, id), "app_id"));
+
+    if (app == NULL) /* not on record: nothing to delete */
+        return writable(ZS(st));
+    return del_record(ZS(st), "tasks", app, id, ZS(st)->tasks);
 }
 
 static const char *
@@ -691,12 +782,12 @@ load_record(struct store_zk *zs, const char *dir, const char *name, const char *
         json_object_set_new(zs->exists, rel, json_true());
         return;
     }
+    json_object_set_new(zs->exists, rel, json_true());
     if ((rec = json_loads(data, 0, NULL)) == NULL) {
         log_warn("store: %s/%s does not hold JSON: ignored", zs->root, rel);
         return;
     }
     from_node(rec);
-    json_object_set_new(zs->exists, rel, json_true());
     if (strcmp(dir, "apps") == 0 && json_is_string(json_object_get(rec, "id"))) {
         json_object_set(zs->apps, json_string_value(json_object_get(rec, "id")), rec);
     } else if (strcmp(dir, "versions") == 0 && json_is_string(json_object_get(rec, "app_id"))) {
@@ -716,36 +807,47 @@ load_record(struct store_zk *zs, const char *dir, const char *name, const char *
     json_decref(rec);
 }
 
+/* Reads the records under DIR (`sub` NULL) or DIR/SUB, and with `groups`
+ * those of each group under DIR. */
 static int
-load_dir(struct store_zk *zs, zhandle_t *zh, const char *dir, char *buf)
+load_dir(struct store_zk *zs, zhandle_t *zh, const char *dir, const char *sub, bool groups,
+         char *buf)
 {
     struct String_vector sv = {0};
-    char path[1200];
-    int zrc;
+    char path[1200], rel[1200];
+    int zrc, rc = 0;
 
-    snprintf(path, sizeof(path), "%s/%s", zs->root, dir);
+    snprintf(rel, sizeof(rel), "%s%s%s", sub ? sub : "", sub ? "/" : "", "");
+    snprintf(path, sizeof(path), "%s/%s%s%s", zs->root, dir, sub ? "/" : "", sub ? sub : "");
     if ((zrc = zoo_get_children(zh, path, 0, &sv)) != ZOK) {
         log_error("store: cannot list %s in ZooKeeper: %s", path, zerror(zrc));
         return zk_error(zrc);
     }
-    for (int i = 0; i < sv.count; i++) {
-        char node[1200];
+    for (int i = 0; i < sv.count && rc == 0; i++) {
+        char node[1200], name[1200];
         int len = STORE_ZK_RECORD_MAX + 64;
 
+        if (groups) {
+            snprintf(name, sizeof(name), "%s/%s", dir, sv.data[i]);
+            json_object_set_new(zs->exists, name, json_true());
+            rc = load_dir(zs, zh, dir, sv.data[i], false, buf);
+            continue;
+        }
         snprintf(node, sizeof(node), "%s/%s", path, sv.data[i]);
         zrc = zoo_get(zh, node, 0, buf, &len, NULL);
         if (zrc == ZNONODE)
             continue;
         if (zrc != ZOK) {
             log_error("store: cannot read %s in ZooKeeper: %s", node, zerror(zrc));
-            deallocate_String_vector(&sv);
-            return zk_error(zrc);
+            rc = zk_error(zrc);
+            break;
         }
         buf[len > 0 ? len : 0] = '\0';
-        load_record(zs, dir, sv.data[i], buf);
+        snprintf(name, sizeof(name), "%s%s", rel, sv.data[i]);
+        load_record(zs, dir, name, buf);
     }
     deallocate_String_vector(&sv);
-    return 0;
+    return rc;
 }
 
 int
@@ -779,7 +881,8 @@ store_zk_open(struct store **out, struct zk *z, const char *root, const char *fe
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && rc == 0; i++) {
         snprintf(path, sizeof(path), "%s/%s", root, dirs[i]);
         if ((rc = make_path(zh, path)) == 0)
-            rc = load_dir(zs, zh, dirs[i], buf);
+            rc = load_dir(zs, zh, dirs[i], NULL,
+                          strcmp(dirs[i], "versions") == 0 || strcmp(dirs[i], "tasks") == 0, buf);
     }
     free(buf);
     if (rc != 0) {

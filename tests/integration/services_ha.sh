@@ -9,6 +9,7 @@
 #                                 instances named in $SVC_SKIP (frozen ones) are left out
 #   wait_svc_leader SECS [NOT]    waits for one (other than NOT) and prints it
 #   kill9_svc NAME
+#   zk_ls PATH                    the children of a znode, one a line, sorted (zkCli.sh)
 #   svc_ha_cluster [FLAGS...]     a ZooKeeper, a master, an agent a1 and the instances
 #                                 s1 and s2 (with FLAGS); sets LEADER and OTHER once one leads
 
@@ -96,4 +97,9 @@ svc_ha_cluster() {
         fail "no agora-services instance leads: s1 says '$(svc_leader_of s1)', s2 '$(svc_leader_of s2)'"
     OTHER=$([ "$LEADER" = s1 ] && echo s2 || echo s1)
     log "leader: $LEADER, proxying: $OTHER"
+}
+
+zk_ls() {
+    /usr/share/zookeeper/bin/zkCli.sh -server "$ZK_HOSTS" ls "$1" 2>/dev/null | tail -1 |
+        sed -n 's/^\[\(.*\)\]$/\1/p' | tr ',' '\n' | sed 's/^ *//' | sed '/^$/d' | sort
 }

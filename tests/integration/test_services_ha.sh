@@ -37,6 +37,13 @@ v_l=$(app_json /web | jq -c '{id, version, instances, tasks: [.tasks[].id] | sor
 [ "$v_o" = "$v_l" ] || fail "the app differs through $o1 ($v_o) and $l1 ($v_l)"
 ids=$(app_task_ids /web)
 [ "$(master_running_tasks)" = "$ids" ] || fail "the master runs other tasks than the app lists"
+# The state in ZooKeeper: one znode per record, versions and tasks grouped by app.
+S=/agora-services/state
+[ "$(zk_ls $S | tr '\n' ' ')" = "apps deployments meta tasks versions " ] || fail "state layout: $(zk_ls $S)"
+[ "$(zk_ls $S/apps)" = "%2Fweb" ] || fail "apps in ZooKeeper: $(zk_ls $S/apps)"
+[ "$(zk_ls $S/meta)" = framework_id ] || fail "meta in ZooKeeper: $(zk_ls $S/meta)"
+[ "$(zk_ls $S/tasks/%2Fweb)" = "$ids" ] || fail "tasks in ZooKeeper: $(zk_ls $S/tasks/%2Fweb)"
+[ "$(zk_ls $S/versions/%2Fweb | wc -l)" = 1 ] || fail "versions in ZooKeeper: $(zk_ls $S/versions/%2Fweb)"
 # Errors and non-JSON answers pass through as they are.
 svc_use "$o1"
 expect_code 404 GET /v2/apps/nope
@@ -110,4 +117,15 @@ code=$(curl -s -o "$T/s3.out" -w '%{http_code}' "http://127.0.0.1:${SP[s3]}/v2/a
 [ "$code" = 503 ] && grep -q -- "--ha=false" "$T/s3.out" || fail "s3 (--ha=false) answered $code: $(cat "$T/s3.out")"
 [ "$(svc_leader)" = "$l3" ] || fail "the leader changed when s3 joined"
 log "--ha=false: s3 names the leader but does not proxy (503)"
+
+# ---- an app deleted leaves nothing in ZooKeeper ----
+svc_use "$l3"
+api DELETE /v2/apps/web >/dev/null
+[ "$(api_code)" = 200 ] || fail "delete: $(api_code)"
+wait_until 30 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${SP[$l3]}/v2/apps/web)\" = 404 ]" ||
+    fail "/web not removed"
+for d in apps deployments tasks versions; do
+    [ -z "$(zk_ls $S/$d)" ] || fail "$S/$d still holds $(zk_ls $S/$d)"
+done
+log "the deleted app left no znode"
 log "PASS"
