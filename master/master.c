@@ -621,7 +621,6 @@ master_set_leadership(struct master *m, struct registry *reg, uint64_t epoch,
                       const char *info_json)
 {
     registry_close(m->reg);
-    free(m->leader_info);
     m->reg = reg;
     m->epoch = epoch;
     free(m->leader_info);
@@ -710,6 +709,7 @@ master_free(struct master *m)
     acct_close(m->acct);
     metrics_free(m->metrics);
     registry_close(m->reg);
+    free(m->leader_info);
     free(m);
 }
 

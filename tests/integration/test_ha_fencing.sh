@@ -15,7 +15,14 @@ command -v nft >/dev/null || { echo "SKIP: nft is not installed" >&2; exit 77; }
 ZK_LISTEN=0.0.0.0 zk_start 1
 zkport=${ZK_PORT[1]}
 TABLE="agora_fence_$$"
-trap 'nft delete table inet "$TABLE" 2>/dev/null; cleanup' EXIT
+fence_cleanup() {
+    local rc=$?
+    set +e
+    nft delete table inet "$TABLE" 2>/dev/null
+    (exit $rc)
+    cleanup
+}
+trap fence_cleanup EXIT
 
 # m1 reaches ZooKeeper at 127.0.0.1, everyone else at 127.0.0.2: the cut
 # below drops only m1's ZooKeeper traffic.
