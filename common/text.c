@@ -92,3 +92,90 @@ txt_finish(struct txt_buf *w)
         w->buf[w->pos < w->len ? w->pos : w->len - 1] = '\0';
     return w->pos;
 }
+
+/* The password of a URI's userinfo: [*pw, *end), or false when it has none.
+ * *auth_end is where its authority ends (the path, query or fragment start). */
+static bool
+uri_password(const char *s, const char **pw, const char **end, const char **auth_end)
+{
+    const char *scheme = strstr(s, "://"), *p, *at = NULL;
+
+    if (scheme == NULL)
+        return false;
+    /* The authority ends at the first '/', '?' or '#'; its userinfo at its last '@'. */
+    for (p = scheme + 3; *p && *p != '/' && *p != '?' && *p != '#'; p++)
+        if (*p == '@')
+            at = p;
+    *auth_end = p;
+    *pw = NULL;
+    for (p = scheme + 3; at != NULL && p < at; p++)
+        if (*p == ':') {
+            *pw = p + 1;
+            *end = at;
+            break;
+        }
+    return true;
+}
+
+size_t
+txt_redact_uri(const char *s, char *buf, size_t len)
+{
+    struct txt_buf w = {buf, len, 0};
+    const char *pw, *pw_end, *p, *end;
+
+    if (!uri_password(s, &pw, &pw_end, &p)) {
+        txt_puts(&w, s);
+        return txt_finish(&w);
+    }
+    if (pw != NULL) {
+        txt_put(&w, s, (size_t)(pw - 1 - s));
+        txt_put(&w, pw_end, (size_t)(p - pw_end));
+    } else {
+        txt_put(&w, s, (size_t)(p - s));
+    }
+    /* The path, then the query's parameters with each password's value hidden. */
+    end = p + strcspn(p, "?#");
+    txt_put(&w, p, (size_t)(end - p));
+    p = end;
+    while (*p == '?' || *p == '&') {
+        txt_put(&w, p, 1);
+        p++;
+        end = p + strcspn(p, "&#");
+        if (strncmp(p, "password=", 9) == 0)
+            txt_puts(&w, "password=***");
+        else
+            txt_put(&w, p, (size_t)(end - p));
+        p = end;
+    }
+    txt_puts(&w, p);
+    return txt_finish(&w);
+}
+
+bool
+txt_mask_uri(char *s)
+{
+    const char *pw, *pw_end, *auth_end;
+    bool masked = false;
+    char *p;
+
+    if (!uri_password(s, &pw, &pw_end, &auth_end))
+        return false;
+    if (pw != NULL && pw < pw_end) {
+        memset(s + (pw - s), '*', (size_t)(pw_end - pw));
+        masked = true;
+    }
+    p = s + (auth_end - s);
+    p += strcspn(p, "?#");
+    while (*p == '?' || *p == '&') {
+        size_t n;
+
+        p++;
+        n = strcspn(p, "&#");
+        if (strncmp(p, "password=", 9) == 0 && n > 9) {
+            memset(p + 9, '*', n - 9);
+            masked = true;
+        }
+        p += n;
+    }
+    return masked;
+}

@@ -78,4 +78,18 @@ void txt_put_u64(struct txt_buf *w, uint64_t v);
  * length of the full text without the NUL, as snprintf does. */
 size_t txt_finish(struct txt_buf *w);
 
+/*
+ * Writes `s` into `buf` (snprintf-like: returns the length the text needs)
+ * with the secrets of a URI left out, for logs, errors and /flags: the
+ * password of "scheme://user:password@host..." is dropped (leaving
+ * "scheme://user@host...") and the value of a "password=" query parameter
+ * becomes "***". Any other text is copied as it is.
+ */
+size_t txt_redact_uri(const char *s, char *buf, size_t len);
+
+/* Overwrites, in place, the same secrets of the URI `s` (if it is one) with
+ * '*', keeping its length: for a daemon's own argv, which ps shows. Returns
+ * true when it masked something. */
+bool txt_mask_uri(char *s);
+
 #endif
