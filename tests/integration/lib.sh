@@ -216,6 +216,17 @@ expect_event() {
     next_event "$1" "$2" || fail "no event matching '$2' within $1 s ($3)"
 }
 
+# saw_update TASK STATE: the current scheduler got that status update (events
+# in any order). wait_update TASK STATE [SECONDS]: waits for it (10 s).
+saw_update() {
+    jq -e -s --arg t "$1" --arg s "$2" \
+        'any(.[]; .event == "update" and .task_id == $t and .state == $s)' \
+        "$T/sched-$SCHED_NAME.events" >/dev/null 2>&1
+}
+wait_update() {
+    wait_until "${3:-10}" saw_update "$1" "$2" || fail "no $2 update for $1 within ${3:-10} s"
+}
+
 require_root() {
     if [ "$(id -u)" -ne 0 ]; then
         echo "SKIP: this test needs root (cgroups, namespaces)" >&2

@@ -23,14 +23,6 @@ now_ms() { date +%s%3N; }
 check() {
     jq -e "$1" "$T/$2" >/dev/null || fail "$3: $(jq -c "${4:-.}" "$T/$2" 2>&1 | head -c 3000)"
 }
-saw_update() {
-    jq -e -s --arg t "$1" --arg s "$2" \
-        'any(.[]; .event == "update" and .task_id == $t and .state == $s)' \
-        "$T/sched-$SCHED_NAME.events" >/dev/null 2>&1
-}
-wait_update() {
-    wait_until 20 saw_update "$1" "$2" || fail "no $2 update for $1 within 20 s"
-}
 # no_secret FILE WHAT: FILE does not hold the password.
 no_secret() {
     if grep -qF "$PG_PASSWORD" "$1"; then
@@ -64,7 +56,7 @@ launch_busy() {
     local name=$1 offer
     offer=$(expect_event 20 '.event == "offers"' "an offer" | jq -r '.offers[0].id')
     send launch_json "$offer" "[{\"task_id\": \"$name\", \"resources\": \"cpus:1;mem:64\", \"cmd\": \"while :; do :; done\"}]"
-    wait_update "$name" TASK_RUNNING
+    wait_update "$name" TASK_RUNNING 20
     samples() {
         pg_psql "SELECT count(*) FROM usage JOIN tasks ON usage.task = tasks.id
                  WHERE tasks.task_id = '$name'"
@@ -72,7 +64,7 @@ launch_busy() {
     enough() { [ "$(samples)" -ge 3 ]; }
     wait_until 30 enough || fail "$name: fewer than 3 usage samples in PostgreSQL: $(samples)"
     send kill "$name"
-    wait_update "$name" TASK_KILLED
+    wait_update "$name" TASK_KILLED 20
 }
 
 # 2. Master A leads: the password is in its --accounting_db URI.
