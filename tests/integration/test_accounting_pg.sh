@@ -6,7 +6,7 @@
 # second master, covers the tasks of both. A wrong password or an unreachable
 # server stops the master at start with a message that names the database
 # without the password, and the password shows nowhere: not in the master's
-# output, /flags, or its command line.
+# output, /flags, /state, or its command line.
 . "$(dirname "$0")/lib.sh"
 
 AG="$AGORA_BIN/agora"
@@ -73,6 +73,9 @@ start_master --accounting_db="$PG_URI"
 master_a=$MASTER_PID
 master_json /flags >"$T/flags.json"
 no_secret "$T/flags.json" "/flags"
+master_json /state >"$T/state.json"
+no_secret "$T/state.json" "/state"
+check ".flags.accounting_db == \"$PG_URI_NOPW\"" state.json "/state's flags" .flags.accounting_db
 check ".flags.accounting_db == \"$PG_URI_NOPW\"" flags.json "/flags shows the URI without its password" .flags.accounting_db
 tr '\0' ' ' <"/proc/$master_a/cmdline" >"$T/cmdline.txt"
 no_secret "$T/cmdline.txt" "the master's command line (ps)"
@@ -85,7 +88,9 @@ fwa=$(expect_event 20 '.event == "subscribed"' "subscription to master A" | jq -
 launch_busy ta
 # The leader goes away (its recorder commits what it has as it stops).
 kill -TERM "$master_a"
-wait "$master_a" || true
+rc=0
+wait "$master_a" || rc=$?
+[ "$rc" = 0 ] || fail "master A exited with status $rc on SIGTERM"
 kill -TERM "${AGENT_PID[a1]}" "$SCHED_PID" 2>/dev/null || true
 wait "${AGENT_PID[a1]}" "$SCHED_PID" 2>/dev/null || true
 mv "$T/master" "$T/master-a"
