@@ -535,12 +535,14 @@ apply_usage(struct acct *a, const struct chunk *b, const struct acct_ev *e)
 }
 
 /* Applies a batch in one transaction. Returns 0 or the error that made it roll
- * back (events with bad data are skipped, the rest is kept). */
+ * back (events with bad data are skipped, the rest is kept). *committing says
+ * whether the COMMIT was sent: before it, a failure stored nothing. */
 static int
-write_batch(struct acct *a, const struct batch *batch)
+write_batch(struct acct *a, const struct batch *batch, bool *committing)
 {
-    int rc;
+    int rc, erc;
 
+    *committing = false;
     if ((rc = adb_begin(a->db)) != 0)
         return rc;
     for (const struct chunk *b = batch->head; b != NULL; b = b->next) {
@@ -565,14 +567,19 @@ write_batch(struct acct *a, const struct batch *batch)
                 rc = apply_usage(a, b, e);
                 break;
             }
-            if ((rc < 0 && !soft_error(rc)) || adb_event_end(a->db, rc >= 0) != 0) {
+            if (rc < 0 && !soft_error(rc)) {
                 adb_rollback(a->db);
-                return rc < 0 ? rc : -AG_EDB;
+                return rc;
+            }
+            if ((erc = adb_event_end(a->db, rc >= 0)) != 0) {
+                adb_rollback(a->db);
+                return erc;
             }
             if (e->t > a->max_t)
                 a->max_t = e->t;
         }
     }
+    *committing = true;
     return adb_commit(a->db);
 }
 
@@ -668,6 +675,7 @@ acct_writer(void *arg)
         struct batch tmp;
         uint64_t target;
         double t0, took;
+        bool committing;
         int rc;
 
         clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -694,7 +702,15 @@ acct_writer(void *arg)
         rc = 0;
         t0 = mono_ms();
         if (a->drain.n > 0) {
-            rc = write_batch(a, &a->drain);
+            rc = write_batch(a, &a->drain, &committing);
+            if (rc == -AG_EIO && !committing) {
+                /* The connection broke (PostgreSQL) before the commit was
+                 * sent: nothing of the batch is stored, so it is written
+                 * again, once, on a new connection (adb_begin reconnects). */
+                log_warn("accounting: the database connection broke, writing the batch again: %s",
+                         adb_errmsg(a->db));
+                rc = write_batch(a, &a->drain, &committing);
+            }
             if (rc != 0)
                 log_error("accounting: lost a batch of %zu events: %s (%s)", a->drain.n,
                           ag_strerror(rc), adb_errmsg(a->db));

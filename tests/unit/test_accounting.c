@@ -580,6 +580,45 @@ test_pg_two_masters(void)
     teardown();
 }
 
+/* PostgreSQL: a connection the server drops between two batches is made
+ * again and the next batch is written whole (nothing lost, no error). */
+static void
+test_pg_reconnect(void)
+{
+    struct resources res;
+    struct acct_stats st;
+    struct adb *other, *db;
+    struct acct *a;
+    char err[512];
+
+    pg = true;
+    setup();
+    parse(&res, "cpus:1;mem:128");
+    a = open_acct(0);
+    acct_task_start(a, H(0), "fw", "r", "p", "", "before", "a1", &res);
+    CHECK_EQ_INT(acct_flush(a), 0);
+    CHECK_EQ_INT(adb_open(&other, path, ADB_WRITE, err, sizeof(err)), 0);
+    CHECK_EQ_INT(adb_exec(other,
+                          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE application_name = 'agora-accounting' AND pid <> pg_backend_pid()",
+                          NULL),
+                 1); /* the recorder's connection, killed */
+    adb_close(other);
+    acct_task_start(a, H(1), "fw", "r", "p", "", "after", "a1", &res);
+    acct_task_end(a, H(2), "fw", "after", "TASK_FINISHED");
+    CHECK_EQ_INT(acct_flush(a), 0);
+    acct_get_stats(a, &st);
+    CHECK_EQ_INT(st.errors, 0);
+    CHECK_EQ_INT(st.written, 3);
+    acct_close(a);
+    db = reader();
+    CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM tasks"), 2);
+    CHECK_EQ_INT(q_int(db, "SELECT end_ms FROM tasks WHERE task_id = 'after'"), MS(H(2)));
+    adb_close(db);
+    res_fini(&res);
+    teardown();
+}
+
 /* The cases above on PostgreSQL. */
 PG_FIXTURE_CASE(pg, record_and_read_back)
 PG_FIXTURE_CASE(pg, capacity_and_agent_removal)
@@ -593,5 +632,5 @@ TEST_LIST(TEST_ENTRY(record_and_read_back), TEST_ENTRY(capacity_and_agent_remova
           TEST_ENTRY(null_and_close_flushes), TEST_ENTRY(pg_record_and_read_back),
           TEST_ENTRY(pg_capacity_and_agent_removal), TEST_ENTRY(pg_batching_off_thread),
           TEST_ENTRY(pg_rollup), TEST_ENTRY(pg_bounded), TEST_ENTRY(pg_null_and_close_flushes),
-          TEST_ENTRY(pg_open_errors), TEST_ENTRY(pg_two_masters));
+          TEST_ENTRY(pg_open_errors), TEST_ENTRY(pg_two_masters), TEST_ENTRY(pg_reconnect));
 TEST_MAIN()
