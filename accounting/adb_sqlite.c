@@ -23,6 +23,8 @@ struct sq_rows {
     struct sq *owner;
     char *sql;
     sqlite3_stmt *st;
+    int nparams;               /* $1 .. $nparams are in the statement */
+    int index[ADB_MAX_PARAMS]; /* SQLite's index of $N at [N - 1] */
 };
 
 struct sq {
@@ -227,16 +229,21 @@ sq_prepare(struct adb *s, const char *sql, const struct adb_param *p, int n, str
         }
         r->base.ops = sq_ops();
         r->owner = q;
+        /* $N are named parameters to SQLite: look their indexes up once. */
+        for (; r->nparams < ADB_MAX_PARAMS; r->nparams++) {
+            snprintf(name, sizeof(name), "$%d", r->nparams + 1);
+            if ((r->index[r->nparams] = sqlite3_bind_parameter_index(r->st, name)) == 0)
+                break;
+        }
         q->cache[q->ncache++] = r;
     }
     sqlite3_reset(r->st);
     sqlite3_clear_bindings(r->st);
     for (int i = 0; i < n; i++) {
-        int idx;
+        int idx = i < r->nparams ? r->index[i] : 0;
 
-        snprintf(name, sizeof(name), "$%d", i + 1);
-        if ((idx = sqlite3_bind_parameter_index(r->st, name)) == 0) {
-            snprintf(s->errmsg, sizeof(s->errmsg), "no parameter %s in \"%s\"", name, sql);
+        if (idx == 0) {
+            snprintf(s->errmsg, sizeof(s->errmsg), "no parameter $%d in \"%s\"", i + 1, sql);
             return -AG_EINVAL;
         }
         if (p[i].type == 't')
