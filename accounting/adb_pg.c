@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "schema.h"
+#include "text.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -124,19 +125,31 @@ pg_simple(struct adb *s, const char *sql)
     return rc;
 }
 
+/* Runs `sql` with `p`. A text that is not UTF-8 (which PostgreSQL refuses)
+ * goes with its bytes above 0x7f as '?', as the report shows such text
+ * anyway, rather than losing the event. */
 static PGresult *
 pg_run(struct adb *s, const char *sql, const struct adb_param *p, int n)
 {
     struct pg *g = s->impl;
-    const char *values[ADB_MAX_PARAMS];
-    Oid types[ADB_MAX_PARAMS];
+    const char *values[ADB_MAX_PARAMS] = {NULL};
+    Oid types[ADB_MAX_PARAMS] = {0};
     char num[ADB_MAX_PARAMS][32];
+    char *fixed[ADB_MAX_PARAMS] = {NULL};
+    PGresult *res;
 
     for (int i = 0; i < n; i++) {
         switch (p[i].type) {
         case 't':
             types[i] = PG_TEXT_OID;
             values[i] = p[i].t;
+            if (txt_utf8_problem(p[i].t, strlen(p[i].t)) != NULL &&
+                (fixed[i] = strdup(p[i].t)) != NULL) {
+                for (unsigned char *c = (unsigned char *)fixed[i]; *c; c++)
+                    if (*c >= 0x80)
+                        *c = '?';
+                values[i] = fixed[i];
+            }
             break;
         case 'i':
             types[i] = PG_INT8_OID;
@@ -150,7 +163,10 @@ pg_run(struct adb *s, const char *sql, const struct adb_param *p, int n)
             break;
         }
     }
-    return PQexecParams(g->conn, sql, n, types, values, NULL, NULL, 0);
+    res = PQexecParams(g->conn, sql, n, types, values, NULL, NULL, 0);
+    for (int i = 0; i < n; i++)
+        free(fixed[i]);
+    return res;
 }
 
 static void

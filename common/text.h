@@ -87,6 +87,10 @@ size_t txt_finish(struct txt_buf *w);
  */
 size_t txt_redact_uri(const char *s, char *buf, size_t len);
 
+/* NULL when the `n` bytes at `s` are valid UTF-8 without a NUL byte, else
+ * what is wrong with them ("contains a NUL byte", "is not valid UTF-8"). */
+const char *txt_utf8_problem(const char *s, size_t n);
+
 /* Overwrites, in place, the same secrets of the URI `s` (if it is one) with
  * '*', keeping its length: for a daemon's own argv, which ps shows. Returns
  * true when it masked something. */

@@ -442,12 +442,19 @@ test_null_and_close_flushes(void)
         acct_task_start(a, H(2), "f", "r", "p", app, "big", "a", &res);
         free(app);
     }
+    /* text that is not UTF-8 (PostgreSQL stores it with '?' for those bytes) */
+    acct_task_start(a, H(3), "f", "r\xff", "p", "/app\xc3", "bytes", "a", &res);
     acct_close(a);
     db = reader();
     CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM tasks WHERE framework_id = '' AND "
                            "end_ms IS NOT NULL"),
                  1);
     CHECK_EQ_INT(q_int(db, "SELECT length(app_id) FROM tasks WHERE task_id = 'big'"), 200000);
+    CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM tasks WHERE task_id = 'bytes'"), 1);
+    if (pg)
+        CHECK_EQ_STR(q_text(db, "SELECT role || ' ' || app_id FROM tasks WHERE task_id = 'bytes'",
+                            err, sizeof(err)),
+                     "r? /app?");
     adb_close(db);
     res_fini(&res);
     teardown();
