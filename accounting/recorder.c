@@ -1,8 +1,9 @@
 /*
  * Accounting: the master's event calls append to a batch under a mutex; a
- * writer thread swaps the batch for an empty one and applies it to SQLite in
- * one transaction. See recorder.h for the rules, schema.h for the tables and
- * docs/accounting.md.
+ * writer thread swaps the batch for an empty one and applies it to the
+ * database (adb.h: SQLite or PostgreSQL) in one transaction. See recorder.h
+ * for the rules, schema.h for the tables and docs/accounting.md. The SQL here
+ * is the same on both backends.
  *
  * Writer states (one thread, acct_writer()):
  *
@@ -13,9 +14,9 @@
  */
 #include "recorder.h"
 
-#include "db.h"
-#include "schema.h"
 #include "error.h"
+#include "schema.h"
+#include "adb.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -80,7 +81,7 @@ struct acct {
     int last_err;
     struct acct_stats st;
     /* writer thread only */
-    struct db *db;
+    struct adb *db;
     int64_t raw_retention;
     int64_t history_retention; /* (lock) */
     int64_t history_w;         /* the writer's copy */
@@ -364,29 +365,27 @@ static int
 apply_start(struct acct *a, const struct chunk *b, const struct acct_ev *e)
 {
     const char *fw = ev_str(b, e, S_FW), *task = ev_str(b, e, S_TASK);
-    sqlite3_stmt *st;
+    struct adb_rows *r;
     int rc;
 
-    rc = db_query(a->db, &st,
-                  "SELECT 1 FROM tasks WHERE framework_id = ?1 AND task_id = ?2 "
-                  "AND end_ms IS NULL",
-                  "tt", fw, task);
+    rc = adb_query(a->db, &r,
+                   "SELECT 1 FROM tasks WHERE framework_id = $1 AND task_id = $2 "
+                   "AND end_ms IS NULL",
+                   "tt", fw, task);
     if (rc != 0)
         return rc;
-    rc = db_step(a->db, st);
-    if (rc == 1) {
-        sqlite3_reset(st);
-        return 0; /* already open: keep the first start */
-    }
-    if (rc < 0)
-        return rc;
-    return db_run(a->db,
+    rc = adb_next(r);
+    adb_rows_free(r);
+    if (rc != 0)
+        return rc < 0 ? rc : 0; /* already open: keep the first start */
+    rc = adb_exec(a->db,
                   "INSERT INTO tasks (framework_id, task_id, role, principal, app_id, agent_id, "
                   "start_ms, cpus, mem, disk, gpus, resources) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                   "ttttttiiiiit", fw, task, ev_str(b, e, S_ROLE), ev_str(b, e, S_PRINCIPAL),
                   ev_str(b, e, S_APP), ev_str(b, e, S_AGENT), e->t, e->sc[0], e->sc[1], e->sc[2],
                   e->sc[3], ev_str(b, e, S_RES));
+    return rc < 0 ? rc : 0;
 }
 
 static int
@@ -396,20 +395,19 @@ apply_end(struct acct *a, const struct chunk *b, const struct acct_ev *e)
     const char *state = ev_str(b, e, S_STATE);
     int rc;
 
-    rc = db_run(a->db,
-                "UPDATE tasks SET end_ms = max(?3, start_ms), state = ?4 "
-                "WHERE framework_id = ?1 AND task_id = ?2 AND end_ms IS NULL",
-                "ttit", fw, task, e->t, state);
+    rc = adb_exec(a->db,
+                  "UPDATE tasks SET end_ms = CASE WHEN $3 > start_ms THEN $3 ELSE start_ms END,"
+                  " state = $4 WHERE framework_id = $1 AND task_id = $2 AND end_ms IS NULL",
+                  "ttit", fw, task, e->t, state);
     if (rc != 0)
-        return rc;
-    if (sqlite3_changes(db_handle(a->db)) > 0)
-        return 0;
+        return rc < 0 ? rc : 0;
     /* No open interval: the agent's removal may have closed it first. */
-    return db_run(a->db,
-                  "UPDATE tasks SET state = ?3, lost_with_agent = 0 WHERE id = "
-                  "(SELECT max(id) FROM tasks WHERE framework_id = ?1 AND task_id = ?2) "
+    rc = adb_exec(a->db,
+                  "UPDATE tasks SET state = $3, lost_with_agent = 0 WHERE id = "
+                  "(SELECT max(id) FROM tasks WHERE framework_id = $1 AND task_id = $2) "
                   "AND lost_with_agent = 1",
                   "ttt", fw, task, state);
+    return rc < 0 ? rc : 0;
 }
 
 static int
@@ -418,39 +416,46 @@ apply_capacity(struct acct *a, const struct chunk *b, const struct acct_ev *e)
     const char *agent = ev_str(b, e, S_AGENT), *host = ev_str(b, e, S_HOST);
     const char *res = ev_str(b, e, S_RES);
     bool empty = res[0] == '\0';
-    sqlite3_stmt *st;
+    struct adb_rows *r;
     int64_t open_id = 0;
     int rc;
 
-    rc = db_query(a->db, &st,
-                  "SELECT id, hostname = ?2 AND resources = ?3 FROM capacity "
-                  "WHERE agent_id = ?1 AND end_ms IS NULL",
-                  "ttt", agent, host, res);
+    rc = adb_query(a->db, &r,
+                   "SELECT id, CASE WHEN hostname = $2 AND resources = $3 THEN 1 ELSE 0 END "
+                   "FROM capacity WHERE agent_id = $1 AND end_ms IS NULL",
+                   "ttt", agent, host, res);
     if (rc != 0)
         return rc;
-    rc = db_step(a->db, st);
-    if (rc < 0)
-        return rc;
+    rc = adb_next(r);
     if (rc == 1) {
-        bool same = sqlite3_column_int(st, 1) != 0;
-        open_id = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+        bool same = adb_int(r, 1) != 0;
+        open_id = adb_int(r, 0);
+        adb_rows_free(r);
         if (same && !empty)
             return 0;
-        rc = db_run(a->db, "UPDATE capacity SET end_ms = max(?2, start_ms) WHERE id = ?1", "ii",
-                    open_id, e->t);
-        if (rc != 0)
+        rc = adb_exec(a->db,
+                      "UPDATE capacity SET end_ms = CASE WHEN $2 > start_ms THEN $2 "
+                      "ELSE start_ms END WHERE id = $1",
+                      "ii", open_id, e->t);
+        if (rc < 0)
+            return rc;
+    } else {
+        adb_rows_free(r);
+        if (rc < 0)
             return rc;
     }
     if (empty)
-        return db_run(a->db,
-                      "UPDATE tasks SET end_ms = max(?2, start_ms), state = 'TASK_LOST', "
-                      "lost_with_agent = 1 WHERE agent_id = ?1 AND end_ms IS NULL",
+        rc = adb_exec(a->db,
+                      "UPDATE tasks SET end_ms = CASE WHEN $2 > start_ms THEN $2 ELSE start_ms "
+                      "END, state = 'TASK_LOST', lost_with_agent = 1 "
+                      "WHERE agent_id = $1 AND end_ms IS NULL",
                       "ti", agent, e->t);
-    return db_run(a->db,
-                  "INSERT INTO capacity (agent_id, hostname, start_ms, cpus, mem, disk, gpus, "
-                  "resources) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                  "ttiiiiit", agent, host, e->t, e->sc[0], e->sc[1], e->sc[2], e->sc[3], res);
+    else
+        rc = adb_exec(a->db,
+                      "INSERT INTO capacity (agent_id, hostname, start_ms, cpus, mem, disk, gpus, "
+                      "resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                      "ttiiiiit", agent, host, e->t, e->sc[0], e->sc[1], e->sc[2], e->sc[3], res);
+    return rc < 0 ? rc : 0;
 }
 
 static int64_t
@@ -466,43 +471,44 @@ clamp_i64(double v)
 static int
 apply_usage(struct acct *a, const struct chunk *b, const struct acct_ev *e)
 {
-    sqlite3_stmt *st;
+    struct adb_rows *r;
     int64_t id, start, prev, t = e->t, dt, cpu_ms, cpu_tot, mem_tot, peak, d_mem, d_cpu;
     double du, ds;
     int rc;
 
-    rc = db_query(a->db, &st,
-                  "SELECT id, start_ms, end_ms, usage_ms, cpu_ms, mem_kib_ms, mem_peak, "
-                  "last_cpu_user, last_cpu_sys FROM tasks "
-                  "WHERE framework_id = ?1 AND task_id = ?2 ORDER BY id DESC LIMIT 1",
-                  "tt", ev_str(b, e, S_FW), ev_str(b, e, S_TASK));
+    rc = adb_query(a->db, &r,
+                   "SELECT id, start_ms, end_ms, usage_ms, cpu_ms, mem_kib_ms, mem_peak, "
+                   "last_cpu_user, last_cpu_sys FROM tasks "
+                   "WHERE framework_id = $1 AND task_id = $2 ORDER BY id DESC LIMIT 1",
+                   "tt", ev_str(b, e, S_FW), ev_str(b, e, S_TASK));
     if (rc != 0)
         return rc;
-    rc = db_step(a->db, st);
-    if (rc <= 0)
+    if ((rc = adb_next(r)) <= 0) {
+        adb_rows_free(r);
         return rc; /* unknown task: nothing to charge */
-    id = sqlite3_column_int64(st, 0);
-    start = sqlite3_column_int64(st, 1);
-    if (sqlite3_column_type(st, 2) != SQLITE_NULL && t > sqlite3_column_int64(st, 2))
-        t = sqlite3_column_int64(st, 2);
-    prev = sqlite3_column_int64(st, 3);
+    }
+    id = adb_int(r, 0);
+    start = adb_int(r, 1);
+    if (!adb_is_null(r, 2) && t > adb_int(r, 2))
+        t = adb_int(r, 2);
+    prev = adb_int(r, 3);
     if (prev == 0)
         prev = start;
-    cpu_tot = sqlite3_column_int64(st, 4);
-    mem_tot = sqlite3_column_int64(st, 5);
-    peak = sqlite3_column_int64(st, 6);
-    if (sqlite3_column_type(st, 7) == SQLITE_NULL) {
+    cpu_tot = adb_int(r, 4);
+    mem_tot = adb_int(r, 5);
+    peak = adb_int(r, 6);
+    if (adb_is_null(r, 7)) {
         du = e->user;
         ds = e->sys;
     } else {
-        du = e->user - sqlite3_column_double(st, 7);
-        ds = e->sys - sqlite3_column_double(st, 8);
+        du = e->user - adb_real(r, 7);
+        ds = e->sys - adb_real(r, 8);
         if (du < 0) /* the counter restarted */
             du = e->user;
         if (ds < 0)
             ds = e->sys;
     }
-    sqlite3_reset(st);
+    adb_rows_free(r);
     if (t <= prev)
         return 0; /* not newer than the last sample */
     dt = t - prev;
@@ -515,36 +521,38 @@ apply_usage(struct acct *a, const struct chunk *b, const struct acct_ev *e)
     if ((int64_t)e->rss > peak)
         peak = (int64_t)e->rss;
 
-    rc = db_run(a->db,
-                "INSERT INTO usage (task, end_ms, start_ms, cpu_ms, mem_kib_ms, cum_cpu_ms, "
-                "cum_mem_kib_ms, mem_rss, mem_peak) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                "iiiiiiiii", id, t, prev, d_cpu, d_mem, cpu_ms, mem_tot, (int64_t)e->rss, peak);
-    if (rc != 0)
+    rc = adb_exec(a->db,
+                  "INSERT INTO usage (task, end_ms, start_ms, cpu_ms, mem_kib_ms, cum_cpu_ms, "
+                  "cum_mem_kib_ms, mem_rss, mem_peak) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                  "iiiiiiiii", id, t, prev, d_cpu, d_mem, cpu_ms, mem_tot, (int64_t)e->rss, peak);
+    if (rc < 0)
         return rc;
-    return db_run(a->db,
-                  "UPDATE tasks SET usage_ms = ?2, cpu_ms = ?3, mem_kib_ms = ?4, mem_peak = ?5, "
-                  "last_cpu_user = ?6, last_cpu_sys = ?7 WHERE id = ?1",
+    rc = adb_exec(a->db,
+                  "UPDATE tasks SET usage_ms = $2, cpu_ms = $3, mem_kib_ms = $4, mem_peak = $5, "
+                  "last_cpu_user = $6, last_cpu_sys = $7 WHERE id = $1",
                   "iiiiidd", id, t, cpu_ms, mem_tot, peak, e->user, e->sys);
+    return rc < 0 ? rc : 0;
 }
 
 /* Applies a batch in one transaction. Returns 0 or the error that made it roll
- * back (events with bad data are skipped, the rest is kept). */
+ * back (events with bad data are skipped, the rest is kept). *committing says
+ * whether the COMMIT was sent: before it, a failure stored nothing. */
 static int
-write_batch(struct acct *a, const struct batch *batch)
+write_batch(struct acct *a, const struct batch *batch, bool *committing)
 {
-    int rc = 0;
+    int rc, erc;
 
-    for (int attempt = 0; attempt < 3; attempt++) {
-        rc = db_begin(a->db);
-        if (rc != -AG_EAGAIN)
-            break;
-    }
-    if (rc != 0)
+    *committing = false;
+    if ((rc = adb_begin(a->db)) != 0)
         return rc;
     for (const struct chunk *b = batch->head; b != NULL; b = b->next) {
         for (size_t i = 0; i < b->n; i++) {
             const struct acct_ev *e = &b->ev[i];
 
+            if ((rc = adb_event_begin(a->db)) != 0) {
+                adb_rollback(a->db);
+                return rc;
+            }
             switch (e->kind) {
             case EV_START:
                 rc = apply_start(a, b, e);
@@ -560,14 +568,19 @@ write_batch(struct acct *a, const struct batch *batch)
                 break;
             }
             if (rc < 0 && !soft_error(rc)) {
-                db_rollback(a->db);
+                adb_rollback(a->db);
                 return rc;
+            }
+            if ((erc = adb_event_end(a->db, rc >= 0)) != 0) {
+                adb_rollback(a->db);
+                return erc;
             }
             if (e->t > a->max_t)
                 a->max_t = e->t;
         }
     }
-    return db_commit(a->db);
+    *committing = true;
+    return adb_commit(a->db);
 }
 
 /* Rolls raw samples that ended at or before `cutoff` (an hour boundary) into
@@ -576,46 +589,48 @@ write_batch(struct acct *a, const struct batch *batch)
 static int
 rollup(struct acct *a, int64_t cutoff)
 {
+    /* The rows of an hour are gathered aside first: the hourly row takes the
+     * key (task, end_ms) of the last raw one. */
+    static const char *const steps[] = {
+        "CREATE TEMP TABLE IF NOT EXISTS roll (task BIGINT, end_ms BIGINT, start_ms BIGINT,"
+        " cpu_ms BIGINT, mem_kib_ms BIGINT, cum_cpu_ms BIGINT, cum_mem_kib_ms BIGINT,"
+        " mem_rss BIGINT, mem_peak BIGINT)",
+        "DELETE FROM roll",
+        "INSERT INTO roll SELECT task, max(end_ms), min(start_ms), sum(cpu_ms), "
+        "sum(mem_kib_ms), max(cum_cpu_ms), max(cum_mem_kib_ms), "
+        "CASE WHEN max(end_ms) > min(start_ms) "
+        "THEN CAST(sum(mem_kib_ms) * 1024.0 / (max(end_ms) - min(start_ms)) AS BIGINT) "
+        "ELSE max(mem_rss) END, max(mem_peak) "
+        "FROM usage WHERE hourly = 0 AND end_ms <= $1 GROUP BY task, start_ms / 3600000",
+        "DELETE FROM usage WHERE hourly = 0 AND end_ms <= $1",
+        "INSERT INTO usage (task, end_ms, start_ms, cpu_ms, mem_kib_ms, cum_cpu_ms, "
+        "cum_mem_kib_ms, mem_rss, mem_peak, hourly) SELECT *, 1 FROM roll",
+        "DELETE FROM roll",
+    };
     int rc;
 
-    if ((rc = db_begin(a->db)) != 0)
+    if ((rc = adb_begin(a->db)) != 0)
         return rc;
-    rc = db_exec(a->db, "CREATE TEMP TABLE IF NOT EXISTS roll (task INTEGER, end_ms INTEGER,"
-                        " start_ms INTEGER, cpu_ms INTEGER, mem_kib_ms INTEGER,"
-                        " cum_cpu_ms INTEGER, cum_mem_kib_ms INTEGER, mem_rss INTEGER,"
-                        " mem_peak INTEGER); DELETE FROM temp.roll;");
-    if (rc != 0)
-        goto fail;
-    rc = db_run(a->db,
-                "INSERT INTO temp.roll SELECT task, max(end_ms), min(start_ms), sum(cpu_ms), "
-                "sum(mem_kib_ms), max(cum_cpu_ms), max(cum_mem_kib_ms), "
-                "CASE WHEN max(end_ms) > min(start_ms) "
-                "THEN CAST(sum(mem_kib_ms) * 1024.0 / (max(end_ms) - min(start_ms)) AS INTEGER) "
-                "ELSE max(mem_rss) END, max(mem_peak) "
-                "FROM usage WHERE hourly = 0 AND end_ms <= ?1 GROUP BY task, start_ms / 3600000",
-                "i", cutoff);
-    if (rc != 0)
-        goto fail;
-    rc = db_run(a->db, "DELETE FROM usage WHERE hourly = 0 AND end_ms <= ?1", "i", cutoff);
-    if (rc != 0)
-        goto fail;
-    rc = db_exec(a->db, "INSERT INTO usage (task, end_ms, start_ms, cpu_ms, mem_kib_ms, "
-                        "cum_cpu_ms, cum_mem_kib_ms, mem_rss, mem_peak, hourly) "
-                        "SELECT *, 1 FROM temp.roll; DELETE FROM temp.roll;");
-    if (rc != 0)
-        goto fail;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        if (strstr(steps[i], "$1") != NULL)
+            rc = adb_exec(a->db, steps[i], "i", cutoff);
+        else
+            rc = adb_exec(a->db, steps[i], NULL);
+        if (rc < 0)
+            goto fail;
+    }
     if (a->history_w > 0) {
         int64_t horizon = a->max_t - a->history_w;
 
-        rc = db_run(a->db, "DELETE FROM tasks WHERE end_ms < ?1", "i", horizon);
-        if (rc == 0)
-            rc = db_run(a->db, "DELETE FROM capacity WHERE end_ms < ?1", "i", horizon);
-        if (rc != 0)
+        rc = adb_exec(a->db, "DELETE FROM tasks WHERE end_ms < $1", "i", horizon);
+        if (rc >= 0)
+            rc = adb_exec(a->db, "DELETE FROM capacity WHERE end_ms < $1", "i", horizon);
+        if (rc < 0)
             goto fail;
     }
-    return db_commit(a->db);
+    return adb_commit(a->db);
 fail:
-    db_rollback(a->db);
+    adb_rollback(a->db);
     return rc;
 }
 
@@ -632,7 +647,7 @@ maybe_rollup(struct acct *a)
         return;
     rc = rollup(a, cutoff);
     if (rc != 0) {
-        log_error("accounting: roll-up failed: %s (%s)", ag_strerror(rc), db_errmsg(a->db));
+        log_error("accounting: roll-up failed: %s (%s)", ag_strerror(rc), adb_errmsg(a->db));
         return;
     }
     a->rolled_to = cutoff;
@@ -660,6 +675,7 @@ acct_writer(void *arg)
         struct batch tmp;
         uint64_t target;
         double t0, took;
+        bool committing;
         int rc;
 
         clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -686,10 +702,18 @@ acct_writer(void *arg)
         rc = 0;
         t0 = mono_ms();
         if (a->drain.n > 0) {
-            rc = write_batch(a, &a->drain);
+            rc = write_batch(a, &a->drain, &committing);
+            if (rc == -AG_EIO && !committing) {
+                /* The connection broke (PostgreSQL) before the commit was
+                 * sent: nothing of the batch is stored, so it is written
+                 * again, once, on a new connection (adb_begin reconnects). */
+                log_warn("accounting: the database connection broke, writing the batch again: %s",
+                         adb_errmsg(a->db));
+                rc = write_batch(a, &a->drain, &committing);
+            }
             if (rc != 0)
                 log_error("accounting: lost a batch of %zu events: %s (%s)", a->drain.n,
-                          ag_strerror(rc), db_errmsg(a->db));
+                          ag_strerror(rc), adb_errmsg(a->db));
         }
         took = mono_ms() - t0;
         maybe_rollup(a);
@@ -728,22 +752,24 @@ acct_open(struct acct **out, const char *db_path, int64_t raw_retention_ms, char
 
     *out = NULL;
     if (db_path == NULL || db_path[0] == '\0') {
-        snprintf(err, errlen, "no accounting database path");
+        snprintf(err, errlen, "no accounting database given");
         return -AG_EINVAL;
     }
     if ((a = calloc(1, sizeof(*a))) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -AG_ENOMEM;
     }
-    rc = db_open(&a->db, db_path, acct_schema_migrations, ACCT_SCHEMA_VERSION, 0, err, errlen);
+    rc = adb_open(&a->db, db_path, ADB_WRITE, err, errlen);
     if (rc != 0) {
         free(a);
         return rc;
     }
     a->raw_retention = raw_retention_ms;
     snprintf(buf, sizeof(buf), "%lld", (long long)raw_retention_ms);
-    db_run(a->db, "INSERT OR REPLACE INTO meta (key, value) VALUES ('raw_retention_ms', ?1)", "t",
-           buf);
+    adb_exec(a->db,
+             "INSERT INTO meta (key, value) VALUES ('raw_retention_ms', $1) "
+             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+             "t", buf);
     pthread_mutex_init(&a->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -755,7 +781,7 @@ acct_open(struct acct **out, const char *db_path, int64_t raw_retention_ms, char
         pthread_cond_destroy(&a->done);
         pthread_cond_destroy(&a->wake);
         pthread_mutex_destroy(&a->lock);
-        db_close(a->db);
+        adb_close(a->db);
         free(a);
         return ag_from_errno(rc);
     }
@@ -821,7 +847,7 @@ acct_close(struct acct *a)
     pthread_cond_destroy(&a->done);
     pthread_cond_destroy(&a->wake);
     pthread_mutex_destroy(&a->lock);
-    db_close(a->db);
+    adb_close(a->db);
     batch_release(a, &a->fill);
     batch_release(a, &a->drain);
     while (a->spare != NULL) {

@@ -5,9 +5,11 @@
  * The master calls the acct_* event functions on its loop thread. Each one
  * only appends a copy of the event to an in-memory batch (O(1) amortized, a
  * mutex held for the append, never held across I/O). A writer thread with its
- * own SQLite handle takes the whole batch by swapping it for an empty one and
- * applies it in one transaction, every second or as soon as
- * ACCT_BATCH_EVENTS events are waiting, so the loop never waits for SQLite.
+ * own database handle (adb.h: an SQLite file, or a PostgreSQL database that
+ * several masters share) takes the whole batch by swapping it for an empty
+ * one and applies it in one transaction, every second or as soon as
+ * ACCT_BATCH_EVENTS events are waiting, so the loop never waits for the
+ * database. Events count as written only once the transaction committed.
  *
  * What is recorded (tables in schema.h, explained in docs/accounting.md):
  *   tasks     one row per allocation interval of a task: framework, role,
@@ -70,10 +72,12 @@ struct acct_stats {
     double last_write_ms; /* duration of the last transaction */
 };
 
-/* Opens (creating, migrating) the accounting database at `db_path` and starts
- * the writer thread. `raw_retention_ms` > 0 is how long raw usage samples are
- * kept before being rolled up into hourly rows. Returns 0 and the handle in
- * *out, or a negative AG_E* code with `err` explaining (nothing left open). */
+/* Opens (creating, migrating) the accounting database `db_path` (a file, or a
+ * postgresql:// URI: adb.h) and starts the writer thread. `raw_retention_ms`
+ * > 0 is how long raw usage samples are kept before being rolled up into
+ * hourly rows. Returns 0 and the handle in *out, or a negative AG_E* code
+ * with `err` explaining (nothing left open; a PostgreSQL password is never in
+ * `err`). */
 int acct_open(struct acct **out, const char *db_path, int64_t raw_retention_ms, char *err,
               size_t errlen);
 

@@ -8,16 +8,13 @@
  */
 #include "report.h"
 
-#include "db.h"
 #include "error.h"
 #include "hmap.h"
-#include "schema.h"
 
-#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #define MS_PER_HOUR 3600000.0
@@ -31,44 +28,9 @@ static const double res_div[REPORT_NRES] = {1000.0 * MS_PER_HOUR, 1024000.0 * MS
                                             1024000.0 * MS_PER_HOUR, 1000.0 * MS_PER_HOUR};
 
 int
-report_open(sqlite3 **out, const char *path, char *err, size_t errlen)
+report_open(struct adb **out, const char *target, char *err, size_t errlen)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    struct stat sb;
-    int rc, version = -1;
-
-    *out = NULL;
-    if (stat(path, &sb) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? -AG_ENOENT : ag_from_errno(errno);
-    }
-    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close(db);
-        return db_from_sqlite(rc);
-    }
-    sqlite3_busy_timeout(db, 5000);
-    rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
-    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    else
-        rc = sqlite3_errcode(db);
-    sqlite3_finalize(st);
-    if (version < 0) {
-        snprintf(err, errlen, "%s: not an accounting database: %s", path, sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return -AG_EDB;
-    }
-    if (version != ACCT_SCHEMA_VERSION) {
-        snprintf(err, errlen, "%s: accounting schema version %d, this report reads version %d",
-                 path, version, ACCT_SCHEMA_VERSION);
-        sqlite3_close(db);
-        return version == 0 ? -AG_EDB : -AG_EVERSION;
-    }
-    *out = db;
-    return 0;
+    return adb_open(out, target, ADB_READ, err, errlen);
 }
 
 /* ---- computation ---- */
@@ -106,10 +68,9 @@ struct tl_role {
 };
 
 struct calc {
-    sqlite3 *db;
+    struct adb *db;
     const struct report_query *q;
     int64_t since, until; /* effective window */
-    sqlite3_stmt *probe;
     struct hmap groups; /* key -> struct group* */
     struct acc cluster;
     double cap[REPORT_NRES]; /* milli-units x ms */
@@ -232,34 +193,35 @@ acc_merge(struct acc *dst, const struct acc *src)
 static int
 usage_at(struct calc *c, int64_t id, int64_t x, double *cpu, double *mem, double *peak)
 {
-    sqlite3_stmt *st = c->probe;
+    struct adb_rows *r;
     int rc;
 
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, x);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        int64_t s = sqlite3_column_int64(st, 0), e = sqlite3_column_int64(st, 1);
-        double dcpu = (double)sqlite3_column_int64(st, 2);
-        double dmem = (double)sqlite3_column_int64(st, 3);
+    rc = adb_query(c->db, &r,
+                   "SELECT start_ms, end_ms, cpu_ms, mem_kib_ms, cum_cpu_ms, cum_mem_kib_ms, "
+                   "mem_peak FROM usage WHERE task = $1 AND end_ms >= $2 "
+                   "ORDER BY end_ms LIMIT 1",
+                   "ii", id, x);
+    if (rc == 0 && (rc = adb_next(r)) == 1) {
+        int64_t s = adb_int(r, 0), e = adb_int(r, 1);
+        double dcpu = (double)adb_int(r, 2);
+        double dmem = (double)adb_int(r, 3);
         double f = 1.0; /* share of the sample's interval after x */
 
         if (x >= e)
             f = 0;
         else if (x > s)
             f = (double)(e - x) / (double)(e - s);
-        *cpu = (double)sqlite3_column_int64(st, 4) - dcpu * f;
-        *mem = (double)sqlite3_column_int64(st, 5) - dmem * f;
-        *peak = (double)sqlite3_column_int64(st, 6);
-        sqlite3_reset(st);
+        *cpu = (double)adb_int(r, 4) - dcpu * f;
+        *mem = (double)adb_int(r, 5) - dmem * f;
+        *peak = (double)adb_int(r, 6);
+        adb_rows_free(r);
         return 0;
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    adb_rows_free(r);
+    if (rc == 0)
         return 1; /* no sample ends at or after x */
-    snprintf(c->err, c->errlen, "usage lookup: %s", sqlite3_errmsg(c->db));
-    return -AG_EDB;
+    snprintf(c->err, c->errlen, "usage lookup: %s", adb_errmsg(c->db));
+    return rc == -AG_ENOMEM ? rc : -AG_EDB;
 }
 
 static struct group *
@@ -308,27 +270,24 @@ fail:
 static int
 scan_capacity(struct calc *c)
 {
-    sqlite3_stmt *st;
+    struct adb_rows *r;
     struct hmap seen;
     int rc;
 
-    rc = sqlite3_prepare_v2(c->db,
-                            "SELECT agent_id, start_ms, end_ms, cpus, mem, disk, gpus "
-                            "FROM capacity WHERE start_ms < ?2 AND (end_ms IS NULL OR "
-                            "end_ms > ?1)",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(c->err, c->errlen, "capacity query: %s", sqlite3_errmsg(c->db));
+    rc = adb_query(c->db, &r,
+                   "SELECT agent_id, start_ms, end_ms, cpus, mem, disk, gpus "
+                   "FROM capacity WHERE start_ms < $2 AND (end_ms IS NULL OR end_ms > $1)",
+                   "ii", c->since, c->until);
+    if (rc != 0) {
+        snprintf(c->err, c->errlen, "capacity query: %s", adb_errmsg(c->db));
         return -AG_EDB;
     }
-    sqlite3_bind_int64(st, 1, c->since);
-    sqlite3_bind_int64(st, 2, c->until);
     hmap_init(&seen);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *agent = (const char *)sqlite3_column_text(st, 0);
-        int64_t a = sqlite3_column_int64(st, 1), b;
+    while ((rc = adb_next(r)) == 1) {
+        const char *agent = adb_text(r, 0);
+        int64_t a = adb_int(r, 1), b;
 
-        b = sqlite3_column_type(st, 2) == SQLITE_NULL ? c->until : sqlite3_column_int64(st, 2);
+        b = adb_is_null(r, 2) ? c->until : adb_int(r, 2);
         if (a < c->since)
             a = c->since;
         if (b > c->until)
@@ -336,10 +295,10 @@ scan_capacity(struct calc *c)
         if (b <= a)
             continue;
         for (int i = 0; i < REPORT_NRES; i++)
-            c->cap[i] += (double)sqlite3_column_int64(st, 3 + i) * (double)(b - a);
+            c->cap[i] += (double)adb_int(r, 3 + i) * (double)(b - a);
         if (c->nb > 0) {
-            series_add(c, &c->cap_cpu, a, b, (double)sqlite3_column_int64(st, 3));
-            series_add(c, &c->cap_mem, a, b, (double)sqlite3_column_int64(st, 4));
+            series_add(c, &c->cap_cpu, a, b, (double)adb_int(r, 3));
+            series_add(c, &c->cap_mem, a, b, (double)adb_int(r, 4));
         }
         if (agent && hmap_get(&seen, agent) == NULL) {
             hmap_put(&seen, agent, &seen);
@@ -347,9 +306,9 @@ scan_capacity(struct calc *c)
         }
     }
     hmap_fini(&seen);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(c->err, c->errlen, "capacity query: %s", sqlite3_errmsg(c->db));
+    adb_rows_free(r);
+    if (rc != 0) {
+        snprintf(c->err, c->errlen, "capacity query: %s", adb_errmsg(c->db));
         return -AG_EDB;
     }
     return 0;
@@ -379,7 +338,7 @@ enum {
     "SELECT id, framework_id, task_id, role, app_id, agent_id, start_ms, end_ms, state, cpus, "    \
     "mem, disk, gpus, usage_ms, cpu_ms, mem_kib_ms, mem_peak FROM tasks "
 
-static int scan_task_rows(struct calc *c, sqlite3_stmt *st);
+static int scan_task_rows(struct calc *c, struct adb_rows *r);
 
 /*
  * The task intervals that overlap the window. A window covering most of the
@@ -387,62 +346,66 @@ static int scan_task_rows(struct calc *c, sqlite3_stmt *st);
  * as many index lookups); a shorter one reads the tasks that ended after
  * `since` through the end-time index and the open ones through their partial
  * index. "Most" is judged on time: the window against the span from the
- * oldest task start to now.
+ * oldest task start to now. The index choices are SQLite's hints
+ * (adb_phrase); PostgreSQL's planner makes its own.
  */
 static int
 scan_tasks(struct calc *c)
 {
-    static const char *const full_sql =
-        TASK_COLUMNS "NOT INDEXED WHERE (end_ms IS NULL OR end_ms >= ?1) AND start_ms < ?2";
-    static const char *const part_sql[2] = {
-        TASK_COLUMNS "INDEXED BY tasks_by_end WHERE end_ms >= ?1 AND start_ms < ?2",
-        TASK_COLUMNS "INDEXED BY tasks_open_by_agent WHERE end_ms IS NULL AND start_ms < ?2"};
-    const char *sql[2] = {full_sql, NULL};
-    sqlite3_stmt *st;
+    char sql[2][512];
+    int nsql = 1;
+    struct adb_rows *r;
     int64_t oldest = c->since;
     int rc = 0;
 
-    if (sqlite3_prepare_v2(c->db, "SELECT min(start_ms) FROM tasks", -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            oldest = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
+    if (adb_query(c->db, &r, "SELECT min(start_ms) FROM tasks", NULL) == 0) {
+        if (adb_next(r) == 1 && !adb_is_null(r, 0))
+            oldest = adb_int(r, 0);
+        adb_rows_free(r);
     }
     if (oldest < c->since &&
         (double)(c->until - c->since) < 0.5 * (double)(c->q->now_ms - oldest)) {
-        sql[0] = part_sql[0];
-        sql[1] = part_sql[1];
+        snprintf(sql[0], sizeof(sql[0]), TASK_COLUMNS "%s WHERE end_ms >= $1 AND start_ms < $2",
+                 adb_phrase(c->db, ADB_BY_END_INDEX));
+        snprintf(sql[1], sizeof(sql[1]), TASK_COLUMNS "%s WHERE end_ms IS NULL AND start_ms < $1",
+                 adb_phrase(c->db, ADB_BY_OPEN_INDEX));
+        nsql = 2;
+    } else {
+        snprintf(sql[0], sizeof(sql[0]),
+                 TASK_COLUMNS "%s WHERE (end_ms IS NULL OR end_ms >= $1) AND start_ms < $2",
+                 adb_phrase(c->db, ADB_NOT_INDEXED));
     }
-    for (int i = 0; i < 2 && sql[i] && rc == 0; i++) {
-        if (sqlite3_prepare_v2(c->db, sql[i], -1, &st, NULL) != SQLITE_OK) {
-            snprintf(c->err, c->errlen, "task query: %s", sqlite3_errmsg(c->db));
+    for (int i = 0; i < nsql && rc == 0; i++) {
+        /* every parameter must appear in its statement: the second has only `until` */
+        if ((i == 0 ? adb_query(c->db, &r, sql[i], "ii", c->since, c->until)
+                    : adb_query(c->db, &r, sql[i], "i", c->until)) != 0) {
+            snprintf(c->err, c->errlen, "task query: %s", adb_errmsg(c->db));
             return -AG_EDB;
         }
-        sqlite3_bind_int64(st, 1, c->since);
-        sqlite3_bind_int64(st, 2, c->until);
-        rc = scan_task_rows(c, st);
-        sqlite3_finalize(st);
+        rc = scan_task_rows(c, r);
+        adb_rows_free(r);
     }
     return rc;
 }
 
 /* Adds the intervals `st` returns to the groups, the cluster and the timeline. */
 static int
-scan_task_rows(struct calc *c, sqlite3_stmt *st)
+scan_task_rows(struct calc *c, struct adb_rows *st)
 {
     char keybuf[1024];
     int rc;
 
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, T_ID);
-        int64_t start = sqlite3_column_int64(st, T_START), end, a, b;
-        int64_t last = sqlite3_column_int64(st, T_USAGE_MS);
-        bool open = sqlite3_column_type(st, T_END) == SQLITE_NULL;
+    while ((rc = adb_next(st)) == 1) {
+        int64_t id = adb_int(st, T_ID);
+        int64_t start = adb_int(st, T_START), end, a, b;
+        int64_t last = adb_int(st, T_USAGE_MS);
+        bool open = adb_is_null(st, T_END);
         double cpu_a = 0, mem_a = 0, cpu_b, mem_b, peak_b, peak_tmp, sc[REPORT_NRES];
         const char *key, *state;
         struct group *g;
         struct acc t;
 
-        end = open ? c->q->now_ms : sqlite3_column_int64(st, T_END);
+        end = open ? c->q->now_ms : adb_int(st, T_END);
         if (end < start)
             end = start;
         /* Intervals ending exactly at `since` belong to the previous window,
@@ -455,9 +418,9 @@ scan_task_rows(struct calc *c, sqlite3_stmt *st)
             b = a;
 
         /* usage at the clipped ends */
-        cpu_b = (double)sqlite3_column_int64(st, T_CPU_MS);
-        mem_b = (double)sqlite3_column_int64(st, T_MEM_KIB_MS);
-        peak_b = (double)sqlite3_column_int64(st, T_PEAK);
+        cpu_b = (double)adb_int(st, T_CPU_MS);
+        mem_b = (double)adb_int(st, T_MEM_KIB_MS);
+        peak_b = (double)adb_int(st, T_PEAK);
         if (last > 0 && b < last) {
             if ((rc = usage_at(c, id, b, &cpu_b, &mem_b, &peak_b)) < 0)
                 goto out;
@@ -473,7 +436,7 @@ scan_task_rows(struct calc *c, sqlite3_stmt *st)
 
         memset(&t, 0, sizeof(t));
         for (int i = 0; i < REPORT_NRES; i++) {
-            sc[i] = (double)sqlite3_column_int64(st, T_CPUS + i);
+            sc[i] = (double)adb_int(st, T_CPUS + i);
             t.alloc[i] = sc[i] * (double)(b - a);
         }
         t.used_cpu = cpu_b - cpu_a > 0 ? cpu_b - cpu_a : 0;
@@ -486,8 +449,7 @@ scan_task_rows(struct calc *c, sqlite3_stmt *st)
             t.unused_mem = 0;
         t.peak = last > 0 && start < c->until ? peak_b : 0;
         t.tasks = 1;
-        state =
-            !open && end <= c->until ? (const char *)sqlite3_column_text(st, T_STATE) : "RUNNING";
+        state = !open && end <= c->until ? adb_text(st, T_STATE) : "RUNNING";
         acc_state(&t, intern_state(c, state ? state : "UNKNOWN"), 1);
 
         switch (c->q->by) {
@@ -495,22 +457,21 @@ scan_task_rows(struct calc *c, sqlite3_stmt *st)
             key = "cluster";
             break;
         case REPORT_BY_ROLE:
-            key = (const char *)sqlite3_column_text(st, T_ROLE);
+            key = adb_text(st, T_ROLE);
             break;
         case REPORT_BY_FRAMEWORK:
-            key = (const char *)sqlite3_column_text(st, T_FW);
+            key = adb_text(st, T_FW);
             break;
         case REPORT_BY_APP:
-            key = (const char *)sqlite3_column_text(st, T_APP);
+            key = adb_text(st, T_APP);
             if (key && key[0] == '\0')
                 key = "(no app)";
             break;
         case REPORT_BY_AGENT:
-            key = (const char *)sqlite3_column_text(st, T_AGENT);
+            key = adb_text(st, T_AGENT);
             break;
         default:
-            snprintf(keybuf, sizeof(keybuf), "%s/%s", (const char *)sqlite3_column_text(st, T_FW),
-                     (const char *)sqlite3_column_text(st, T_TASK));
+            snprintf(keybuf, sizeof(keybuf), "%s/%s", adb_text(st, T_FW), adb_text(st, T_TASK));
             key = keybuf;
             break;
         }
@@ -521,7 +482,7 @@ scan_task_rows(struct calc *c, sqlite3_stmt *st)
         acc_merge(&g->acc, &t);
         acc_merge(&c->cluster, &t);
         if (c->nb > 0 && b > a) {
-            const char *role = (const char *)sqlite3_column_text(st, T_ROLE);
+            const char *role = adb_text(st, T_ROLE);
             struct tl_role *r = role_get(c, role ? role : "");
             if (r == NULL) {
                 rc = -AG_ENOMEM;
@@ -532,8 +493,8 @@ scan_task_rows(struct calc *c, sqlite3_stmt *st)
             r->total += t.alloc[REPORT_CPUS];
         }
     }
-    if (rc != SQLITE_DONE) {
-        snprintf(c->err, c->errlen, "task query: %s", sqlite3_errmsg(c->db));
+    if (rc != 0) {
+        snprintf(c->err, c->errlen, "task query: %s", adb_errmsg(c->db));
         rc = -AG_EDB;
         goto out;
     }
@@ -881,11 +842,10 @@ calc_fini(struct calc *c)
     series_fini(&c->cap_mem);
     for (int i = 0; i < c->nstates; i++)
         free(c->states[i]);
-    sqlite3_finalize(c->probe);
 }
 
 int
-report_compute(sqlite3 *db, const struct report_query *q, json_t **out, char *err, size_t errlen)
+report_compute(struct adb *db, const struct report_query *q, json_t **out, char *err, size_t errlen)
 {
     struct calc c;
     int rc;
@@ -915,22 +875,15 @@ report_compute(sqlite3 *db, const struct report_query *q, json_t **out, char *er
             goto out;
         }
     }
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT start_ms, end_ms, cpu_ms, mem_kib_ms, cum_cpu_ms, "
-                            "cum_mem_kib_ms, mem_peak FROM usage WHERE task = ?1 AND "
-                            "end_ms >= ?2 ORDER BY end_ms LIMIT 1",
-                            -1, &c.probe, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "usage query: %s", sqlite3_errmsg(db));
-        rc = -AG_EDB;
+    /* One read transaction, so both scans see the same state. */
+    if ((rc = adb_begin_read(db)) != 0) {
+        snprintf(err, errlen, "%s", adb_errmsg(db));
         goto out;
     }
-    /* One read transaction, so both scans see the same state. */
-    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     rc = scan_capacity(&c);
     if (rc == 0)
         rc = scan_tasks(&c);
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    adb_end_read(db);
     if (rc != 0)
         goto out;
     if ((*out = build_json(&c)) == NULL)

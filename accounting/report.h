@@ -18,6 +18,7 @@
  * Units in the JSON: cpu-hours (cpus, gpus), GiB-hours (mem, disk; the
  * resources are in MiB as in Mesos), bytes for peaks, prices per unit-hour.
  *
+ * The queries are the same on both backends of adb.h (SQLite, PostgreSQL).
  * report_compute is a pure function of the database and the query (query.h):
  * no clock (the query carries "now"), no output. It runs in the CLI (`agora
  * report --db`) or in the master (on a thread of its own, with a read-only
@@ -28,15 +29,16 @@
 #define AGORA_REPORT_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stddef.h>
 
 #include "query.h"
+#include "adb.h"
 
-/* Opens the accounting database at `path` read-only and checks its schema
- * version. Returns 0 and the handle (close with sqlite3_close), or -AG_ENOENT
- * (no such file), -AG_EVERSION, -AG_EDB with `err` explaining. */
-int report_open(sqlite3 **out, const char *path, char *err, size_t errlen);
+/* Opens the accounting database `target` (a file, or a postgresql:// URI:
+ * adb.h) read-only and checks its schema version. Returns 0 and the handle
+ * (close with adb_close), or -AG_ENOENT (no such file, no accounting tables),
+ * -AG_EVERSION, -AG_EIO (cannot connect), -AG_EDB with `err` explaining. */
+int report_open(struct adb **out, const char *target, char *err, size_t errlen);
 
 /*
  * Computes the report for `q` into a new JSON object *out (the caller owns it):
@@ -67,7 +69,7 @@ int report_open(sqlite3 **out, const char *path, char *err, size_t errlen);
  * values are the average cpus and GiB allocated (or available) in each bucket.
  * Returns 0, -AG_EINVAL (bad query), -AG_EDB (with `err`), -AG_ENOMEM.
  */
-int report_compute(sqlite3 *db, const struct report_query *q, json_t **out, char *err,
+int report_compute(struct adb *db, const struct report_query *q, json_t **out, char *err,
                    size_t errlen);
 
 #endif

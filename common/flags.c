@@ -2,6 +2,7 @@
 #include "flags.h"
 
 #include "error.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -693,7 +694,21 @@ flags_to_json(const struct flag *table)
         }
         if (text == NULL)
             continue;
-        v = json_string(text);
+        if (f->type == FLAG_STRING && strstr(text, "://") != NULL) {
+            /* A URI's password is never shown (a database URI's, e.g.). */
+            size_t n = txt_redact_uri(text, NULL, 0);
+            char *safe = malloc(n + 1);
+
+            if (safe == NULL) {
+                json_decref(obj);
+                return NULL;
+            }
+            txt_redact_uri(text, safe, n + 1);
+            v = json_string(safe);
+            free(safe);
+        } else {
+            v = json_string(text);
+        }
         if (v == NULL) /* not UTF-8: show it, replaced, rather than drop it */
             v = json_string("(not valid UTF-8)");
         if (v == NULL || json_object_set_new(obj, f->name, v) != 0) {

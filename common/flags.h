@@ -76,7 +76,8 @@ void flags_free(const struct flag *table);
 void flags_usage(const struct flag *table, const char *prog, const char *summary, FILE *f);
 
 /* Returns a new JSON object mapping each flag name to its current value as a
- * string in the form flags_parse accepts (unset strings are left out), or NULL
+ * string in the form flags_parse accepts (unset strings are left out; a URI's
+ * password is left out, as txt_redact_uri does), or NULL
  * when out of memory. The caller owns the reference. */
 json_t *flags_to_json(const struct flag *table);
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "text.h"
 
 enum kind {
     K_STR,
@@ -609,52 +610,12 @@ MSG_NESTED_TYPES(TYPE_FUNCS_)
 
 /* ---- strings ---- */
 
-/* NULL when `s[0..n)` is a valid protocol string, else what is wrong with it. */
+/* NULL when `s[0..n)` is a valid protocol string (UTF-8 without NUL bytes),
+ * else what is wrong with it. */
 static const char *
 str_problem(const uint8_t *s, size_t n)
 {
-    const uint64_t lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
-    size_t i = 0;
-    while (i < n) {
-        uint64_t w;
-        if (n - i >= 8) {
-            /* eight ASCII bytes, none of them NUL, at once */
-            memcpy(&w, s + i, 8);
-            if (!(w & hi) && !((w - lo) & ~w & hi)) {
-                i += 8;
-                continue;
-            }
-        }
-        uint8_t c = s[i];
-        if (c == 0)
-            return "contains a NUL byte";
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return "is not valid UTF-8";
-        }
-        if (n - i < len)
-            return "is not valid UTF-8";
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return "is not valid UTF-8";
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return "is not valid UTF-8";
-        i += len;
-    }
-    return NULL;
+    return txt_utf8_problem((const char *)s, n);
 }
 
 /* ---- encoder ---- */

@@ -83,4 +83,22 @@ void txt_put_pct(struct txt_buf *w, const char *s, const char *keep);
  * length of the full text without the NUL, as snprintf does. */
 size_t txt_finish(struct txt_buf *w);
 
+/*
+ * Writes `s` into `buf` (snprintf-like: returns the length the text needs)
+ * with the secrets of a URI left out, for logs, errors and /flags: the
+ * password of "scheme://user:password@host..." is dropped (leaving
+ * "scheme://user@host...") and the value of a "password=" query parameter
+ * becomes "***". Any other text is copied as it is.
+ */
+size_t txt_redact_uri(const char *s, char *buf, size_t len);
+
+/* NULL when the `n` bytes at `s` are valid UTF-8 without a NUL byte, else
+ * what is wrong with them ("contains a NUL byte", "is not valid UTF-8"). */
+const char *txt_utf8_problem(const char *s, size_t n);
+
+/* Overwrites, in place, the same secrets of the URI `s` (if it is one) with
+ * '*', keeping its length: for a daemon's own argv, which ps shows. Returns
+ * true when it masked something. */
+bool txt_mask_uri(char *s);
+
 #endif

@@ -945,13 +945,12 @@ static void
 report_work(uv_work_t *w)
 {
     struct report_job *j = w->data;
-    sqlite3 *db = NULL;
+    struct adb *db = NULL;
 
     j->rc = report_open(&db, j->path, j->err, sizeof(j->err));
     if (j->rc == 0)
         j->rc = report_compute(db, &j->q, &j->out, j->err, sizeof(j->err));
-    if (db)
-        sqlite3_close(db);
+    adb_close(db);
 }
 
 static void

@@ -12,6 +12,7 @@
 #include "http_guard.h"
 #include "ids.h"
 #include "log.h"
+#include "text.h"
 #include "xalloc.h"
 #include "zk.h"
 
@@ -86,7 +87,10 @@ static const struct flag flag_table[] = {
     {"max_completed_frameworks", FLAG_INT64, &mf.max_completed_frameworks, "50",
      "Removed (torn down or timed out) frameworks kept for /state's completed_frameworks."},
     {"accounting_db", FLAG_STRING, &mf.accounting_db, "",
-     "SQLite file for resource accounting (default: <work_dir>/accounting.db)."},
+     "Resource accounting database: an SQLite file (default: <work_dir>/accounting.db), or a "
+     "PostgreSQL database that every master of the cluster writes, "
+     "postgresql://USER@HOST:PORT/DB (the password from PGPASSWORD or PGPASSFILE, or in the "
+     "URI; never shown in /flags, logs or ps)."},
     {"accounting_raw_retention", FLAG_DURATION, &mf.accounting_raw_retention_ms, "1days",
      "Raw usage samples older than this are rolled up into hourly rows."},
     {"logging_level", FLAG_STRING, &mf.logging_level, "INFO",
@@ -292,6 +296,7 @@ main(int argc, char **argv)
     struct master_daemon md = {0};
     char uuid[IDS_UUID_LEN + 1], err[512];
     char **args = xcalloc((size_t)argc + 1, sizeof(char *));
+    char **shown = xcalloc((size_t)argc + 1, sizeof(char *));
     enum ag_log_level level;
     int rc, nargs = argc;
     double started;
@@ -300,11 +305,17 @@ main(int argc, char **argv)
      * with the same arguments (below): nothing of its old state survives. */
     for (int i = 0; i < argc; i++)
         args[i] = xstrdup(argv[i]);
+    memcpy(shown, argv, (size_t)argc * sizeof(*shown));
     rc = daemon_flags(flag_table, &argc, argv, "agora-master",
                       "The Agora master: aggregates agents' resources, offers them to frameworks "
                       "and tracks every task. Operator HTTP API and the agent/framework message "
                       "stream share --port.",
                       &mf.logging_level, &level);
+    /* The flags hold copies: mask a database password in the command line
+     * that ps and /proc/PID/cmdline show. */
+    for (int i = 1; i < nargs; i++)
+        txt_mask_uri(shown[i]);
+    free(shown);
     if (rc != DAEMON_RUN)
         return rc;
     if (mf.port <= 0 || mf.port > 65535 || mf.max_agent_ping_timeouts < 1 ||

@@ -263,6 +263,8 @@ const struct flag *master_flag_table(const struct master *m);
  * is authorized). */
 const struct acls *master_acls(const struct master *m);
 uv_loop_t *master_loop(const struct master *m);
+/* The accounting database the recorder writes: a file, or a postgresql:// URI
+ * that may hold a password (show it only through txt_redact_uri). */
 const char *master_accounting_path(const struct master *m);
 /* Whether `peer` ("IP:PORT") is an agent's or framework's link (http_guard.h). */
 bool master_is_stream_link(void *m, const char *peer);

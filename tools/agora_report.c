@@ -27,8 +27,9 @@ static const struct flag report_flags[] = {
     CLI_FLAG_MASTER,
     CLI_FLAG_JSON,
     {"db", FLAG_STRING, &opt_db, NULL,
-     "Read this accounting database file (the master's <work_dir>/accounting.db) instead of "
-     "asking the master."},
+     "Read this accounting database instead of asking the master: a file (the master's "
+     "<work_dir>/accounting.db) or the master's postgresql:// URI (the password may come from "
+     "PGPASSWORD or PGPASSFILE instead)."},
     {"since", FLAG_STRING, &opt_since, "7d",
      "Window start: a duration back from now (7d, 12h), a UTC date (2025-01-31) or time "
      "(2025-01-31T12:00Z), or @SECONDS."},
@@ -49,10 +50,10 @@ static const struct flag report_flags[] = {
 static const struct cli_help report_help = {
     "report [--since=7d] [--until=now] [--by=cluster|role|framework|app|agent|task]\n"
     "report ... [--format=table|csv|json|html] [--top=N] [--price=cpus=X,mem=Y] [--output=FILE]\n"
-    "report ... --db=PATH",
+    "report ... --db=PATH|postgresql://USER@HOST:PORT/DB",
     "Accounting report: cluster utilization and, per group, resources allocated and used,\n"
     "efficiency and cost. Asks the master (GET /accounting/report); with --db, reads an\n"
-    "accounting database file instead.",
+    "accounting database (SQLite file or PostgreSQL) instead.",
 };
 
 /* GET /accounting/report for `q` grouped `by` from the master at `base`. The
@@ -93,7 +94,7 @@ static int
 compute_report(const char *path, const struct report_query *q, bool html, json_t **rep,
                json_t **apps)
 {
-    sqlite3 *db = NULL;
+    struct adb *db = NULL;
     char err[1024];
     int rc;
 
@@ -107,7 +108,7 @@ compute_report(const char *path, const struct report_query *q, bool html, json_t
         qa.timeline = 0;
         rc = report_compute(db, &qa, apps, err, sizeof(err));
     }
-    sqlite3_close(db);
+    adb_close(db);
     return rc == 0 ? CLI_OK : cli_error("%s", err);
 }
 

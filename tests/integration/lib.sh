@@ -71,20 +71,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free TCP port on 127.0.0.1: 20000-30999, below the kernel's ephemeral
-# ports (32768 and up: an outgoing connection's local port is not seen by the
-# check below, and binding it fails) and clear of the tasks' port ranges
-# (10000-18999 in services tests, 31000-32999 elsewhere).
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 11000))
-        if ! (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-            echo "$p"
-            return
-        fi
-    done
-}
+# free_port (and PostgreSQL for the tests that want one: pg_start, pg_stop).
+source "$(dirname "${BASH_SOURCE[0]}")/pg.sh"
 
 # agent_procs AGENT_ID PATTERN: the pids matching PATTERN (pgrep -f) that tasks
 # of agent AGENT_ID started (their environment names it), so processes of
@@ -227,6 +215,17 @@ next_event() {
 # expect_event SECONDS JQ_FILTER WHAT: as next_event, failing the test if none comes.
 expect_event() {
     next_event "$1" "$2" || fail "no event matching '$2' within $1 s ($3)"
+}
+
+# saw_update TASK STATE: the current scheduler got that status update (events
+# in any order). wait_update TASK STATE [SECONDS]: waits for it (10 s).
+saw_update() {
+    jq -e -s --arg t "$1" --arg s "$2" \
+        'any(.[]; .event == "update" and .task_id == $t and .state == $s)' \
+        "$T/sched-$SCHED_NAME.events" >/dev/null 2>&1
+}
+wait_update() {
+    wait_until "${3:-10}" saw_update "$1" "$2" || fail "no $2 update for $1 within ${3:-10} s"
 }
 
 require_root() {

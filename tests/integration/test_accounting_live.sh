@@ -54,16 +54,6 @@ agent_json() {
     curl -sf "http://127.0.0.1:${AGENT_PORT[a1]}$1"
 }
 
-# wait_update TASK STATE: waits for that status update (events in any order).
-saw_update() {
-    jq -e -s --arg t "$1" --arg s "$2" \
-        'any(.[]; .event == "update" and .task_id == $t and .state == $s)' \
-        "$T/sched-$SCHED_NAME.events" >/dev/null 2>&1
-}
-wait_update() {
-    wait_until 10 saw_update "$1" "$2" || fail "no $2 update for $1 within 10 s"
-}
-
 # report OUT ARGS...: `agora report ARGS` into $T/OUT, failing the test on an error.
 report() {
     local out=$1

@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "flags.h"
+#include "text.h"
 
 #include <stdbool.h>
 
@@ -397,7 +398,53 @@ test_to_json(void)
     reset();
 }
 
+/* A URI's password never shows in flags_to_json (/flags); txt_redact_uri
+ * leaves it out, txt_mask_uri hides it in place (a daemon's argv). */
+static void
+test_to_json_hides_passwords(void)
+{
+    static const char *const cases[][3] = {
+        {"postgresql://agora:s3cr%40t@127.0.0.1:5432/agora", "postgresql://agora@127.0.0.1:5432/agora",
+         "postgresql://agora:********@127.0.0.1:5432/agora"},
+        {"postgres://u@h/db?sslmode=disable&password=xy&a=b#f",
+         "postgres://u@h/db?sslmode=disable&password=***&a=b#f",
+         "postgres://u@h/db?sslmode=disable&password=**&a=b#f"},
+        {"postgresql://u:p:q@h:1/d?password=z", "postgresql://u@h:1/d?password=***",
+         "postgresql://u:***@h:1/d?password=*"},
+        {"/var/lib/agora/accounting.db", "/var/lib/agora/accounting.db",
+         "/var/lib/agora/accounting.db"},
+        {"user:pw@host", "user:pw@host", "user:pw@host"},
+    };
+    char err[256], **argv, *s, buf[128];
+    int argc, rc;
+    json_t *j;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        CHECK_EQ_INT(txt_redact_uri(cases[i][0], buf, sizeof(buf)), strlen(cases[i][1]));
+        CHECK_EQ_STR(buf, cases[i][1]);
+        snprintf(buf, sizeof(buf), "%s", cases[i][0]);
+        CHECK(txt_mask_uri(buf) == (strcmp(cases[i][0], cases[i][2]) != 0));
+        CHECK_EQ_STR(buf, cases[i][2]);
+    }
+    CHECK_EQ_INT(txt_redact_uri(cases[0][0], buf, 12), strlen(cases[0][1]));
+    CHECK_EQ_STR(buf, "postgresql:");
+
+    reset();
+    PARSE(rc, argc, argv, err, "--work_dir=postgresql://agora:Secret-9@db:5432/agora");
+    CHECK_EQ_INT(rc, 0);
+    j = flags_to_json(table);
+    CHECK(j != NULL);
+    s = json_dumps(j, JSON_COMPACT);
+    CHECK(strstr(s, "Secret-9") == NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(j, "work_dir")),
+                 "postgresql://agora@db:5432/agora");
+    free(s);
+    json_decref(j);
+    reset();
+}
+
 TEST_LIST(TEST_ENTRY(defaults), TEST_ENTRY(values_and_positionals), TEST_ENTRY(errors),
           TEST_ENTRY(environment), TEST_ENTRY(help_and_required), TEST_ENTRY(bad_tables),
-          TEST_ENTRY(durations), TEST_ENTRY(bytes), TEST_ENTRY(usage), TEST_ENTRY(to_json));
+          TEST_ENTRY(durations), TEST_ENTRY(bytes), TEST_ENTRY(usage), TEST_ENTRY(to_json),
+          TEST_ENTRY(to_json_hides_passwords));
 TEST_MAIN()

@@ -32,6 +32,7 @@
 #define _GNU_SOURCE /* mkdtemp, open_memstream */
 #include "test.h"
 
+#include "pg_fixture.h"
 #include "recorder.h"
 #include "error.h"
 #include "log.h"
@@ -48,24 +49,30 @@
 #define GIB 1073741824ULL
 
 static char dir[64];
-static char path[128];
+static char path[600]; /* the SQLite file, or PostgreSQL's URI */
+static bool pg;        /* this case runs on PostgreSQL (the pg_ cases) */
 
 static void
 setup(void)
 {
+    log_set_level(AG_LOG_ERROR);
+    if (pg)
+        pg_fixture_start(path, sizeof(path)); /* first: it may skip the case */
     snprintf(dir, sizeof(dir), "/tmp/agora-test-report-XXXXXX");
     CHECK(mkdtemp(dir) != NULL);
-    snprintf(path, sizeof(path), "%s/accounting.db", dir);
-    log_set_level(AG_LOG_ERROR);
+    if (!pg)
+        snprintf(path, sizeof(path), "%s/accounting.db", dir);
 }
 
 static void
 teardown(void)
 {
     const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    char p[160];
+    char p[700];
 
-    for (size_t i = 0; i < 4; i++) {
+    if (pg)
+        pg_fixture_stop();
+    for (size_t i = 0; i < 4 && !pg; i++) {
         snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
         unlink(p);
     }
@@ -129,7 +136,7 @@ make_history(void)
 }
 
 static json_t *
-compute(sqlite3 *db, double since_h, double until_h, enum report_by by, int top, bool priced,
+compute(struct adb *db, double since_h, double until_h, enum report_by by, int top, bool priced,
         int timeline)
 {
     struct report_query q;
@@ -208,10 +215,10 @@ state_count(json_t *g, const char *state)
     return json_integer_value(json_object_get(json_object_get(g, "states"), state));
 }
 
-static sqlite3 *
+static struct adb *
 open_history(void)
 {
-    sqlite3 *db;
+    struct adb *db;
     char err[256];
 
     setup();
@@ -221,9 +228,9 @@ open_history(void)
 }
 
 static void
-close_history(sqlite3 *db)
+close_history(struct adb *db)
 {
-    sqlite3_close(db);
+    adb_close(db);
     teardown();
 }
 
@@ -231,7 +238,7 @@ close_history(sqlite3 *db)
 static void
 test_cluster_figures(void)
 {
-    sqlite3 *db = open_history();
+    struct adb *db = open_history();
     json_t *rep = compute(db, 2, 8, REPORT_BY_CLUSTER, 0, false, 0), *cl;
 
     cl = json_object_get(rep, "cluster");
@@ -264,7 +271,7 @@ test_cluster_figures(void)
 static void
 test_by_role_sums_to_cluster(void)
 {
-    sqlite3 *db = open_history();
+    struct adb *db = open_history();
     json_t *rep = compute(db, 2, 8, REPORT_BY_ROLE, 0, false, 0), *web, *batch, *cl;
     static const char *const ckeys[] = {"cpus.allocated", "cpus.used", "cpus.unused",
                                         "mem.allocated",  "mem.used",  "mem.unused",
@@ -351,7 +358,7 @@ test_by_role_sums_to_cluster(void)
 static void
 test_edges_clipped(void)
 {
-    sqlite3 *db = open_history();
+    struct adb *db = open_history();
     json_t *full = compute(db, 0, 10, REPORT_BY_CLUSTER, 0, false, 0);
     json_t *w1 = compute(db, 0, 2, REPORT_BY_CLUSTER, 0, false, 0);
     json_t *w2 = compute(db, 2, 8, REPORT_BY_CLUSTER, 0, false, 0);
@@ -393,7 +400,7 @@ test_edges_clipped(void)
 static void
 test_cost(void)
 {
-    sqlite3 *db = open_history();
+    struct adb *db = open_history();
     json_t *rep = compute(db, 2, 8, REPORT_BY_ROLE, 0, true, 0);
 
     CHECK_NEAR(num(rep, "prices.cpus"), 0.04);
@@ -425,7 +432,7 @@ test_cost(void)
 static void
 test_timeline(void)
 {
-    sqlite3 *db = open_history();
+    struct adb *db = open_history();
     json_t *rep = compute(db, 2, 8, REPORT_BY_CLUSTER, 0, false, 6), *tl, *roles;
     static const double cap[6] = {6, 6, 6, 6, 4, 4};
     static const double web[6] = {2, 1, 1, 0, 0, 0};
@@ -463,7 +470,7 @@ test_timeline(void)
 static void
 test_formats(void)
 {
-    sqlite3 *db = open_history();
+    struct adb *db = open_history();
     json_t *rep = compute(db, 2, 8, REPORT_BY_ROLE, 0, true, 12);
     json_t *apps = compute(db, 2, 8, REPORT_BY_APP, 20, false, 0);
     json_t *cl = compute(db, 2, 8, REPORT_BY_CLUSTER, 0, true, 0);
@@ -532,13 +539,16 @@ test_formats(void)
 static void
 test_rollup_keeps_figures(void)
 {
-    char path2[160], err[256];
+    char path2[700], err[256];
     struct acct *a, *b;
-    sqlite3 *da, *db;
+    struct adb *da, *db;
     struct resources r;
 
     setup();
-    snprintf(path2, sizeof(path2), "%s/raw.db", dir);
+    if (pg)
+        pg_fixture_new_db("raw", path2, sizeof(path2));
+    else
+        snprintf(path2, sizeof(path2), "%s/raw.db", dir);
     CHECK_EQ_INT(acct_open(&a, path, 3600 * 1000, err, sizeof(err)), 0);
     CHECK_EQ_INT(acct_open(&b, path2, 0, err, sizeof(err)), 0);
     res_init(&r);
@@ -566,8 +576,8 @@ test_rollup_keeps_figures(void)
             json_decref(y);
         }
     }
-    sqlite3_close(da);
-    sqlite3_close(db);
+    adb_close(da);
+    adb_close(db);
     unlink(path2);
     snprintf(err, sizeof(err), "%s-wal", path2);
     unlink(err);
@@ -586,7 +596,7 @@ test_short_window_figures(void)
     struct report_query q;
     struct acct *a;
     json_t *rep = NULL;
-    sqlite3 *db;
+    struct adb *db;
     char err[256], *buf;
     size_t len;
     FILE *f;
@@ -620,7 +630,7 @@ test_short_window_figures(void)
         free(buf);
     }
     json_decref(rep);
-    sqlite3_close(db);
+    adb_close(db);
     teardown();
 }
 
@@ -631,7 +641,7 @@ test_query_parse(void)
     struct report_query q;
     char err[256];
     int64_t now = HMS(100);
-    sqlite3 *db;
+    struct adb *db;
 
     CHECK_EQ_INT(report_query_parse(&q, now, NULL, NULL, NULL, NULL, NULL, NULL, err, sizeof(err)),
                  0);
@@ -681,8 +691,21 @@ test_query_parse(void)
     CHECK(db == NULL);
 }
 
+/* The report cases on PostgreSQL: the same queries, the same figures. */
+PG_FIXTURE_CASE(pg, cluster_figures)
+PG_FIXTURE_CASE(pg, by_role_sums_to_cluster)
+PG_FIXTURE_CASE(pg, edges_clipped)
+PG_FIXTURE_CASE(pg, cost)
+PG_FIXTURE_CASE(pg, timeline)
+PG_FIXTURE_CASE(pg, formats)
+PG_FIXTURE_CASE(pg, rollup_keeps_figures)
+PG_FIXTURE_CASE(pg, short_window_figures)
+
 TEST_LIST(TEST_ENTRY(cluster_figures), TEST_ENTRY(by_role_sums_to_cluster),
           TEST_ENTRY(edges_clipped), TEST_ENTRY(cost), TEST_ENTRY(timeline), TEST_ENTRY(formats),
           TEST_ENTRY(rollup_keeps_figures), TEST_ENTRY(short_window_figures),
-          TEST_ENTRY(query_parse));
+          TEST_ENTRY(query_parse), TEST_ENTRY(pg_cluster_figures),
+          TEST_ENTRY(pg_by_role_sums_to_cluster), TEST_ENTRY(pg_edges_clipped), TEST_ENTRY(pg_cost),
+          TEST_ENTRY(pg_timeline), TEST_ENTRY(pg_formats), TEST_ENTRY(pg_rollup_keeps_figures),
+          TEST_ENTRY(pg_short_window_figures));
 TEST_MAIN()

@@ -401,7 +401,7 @@ median(double *v, int n)
 }
 
 static void
-time_report(sqlite3 *db, const char *label, const struct report_query *q, bool html)
+time_report(struct adb *db, const char *label, const struct report_query *q, bool html)
 {
     double t[64], r[64];
     int runs = opt_runs < 64 ? (int)opt_runs : 64;
@@ -521,7 +521,7 @@ main(int argc, char **argv)
     struct acct *a;
     struct totals all = {0};
     struct report_query q;
-    sqlite3 *db;
+    struct adb *rdb;
     int64_t t1, t0, ntasks;
     double g0, gen;
     json_t *out, *generation = json_null(), *kept = json_null();
@@ -605,7 +605,7 @@ main(int argc, char **argv)
     }
 
 report:
-    if (report_open(&db, path, err, sizeof(err)) != 0) {
+    if (report_open(&rdb, path, err, sizeof(err)) != 0) {
         fprintf(stderr, "bench-report: %s\n", err);
         return 1;
     }
@@ -625,7 +625,7 @@ report:
         q.price[REPORT_CPUS] = 0.031;
         q.price[REPORT_MEM] = 0.004;
         q.price[REPORT_DISK] = 0.0001;
-        time_report(db, label, &q, false);
+        time_report(rdb, label, &q, false);
     }
     memset(&q, 0, sizeof(q));
     q.since_ms = t0;
@@ -633,13 +633,13 @@ report:
     q.now_ms = t1;
     q.by = REPORT_BY_ROLE;
     q.timeline = 120;
-    time_report(db, "--by role --format html", &q, true);
+    time_report(rdb, "--by role --format html", &q, true);
     q.since_ms = t1 - 7 * DAY_MS - 1800000;
     q.until_ms = t1 - 1800000;
     q.timeline = 0;
     q.by = REPORT_BY_APP;
-    time_report(db, "--by app, 7 days mid-hour", &q, false);
-    sqlite3_close(db);
+    time_report(rdb, "--by app, 7 days mid-hour", &q, false);
+    adb_close(rdb);
 
     if (opt_api > 0)
         bench_api(dir);
