@@ -2,6 +2,7 @@
 #
 #   start_svc_agent NAME [FLAGS...] an agent with a random port range
 #   start_services [FLAGS...]     agora-services on a free port ($SVC_PORT), state in $T/services
+#                                 (agents' and agora-services' --master: $AGENT_MASTER, $SVC_MASTER when set)
 #   kill9_services / restart_services [FLAGS...]
 #   api METHOD PATH [BODY]        prints the body; the status code goes to $T/api.code
 #   app_json ID                   GET /v2/apps/ID (.app)
@@ -47,7 +48,7 @@ start_svc_agent() {
         done
     fi
     SVC_PORT_BASE[$name]=$base
-    "${STOPPABLE[@]}" "$AGORA_BIN/agora-agent" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 --port="$port" \
+    "${STOPPABLE[@]}" "$AGORA_BIN/agora-agent" --master="${AGENT_MASTER:-127.0.0.1:$MASTER_PORT}" --ip=127.0.0.1 --port="$port" \
         --hostname="$name" --work_dir="$T/agent-$name" \
         --resources="cpus:4;mem:4096;disk:10000;ports:[$base-$((base + 99))]" \
         "$@" >>"$T/agent-$name.log" 2>&1 &
@@ -58,7 +59,7 @@ start_svc_agent() {
 start_services() {
     SVC_PORT=${SVC_PORT:-$(free_port)}
     SVC_FLAGS=("$@")
-    "$AGORA_BIN/agora-services" --master="127.0.0.1:$MASTER_PORT" --ip=127.0.0.1 \
+    "$AGORA_BIN/agora-services" --master="${SVC_MASTER:-127.0.0.1:$MASTER_PORT}" --ip=127.0.0.1 \
         --http_port="$SVC_PORT" --hostname=127.0.0.1 --work_dir="$T/services" \
         "$@" >>"$T/services.log" 2>&1 &
     SVC_PID=$!
