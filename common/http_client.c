@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define HTTP_CLIENT_TIMEOUT_MS 10000
 #define HTTP_CLIENT_AUTH_MAX 512 /* principal:secret */
@@ -138,30 +139,54 @@ from_curl(CURLcode c)
     }
 }
 
+/* The answer's header lines, as libcurl hands them over: only the last
+ * answer's (a "100 Continue" or a redirect's are dropped at each status line). */
+static size_t
+header_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct body *b = arg;
+    size_t n = size * nmemb;
+
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+        b->len = 0;
+    return body_write(ptr, size, nmemb, arg);
+}
+
+static bool
+has_authorization(const char *const *headers)
+{
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        if (strncasecmp(headers[i], "Authorization:", 14) == 0)
+            return true;
+    return false;
+}
+
 int
-http_request(const char *method, const char *url, const char *content_type, const void *body,
-             size_t body_len, int timeout_ms, int *status, char **resp, size_t *resp_len)
+http_exchange(struct http_exchange *x)
 {
     struct curl_slist *hdrs = NULL, *h;
-    struct body b = {0};
+    struct body b = {0}, hb = {0};
     char line[HTTP_CLIENT_AUTH_MAX * 2];
     long code = 0;
     CURLcode c;
     CURL *e;
     int rv;
 
-    if (method == NULL || url == NULL || status == NULL)
+    x->status = 0;
+    x->resp = x->resp_headers = NULL;
+    x->resp_len = 0;
+    if (x->method == NULL || x->url == NULL)
         return -AG_EINVAL;
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK || (e = curl_easy_init()) == NULL)
         return -AG_ENOMEM;
     /* No "Expect: 100-continue" round trip for bodies. */
     hdrs = curl_slist_append(NULL, "Expect:");
-    if (hdrs != NULL && content_type != NULL && body != NULL && body_len > 0) {
-        snprintf(line, sizeof(line), "Content-Type: %s", content_type);
-        hdrs = (h = curl_slist_append(hdrs, line)) != NULL ? h : (curl_slist_free_all(hdrs), NULL);
-    }
-    if (hdrs != NULL && client_authorization != NULL) {
+    for (size_t i = 0; hdrs != NULL && x->headers != NULL && x->headers[i] != NULL; i++)
+        hdrs = (h = curl_slist_append(hdrs, x->headers[i])) != NULL
+                   ? h
+                   : (curl_slist_free_all(hdrs), NULL);
+    if (hdrs != NULL && client_authorization != NULL && !has_authorization(x->headers)) {
         snprintf(line, sizeof(line), "Authorization: %s", client_authorization);
         hdrs = (h = curl_slist_append(hdrs, line)) != NULL ? h : (curl_slist_free_all(hdrs), NULL);
         OPENSSL_cleanse(line, sizeof(line));
@@ -170,7 +195,7 @@ http_request(const char *method, const char *url, const char *content_type, cons
         curl_easy_cleanup(e);
         return -AG_ENOMEM;
     }
-    c = curl_easy_setopt(e, CURLOPT_URL, url);
+    c = curl_easy_setopt(e, CURLOPT_URL, x->url);
     /* Only http:// and https://, straight to the server: no proxy from the
      * environment, no redirects, HTTP/1.1 as the daemons speak it. */
     if (c == CURLE_OK)
@@ -183,17 +208,17 @@ http_request(const char *method, const char *url, const char *content_type, cons
         c = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     if (c == CURLE_OK)
         c = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                             (long)(timeout_ms > 0 ? timeout_ms : HTTP_CLIENT_TIMEOUT_MS));
+                             (long)(x->timeout_ms > 0 ? x->timeout_ms : HTTP_CLIENT_TIMEOUT_MS));
     if (c == CURLE_OK)
         c = curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-    if (c == CURLE_OK && strcmp(method, "HEAD") == 0)
+    if (c == CURLE_OK && strcmp(x->method, "HEAD") == 0)
         c = curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     else if (c == CURLE_OK)
-        c = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (c == CURLE_OK && body != NULL && body_len > 0) {
-        c = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        c = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);
+    if (c == CURLE_OK && x->body != NULL && x->body_len > 0) {
+        c = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
         if (c == CURLE_OK)
-            c = curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+            c = curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
     }
     /* https://: the server's certificate and name against --tls_ca (the
      * system's CAs without it); --tls_cert/--tls_key presented when given. */
@@ -207,26 +232,62 @@ http_request(const char *method, const char *url, const char *content_type, cons
         c = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_write);
     if (c == CURLE_OK)
         c = curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    if (c == CURLE_OK && x->want_headers)
+        c = curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_write);
+    if (c == CURLE_OK && x->want_headers)
+        c = curl_easy_setopt(e, CURLOPT_HEADERDATA, &hb);
     if (c == CURLE_OK)
         c = curl_easy_perform(e);
     if (c == CURLE_OK)
         c = curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(e);
     curl_slist_free_all(hdrs);
-    rv = b.oom ? -AG_ENOMEM : from_curl(c);
-    if (rv == 0 && resp != NULL && b.data == NULL && (b.data = calloc(1, 1)) == NULL)
+    rv = b.oom || hb.oom ? -AG_ENOMEM : from_curl(c);
+    if (rv == 0 && b.data == NULL && (b.data = calloc(1, 1)) == NULL)
+        rv = -AG_ENOMEM;
+    if (rv == 0 && x->want_headers && hb.data == NULL && (hb.data = calloc(1, 1)) == NULL)
         rv = -AG_ENOMEM;
     if (rv != 0) {
         free(b.data);
+        free(hb.data);
         return rv;
     }
-    *status = (int)code;
+    x->status = (int)code;
+    x->resp = b.data;
+    x->resp_len = b.len;
+    x->resp_headers = hb.data;
+    return 0;
+}
+
+int
+http_request(const char *method, const char *url, const char *content_type, const void *body,
+             size_t body_len, int timeout_ms, int *status, char **resp, size_t *resp_len)
+{
+    char line[512];
+    const char *hdrs[2] = {NULL, NULL};
+    struct http_exchange x = {.method = method,
+                              .url = url,
+                              .headers = hdrs,
+                              .body = body,
+                              .body_len = body_len,
+                              .timeout_ms = timeout_ms};
+    int rv;
+
+    if (status == NULL)
+        return -AG_EINVAL;
+    if (content_type != NULL && body != NULL && body_len > 0) {
+        snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+        hdrs[0] = line;
+    }
+    if ((rv = http_exchange(&x)) != 0)
+        return rv;
+    *status = x.status;
     if (resp != NULL)
-        *resp = b.data;
+        *resp = x.resp;
     else
-        free(b.data);
+        free(x.resp);
     if (resp_len != NULL)
-        *resp_len = b.len;
+        *resp_len = x.resp_len;
     return 0;
 }
 

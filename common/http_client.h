@@ -18,6 +18,7 @@
 #ifndef AGORA_HTTP_CLIENT_H
 #define AGORA_HTTP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -29,6 +30,31 @@
  */
 int http_request(const char *method, const char *url, const char *content_type, const void *body,
                  size_t body_len, int timeout_ms, int *status, char **resp, size_t *resp_len);
+
+/*
+ * One request with headers of the caller's (a proxy's): `headers` are
+ * "Name: value" lines (NULL-terminated array, may be NULL); the process's
+ * credentials (http_client_auth) are added unless one of them is an
+ * Authorization header. Waits for the whole answer (timeout_ms <= 0: 10 s).
+ * On success returns 0 with `status`, `resp` (malloc'd, NUL-terminated,
+ * `resp_len` bytes) and, when `want_headers`, `resp_headers` (malloc'd: the
+ * final answer's status line and header lines as received, "\r\n"-separated);
+ * the caller frees both. A negative AG_E* code on transport failure, with
+ * nothing to free.
+ */
+struct http_exchange {
+    const char *method, *url;
+    const char *const *headers;
+    const void *body;
+    size_t body_len;
+    int timeout_ms;
+    bool want_headers;
+    /* the answer */
+    int status;
+    char *resp, *resp_headers;
+    size_t resp_len;
+};
+int http_exchange(struct http_exchange *x);
 
 /*
  * Sends HTTP Basic credentials with every later request of this process

@@ -67,6 +67,23 @@ txt_put(struct txt_buf *w, const char *s, size_t n)
 }
 
 void
+txt_put_pct(struct txt_buf *w, const char *s, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (txt_is_alnum(*s) || strchr(keep, *s) != NULL) {
+            txt_put(w, s, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            txt_put(w, e, 3);
+        }
+    }
+}
+
+void
 txt_puts(struct txt_buf *w, const char *s)
 {
     txt_put(w, s, strlen(s));

@@ -74,6 +74,11 @@ void txt_puts(struct txt_buf *w, const char *s);
 /* Appends `v` in decimal. */
 void txt_put_u64(struct txt_buf *w, uint64_t v);
 
+/* Appends `s` percent-encoded (RFC 3986: "%2F"): every byte but ASCII letters,
+ * digits and those in `keep` (e.g. "-._~" for URL path segments, "-._~/" for
+ * whole paths). */
+void txt_put_pct(struct txt_buf *w, const char *s, const char *keep);
+
 /* Terminates the text (truncated when it did not fit). Returns w->pos, the
  * length of the full text without the NUL, as snprintf does. */
 size_t txt_finish(struct txt_buf *w);

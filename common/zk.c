@@ -65,7 +65,7 @@ zk_log(const char *message)
     log_warn("zookeeper: %s", message);
 }
 
-static int
+int
 zk_error(int zrc)
 {
     switch (zrc) {

@@ -81,6 +81,10 @@ int zk_open(struct zk **out, uv_loop_t *loop, const char *hosts, int64_t session
 int zk_group(struct zk *z, const char *path, const void *data, size_t len, zk_leader_fn fn,
              void *arg);
 
+/* A ZooKeeper return code (ZOK, ZNONODE, ...) as 0 or a negative AG_E* code,
+ * for modules that make synchronous calls on zk_handle(). */
+int zk_error(int zrc);
+
 /* This session's member: its sequence number (-1 until created) and full
  * path ("" until created). */
 int64_t zk_member_seq(const struct zk *z);

@@ -14,6 +14,7 @@
 #include "svc_deployments.h"
 #include "svc_render.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,37 @@ may_view(struct svc *s, struct http_req *req, const char *id)
     return acl_authorized(s->f->acl_rules, ACL_VIEW_APPS, http_req_principal(req), id);
 }
 
+/* Room left in a store record beside the app's definition (its id, its
+ * lastTaskFailure, the record's own fields; a deployment's record holds one
+ * definition and its own few fields). */
+#define RECORD_SLACK 16384
+
+/* Whether the definition of `spec` fits in the store's records (ZooKeeper's
+ * ~1 MB nodes under --zk; SQLite has no limit): else replies 422 and returns
+ * false. Call it before changing anything. */
+static bool
+app_fits_store(struct svc *s, struct http_req *req, const struct app_spec *spec)
+{
+    size_t max = store_record_max(s->store), len;
+    char *text, msg[256];
+
+    if (max == 0)
+        return true;
+    text = json_dumps(spec->json, JSON_COMPACT);
+    len = text ? strlen(text) : SIZE_MAX / 2;
+    free(text);
+    if (len + RECORD_SLACK <= max)
+        return true;
+    snprintf(msg, sizeof(msg),
+             "the app's definition takes %zu bytes in the store, over the %zu bytes a record may "
+             "hold (ZooKeeper's node limit)",
+             len, max - RECORD_SLACK);
+    http_reply_json(req, 422,
+                    json_pack("{s:s,s:[{s:s,s:[s]}]}", "message", "Object is not valid", "details",
+                              "path", "/", "errors", msg));
+    return false;
+}
+
 static void
 reply_invalid(struct http_req *req, struct app_errors *err)
 {
@@ -178,7 +210,7 @@ get_info(void *arg, struct http_req *req)
     http_reply_json(
         req, 200,
         json_pack("{s:s,s:s,s:s,s:b,s:s,s:s?,s:{s:s,s:f,s:s,s:s,s:s?,s:I,s:b,s:I,s:f,s:I},"
-                  "s:{s:I},s:{}}",
+                  "s:{s:I},s:{s:s?,s:I,s:b}}",
                   "name", "agora-services", "version", AGORA_VERSION, "buildref", "", "elected",
                   true, "leader", s->leader, "frameworkId",
                   s->framework_id[0] ? s->framework_id : NULL, "marathon_config", "master",
@@ -188,7 +220,9 @@ get_info(void *arg, struct http_req *req)
                   (json_int_t)f->decline_ms, "auto_rollback", f->auto_rollback, "rollback_failures",
                   (json_int_t)f->rollback_failures, "unhealthy_kill_rate", f->unhealthy_kill_rate,
                   "max_versions", (json_int_t)f->max_versions, "http_config", "http_port",
-                  (json_int_t)http_server_port(s->http), "zookeeper_config"));
+                  (json_int_t)http_server_port(s->http), "zookeeper_config", "zk",
+                  f->zk && f->zk[0] ? f->zk : NULL, "zk_session_timeout",
+                  (json_int_t)f->zk_session_timeout_ms, "ha", f->zk && f->zk[0] && f->ha));
 }
 
 static void
@@ -196,6 +230,28 @@ get_leader(void *arg, struct http_req *req)
 {
     struct svc *s = arg;
     http_reply_json(req, 200, json_pack("{s:s}", "leader", s->leader));
+}
+
+/* DELETE /v2/leader: this leader leaves the election (another instance leads)
+ * and contends again. Allowed to who may manage every app. */
+static void
+delete_leader(void *arg, struct http_req *req)
+{
+    struct svc *s = arg;
+
+    if (s->abdicate == NULL) {
+        http_reply_json(req, 400,
+                        json_pack("{s:s}", "message",
+                                  "not in high availability (--zk): there is no other instance "
+                                  "to hand leadership to"));
+        return;
+    }
+    if (!may_manage(s, req, "/"))
+        return;
+    log_info("leadership abdicated through the API (principal %s)",
+             http_req_principal(req) ? http_req_principal(req) : "none");
+    http_reply_json(req, 200, json_pack("{s:s}", "message", "Leadership abdicated"));
+    s->abdicate(s->abdicate_arg);
 }
 
 static void
@@ -300,6 +356,10 @@ post_apps(void *arg, struct http_req *req)
         reply_invalid(req, &err);
         goto out;
     }
+    if (!app_fits_store(s, req, spec)) {
+        app_free(spec);
+        goto out;
+    }
     rc = svc_app_apply(s, spec, false, query_true(req, "force"), &dep, &conflict);
     if (rc != 0) {
         http_reply_error(req, 500, "%s", ag_strerror(rc));
@@ -378,6 +438,10 @@ put_app(struct svc *s, struct http_req *req, const char *id, bool patch)
     if (spec == NULL || (created && !id_fits_tree(s, id, &err))) {
         app_free(spec);
         reply_invalid(req, &err);
+        goto out;
+    }
+    if (!app_fits_store(s, req, spec)) {
+        app_free(spec);
         goto out;
     }
     rc = svc_app_apply(s, spec, false, query_true(req, "force"), &dep, &conflict);
@@ -888,6 +952,7 @@ api_register(struct svc *s)
         {"GET", "/metrics/snapshot", get_metrics, 0},
         {"GET", "/v2/info", get_info, 0},
         {"GET", "/v2/leader", get_leader, 0},
+        {"DELETE", "/v2/leader", delete_leader, 0},
         {"GET", "/v2/events", get_events, 0},
         {"GET", "/v2/apps", get_apps, 0},
         {"POST", "/v2/apps", post_apps, 0},

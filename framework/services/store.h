@@ -1,7 +1,8 @@
 /*
- * store: agora-services' state in SQLite (<work_dir>/services.db): the
- * framework id, apps with their version history, deployments, and the record
- * of every task not yet terminal.
+ * store: agora-services' state, in SQLite (<work_dir>/services.db) or, with
+ * --zk, in ZooKeeper (store_zk_open; the backends are an ops table chosen at
+ * open, store_int.h): the framework id, apps with their version history, deployments, and the
+ * record of every task not yet terminal.
  *
  * Writes are batched: every store_*_put/_del opens a transaction when none is
  * open (store_begin), and store_commit() ends it. A commit returns once it is
@@ -20,6 +21,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct store;
@@ -43,9 +45,28 @@ struct store_task {
     int64_t seq;
 };
 
-/* Opens (creating) `path`. Returns 0 or a negative AG_E* code with `err` set. */
+/* Opens (creating) `path`: the SQLite backend, the default. Returns 0 or a
+ * negative AG_E* code with `err` set. */
 int store_open(struct store **out, const char *path, char *err, size_t errlen);
+
+struct zk;
+/*
+ * The ZooKeeper backend (store_zk.c, for --zk): the state under the znode
+ * `root` ("/agora-services/state"), read whole now through the session `z`
+ * (synchronous calls: the caller's loop waits for them), every commit fenced
+ * by the existence of the znode `fence` (the leader's member znode,
+ * zk_member_path). Same contract as SQLite's, except that a commit is durable
+ * once the ensemble's quorum has it, and that a record over ZooKeeper's node
+ * limit (~1 MB) is refused with -AG_ERANGE. Returns 0 or a negative AG_E* code
+ * with `err` set. `z` must outlive the store.
+ */
+int store_zk_open(struct store **out, struct zk *z, const char *root, const char *fence, char *err,
+                  size_t errlen);
 void store_close(struct store *st);
+
+/* The size of the largest record the backend stores (0: no limit): an app's
+ * definition must fit in it with room to spare (api.c checks). */
+size_t store_record_max(const struct store *st);
 
 /* Transactions: store_begin is idempotent while one is open. */
 int store_begin(struct store *st);

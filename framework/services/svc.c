@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+void (*svc_fatal_hook)(void);
+
 #define KEEPALIVE_TICKS 15
 #define KILL_RESEND_S 30.0
 
@@ -860,7 +862,7 @@ metrics_setup(struct svc *s)
 /* ---- open, stop, fini ---- */
 
 int
-svc_open(struct svc *s, const struct svc_flags *f)
+svc_open(struct svc *s, const struct svc_flags *f, struct store *st)
 {
     char path[4096], err[512];
     char *fid;
@@ -888,8 +890,10 @@ svc_open(struct svc *s, const struct svc_flags *f)
     snprintf(s->leader, sizeof(s->leader), "%s:%lld", f->hostname, (long long)f->http_port);
 
     snprintf(path, sizeof(path), "%s/services.db", f->work_dir);
-    rc = store_open(&s->store, path, err, sizeof(err));
-    if (rc != 0) {
+    if (st != NULL) {
+        s->store = st;
+        snprintf(path, sizeof(path), "ZooKeeper");
+    } else if ((rc = store_open(&s->store, path, err, sizeof(err))) != 0) {
         log_error("cannot open %s: %s", path, err);
         return rc;
     }

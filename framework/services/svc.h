@@ -108,6 +108,9 @@ struct svc_flags {
     struct http_guard_flags http_guard; /* --http_request_timeout, ... */
     struct tls_flags tls;               /* --tls_*: its port on https://, the master over wss:// */
     char *acls;                         /* --acls: a file, file://FILE or the JSON */
+    char *zk;                           /* --zk: zk://HOSTS/PATH, NULL or "": no HA */
+    int64_t zk_session_timeout_ms;
+    bool ha;                            /* --ha: non-leaders proxy the API to the leader */
     const struct acls *acl_rules;       /* --acls parsed (main.c); NULL: none */
 };
 
@@ -231,6 +234,10 @@ struct svc {
     int ticks;
     bool stopping;
     int exit_code; /* the process's exit status once the loop ends (1 after a fatal error) */
+    /* --zk: DELETE /v2/leader calls it (after its reply) to give leadership
+     * up; NULL without --zk */
+    void (*abdicate)(void *arg);
+    void *abdicate_arg;
     /* metrics handles */
     struct metrics_counter *m_launched, *m_killed, *m_failed, *m_updates, *m_offers, *m_declined,
         *m_dep_ok, *m_dep_failed, *m_rollbacks, *m_unhealthy_kills;
@@ -243,6 +250,10 @@ struct svc_update {
     int healthy; /* -1 no verdict */
 };
 
+/* What a fatal store failure runs before exit(1) when not NULL (main.c with
+ * --zk: the process starts over as a contender); it may not return. */
+extern void (*svc_fatal_hook)(void);
+
 /* A store write that failed: fatal (see "Persistence" above). */
 static inline void
 svc_store_check(int rc, const char *what)
@@ -250,6 +261,8 @@ svc_store_check(int rc, const char *what)
     if (rc != 0) {
         log_error("store: %s failed: %s; exiting to restart from the last commit", what,
                   ag_strerror(rc));
+        if (svc_fatal_hook != NULL)
+            svc_fatal_hook();
         exit(1);
     }
 }
@@ -259,11 +272,12 @@ svc_store_check(int rc, const char *what)
 
 /*
  * Initializes `s` (flags `f` kept, not copied), opens <work_dir>/services.db
- * and loads the state. The effects go to `fx`/`fx_arg` (may be set later,
- * before the first svc_end_turn). On failure returns a negative code after
- * logging why; svc_fini cleans up either way.
+ * (or takes `st`, an open store, when not NULL: the ZooKeeper store of --zk;
+ * closed by svc_fini either way) and loads the state. The effects go to `fx`/`fx_arg` (may be set
+ * later, before the first svc_end_turn). On failure returns a negative code after logging why;
+ * svc_fini cleans up either way.
  */
-int svc_open(struct svc *s, const struct svc_flags *f);
+int svc_open(struct svc *s, const struct svc_flags *f, struct store *st);
 /* Commits what is pending and closes the event streams (the loop can end). */
 void svc_stop(struct svc *s);
 /* Frees everything svc_open made; effects still queued are released unsent. */

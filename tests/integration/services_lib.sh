@@ -9,6 +9,9 @@
 #   start_events                  records /v2/events into $T/events.sse
 #   event_count TYPE [JQ]         number of recorded events of TYPE (matching JQ)
 #   master_running_tasks          running task ids the master knows for our framework
+#   svc_credentials               $T/http_credentials.json: principals teama ($TEAMA), ops ($OPS)
+#   as WHO METHOD PATH [BODY]     a request as teama, ops or anyone else (anonymous): the code
+#   want CODE WHO METHOD PATH [BODY]  ... which must be CODE (a 403 with a "not permitted" message)
 
 SVC_PORT=""
 SVC_PID=""
@@ -243,4 +246,35 @@ poll_require() {
     local n
     n=$(awk -F '\t' -v t0="$2" -v t1="$3" '$1 >= t0 && $1 <= t1 && $2 != "ERR"' "$1" | wc -l)
     [ "$n" -ge "$4" ] || fail "$(basename "$1"): $n good samples in the window, at least $4 needed ($(poll_stats "$1" "$2" "$3"))"
+}
+
+svc_credentials() {
+    TEAMA=teama-$RANDOM$RANDOM
+    OPS=ops-$RANDOM$RANDOM
+    cat >"$T/http_credentials.json" <<EOF
+{"credentials": [{"principal": "teama", "secret": "$TEAMA"}, {"principal": "ops", "secret": "$OPS"}]}
+EOF
+    chmod 600 "$T/http_credentials.json"
+}
+
+# as WHO METHOD PATH [BODY]: the status code (the body in $T/as.body).
+as() {
+    local who=$1 method=$2 path=$3 body=${4:-}
+    local args=(-s -o "$T/as.body" -w '%{http_code}' -X "$method")
+    case $who in
+    teama) args+=(-u "teama:$TEAMA") ;;
+    ops) args+=(-u "ops:$OPS") ;;
+    esac
+    [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    curl "${args[@]}" "http://127.0.0.1:$SVC_PORT$path" || echo 000
+}
+want() { # CODE WHO METHOD PATH [BODY]
+    local code=$1 got
+    shift
+    got=$(as "$@")
+    [ "$got" = "$code" ] || fail "$1 $2 $3 answered $got, expected $code: $(cat "$T/as.body")"
+    if [ "$code" = 403 ]; then
+        jq -e '.message | test("not permitted")' "$T/as.body" >/dev/null ||
+            fail "$1 $2 $3: 403 without a Marathon-style message: $(cat "$T/as.body")"
+    fi
 }

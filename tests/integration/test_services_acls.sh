@@ -7,11 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/services_lib.sh"
 
-TEAMA=teama-$RANDOM$RANDOM
-OPS=ops-$RANDOM$RANDOM
-cat >"$T/http_credentials.json" <<EOF
-{"credentials": [{"principal": "teama", "secret": "$TEAMA"}, {"principal": "ops", "secret": "$OPS"}]}
-EOF
+svc_credentials
 ANY='{"type": "ANY"}'
 NONE='{"type": "NONE"}'
 cat >"$T/acls.json" <<EOF
@@ -38,27 +34,6 @@ wait_agents 1
 start_services --http_credentials="$T/http_credentials.json" --authenticate_http_readwrite \
     --acls="$T/acls.json"
 
-# as WHO METHOD PATH [BODY]: the status code (the body in $T/as.body).
-as() {
-    local who=$1 method=$2 path=$3 body=${4:-}
-    local args=(-s -o "$T/as.body" -w '%{http_code}' -X "$method")
-    case $who in
-    teama) args+=(-u "teama:$TEAMA") ;;
-    ops) args+=(-u "ops:$OPS") ;;
-    esac
-    [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
-    curl "${args[@]}" "http://127.0.0.1:$SVC_PORT$path" || echo 000
-}
-want() { # CODE WHO METHOD PATH [BODY]
-    local code=$1 got
-    shift
-    got=$(as "$@")
-    [ "$got" = "$code" ] || fail "$1 $2 $3 answered $got, expected $code: $(cat "$T/as.body")"
-    if [ "$code" = 403 ]; then
-        jq -e '.message | test("not permitted")' "$T/as.body" >/dev/null ||
-            fail "$1 $2 $3: 403 without a Marathon-style message: $(cat "$T/as.body")"
-    fi
-}
 app() { # ID [N]
     echo "{\"id\": \"$1\", \"cmd\": \"sleep 3600\", \"cpus\": 0.05, \"mem\": 8, \"instances\": ${2:-1}}"
 }

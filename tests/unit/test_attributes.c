@@ -3,6 +3,7 @@
  * lookup and matching, printing, and a seeded round-trip property test.
  */
 #include "attributes.h"
+#include "text.h"
 #include "error.h"
 #include "test.h"
 
@@ -235,6 +236,29 @@ test_property_round_trip(void)
     attr_fini(&b);
 }
 
+/* common/text's percent-encoding (node names of agora-services' ZooKeeper
+ * store, paths of its proxy): kept bytes as they are, the rest %XX, cut
+ * where the buffer ends but counted in full. */
+static void
+test_text_pct(void)
+{
+    char out[64];
+    struct txt_buf w = {out, sizeof(out), 0};
+
+    txt_put_pct(&w, "/team-a/web 1%", "-._");
+    CHECK_EQ_INT((int)txt_finish(&w), 22);
+    CHECK_EQ_STR(out, "%2Fteam-a%2Fweb%201%25");
+    w = (struct txt_buf){out, sizeof(out), 0};
+    txt_put_pct(&w, "/v2/apps/a b\xc3\xa9", "/-._~");
+    txt_finish(&w);
+    CHECK_EQ_STR(out, "/v2/apps/a%20b%C3%A9");
+    w = (struct txt_buf){out, 5, 0};
+    txt_put_pct(&w, "a/b/c", "");
+    CHECK_EQ_INT((int)txt_finish(&w), 9);
+    CHECK_EQ_STR(out, "a%2F");
+}
+
 TEST_LIST(TEST_ENTRY(parse_basic), TEST_ENTRY(parse_values), TEST_ENTRY(parse_bad),
-          TEST_ENTRY(matches), TEST_ENTRY(format_copy), TEST_ENTRY(property_round_trip));
+          TEST_ENTRY(matches), TEST_ENTRY(format_copy), TEST_ENTRY(property_round_trip),
+          TEST_ENTRY(text_pct));
 TEST_MAIN()

@@ -132,7 +132,7 @@ static void
 h_open(struct h *h)
 {
     memset(&h->r, 0, sizeof(h->r));
-    CHECK_EQ_INT(svc_open(&h->s, &h->f), 0);
+    CHECK_EQ_INT(svc_open(&h->s, &h->f, NULL), 0);
     h->s.fx = &rec_fx;
     h->s.fx_arg = &h->r;
     h->r.s = &h->s;
