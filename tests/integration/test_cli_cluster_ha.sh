@@ -3,10 +3,12 @@
 # electing a leader in it, two agents following the leader and two
 # agora-services (one leads), all from one directory on free ports. status
 # shows the ensemble's modes, one leading master and two standbys, one leading
-# agora-services; the CLI follows zk://; after a kill -9 of the leading master
-# another leads within a few seconds with both agents active on it; the next
-# up restarts only the killed master; down stops every process of the
-# directory, the java servers included. Skipped without java and ZooKeeper.
+# agora-services; the CLI follows zk://; an app is deployed through the
+# standby agora-services; after a kill -9 of the leading master another leads
+# within a few seconds with both agents active on it and the app's task still
+# running; the next up restarts only the killed master; down stops every
+# process of the directory (executors and the java servers included).
+# Skipped without java and ZooKeeper.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cli_lib.sh"
 
@@ -58,6 +60,9 @@ jq -e 'all(.healthy)' "$T/status.json" >/dev/null || fail "unhealthy: $(cat "$T/
 export AGORA_MASTER="zk://127.0.0.1:$((CL_PORT + 100)),127.0.0.1:$((CL_PORT + 101)),127.0.0.1:$((CL_PORT + 102))/agora"
 expect_rc 0 "$CL" agents --json
 [ "$(jq 'length' "$T/out")" = 2 ] || fail "agents through zk://: $(cat "$T/out")"
+# An app deployed through the standby agora-services (it proxies to the leader).
+echo '{"id": "/sleeper", "cmd": "exec sleep 1000", "instances": 1, "cpus": 0.1, "mem": 16}' >"$T/sleeper.json"
+expect_rc 0 "$CL" app deploy "$T/sleeper.json" --services="127.0.0.1:$((CL_SVC + 1))"
 
 # kill -9 of the leading master: another leads, the agents follow it.
 old=$(jq -r '.[] | select(.role == "leading") | .name' "$T/status.json")
@@ -73,6 +78,8 @@ log "failover: $(jq -r '.[] | select(.role == "leading") | .name' "$T/st.json") 
 jq -e --arg o "$old" '.[] | select(.name == $o) | .running == false' "$T/st.json" >/dev/null || fail "$old still shown running"
 expect_rc 1 "$CL" cluster status --dir="$CL_DIR"
 grep -q "^$old  *-  *stopped" "$T/out" || fail "status after kill: $(cat "$T/out")"
+wait_until 10 sh -c "curl -sf http://127.0.0.1:$CL_SVC/v2/apps/sleeper | jq -e '.app.tasksRunning == 1'" ||
+    fail "the app's task after the failover: $(curl -s "http://127.0.0.1:$CL_SVC/v2/apps/sleeper")"
 
 # up restarts only the killed master.
 expect_rc 0 "$CL" cluster up --dir="$CL_DIR"
