@@ -1,20 +1,25 @@
 /*
  * `agora cluster up|down|status`: a local cluster in one directory.
  *
- *   DIR/cluster.json        the layout: {"port", "agents", "services_port"}
- *   DIR/NAME.pid, NAME.log  per component: master, agent1..agentN, services
- *   DIR/master/             the master's --work_dir (registry.db, accounting.db)
- *   DIR/agentI/             agent I's --work_dir (meta/agent.db, sandboxes/)
- *   DIR/services/           agora-services' --work_dir
+ *   DIR/cluster.json        the layout: {"port", "agents", "services_port", "tls", "ha"}
+ *   DIR/NAME.pid, NAME.log  per component (cluster_proc.h)
+ *   DIR/NAME/               the component's --work_dir (a ZooKeeper server's directory)
  *
- * The master listens on 127.0.0.1:PORT, agent I on PORT+I with hostname
- * "agentI", attribute rack:rI and 1/N of this machine's cpus, memory (less
- * 1 GiB) and free disk (less 5 GiB), ports [31000+1000(I-1), 31999+1000(I-1)];
- * agora-services (when built beside this binary) on SERVICES_PORT. Daemons are
- * found next to this executable, started detached (own session, stdin
- * /dev/null, output appended to the log) and recognised later by their pid
- * file and /proc/PID/cmdline (program name and --work_dir), so a reused pid is
- * never taken for a component.
+ * Components, in the order up starts them (down stops them in reverse):
+ *
+ *   without --ha: master, agent1..agentN, services
+ *   with --ha:    zk1..zk3, master1..master3, agent1..agentN, services1..services2
+ *
+ * Ports: master I (1 without --ha) listens on 127.0.0.1:PORT+I-1, agent I on
+ * the port after the last master's plus I-1 (PORT+I without --ha, PORT+2+I
+ * with), agora-services instance I (when built beside this binary) on
+ * SERVICES_PORT+I-1; the ZooKeeper servers as in cluster_ha.h (PORT+100..).
+ * Agent I has hostname "agentI", attribute rack:rI and 1/N of this machine's
+ * cpus, memory (less 1 GiB) and free disk (less 5 GiB), ports
+ * [31000+1000(I-1), 31999+1000(I-1)]. Daemons are found next to this
+ * executable. With --ha, masters elect a leader in zk://.../agora, agents and
+ * agora-services follow it there, and the two agora-services elect theirs in
+ * zk://.../agora-services.
  */
 #define _GNU_SOURCE
 #include "agora.h"
@@ -27,24 +32,24 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
+#include "cluster_ha.h"
+#include "cluster_proc.h"
 #include "file.h"
 #include "http.h"
 
 #define HOST "127.0.0.1"
 #define MAX_AGENTS 64
+#define MAX_COMPONENTS (CHA_ZKS + CHA_MASTERS + MAX_AGENTS + CHA_SERVICES)
 
 static char *opt_dir, *opt_resources;
 static int64_t opt_agents = -1, opt_port = -1, opt_services_port = -1;
 static int64_t opt_timeout_ms, opt_grace_ms;
-static bool opt_purge, opt_keep_tasks, opt_tls;
+static bool opt_purge, opt_keep_tasks, opt_tls, opt_ha;
 static const struct flag cluster_flags[] = {
     CLI_FLAG_JSON,
     {"dir", FLAG_STRING, &opt_dir, NULL,
@@ -52,9 +57,11 @@ static const struct flag cluster_flags[] = {
     {"agents", FLAG_INT64, &opt_agents, NULL,
      "up: number of agents, splitting this machine's resources (default 2)."},
     {"port", FLAG_INT64, &opt_port, NULL,
-     "up: the master's port; agent I listens on PORT+I (default 5050)."},
+     "up: the master's port; agent I listens on PORT+I (default 5050). With --ha: masters on "
+     "PORT..PORT+2, agent I on PORT+2+I, ZooKeeper on PORT+100..PORT+102 (peers PORT+110.., "
+     "elections PORT+120..)."},
     {"services_port", FLAG_INT64, &opt_services_port, NULL,
-     "up: agora-services' port (default 8080)."},
+     "up: agora-services' port (default 8080; with --ha the second instance uses the next)."},
     {"resources", FLAG_STRING, &opt_resources, NULL,
      "up: resources of each agent instead of a share of the machine, e.g. "
      "\"cpus:2;mem:2048;disk:8192;ports:[31000-31999]\"."},
@@ -68,10 +75,14 @@ static const struct flag cluster_flags[] = {
     {"tls", FLAG_BOOL, &opt_tls, "false",
      "up: every port serves only TLS (https://, wss://) with certificates from DIR/tls, made "
      "by agora-tls-init (tools/tls-init) when missing; kept for later ups until --purge."},
+    {"ha", FLAG_BOOL, &opt_ha, "false",
+     "up: high availability: a 3-server ZooKeeper ensemble (java, Debian's zookeeper package), "
+     "3 masters electing a leader in it, the agents following the leader and 2 agora-services "
+     "(one leads); kept for later ups until --purge."},
     {NULL},
 };
 static const struct cli_help cluster_help = {
-    "cluster up [--dir=DIR] [--agents=2] [--port=5050] [--services_port=8080] [--tls]\n"
+    "cluster up [--dir=DIR] [--agents=2] [--port=5050] [--services_port=8080] [--tls | --ha]\n"
     "cluster status [--dir=DIR] [--json]\n"
     "cluster down [--dir=DIR] [--purge] [--keep_tasks]",
     "Runs a cluster on this machine: one master, N agents that split its resources and,\n"
@@ -82,7 +93,9 @@ static const struct cli_help cluster_help = {
     "after --grace) and keeps the state unless --purge. The layout chosen by up is kept in\n"
     "DIR/cluster.json, so status and down need only --dir. With --tls the master, agents and\n"
     "agora-services serve only TLS and are reached over it; up prints the AGORA_TLS_CA to\n"
-    "export for the other commands.",
+    "export for the other commands. With --ha up also runs a ZooKeeper ensemble of 3, three\n"
+    "masters and two agora-services, waits until one master leads, and status shows who\n"
+    "leads (ZooKeeper's mode, leading/standby masters, leader/standby agora-services).",
 };
 
 struct layout {
@@ -91,13 +104,17 @@ struct layout {
     int port, agents, services_port;
     bool services; /* agora-services is built */
     bool tls;      /* every port serves TLS, certificates in DIR/tls */
+    bool ha;       /* ZooKeeper ensemble, 3 masters, 2 agora-services */
 };
 
+enum kind { K_ZK, K_MASTER, K_AGENT, K_SERVICES };
+
 struct component {
-    char name[32];
-    char prog[32]; /* the daemon's file name */
+    struct cproc p; /* name, program, identifying argument */
+    enum kind kind;
+    int num; /* 1-based within its kind */
     char work_dir[PATH_MAX + 64];
-    int port;
+    int port; /* HTTP port (a ZooKeeper server's client port) */
 };
 
 /* ---- layout ---- */
@@ -113,31 +130,79 @@ default_dir(char *buf, size_t len)
     return 0;
 }
 
-static void
-component_at(const struct layout *l, int idx, struct component *c)
+static int
+nof(const struct layout *l, enum kind k)
 {
-    memset(c, 0, sizeof(*c));
-    if (idx == 0) {
-        snprintf(c->name, sizeof(c->name), "master");
-        snprintf(c->prog, sizeof(c->prog), "agora-master");
-        c->port = l->port;
-    } else if (idx <= l->agents) {
-        snprintf(c->name, sizeof(c->name), "agent%d", idx);
-        snprintf(c->prog, sizeof(c->prog), "agora-agent");
-        c->port = l->port + idx;
-    } else {
-        snprintf(c->name, sizeof(c->name), "services");
-        snprintf(c->prog, sizeof(c->prog), "agora-services");
-        c->port = l->services_port;
+    switch (k) {
+    case K_ZK:
+        return l->ha ? CHA_ZKS : 0;
+    case K_MASTER:
+        return l->ha ? CHA_MASTERS : 1;
+    case K_AGENT:
+        return l->agents;
+    case K_SERVICES:
+        return !l->services ? 0 : l->ha ? CHA_SERVICES : 1;
     }
-    snprintf(c->work_dir, sizeof(c->work_dir), "%s/%s", l->dir, c->name);
+    return 0;
 }
 
-/* Components: master, agents, services (when built or found running). */
+/* Components: see the top; services when built or found running. */
 static int
 ncomponents(const struct layout *l)
 {
-    return 1 + l->agents + (l->services ? 1 : 0);
+    return nof(l, K_ZK) + nof(l, K_MASTER) + nof(l, K_AGENT) + nof(l, K_SERVICES);
+}
+
+static int
+master_port(const struct layout *l, int i)
+{
+    return l->port + i - 1;
+}
+
+static int
+agent_port(const struct layout *l, int i)
+{
+    return l->port + nof(l, K_MASTER) - 1 + i;
+}
+
+static void
+component_at(const struct layout *l, int idx, struct component *c)
+{
+    static const char *const names[] = {"zk", "master", "agent", "services"};
+    static const char *const progs[] = {"java", "agora-master", "agora-agent", "agora-services"};
+    int k = 0;
+
+    memset(c, 0, sizeof(*c));
+    while (k < K_SERVICES && idx >= nof(l, (enum kind)k))
+        idx -= nof(l, (enum kind)k++);
+    c->kind = (enum kind)k;
+    c->num = idx + 1;
+    /* A single master or agora-services keeps its plain name. */
+    if (nof(l, c->kind) == 1 && c->kind != K_AGENT)
+        snprintf(c->p.name, sizeof(c->p.name), "%s", names[k]);
+    else
+        snprintf(c->p.name, sizeof(c->p.name), "%s%d", names[k], c->num);
+    snprintf(c->p.prog, sizeof(c->p.prog), "%s", progs[k]);
+    snprintf(c->work_dir, sizeof(c->work_dir), "%s/%s", l->dir, c->p.name);
+    switch (c->kind) {
+    case K_ZK: {
+        struct cha_zk z;
+        cha_zk_ports(l->port, &z);
+        c->port = z.client[idx];
+        cha_zk_mark(c->work_dir, c->p.mark, sizeof(c->p.mark));
+        return;
+    }
+    case K_MASTER:
+        c->port = master_port(l, c->num);
+        break;
+    case K_AGENT:
+        c->port = agent_port(l, c->num);
+        break;
+    case K_SERVICES:
+        c->port = l->services_port + idx;
+        break;
+    }
+    snprintf(c->p.mark, sizeof(c->p.mark), "--work_dir=%s", c->work_dir);
 }
 
 static int
@@ -155,6 +220,7 @@ load_layout(struct layout *l, bool *found)
     l->agents = (int)json_integer_value(json_object_get(o, "agents"));
     l->services_port = (int)json_integer_value(json_object_get(o, "services_port"));
     l->tls = json_is_true(json_object_get(o, "tls"));
+    l->ha = json_is_true(json_object_get(o, "ha"));
     json_decref(o);
     if (l->port <= 0 || l->port > 65535 || l->agents < 0 || l->agents > MAX_AGENTS ||
         l->services_port <= 0 || l->services_port > 65535)
@@ -166,8 +232,8 @@ static int
 save_layout(const struct layout *l)
 {
     char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
-    json_t *o = json_pack("{s:i, s:i, s:i, s:b}", "port", l->port, "agents", l->agents,
-                          "services_port", l->services_port, "tls", l->tls);
+    json_t *o = json_pack("{s:i, s:i, s:i, s:b, s:b}", "port", l->port, "agents", l->agents,
+                          "services_port", l->services_port, "tls", l->tls, "ha", l->ha);
     int rc;
 
     snprintf(path, sizeof(path), "%s/cluster.json", l->dir);
@@ -199,114 +265,36 @@ file_executable(const char *dir, const char *prog)
     return access(path, X_OK) == 0;
 }
 
-/* ---- processes ---- */
-
-static void
-pid_path(const struct layout *l, const struct component *c, char *buf, size_t len)
+/* Every port of the layout is in range and used once. Returns 0 or CLI_USAGE. */
+static int
+check_ports(const struct layout *l)
 {
-    snprintf(buf, len, "%s/%s.pid", l->dir, c->name);
-}
+    int ports[MAX_COMPONENTS * 3], n = 0;
+    struct cha_zk z;
 
-/* Reads /proc/PID/cmdline into buf (NUL-separated); returns its length or -1. */
-static ssize_t
-read_cmdline(pid_t pid, char *buf, size_t len)
-{
-    char path[64];
-    ssize_t n;
-    int fd;
-
-    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return -1;
-    n = read(fd, buf, len - 1);
-    close(fd);
-    if (n < 0)
-        return -1;
-    buf[n] = '\0';
-    return n;
-}
-
-static bool
-process_zombie(pid_t pid)
-{
-    char path[64], buf[512], *p;
-    ssize_t n;
-    int fd;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return true;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return true;
-    buf[n] = '\0';
-    p = strrchr(buf, ')');
-    return p == NULL || p[1] == '\0' || p[2] == 'Z' || p[2] == 'X';
-}
-
-/* Whether `pid` is the component: program name and --work_dir in its command line. */
-static bool
-is_component(pid_t pid, const struct component *c)
-{
-    char cmd[16384], want[PATH_MAX + 80];
-    const char *base;
-    ssize_t n;
-
-    if (pid <= 0 || (n = read_cmdline(pid, cmd, sizeof(cmd))) <= 0 || process_zombie(pid))
-        return false;
-    /* The program is argv[0], or argv[1] for a script run by its interpreter. */
-    base = strrchr(cmd, '/');
-    base = base ? base + 1 : cmd;
-    if (strcmp(base, c->prog) != 0) {
-        const char *a1 = cmd + strlen(cmd) + 1;
-        if (a1 >= cmd + n)
-            return false;
-        base = strrchr(a1, '/');
-        base = base ? base + 1 : a1;
-        if (strcmp(base, c->prog) != 0)
-            return false;
+    for (int i = 0; i < ncomponents(l); i++) {
+        struct component c;
+        component_at(l, i, &c);
+        ports[n++] = c.port;
     }
-    snprintf(want, sizeof(want), "--work_dir=%s", c->work_dir);
-    for (const char *a = cmd + strlen(cmd) + 1; a < cmd + n; a += strlen(a) + 1)
-        if (strcmp(a, want) == 0)
-            return true;
-    return false;
-}
-
-/* The component's pid from its pid file when that process is the component; else 0. */
-static pid_t
-running_pid(const struct layout *l, const struct component *c)
-{
-    char path[PATH_MAX + 64];
-    FILE *f;
-    long pid = 0;
-
-    pid_path(l, c, path, sizeof(path));
-    if ((f = fopen(path, "r")) == NULL)
-        return 0;
-    if (fscanf(f, "%ld", &pid) != 1)
-        pid = 0;
-    fclose(f);
-    return is_component((pid_t)pid, c) ? (pid_t)pid : 0;
-}
-
-static bool
-port_in_use(int port)
-{
-    struct sockaddr_in sa;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool used;
-
-    if (fd < 0)
-        return false;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, HOST, &sa.sin_addr);
-    used = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return used;
+    if (l->ha) {
+        cha_zk_ports(l->port, &z);
+        for (int i = 0; i < CHA_ZKS; i++) {
+            ports[n++] = z.peer[i];
+            ports[n++] = z.election[i];
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (ports[i] < 1 || ports[i] > 65535)
+            return cli_usage_error("cluster", "ports out of range (%d)", ports[i]);
+        for (int j = 0; j < i; j++)
+            if (ports[i] == ports[j])
+                return cli_usage_error("cluster",
+                                       "port %d would be used twice: choose --port and "
+                                       "--services_port further apart",
+                                       ports[i]);
+    }
+    return 0;
 }
 
 static const char *
@@ -326,82 +314,6 @@ http_ok(const struct layout *l, int port, const char *path, int want)
     if (http_request("GET", url, NULL, NULL, 0, 2000, &status, NULL, NULL) != 0)
         return false;
     return want ? status == want : status < 500;
-}
-
-/* Starts argv detached; writes the pid file. Returns the pid or -1 (printed). */
-static pid_t
-spawn(const struct layout *l, const struct component *c, char **argv)
-{
-    char log[PATH_MAX + 64], pidf[PATH_MAX + 64], tmp[PATH_MAX + 80];
-    pid_t pid;
-    FILE *f;
-    int fd;
-
-    snprintf(log, sizeof(log), "%s/%s.log", l->dir, c->name);
-    if ((fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0) {
-        cli_error("cannot open %s: %s", log, strerror(errno));
-        return -1;
-    }
-    fflush(NULL);
-    pid = fork();
-    if (pid < 0) {
-        close(fd);
-        cli_error("fork: %s", strerror(errno));
-        return -1;
-    }
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        setsid();
-        if (null >= 0)
-            dup2(null, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        for (int i = 3; i < 1024; i++)
-            close(i);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        execv(argv[0], argv);
-        dprintf(2, "agora cluster: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(fd);
-    pid_path(l, c, pidf, sizeof(pidf));
-    snprintf(tmp, sizeof(tmp), "%s.tmp", pidf);
-    if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%d\n", (int)pid) < 0 || fclose(f) != 0 ||
-        rename(tmp, pidf) != 0) {
-        cli_error("cannot write %s: %s", pidf, strerror(errno));
-        return pid; /* it runs; status will not know it */
-    }
-    return pid;
-}
-
-static void
-print_log_tail(const struct layout *l, const struct component *c, int lines)
-{
-    char path[PATH_MAX + 64], buf[65536];
-    ssize_t n;
-    int fd, seen = 0;
-    off_t size;
-    char *p;
-
-    snprintf(path, sizeof(path), "%s/%s.log", l->dir, c->name);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return;
-    size = lseek(fd, 0, SEEK_END);
-    if (size > (off_t)sizeof(buf) - 1)
-        lseek(fd, size - (off_t)sizeof(buf) + 1, SEEK_SET);
-    else
-        lseek(fd, 0, SEEK_SET);
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    for (p = buf + n - 1; p > buf; p--)
-        if (*p == '\n' && p != buf + n - 1 && ++seen == lines)
-            break;
-    fprintf(stderr, "----- last lines of %s:\n%s%s", path, *p == '\n' ? p + 1 : p,
-            buf[n - 1] == '\n' ? "" : "\n");
 }
 
 /* The per-agent resources: 1/n of the machine, or --resources. */
@@ -503,47 +415,118 @@ tls_client(const struct layout *l)
     return CLI_OK;
 }
 
-/* Starts component `c`. Returns its pid or -1. */
-static pid_t
-start_component(const struct layout *l, const struct component *c, int idx)
+/* The port of the master that leads: the only one without --ha; with --ha the
+ * one whose /state says it is elected. 0 when none does. */
+static int
+leader_port(const struct layout *l)
 {
-    char exe[PATH_MAX + 64], a[12][PATH_MAX + 128], res[512];
-    char *argv[16];
+    int ports[CHA_MASTERS], i;
+
+    if (!l->ha)
+        return l->port;
+    for (i = 0; i < CHA_MASTERS; i++)
+        ports[i] = master_port(l, i + 1);
+    i = cha_master_leader(scheme(l), ports, CHA_MASTERS);
+    return i < 0 ? 0 : ports[i];
+}
+
+/* --master= of agents and agora-services: the master, or its group in ZooKeeper. */
+static void
+master_arg(const struct layout *l, char *buf, size_t len)
+{
+    char url[256];
+    struct cha_zk z;
+
+    if (!l->ha) {
+        snprintf(buf, len, "--master=%s:%d", HOST, l->port);
+        return;
+    }
+    cha_zk_ports(l->port, &z);
+    cha_zk_url(&z, CHA_MASTER_PATH, url, sizeof(url));
+    snprintf(buf, len, "--master=%s", url);
+}
+
+/* --zk= of a master or agora-services (path CHA_MASTER_PATH or CHA_SERVICES_PATH). */
+static void
+zk_arg(const struct layout *l, const char *path, char *buf, size_t len)
+{
+    char url[256];
+    struct cha_zk z;
+
+    cha_zk_ports(l->port, &z);
+    cha_zk_url(&z, path, url, sizeof(url));
+    snprintf(buf, len, "--zk=%s", url);
+}
+
+/* Starts ZooKeeper server `c` with `java`. Returns its pid or -1. */
+static pid_t
+start_zk(const struct layout *l, const struct component *c, const char *java)
+{
+    struct cha_cmd cmd;
+    struct cha_zk z;
+
+    cha_zk_ports(l->port, &z);
+    if (cha_zk_config(c->work_dir, c->num, &z) != 0)
+        return -1;
+    cha_zk_cmd(java, c->work_dir, &cmd);
+    return cproc_spawn(l->dir, &c->p, cmd.argv);
+}
+
+/* Starts component `c` (java: the java of a ZooKeeper server). Returns its pid or -1. */
+static pid_t
+start_component(const struct layout *l, const struct component *c, const char *java)
+{
+    char exe[PATH_MAX + 64], a[16][PATH_MAX + 128], res[512];
+    char *argv[24];
     int n = 0;
 
-    snprintf(exe, sizeof(exe), "%s/%s", l->bin, c->prog);
+    if (c->kind == K_ZK)
+        return start_zk(l, c, java);
+    snprintf(exe, sizeof(exe), "%s/%s", l->bin, c->p.prog);
     if (file_mkdirs(c->work_dir, 0755) != 0) {
         cli_error("cannot create %s: %s", c->work_dir, strerror(errno));
         return -1;
     }
     argv[n++] = exe;
     snprintf(a[0], sizeof(a[0]), "--work_dir=%s", c->work_dir);
-    if (idx == 0) {
+    if (c->kind == K_MASTER) {
         snprintf(a[1], sizeof(a[1]), "--ip=%s", HOST);
         snprintf(a[2], sizeof(a[2]), "--port=%d", c->port);
         argv[n++] = a[1];
         argv[n++] = a[2];
         argv[n++] = a[0];
-    } else if (idx <= l->agents) {
-        agent_resources(l, idx, res, sizeof(res));
-        snprintf(a[1], sizeof(a[1]), "--master=%s:%d", HOST, l->port);
+        if (l->ha) {
+            zk_arg(l, CHA_MASTER_PATH, a[12], sizeof(a[12]));
+            argv[n++] = a[12];
+            argv[n++] = "--zk_session_timeout=" CHA_SESSION_TIMEOUT;
+        }
+    } else if (c->kind == K_AGENT) {
+        agent_resources(l, c->num, res, sizeof(res));
+        master_arg(l, a[1], sizeof(a[1]));
         snprintf(a[2], sizeof(a[2]), "--ip=%s", HOST);
         snprintf(a[3], sizeof(a[3]), "--port=%d", c->port);
-        snprintf(a[4], sizeof(a[4]), "--hostname=%s", c->name);
+        snprintf(a[4], sizeof(a[4]), "--hostname=%s", c->p.name);
         snprintf(a[5], sizeof(a[5]), "--resources=%s", res);
-        snprintf(a[6], sizeof(a[6]), "--attributes=rack:r%d", idx);
+        snprintf(a[6], sizeof(a[6]), "--attributes=rack:r%d", c->num);
         for (int k = 1; k <= 3; k++)
             argv[n++] = a[k];
         argv[n++] = a[0];
         for (int k = 4; k <= 6; k++)
             argv[n++] = a[k];
     } else {
-        snprintf(a[1], sizeof(a[1]), "--master=%s:%d", HOST, l->port);
+        master_arg(l, a[1], sizeof(a[1]));
         snprintf(a[2], sizeof(a[2]), "--ip=%s", HOST);
         snprintf(a[3], sizeof(a[3]), "--http_port=%d", c->port);
         for (int k = 1; k <= 3; k++)
             argv[n++] = a[k];
         argv[n++] = a[0];
+        if (l->ha) {
+            /* The leader names itself HOST:PORT in /v2/leader (cha_services_leading). */
+            zk_arg(l, CHA_SERVICES_PATH, a[12], sizeof(a[12]));
+            argv[n++] = a[12];
+            argv[n++] = "--zk_session_timeout=" CHA_SESSION_TIMEOUT;
+            argv[n++] = "--hostname=" HOST;
+        }
     }
     if (l->tls) {
         char f[PATH_MAX + 64];
@@ -560,20 +543,44 @@ start_component(const struct layout *l, const struct component *c, int idx)
             argv[n++] = a[k];
     }
     argv[n] = NULL;
-    return spawn(l, c, argv);
+    return cproc_spawn(l->dir, &c->p, argv);
 }
 
+/* Whether the component answers: a ZooKeeper server serves (`role`: its
+ * mode), a daemon answers its health check (`role`, with --ha: whether it
+ * leads). */
 static bool
-component_healthy(const struct component *c, int idx, const struct layout *l)
+component_healthy(const struct layout *l, const struct component *c, char *role, size_t len)
 {
-    if (idx == 0 || idx <= l->agents)
+    bool leads = false;
+    int lp;
+
+    role[0] = '\0';
+    switch (c->kind) {
+    case K_ZK:
+        return cha_zk_mode(c->port, role, len) == 0;
+    case K_MASTER:
+        if (!http_ok(l, c->port, "/health", 200))
+            return false;
+        if (l->ha && cha_master_state(scheme(l), c->port, &leads, &lp) == 0)
+            snprintf(role, len, "%s", leads ? "leading" : "standby");
+        return true;
+    case K_AGENT:
         return http_ok(l, c->port, "/health", 200);
-    return http_ok(l, c->port, "/ping", 200) || http_ok(l, c->port, "/v2/apps", 200);
+    case K_SERVICES:
+        if (!http_ok(l, c->port, "/ping", 200) && !http_ok(l, c->port, "/v2/apps", 200))
+            return false;
+        if (l->ha && cha_services_leading(scheme(l), c->port, &leads) == 0)
+            snprintf(role, len, "%s", leads ? "leader" : "standby");
+        return true;
+    }
+    return false;
 }
 
-/* Names of the agents the master reports active (a set of "agentI" flags). */
+/* Names of the agents the master on `port` reports active (a set of "agentI"
+ * flags). Returns their number, or -1 when it does not answer. */
 static int
-active_agents(const struct layout *l, bool active[MAX_AGENTS + 1])
+active_agents(const struct layout *l, int port, bool active[MAX_AGENTS + 1])
 {
     char url[128], *resp = NULL;
     json_t *o, *a;
@@ -581,7 +588,9 @@ active_agents(const struct layout *l, bool active[MAX_AGENTS + 1])
     int status = 0, count = 0;
 
     memset(active, 0, sizeof(bool) * (MAX_AGENTS + 1));
-    snprintf(url, sizeof(url), "%s://%s:%d/slaves", scheme(l), HOST, l->port);
+    if (port <= 0)
+        return -1;
+    snprintf(url, sizeof(url), "%s://%s:%d/slaves", scheme(l), HOST, port);
     if (http_request("GET", url, NULL, NULL, 0, 2000, &status, &resp, NULL) != 0)
         return -1;
     o = status == 200 ? json_loads(resp, 0, NULL) : NULL;
@@ -606,19 +615,55 @@ static void
 print_addresses(const struct layout *l)
 {
     const char *sch = scheme(l);
+    int lead = leader_port(l);
 
-    printf("\nAgora is running (%s%s):\n", l->dir, l->tls ? ", TLS only" : "");
-    printf("  master    %s://%s:%d   (web dashboard; agora agents | frameworks | tasks)\n", sch,
-           HOST, l->port);
-    for (int i = 1; i <= l->agents; i++)
-        printf("  agent%-3d  %s://%s:%d\n", i, sch, HOST, l->port + i);
-    if (l->services)
-        printf("  services  %s://%s:%d   (apps page; agora app deploy FILE.json)\n", sch, HOST,
-               l->services_port);
+    printf("\nAgora is running (%s%s%s):\n", l->dir, l->tls ? ", TLS only" : "",
+           l->ha ? ", high availability" : "");
+    for (int i = 0; i < ncomponents(l); i++) {
+        struct component c;
+        char role[32] = "";
+        bool leads;
+
+        component_at(l, i, &c);
+        switch (c.kind) {
+        case K_ZK:
+            cha_zk_mode(c.port, role, sizeof(role));
+            printf("  %-9s %s:%d   (ZooKeeper%s%s)\n", c.p.name, HOST, c.port, role[0] ? ", " : "",
+                   role);
+            break;
+        case K_MASTER:
+            printf("  %-9s %s://%s:%d   (%s%s)\n", c.p.name, sch, HOST, c.port,
+                   !l->ha           ? ""
+                   : c.port == lead ? "leading; "
+                                    : "standby; ",
+                   "web dashboard; agora agents | frameworks | tasks");
+            break;
+        case K_AGENT:
+            printf("  %-9s %s://%s:%d\n", c.p.name, sch, HOST, c.port);
+            break;
+        case K_SERVICES:
+            leads = false;
+            if (l->ha)
+                cha_services_leading(sch, c.port, &leads);
+            printf("  %-9s %s://%s:%d   (%s%s)\n", c.p.name, sch, HOST, c.port,
+                   !l->ha  ? ""
+                   : leads ? "leader; "
+                           : "standby; ",
+                   "apps page; agora app deploy FILE.json");
+            break;
+        }
+    }
     printf("  logs      %s/*.log\n", l->dir);
     if (l->tls)
         printf("  CA        %s/tls/ca.pem   (curl --cacert; import it in a browser)\n", l->dir);
-    if (l->tls || l->port != 5050 || (l->services && l->services_port != 8080)) {
+    if (l->ha) {
+        char m[256];
+        master_arg(l, m, sizeof(m));
+        printf("Point the CLI at it:\n  export AGORA_MASTER=%s", m + strlen("--master="));
+        if (l->services)
+            printf(" AGORA_SERVICES=%s:%d", HOST, l->services_port);
+        printf("\n");
+    } else if (l->tls || l->port != 5050 || (l->services && l->services_port != 8080)) {
         printf("Point the CLI at it:\n  export AGORA_MASTER=%s%s:%d", l->tls ? "https://" : "",
                HOST, l->port);
         if (l->services)
@@ -631,11 +676,54 @@ print_addresses(const struct layout *l)
            opt_dir ? l->dir : "");
 }
 
+/* Waits until component `c` (started as `pid`, 0 when it ran already) answers:
+ * a master its /health, a ZooKeeper server `srvr` (with a quorum). Returns 0,
+ * or prints why not (with the end of its log) and returns CLI_FAIL. */
+static int
+wait_serving(const struct layout *l, const struct component *c, pid_t pid)
+{
+    int64_t until = cli_now_ms() + opt_timeout_ms;
+    char mode[32];
+
+    for (;;) {
+        if (c->kind == K_ZK ? cha_zk_mode(c->port, mode, sizeof(mode)) == 0
+                            : http_ok(l, c->port, "/health", 200))
+            return 0;
+        if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid) {
+            cproc_log_tail(l->dir, &c->p, 15);
+            return cli_error("%s exited at start (see %s/%s.log)", c->p.name, l->dir, c->p.name);
+        }
+        if (cli_now_ms() > until || cli_interrupted)
+            return cli_error("%s did not %s within %llds (see %s/%s.log)", c->p.name,
+                             c->kind == K_ZK ? "serve (no quorum?)" : "answer",
+                             (long long)(opt_timeout_ms / 1000), l->dir, c->p.name);
+        cli_sleep_ms(100);
+    }
+}
+
+/* Whether agora-services is ready: each instance answers, and with --ha one leads. */
+static bool
+services_ready(const struct layout *l)
+{
+    int leaders = 0;
+
+    for (int i = 1; i <= nof(l, K_SERVICES); i++) {
+        int port = l->services_port + i - 1;
+        bool leads = false;
+        if (!http_ok(l, port, "/ping", 200) && !http_ok(l, port, "/v2/apps", 200))
+            return false;
+        if (l->ha && cha_services_leading(scheme(l), port, &leads) == 0 && leads)
+            leaders++;
+    }
+    return !l->ha || !l->services || leaders == 1;
+}
+
 static int
 cluster_up(struct layout *l)
 {
-    pid_t started[MAX_AGENTS + 2] = {0};
+    pid_t started[MAX_COMPONENTS] = {0};
     bool found, any_running = false, active[MAX_AGENTS + 1];
+    char java[PATH_MAX] = "";
     int64_t deadline;
     struct layout old;
     int rc, n;
@@ -653,7 +741,7 @@ cluster_up(struct layout *l)
         for (int i = 0; i < ncomponents(&old); i++) {
             struct component c;
             component_at(&old, i, &c);
-            if (running_pid(&old, &c) > 0)
+            if (cproc_running(old.dir, &c.p) > 0)
                 any_running = true;
         }
     }
@@ -663,75 +751,74 @@ cluster_up(struct layout *l)
                        : found                ? old.services_port
                                               : 8080;
     l->tls = opt_tls || (found && old.tls);
-    if (l->port < 1 || l->port + l->agents > 65535 || l->services_port < 1 ||
-        l->services_port > 65535)
-        return cli_usage_error("cluster", "ports out of range");
+    l->ha = opt_ha || (found && old.ha);
     if (l->agents < 1 || l->agents > MAX_AGENTS)
         return cli_usage_error("cluster", "--agents must be between 1 and %d", MAX_AGENTS);
-    if (l->services_port >= l->port && l->services_port <= l->port + l->agents)
-        return cli_usage_error("cluster",
-                               "--services_port %d collides with the agents' ports "
-                               "%d..%d",
-                               l->services_port, l->port + 1, l->port + l->agents);
-    if (any_running && (l->port != old.port || l->agents != old.agents ||
-                        l->services_port != old.services_port || l->tls != old.tls))
+    if (l->tls && l->ha)
+        return cli_usage_error("cluster", "--ha with --tls is not supported yet");
+    if ((rc = check_ports(l)) != 0)
+        return rc;
+    if (any_running &&
+        (l->port != old.port || l->agents != old.agents || l->services_port != old.services_port ||
+         l->tls != old.tls || l->ha != old.ha))
         return cli_error("the cluster in %s runs with --port=%d --agents=%d --services_port=%d%s; "
                          "run 'agora cluster down' first to change them",
                          l->dir, old.port, old.agents, old.services_port,
-                         old.tls ? " --tls" : "");
+                         old.tls  ? " --tls"
+                         : old.ha ? " --ha"
+                                  : "");
+    if (l->ha && (rc = cha_java(java, sizeof(java))) != 0)
+        return rc;
     if (l->tls && ((rc = tls_certificates(l)) != 0 || (rc = tls_client(l)) != 0))
         return rc;
     if ((rc = save_layout(l)) != 0)
         return rc;
 
     n = ncomponents(l);
+    cli_catch_signals();
     for (int i = 0; i < n; i++) {
         struct component c;
         pid_t pid;
 
         component_at(l, i, &c);
-        if ((pid = running_pid(l, &c)) > 0) {
-            printf("%-9s running (pid %d)\n", c.name, (int)pid);
-            continue;
-        }
-        if (port_in_use(c.port))
-            return cli_error("port %d (for %s) is in use by another program; choose other ports "
-                             "with --port / --services_port",
-                             c.port, c.name);
-        if ((pid = start_component(l, &c, i)) < 0)
-            return CLI_FAIL;
-        started[i] = pid;
-        printf("%-9s started (pid %d, log %s/%s.log)\n", c.name, (int)pid, l->dir, c.name);
-        if (i == 0) {
-            /* Agents retry, but a master that cannot start is best reported now. */
-            int64_t until = cli_now_ms() + opt_timeout_ms;
-            while (!http_ok(l, l->port, "/health", 200)) {
-                if (waitpid(pid, NULL, WNOHANG) == pid) {
-                    print_log_tail(l, &c, 15);
-                    return cli_error("the master exited at start (see %s/master.log)", l->dir);
-                }
-                if (cli_now_ms() > until)
-                    return cli_error("the master did not answer within %llds (see %s/master.log)",
-                                     (long long)(opt_timeout_ms / 1000), l->dir);
-                cli_sleep_ms(100);
+        /* The ensemble serves before the masters start, the masters answer
+         * before the agents do (agents retry, but a master that cannot start
+         * is best reported now). */
+        if (i > 0 && c.num == 1 && (c.kind == K_MASTER || c.kind == K_AGENT)) {
+            for (int k = 0; k < i; k++) {
+                struct component prev;
+                component_at(l, k, &prev);
+                if ((rc = wait_serving(l, &prev, started[k])) != 0)
+                    return rc;
             }
         }
+        if ((pid = cproc_running(l->dir, &c.p)) > 0) {
+            printf("%-9s running (pid %d)\n", c.p.name, (int)pid);
+            continue;
+        }
+        if (cproc_port_in_use(HOST, c.port))
+            return cli_error("port %d (for %s) is in use by another program; choose other ports "
+                             "with --port / --services_port",
+                             c.port, c.p.name);
+        if ((pid = start_component(l, &c, java)) < 0)
+            return CLI_FAIL;
+        started[i] = pid;
+        printf("%-9s started (pid %d, log %s/%s.log)\n", c.p.name, (int)pid, l->dir, c.p.name);
     }
 
-    /* Wait for every agent to be active and the services to answer. */
+    /* Wait for a leading master with every agent active and the services to answer. */
     deadline = cli_now_ms() + opt_timeout_ms;
-    cli_catch_signals();
     for (;;) {
-        int count = active_agents(l, active);
-        bool services_ok = !l->services || http_ok(l, l->services_port, "/ping", 200) ||
-                           http_ok(l, l->services_port, "/v2/apps", 200);
+        int lead = leader_port(l);
+        int count = active_agents(l, lead, active);
+        bool services_ok = services_ready(l);
 
         for (int i = 0; i < n; i++) {
             struct component c;
             component_at(l, i, &c);
             if (started[i] > 0 && waitpid(started[i], NULL, WNOHANG) == started[i]) {
-                print_log_tail(l, &c, 15);
-                return cli_error("%s exited at start (see %s/%s.log)", c.name, l->dir, c.name);
+                cproc_log_tail(l->dir, &c.p, 15);
+                return cli_error("%s exited at start (see %s/%s.log)", c.p.name, l->dir, c.p.name);
             }
         }
         if (count == l->agents && services_ok)
@@ -743,11 +830,11 @@ cluster_up(struct layout *l)
                 if (!active[k])
                     m += (size_t)snprintf(missing + m, sizeof(missing) - m, " agent%d", k);
             return cli_error(
-                "the cluster did not come up within %llds: %d of %d agents active%s%s%s"
+                "the cluster did not come up within %llds: %s%d of %d agents active%s%s%s"
                 " (logs in %s)",
-                (long long)(opt_timeout_ms / 1000), count < 0 ? 0 : count, l->agents,
-                m ? ", missing:" : "", missing,
-                services_ok ? "" : "; agora-services does not answer", l->dir);
+                (long long)(opt_timeout_ms / 1000), lead ? "" : "no master leads, ",
+                count < 0 ? 0 : count, l->agents, m ? ", missing:" : "", missing,
+                services_ok ? "" : "; agora-services does not answer (or none leads)", l->dir);
         }
         cli_sleep_ms(100);
     }
@@ -756,121 +843,6 @@ cluster_up(struct layout *l)
 }
 
 /* ---- down ---- */
-
-/* Sends `sig` to the component, waits up to `wait_ms` for it to go. True when gone. */
-static bool
-stop_pid(pid_t pid, const struct component *c, int sig, int64_t wait_ms)
-{
-    int64_t until = cli_now_ms() + wait_ms;
-
-    if (kill(pid, sig) != 0 && errno == ESRCH)
-        return true;
-    while (is_component(pid, c)) {
-        if (cli_now_ms() > until)
-            return false;
-        cli_sleep_ms(50);
-    }
-    return true;
-}
-
-/* Executors of this cluster's agents: agora-executor with --meta=DIR/agentI/... */
-static size_t
-find_executors(const struct layout *l, pid_t *pids, char (*meta)[PATH_MAX], size_t max)
-{
-    char cmd[16384], prefix[PATH_MAX + 16];
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    size_t n = 0;
-
-    if (d == NULL)
-        return 0;
-    snprintf(prefix, sizeof(prefix), "--meta=%s/agent", l->dir);
-    while ((e = readdir(d)) != NULL && n < max) {
-        char *end;
-        long pid = strtol(e->d_name, &end, 10);
-        ssize_t len;
-        const char *base;
-
-        if (*end != '\0' || pid <= 0 || (len = read_cmdline((pid_t)pid, cmd, sizeof(cmd))) <= 0)
-            continue;
-        base = strrchr(cmd, '/');
-        base = base ? base + 1 : cmd;
-        if (strcmp(base, "agora-executor") != 0 || process_zombie((pid_t)pid))
-            continue;
-        for (const char *a = cmd + strlen(cmd) + 1; a < cmd + len; a += strlen(a) + 1) {
-            if (strncmp(a, prefix, strlen(prefix)) == 0) {
-                pids[n] = (pid_t)pid;
-                snprintf(meta[n], PATH_MAX, "%s", a + strlen("--meta="));
-                n++;
-                break;
-            }
-        }
-    }
-    closedir(d);
-    return n;
-}
-
-static bool
-executor_alive(pid_t pid, const struct layout *l)
-{
-    char cmd[16384], prefix[PATH_MAX + 16];
-    ssize_t len = read_cmdline(pid, cmd, sizeof(cmd));
-
-    if (len <= 0 || process_zombie(pid))
-        return false;
-    snprintf(prefix, sizeof(prefix), "--meta=%s/agent", l->dir);
-    for (const char *a = cmd; a < cmd + len; a += strlen(a) + 1)
-        if (strncmp(a, prefix, strlen(prefix)) == 0)
-            return true;
-    return false;
-}
-
-/* Stops the tasks through their executors (which forward SIGTERM to the task). */
-static int
-stop_tasks(const struct layout *l)
-{
-    enum { MAXEX = 4096 };
-    pid_t *pids = calloc(MAXEX, sizeof(*pids));
-    char(*meta)[PATH_MAX] = calloc(MAXEX, sizeof(*meta));
-    size_t n;
-    int64_t until;
-    int left = 0;
-
-    if (pids == NULL || meta == NULL) {
-        free(pids);
-        free(meta);
-        return cli_error("out of memory");
-    }
-    n = find_executors(l, pids, meta, MAXEX);
-    if (n > 0)
-        printf("tasks     stopping %zu\n", n);
-    for (size_t i = 0; i < n; i++)
-        kill(pids[i], SIGTERM);
-    until = cli_now_ms() + opt_grace_ms + 3000; /* the executors' own grace comes first */
-    for (size_t i = 0; i < n; i++) {
-        while (executor_alive(pids[i], l) && cli_now_ms() < until)
-            cli_sleep_ms(50);
-        if (executor_alive(pids[i], l)) {
-            char path[PATH_MAX + 16];
-            FILE *f;
-            long tp = 0;
-            /* The task runs in its own process group led by the pid in task.pid. */
-            snprintf(path, sizeof(path), "%s/task.pid", meta[i]);
-            if ((f = fopen(path, "r")) != NULL) {
-                if (fscanf(f, "%ld", &tp) == 1 && tp > 1)
-                    kill(-(pid_t)tp, SIGKILL);
-                fclose(f);
-            }
-            kill(pids[i], SIGKILL);
-            left++;
-        }
-    }
-    if (left > 0)
-        printf("tasks     %d killed (SIGKILL)\n", left);
-    free(pids);
-    free(meta);
-    return 0;
-}
 
 /*
  * Waits (at most 5 s) until no agent of the cluster lists a live container:
@@ -884,7 +856,8 @@ wait_agents_idle(const struct layout *l)
 
     for (int i = 1; i <= l->agents; i++) {
         char url[128];
-        snprintf(url, sizeof(url), "%s://%s:%d/monitor/statistics", scheme(l), HOST, l->port + i);
+        snprintf(url, sizeof(url), "%s://%s:%d/monitor/statistics", scheme(l), HOST,
+                 agent_port(l, i));
         for (;;) {
             char *body = NULL;
             int status = 0;
@@ -937,30 +910,31 @@ cluster_down(struct layout *l)
     }
     l->services = true;
     /* services first (it would relaunch tasks), then the tasks while their
-     * agents still run (they clean up after them), the agents, the master. */
+     * agents still run (they clean up after them), the agents, the masters,
+     * the ZooKeeper servers. */
     for (int i = ncomponents(l) - 1; i >= 0; i--) {
         struct component c;
         char pidf[PATH_MAX + 64];
         pid_t pid;
 
         component_at(l, i, &c);
-        if (i <= l->agents && !tasks_stopped && !opt_keep_tasks) {
-            stop_tasks(l);
+        if (c.kind != K_SERVICES && !tasks_stopped && !opt_keep_tasks) {
+            cproc_stop_tasks(l->dir, opt_grace_ms);
             wait_agents_idle(l);
             tasks_stopped = true;
         }
-        pid_path(l, &c, pidf, sizeof(pidf));
-        if ((pid = running_pid(l, &c)) <= 0) {
+        cproc_pid_path(l->dir, &c.p, pidf, sizeof(pidf));
+        if ((pid = cproc_running(l->dir, &c.p)) <= 0) {
             unlink(pidf);
             continue;
         }
-        if (stop_pid(pid, &c, SIGTERM, opt_grace_ms)) {
-            printf("%-9s stopped (pid %d)\n", c.name, (int)pid);
-        } else if (stop_pid(pid, &c, SIGKILL, 5000)) {
-            printf("%-9s killed (pid %d did not stop within %llds)\n", c.name, (int)pid,
+        if (cproc_stop(pid, &c.p, SIGTERM, opt_grace_ms)) {
+            printf("%-9s stopped (pid %d)\n", c.p.name, (int)pid);
+        } else if (cproc_stop(pid, &c.p, SIGKILL, 5000)) {
+            printf("%-9s killed (pid %d did not stop within %llds)\n", c.p.name, (int)pid,
                    (long long)(opt_grace_ms / 1000));
         } else {
-            cli_error("%s (pid %d) does not stop", c.name, (int)pid);
+            cli_error("%s (pid %d) does not stop", c.p.name, (int)pid);
             failed++;
             continue;
         }
@@ -1001,7 +975,7 @@ cluster_status(struct layout *l)
     bool found, active[MAX_AGENTS + 1], all_ok = true;
     struct cli_table t;
     json_t *arr = json_array();
-    int rc, count;
+    int rc, count, lead;
 
     if ((rc = load_layout(l, &found)) != 0)
         return rc;
@@ -1013,34 +987,43 @@ cluster_status(struct layout *l)
         json_decref(arr);
         return rc;
     }
-    count = active_agents(l, active);
+    lead = leader_port(l);
+    count = active_agents(l, lead, active);
     /* The services are shown when built or running. */
     l->services = true;
     {
         struct component c;
-        component_at(l, 1 + l->agents, &c);
-        l->services = file_executable(l->bin, "agora-services") || running_pid(l, &c) > 0;
+        component_at(l, ncomponents(l) - 1, &c);
+        l->services = file_executable(l->bin, "agora-services") || cproc_running(l->dir, &c.p) > 0;
     }
-    cli_table_init(
-        &t, (const char *const[]){"COMPONENT", "PID", "STATE", "HEALTH", "ADDRESS", "LOG", NULL});
+    if (l->ha)
+        cli_table_init(&t, (const char *const[]){"COMPONENT", "PID", "STATE", "HEALTH", "ROLE",
+                                                 "ADDRESS", "LOG", NULL});
+    else
+        cli_table_init(&t, (const char *const[]){"COMPONENT", "PID", "STATE", "HEALTH", "ADDRESS",
+                                                 "LOG", NULL});
     for (int i = 0; i < ncomponents(l); i++) {
         struct component c;
-        char pidtxt[16], addr[64], log[PATH_MAX + 64];
+        char pidtxt[16], addr[64], log[PATH_MAX + 64], role[32] = "";
         const char *health;
+        json_t *o;
         pid_t pid;
         bool ok;
 
         component_at(l, i, &c);
-        pid = running_pid(l, &c);
+        pid = cproc_running(l->dir, &c.p);
         snprintf(pidtxt, sizeof(pidtxt), "%d", (int)pid);
-        snprintf(addr, sizeof(addr), "%s://%s:%d", scheme(l), HOST, c.port);
-        snprintf(log, sizeof(log), "%s/%s.log", l->dir, c.name);
-        ok = pid > 0 && component_healthy(&c, i, l);
+        if (c.kind == K_ZK)
+            snprintf(addr, sizeof(addr), "%s:%d", HOST, c.port);
+        else
+            snprintf(addr, sizeof(addr), "%s://%s:%d", scheme(l), HOST, c.port);
+        cproc_log_path(l->dir, &c.p, log, sizeof(log));
+        ok = pid > 0 && component_healthy(l, &c, role, sizeof(role));
         if (pid <= 0) {
             health = "-";
         } else if (!ok) {
             health = "unhealthy";
-        } else if (i >= 1 && i <= l->agents && (count < 0 || !active[i])) {
+        } else if (c.kind == K_AGENT && (count < 0 || !active[c.num])) {
             health = "not registered";
             ok = false;
         } else {
@@ -1048,12 +1031,20 @@ cluster_status(struct layout *l)
         }
         if (!ok)
             all_ok = false;
-        json_array_append_new(arr, json_pack("{s:s, s:i, s:b, s:b, s:s, s:s, s:s}", "name", c.name,
-                                             "pid", (int)pid, "running", pid > 0, "healthy", ok,
-                                             "health", health, "address", addr, "log", log));
-        cli_table_add(&t,
-                      (const char *const[]){c.name, pid > 0 ? pidtxt : "-",
-                                            pid > 0 ? "running" : "stopped", health, addr, log});
+        o = json_pack("{s:s, s:i, s:b, s:b, s:s, s:s, s:s}", "name", c.p.name, "pid", (int)pid,
+                      "running", pid > 0, "healthy", ok, "health", health, "address", addr, "log",
+                      log);
+        if (l->ha) {
+            json_object_set_new(o, "role", role[0] ? json_string(role) : json_null());
+            cli_table_add(&t, (const char *const[]){c.p.name, pid > 0 ? pidtxt : "-",
+                                                    pid > 0 ? "running" : "stopped", health, role,
+                                                    addr, log});
+        } else {
+            cli_table_add(&t, (const char *const[]){c.p.name, pid > 0 ? pidtxt : "-",
+                                                    pid > 0 ? "running" : "stopped", health, addr,
+                                                    log});
+        }
+        json_array_append_new(arr, o);
     }
     if (cli_opt.json)
         cli_print_json(arr);
