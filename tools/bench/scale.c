@@ -599,7 +599,8 @@ main(int argc, char **argv)
 
     /* ---- launch ---- */
     if (has_phase(phases, "launch")) {
-        double last = 0, *lat = calloc((size_t)ntasks, sizeof(double)), dur, per_s, cpu_ms;
+        double last = 0, *lat = calloc((size_t)ntasks, sizeof(double)), dur, per_s, cpu_ms, p50,
+               p99;
         int m = 0;
 
         cpu0 = master_pid > 0 ? bench_cpu_seconds(master_pid, false) : 0;
@@ -621,17 +622,17 @@ main(int argc, char **argv)
         dur = last - B.first_accept;
         per_s = ntasks / dur;
         cpu_ms = (cpu1 - cpu0) * 1000 / ntasks;
+        p50 = bench_pct(lat, m, 0.5); /* sorts lat */
+        p99 = bench_pct(lat, m, 0.99);
         json_object_set_new(out, "launch",
                             json_pack("{s:f, s:f, s:f, s:f, s:f, s:o}", "tasks_per_s", per_s,
-                                      "accept_to_running_p50_ms", bench_pct(lat, m, 0.5),
-                                      "accept_to_running_p99_ms", bench_pct(lat, m, 0.99),
-                                      "accept_to_running_max_ms", lat[m - 1], "duration_s", dur,
-                                      "master_cpu_ms_per_task",
+                                      "accept_to_running_p50_ms", p50, "accept_to_running_p99_ms",
+                                      p99, "accept_to_running_max_ms", lat[m - 1], "duration_s",
+                                      dur, "master_cpu_ms_per_task",
                                       num_or_null(master_pid > 0, cpu_ms)));
         printf("  launch: %d tasks in %.2f s = %.0f tasks/s; accept->RUNNING p50 %.1f ms, p99 "
                "%.1f ms, max %.1f ms; master CPU %.3f ms/task\n",
-               ntasks, dur, per_s, bench_pct(lat, m, 0.5), bench_pct(lat, m, 0.99), lat[m - 1],
-               cpu_ms);
+               ntasks, dur, per_s, p50, p99, lat[m - 1], cpu_ms);
         free(lat);
         if (master_pid > 0) {
             usleep(500000);

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *f_master, *f_prefix, *f_resources, *f_attributes, *f_logging_level;
 static int64_t f_agents, f_first, f_racks, f_delay_ms, f_run_ms, f_run_max_ms, f_su_retry_ms,
@@ -73,6 +74,15 @@ sim_daemon_signal(void *arg, int signum)
 {
     struct sim_daemon *sd = arg;
 
+    /* Closing thousands of nng sockets one by one takes nng 1.5.2 minutes (its
+     * aio expiry thread spins over every pending aio), and nothing here needs a
+     * goodbye: the kernel closes the connections, the master sees them drop. A
+     * small simulation closes cleanly (sanitizer builds check it for leaks). */
+    if (sd->cfg.agents > 100) {
+        log_info("received %s, exiting", strsignal(signum));
+        fflush(NULL);
+        _exit(0);
+    }
     log_info("received %s, stopping", strsignal(signum));
     sim_close(sd->sim);
     sd->sim = NULL;
