@@ -473,6 +473,7 @@ main(int argc, char **argv)
         .disconnected = on_disconnected,
     };
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* the table survives a die() */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--agents=", 9) == 0)
