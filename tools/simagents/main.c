@@ -17,11 +17,11 @@ static const struct flag sim_flag_table[] = {
     {"master", FLAG_STRING, &f_master, FLAG_REQUIRED,
      "The master, HOST:PORT (port 5050 when left out), as agora-agent --master."},
     {"agents", FLAG_INT64, &f_agents, "100",
-     "Number of agents to simulate; each holds its own connection to the master (about 3 file "
+     "Number of agents to simulate; each holds its own connection to the master (about 5 file "
      "descriptors: mind ulimit -n)."},
     {"first_index", FLAG_INT64, &f_first, "0",
-     "Number of the first agent: agent i is named <hostname_prefix>-<i>, so several processes "
-     "with disjoint ranges can share a master."},
+     "Number of the first agent: agent i is named <hostname_prefix>-<i> (six "
+     "digits), so several processes with disjoint ranges can share a master."},
     {"hostname_prefix", FLAG_STRING, &f_prefix, "sim", "Prefix of the agents' hostnames."},
     {"resources", FLAG_STRING, &f_resources, "cpus:8;mem:32768;disk:65536;ports:[31000-32000]",
      "Resources of every agent."},
