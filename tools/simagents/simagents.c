@@ -650,8 +650,10 @@ tick_cb(uv_timer_t *h)
         if (want > s->cfg.agents)
             want = s->cfg.agents;
         while (s->nopen < want)
-            if (sa_open(s, s->nopen, err, sizeof(err)) != 0)
-                log_error("%s", err);
+            if (sa_open(s, s->nopen, err, sizeof(err)) != 0) {
+                log_error("%s", err); /* a failed dial: the tick redials it */
+                break;
+            }
     }
     for (int64_t i = 0; i < s->nopen; i++) {
         struct sagent *a = &s->agents[i];
@@ -748,6 +750,18 @@ sim_open(struct sim **out, uv_loop_t *loop, const struct sim_config *cfg, char *
                  res_empty(&s->resources) ? "empty" : perr);
         rv = -AG_EINVAL;
         goto fail;
+    }
+    if (cfg->attributes != NULL && *cfg->attributes != '\0') {
+        struct attributes at;
+
+        attr_init(&at);
+        rv = attr_parse(&at, cfg->attributes, perr, sizeof(perr));
+        attr_fini(&at);
+        if (rv != 0) {
+            snprintf(err, errlen, "bad --attributes '%s': %s", cfg->attributes, perr);
+            rv = -AG_EINVAL;
+            goto fail;
+        }
     }
     s->agents = xcalloc((size_t)cfg->agents, sizeof(*s->agents));
     s->started_ms = sim_now(s);
