@@ -108,6 +108,22 @@ agent_set_info(struct agent *a, const struct msg_agent_register *reg)
     return 0;
 }
 
+/* Whether a registration declares another hostname, HTTP address, resources or
+ * attributes than agent `a` has (what its registry row holds besides the id,
+ * registration time, drain flag and principal). */
+static bool
+agent_row_differs(const struct agent *a, const struct msg_agent_register *reg)
+{
+    char x[4096], y[4096];
+
+    if (strcmp(a->hostname, reg->hostname) != 0 ||
+        strcmp(a->http_address, reg->http_address) != 0 || !res_equal(&a->total, &reg->resources))
+        return true;
+    attr_format(&a->attributes, x, sizeof(x));
+    attr_format(&reg->attributes, y, sizeof(y));
+    return strcmp(x, y) != 0;
+}
+
 /* Whether a re-registration on peer `p` comes from elsewhere than agent `a`'s
  * connection `old`: another remote IP (when both are known) or another
  * declared HTTP address. */
@@ -203,10 +219,14 @@ agent_handle_register(struct master *m, struct peer *p, struct msg *msg)
             old->kind = PEER_NEW;
         core_peer_close(m, a->peer);
     }
+    /* Only a changed row is written: after a master restart every agent re-registers with
+     * the row the registry already holds, and each write is a durable transaction. */
+    bool row_changed = agent_row_differs(a, reg);
     if (m->flags.authenticate && a->principal[0] == '\0') {
         log_warn("agent %s registered without authentication is claimed by principal '%s'",
                  a->id, p->principal);
         snprintf(a->principal, sizeof(a->principal), "%s", p->principal);
+        row_changed = true;
     }
     bool was_in_allocator = a->state == AGENT_ACTIVE;
     if (was_in_allocator) {
@@ -310,7 +330,8 @@ agent_handle_register(struct master *m, struct peer *p, struct msg *msg)
 
     /* Unreachable tasks that came back count as allocated again. */
     a->state = AGENT_ACTIVE;
-    agent_store(m, a);
+    if (row_changed)
+        agent_store(m, a);
     allocation_add_agent(m, a);
     acct_agent_capacity(m->acct, m->now, a->id, a->hostname, &a->total);
     log_info("agent re-registered agent_id=%s hostname=%s tasks=%zu", a->id, a->hostname,

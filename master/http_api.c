@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "standby.h"
+#include "xalloc.h"
 #include <arpa/inet.h>
 #include <netdb.h>
 
@@ -74,30 +75,39 @@ agent_used(const struct agent *a, struct resources *used)
     }
 }
 
-struct offered_ctx {
-    const char *agent_id;
-    struct resources *out;
-};
-
+/* Sums the outstanding offers per agent, in one pass over the offers (an agent
+ * looked up in it has offers when it is there): agent_id -> struct resources *. */
 static void
 offered_cb(void *arg, const struct offer *o)
 {
-    struct offered_ctx *c = arg;
-    if (strcmp(o->agent_id, c->agent_id) == 0)
-        res_add(c->out, &o->resources);
+    struct hmap *by_agent = arg;
+    struct resources *r = hmap_get(by_agent, o->agent_id);
+
+    if (r == NULL) {
+        r = xcalloc(1, sizeof(*r));
+        res_init(r);
+        if (hmap_put(by_agent, o->agent_id, r) != 0)
+            xalloc_die(0);
+    }
+    res_add(r, &o->resources);
 }
 
-/* Sums the outstanding offers of an agent. */
 static void
-agent_offered(const struct master *m, const char *agent_id, struct resources *out)
+offered_free(struct hmap *by_agent)
 {
-    struct offered_ctx c = {.agent_id = agent_id, .out = out};
-    master_foreach_offer(m, offered_cb, &c);
+    void *val;
+
+    for (size_t it = 0; hmap_next(by_agent, &it, NULL, &val);) {
+        res_fini(val);
+        free(val);
+    }
+    hmap_fini(by_agent);
 }
 
 static json_t *
-agent_json(const struct master *m, const struct agent *a)
+agent_json(const struct master *m, const struct agent *a, const struct hmap *offered_by_agent)
 {
+    const struct resources *offered_sum = hmap_get(offered_by_agent, a->id);
     struct resources used, offered, reserved, unreserved;
     json_t *o;
 
@@ -106,7 +116,8 @@ agent_json(const struct master *m, const struct agent *a)
     res_init(&reserved);
     res_init(&unreserved);
     agent_used(a, &used);
-    agent_offered(m, a->id, &offered);
+    if (offered_sum != NULL)
+        res_copy(&offered, offered_sum);
     res_filter_role(&unreserved, &a->total, "*");
     res_copy(&reserved, &a->total);
     res_sub(&reserved, &unreserved);
@@ -272,20 +283,25 @@ struct list_ctx {
     json_t *arr;
     bool with_tasks;
     const struct viewer *v;
+    struct hmap offered; /* agents_json: see offered_cb */
 };
 
 static void
 agent_list_cb(void *arg, const struct agent *a)
 {
     struct list_ctx *c = arg;
-    json_array_append_new(c->arr, agent_json(c->m, a));
+    json_array_append_new(c->arr, agent_json(c->m, a, &c->offered));
 }
 
 static json_t *
 agents_json(const struct master *m)
 {
     struct list_ctx c = {.m = m, .arr = json_array()};
+
+    hmap_init(&c.offered);
+    master_foreach_offer(m, offered_cb, &c.offered);
     master_foreach_agent(m, agent_list_cb, &c);
+    offered_free(&c.offered);
     return c.arr;
 }
 

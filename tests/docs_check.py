@@ -3,8 +3,8 @@
 
 usage: docs_check.py SOURCE_DIR BIN_DIR
 
-Flags: every flag that agora-master, agora-agent, agora-services and
-agora-scheduler print in --help is in the flag table (header "| flag | ...")
+Flags: every flag that agora-master, agora-agent, agora-services,
+agora-scheduler and agora-simagents print in --help is in the flag table (header "| flag | ...")
 of its doc page, every flag of each `agora CMD --help` is in docs/cli.md (or
 docs/accounting.md for report), and every flag of those tables exists.
 Routes: every route in the route tables of master/http_api.c,
@@ -98,6 +98,8 @@ check_flags("agora-agent", help_flags(["agora-agent"]), agent_md, "docs/agent.md
 check_flags("agora-services", help_flags(["agora-services"]), services_md, "docs/services.md")
 check_flags("agora-scheduler", help_flags(["agora-scheduler"]), plugin_md,
             "docs/writing-a-scheduler.md")
+check_flags("agora-simagents", help_flags(["agora-simagents"]), doc("performance.md"),
+            "docs/performance.md")
 
 cli_all = set()
 for cmd in ("cluster", "agents", "frameworks", "tasks", "task", "app", "version", "report"):

@@ -56,6 +56,7 @@
  * cgroups the kernel has not freed, machine-wide; -1 unknown)}.
  */
 #define _GNU_SOURCE
+#include "benchlib.h"
 #include "error.h"
 #include "http.h"
 
@@ -112,14 +113,6 @@ static json_t *out_rounds, *out_baseline; /* figures for the JSON line */
 static bool debug;                        /* BENCH_DEBUG=1: offers and accepts on stderr */
 static pid_t master_pid, agent_pid;
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
     va_list ap;
@@ -138,33 +131,20 @@ static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt,
 static int
 free_port(void)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    int s = socket(AF_INET, SOCK_STREAM, 0), port;
+    int port = bench_free_port();
 
-    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        getsockname(s, (struct sockaddr *)&sa, &len) != 0)
+    if (port < 0)
         die("cannot find a free port: %s", strerror(errno));
-    port = ntohs(sa.sin_port);
-    close(s);
     return port;
 }
 
 static pid_t
 spawn(char *const argv[], const char *log)
 {
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int rv;
+    pid_t pid = bench_spawn(argv, log);
 
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    rv = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rv != 0)
-        die("cannot start %s: %s", argv[0], strerror(rv));
+    if (pid < 0)
+        die("cannot start %s: %s", argv[0], strerror(errno));
     return pid;
 }
 
@@ -172,15 +152,10 @@ static void
 wait_health(int port, const char *what)
 {
     char url[64];
-    int status;
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/health", port);
-    for (int i = 0; i < 200; i++) {
-        if (http_get(url, &status, NULL, NULL) == 0 && status == 200)
-            return;
-        usleep(50000);
-    }
-    die("%s did not come up (see %s)", what, work);
+    if (bench_wait_ok(url, 10) != 0)
+        die("%s did not come up (see %s)", what, work);
 }
 
 static void
@@ -222,7 +197,7 @@ launch_some(void)
     }
     if (k == 0)
         return;
-    t = now_s();
+    t = bench_now();
     if (r->launched == 0)
         r->first_accept = t;
     for (int i = 0; i < k; i++)
@@ -284,7 +259,7 @@ on_status(struct ag_driver *d, void *arg, const struct ag_task_status *s)
     struct run *r;
     const char *id = ag_status_task_id(s), *dash;
     enum ag_task_state st = ag_status_state(s);
-    double t = now_s();
+    double t = bench_now();
     int i;
 
     (void)d;
@@ -320,42 +295,12 @@ on_status(struct ag_driver *d, void *arg, const struct ag_task_status *s)
     pthread_mutex_unlock(&B.mu);
 }
 
-static void
-on_error(struct ag_driver *d, void *arg, int code, const char *message, bool fatal)
-{
-    (void)d;
-    (void)arg;
-    fprintf(stderr, "bench-launch: error %d: %s%s\n", code, message, fatal ? " (fatal)" : "");
-}
-
 /* Waits (driver lock held) until `cond` or `secs` pass. */
 #define WAIT_FOR(cond, secs, what)                                                                 \
-    do {                                                                                           \
-        struct timespec dl_;                                                                       \
-        clock_gettime(CLOCK_REALTIME, &dl_);                                                       \
-        dl_.tv_sec += (secs);                                                                      \
-        while (!(cond))                                                                            \
-            if (pthread_cond_timedwait(&B.cv, &B.mu, &dl_) == ETIMEDOUT) {                         \
-                pthread_mutex_unlock(&B.mu);                                                       \
-                die("timed out waiting for %s (see %s)", what, work);                              \
-            }                                                                                      \
-    } while (0)
+    BENCH_WAIT_FOR(&B.cv, &B.mu, cond, secs, die("timed out waiting for %s (see %s)", what, work))
 
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-pct(double *v, int n, double p)
-{
-    int i = (int)(p * (n - 1) + 0.5);
-    return v[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
-
-static double cpu_seconds(pid_t pid, bool children);
+#define cpu_seconds bench_cpu_seconds
+#define pct bench_pct /* sorts: the callers sort first anyway */
 
 /* Waits (at most 20 s) until the agent has been idle for 300 ms: the removal
  * of the previous round's sandboxes would otherwise run during the next. */
@@ -395,15 +340,15 @@ run_one(struct run *r, bool quiet)
     pthread_mutex_unlock(&B.mu);
     ag_driver_revive(B.d, NULL); /* brings an offer back if we had none */
     if (r->rate > 0) {
-        double t0 = now_s();
+        double t0 = bench_now();
         for (int i = 0; i < r->n; i++) {
-            double due = t0 + i / r->rate, wait = due - now_s();
+            double due = t0 + i / r->rate, wait = due - bench_now();
             if (wait > 0) {
                 struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
                 nanosleep(&ts, NULL);
             }
             pthread_mutex_lock(&B.mu);
-            r->arrive_at[r->arrived++] = now_s();
+            r->arrive_at[r->arrived++] = bench_now();
             launch_some();
             pthread_mutex_unlock(&B.mu);
         }
@@ -411,7 +356,7 @@ run_one(struct run *r, bool quiet)
     pthread_mutex_lock(&B.mu);
     WAIT_FOR(r->running + r->failed >= r->n, 300, "the containers to run");
     r->killing = true;
-    r->kill_start = now_s();
+    r->kill_start = bench_now();
     pthread_mutex_unlock(&B.mu);
     for (int i = 0; i < r->n; i++) {
         if (r->running_at[i] == 0)
@@ -436,8 +381,6 @@ run_one(struct run *r, bool quiet)
         if (r->killed_at[i] > last_kill)
             last_kill = r->killed_at[i];
     }
-    qsort(lat, (size_t)m, sizeof(double), cmp_double);
-    qsort(wait, (size_t)m, sizeof(double), cmp_double);
     double per_s = m > 0 ? m / (last - r->first_accept) : 0.0, p50 = m ? pct(lat, m, 0.5) : 0;
     double p99 = m ? pct(lat, m, 0.99) : 0, max = m ? lat[m - 1] : 0;
     double w50 = m ? pct(wait, m, 0.5) : 0, w99 = m ? pct(wait, m, 0.99) : 0;
@@ -519,23 +462,6 @@ dying_memcgs(void)
     return n < 0 || live < 0 ? -1 : n - live;
 }
 
-static double
-cpu_seconds(pid_t pid, bool children)
-{
-    char path[64], buf[1024], *p;
-    unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if ((f = fopen(path, "r")) == NULL)
-        return 0;
-    if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL)
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ut, &st,
-               &cut, &cst);
-    fclose(f);
-    return (double)(children ? cut + cst : ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* ---- the OCI runtime baseline ---- */
 
 static void
@@ -565,7 +491,7 @@ baseline(const char *runtime, const char *rootfs_tar)
     json_dump_file(cfg, path, JSON_INDENT(2));
     json_decref(cfg);
     for (int i = 0; i < 20; i++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         snprintf(cmd, sizeof(cmd), "%s run -b %s agora-bench-%d-%d >/dev/null 2>>%s/%s.log",
                  runtime, bundle, (int)getpid(), i, work, runtime);
         if (system(cmd) != 0) {
@@ -582,9 +508,9 @@ baseline(const char *runtime, const char *rootfs_tar)
                                 json_pack("{s:s+}", "error", "`run` failed: ", line));
             return;
         }
-        t[ok++] = (now_s() - t0) * 1000.0;
+        t[ok++] = (bench_now() - t0) * 1000.0;
     }
-    qsort(t, (size_t)ok, sizeof(double), cmp_double);
+    bench_pct(t, ok, 0.5); /* sorts */
     printf("baseline %-4s: `run` of /bin/true in the same rootfs: median %.1f ms (%.0f runs/s "
            "sequentially)\n",
            runtime, t[ok / 2], 1000.0 / t[ok / 2]);
@@ -624,7 +550,7 @@ main(int argc, char **argv)
                                         .offers = on_offers,
                                         .rescind = on_rescind,
                                         .status_update = on_status,
-                                        .error = on_error};
+                                        .error = bench_on_error};
     json_t *out, *ns = json_array();
     double warmup_ms, cpu[3];
     long dying[2];
@@ -751,9 +677,9 @@ main(int argc, char **argv)
     printf("bench-launch: agent at 127.0.0.1:%s, image %s, scratch %s\n", aport, image, work);
     {
         struct run warm = {.n = 1, .window = 1, .prefix = "warm"};
-        double t0 = now_s();
+        double t0 = bench_now();
         run_one(&warm, true);
-        warmup_ms = (now_s() - t0) * 1000.0;
+        warmup_ms = (bench_now() - t0) * 1000.0;
         printf("warm-up (image unpacked into the cache): %.0f ms\n", warmup_ms);
     }
     out_rounds = json_array();
