@@ -40,10 +40,18 @@ void detector_set_tls(struct detector_master *m, int tls);
 /* Whether `spec` names masters through ZooKeeper (zk://...). */
 bool detector_is_zk(const char *spec);
 
+/* Whether `spec` names several masters to follow (zk://..., or a list
+ * "HOST:PORT,HOST:PORT,..."): then detector_open, not detector_resolve. */
+bool detector_follows(const char *spec);
+
 /*
  * A follower of the leading master, on `loop` (its callback runs there).
  * With a fixed `spec` it reports that master once, from the loop, soon after
- * the call; with zk:// it reports the leader each time it changes: `m` is
+ * the call; with a list "HOST:PORT,HOST:PORT,..." it asks the masters in turn
+ * where `/master/redirect` points (a standby answers with the leader), every
+ * second while the follower says its link is down (detector_connected), and
+ * reports each new answer (epoch 0: lists carry no epoch; fencing by epoch
+ * needs zk://); with zk:// it reports the leader each time it changes: `m` is
  * NULL while no master leads, and `epoch` is the leader's (its ZooKeeper
  * sequence number; 0 for a fixed master). Messages stamped with a lower epoch
  * come from a deposed leader: drop them. `tls` as detector_set_tls (a zk://
@@ -54,6 +62,10 @@ struct detector;
 typedef void (*detector_fn)(void *arg, const struct detector_master *m, uint64_t epoch);
 int detector_open(struct detector **out, uv_loop_t *loop, const char *spec, bool tls,
                   detector_fn fn, void *arg, char *err, size_t errlen);
+
+/* The follower's link to the reported master is up (`up`) or down: a list
+ * is asked again every second while it is down. No-op for the others and NULL. */
+void detector_connected(struct detector *d, bool up);
 
 /* Stops following; no callback after it. NULL is a no-op. */
 void detector_close(struct detector *d);

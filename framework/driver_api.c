@@ -31,7 +31,7 @@ ag_driver_new(struct ag_driver **out, const char *master, const struct ag_framew
                          "set callbacks->size to sizeof(struct ag_scheduler_callbacks)");
     if ((d = calloc(1, sizeof(*d))) == NULL)
         return sched_err(-AG_ENOMEM, "out of memory");
-    if (!detector_is_zk(master) &&
+    if (!detector_follows(master) &&
         (rv = detector_resolve(master, &d->master, err, sizeof(err))) != 0) {
         free(d);
         return sched_err(rv, "%s", err);

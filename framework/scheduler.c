@@ -392,6 +392,7 @@ drv_on_connect(void *arg)
 
     if (d->closing)
         return;
+    detector_connected(d->detector, true);
     d->conn_since = d->last_recv = drv_now(d);
     d->sent_any = false;
     if (d->info->secret == NULL) {
@@ -448,6 +449,7 @@ drv_on_disconnect(void *arg)
 {
     struct ag_driver *d = arg;
 
+    detector_connected(d->detector, false);
     if (!d->closing)
         drv_conn_lost(d);
 }
@@ -457,6 +459,7 @@ static void
 drv_reconnect(struct ag_driver *d, const char *why)
 {
     log_warn("scheduler: reconnecting to the master reason=\"%s\"", why);
+    detector_connected(d->detector, false);
     tp_client_close(d->cli);
     d->cli = NULL;
     if (d->conn != CONN_DOWN)
@@ -894,7 +897,7 @@ drv_setup(struct ag_driver *d)
     rl_init(&d->rl, d->rate, d->burst, uv_now(&d->loop));
     if ((rv = uv_timer_start(&d->tick, drv_tick_cb, TICK_MS, TICK_MS)) != 0)
         return ag_from_uv(rv);
-    if (detector_is_zk(d->master_spec)) {
+    if (detector_follows(d->master_spec)) {
         char err[512];
 
         rv = detector_open(&d->detector, &d->loop, d->master_spec, d->info->tls, drv_on_master,

@@ -166,13 +166,19 @@ on_message(void *arg, const void *data, size_t len)
 static void
 on_connect(void *arg)
 {
-    alink_connected(arg);
+    struct agent *a = arg;
+
+    detector_connected(a->detector, true);
+    alink_connected(a);
 }
 
 static void
 on_disconnect(void *arg)
 {
-    alink_disconnected(arg);
+    struct agent *a = arg;
+
+    detector_connected(a->detector, false);
+    alink_disconnected(a);
 }
 
 static const struct tp_client_ops agent_tp_ops = {
@@ -220,6 +226,7 @@ agent_reconnect(struct agent *a, const char *why)
 
     log_warn("reconnecting to the master master=%s: %s", a->master.stream_url, why);
     metrics_inc(a->stats.reconnects);
+    detector_connected(a->detector, false);
     tp_client_close(a->cli);
     a->cli = NULL;
     a->conn = AGENT_DISCONNECTED;
@@ -380,7 +387,7 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
     if (a->cfg.kill_grace_ms <= 0)
         a->cfg.kill_grace_ms = 3000;
 
-    if (!detector_is_zk(cfg->master) &&
+    if (!detector_follows(cfg->master) &&
         (rv = detector_resolve(cfg->master, &a->master, err, errlen)) != 0)
         goto fail;
     if (!a->master.tls && tls_client_wanted(cfg->tls))
@@ -480,7 +487,7 @@ agent_open(struct agent **out, uv_loop_t *loop, const struct agent_config *cfg, 
     if ((rv = launch_firewall_start(a, a->http ? http_server_port(a->http) : cfg->port, err,
                                     errlen)) != 0)
         goto fail;
-    if (detector_is_zk(cfg->master))
+    if (detector_follows(cfg->master))
         rv = detector_open(&a->detector, loop, cfg->master, tls_client_wanted(cfg->tls),
                            on_master, a, err, errlen);
     else

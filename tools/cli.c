@@ -199,7 +199,7 @@ base_url(const char *spec, int default_port, const char *flag, char *buf, size_t
         snprintf(tmp, sizeof(tmp), "%s:%d", p, default_port);
         p = tmp;
     }
-    if (detector_is_zk(p)) {
+    if (detector_follows(p)) {
         /* The leading master, asked of ZooKeeper once. */
         if (detector_lookup(p, 5000, &m, err, sizeof(err)) != 0) {
             fprintf(stderr, "agora: cannot find the leading master of --%s \"%s\": %s\n", flag,

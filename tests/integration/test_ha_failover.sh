@@ -2,7 +2,8 @@
 # High availability: three masters elect a leader through a real ZooKeeper;
 # an agent and a framework follow it (--master=zk://...). The leader is killed
 # (-9) with a task running: a standby leads once the session times out, the
-# agent re-registers with the same task (the same process), the framework
+# agents (one following ZooKeeper, one a plain list of the masters' addresses)
+# re-register, one with the same task (the same process), the framework
 # re-subscribes with its id and launches again; the replicated registry knows
 # both. Then SIGTERM on the new leader hands leadership over at once.
 . "$(dirname "$0")/lib.sh"
@@ -47,6 +48,11 @@ send launch "$(echo "$ev" | jq -r '.offers[0].id')" t1 "cpus:0.5;mem:32" 'sleep 
 expect_event 10 '.event == "update" and .task_id == "t1" and .state == "TASK_RUNNING"' "t1 RUNNING" >/dev/null
 t1_pid=$(curl -sf "http://127.0.0.1:${AGENT_PORT[a1]}/state" | jq -r '.frameworks[].executors[].tasks[] | select(.id == "t1") | .pid')
 [ -n "$t1_pid" ] && kill -0 "$t1_pid" || fail "no pid for t1"
+LIST="127.0.0.1:${MP[m1]},127.0.0.1:${MP[m2]},127.0.0.1:${MP[m3]}"
+AGENT_MASTER=$LIST start_agent_with a2 "cpus:1;mem:512;disk:1000;ports:[31100-31199]"
+wait_agents 2
+[ "$("$AGORA_BIN/agora" --master="$LIST" agents --json | jq length)" = 2 ] ||
+    fail "the CLI does not find the leader through the list of masters"
 
 # kill -9 the leader.
 t0=$(now_ms)
@@ -57,9 +63,10 @@ use_leader "$l2"
 log "new leader $l2 after ${t_elected} ms"
 epoch2=$(master_json /state | jq -r .leader_epoch)
 [ "$epoch2" -gt "$epoch1" ] || fail "the new leader's epoch $epoch2 is not above $epoch1"
-# It knows the agent and the framework from the replicated registry, before they are back.
-wait_agents 1
-[ "$(master_json /state | jq -r '.slaves[0].id')" = "$agent_id" ] || fail "the agent came back with another id"
+# It knows the agents and the framework from the replicated registry, before they are back.
+wait_agents 2
+[ "$(master_json /state | jq -r --arg id "$agent_id" '[.slaves[] | select(.id == $id)] | length')" = 1 ] ||
+    fail "the agent came back with another id"
 expect_event 20 '.event == "subscribed" and .framework_id == "'"$fw_id"'"' "re-subscription to $l2" >/dev/null
 t_back=$(($(now_ms) - t0))
 wait_until 10 sh -c "curl -sf http://127.0.0.1:$MASTER_PORT/tasks | jq -e '[.tasks[] | select(.id == \"t1\" and .state == \"TASK_RUNNING\")] | length == 1'" ||
@@ -84,6 +91,7 @@ log "SIGTERM handoff: $l3 leads after ${t_handoff} ms"
 [ "$t_handoff" -lt 2000 ] || fail "handoff took ${t_handoff} ms (over 2 s)"
 wait "${MPID[$l2]}" || fail "the old leader did not exit 0 on SIGTERM"
 expect_event 20 '.event == "subscribed" and .framework_id == "'"$fw_id"'"' "re-subscription to $l3" >/dev/null
+wait_agents 2
 wait_until 10 sh -c "curl -sf http://127.0.0.1:$MASTER_PORT/tasks | jq -e '[.tasks[] | select(.state == \"TASK_RUNNING\")] | length == 2'" ||
     fail "t1 and t2 are not both RUNNING on $l3"
 kill -0 "$t1_pid" || fail "t1's process died in the handoff"

@@ -83,6 +83,13 @@ test_lookup_unreachable(void)
     CHECK(strstr(err, "cannot reach ZooKeeper") != NULL);
     CHECK_EQ_INT(detector_lookup("127.0.0.1:6000", 1500, &m, err, sizeof(err)), 0);
     CHECK_EQ_INT(m.port, 6000);
+    /* A list: nobody answers /master/redirect on ports 1 and 2. */
+    CHECK(detector_follows("127.0.0.1:1,127.0.0.1:2"));
+    CHECK(!detector_follows("127.0.0.1:1"));
+    CHECK_EQ_INT(detector_lookup("127.0.0.1:1,127.0.0.1:2", 1500, &m, err, sizeof(err)),
+                 -AG_ENOENT);
+    CHECK(strstr(err, "names a leader") != NULL);
+    CHECK_EQ_INT(detector_lookup("127.0.0.1:1,h:0", 1500, &m, err, sizeof(err)), -AG_EINVAL);
 }
 
 TEST_LIST(TEST_ENTRY(parse_url), TEST_ENTRY(bad_url), TEST_ENTRY(leader_address),
