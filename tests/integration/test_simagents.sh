@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The agent simulator against a real master and a real framework: 200
+# The agent simulator against a real master and a real framework: 100
 # simulated agents register; a few hundred tasks launched through them reach
 # TASK_RUNNING, then TASK_FINISHED, every update acknowledged; then the master
 # is killed (-9) and started again on the same work_dir: every agent
 # re-registers with its running tasks and /state shows them.
 . "$(dirname "$0")/lib.sh"
 
-AGENTS=200
-SHORT=300 # tasks that finish after 1 s
-LONG=200  # tasks that run until killed
+AGENTS=100
+SHORT=150 # tasks that finish after 1 s
+LONG=100  # tasks that run until killed
 
 start_master
 "$AGORA_BIN/agora-simagents" --master="127.0.0.1:$MASTER_PORT" --agents=$AGENTS \
