@@ -977,14 +977,16 @@ driver_for(struct fm *fm, struct ag_framework_info *fi)
     return d;
 }
 
+/* An offer stamped with the leader epoch `epoch` (0: none). */
 static void
-send_offer(struct fm *fm, const char *offer_id, const char *agent_id)
+send_offer_epoch(struct fm *fm, const char *offer_id, const char *agent_id, uint64_t epoch)
 {
     struct msg m;
     struct msg_offer o;
     char err[100];
 
     msg_init(&m, MSG_OFFERS);
+    m.epoch = epoch;
     msg_offer_init(&o);
     o.offer_id = (char *)offer_id;
     o.agent_id = (char *)agent_id;
@@ -994,6 +996,12 @@ send_offer(struct fm *fm, const char *offer_id, const char *agent_id)
     m.u.offers.noffers = 1;
     fm_post(fm, 0, &m);
     res_fini(&o.resources);
+}
+
+static void
+send_offer(struct fm *fm, const char *offer_id, const char *agent_id)
+{
+    send_offer_epoch(fm, offer_id, agent_id, 0);
 }
 
 static void
@@ -1213,6 +1221,37 @@ test_driver_reconnect(void)
     CHECK_EQ_STR(m->u.kill.task_id, "t-old");
     CHECK_EQ_INT(fm_count(fm, MSG_ACCEPT), 0);
     ag_task_free(t);
+    ag_driver_free(d);
+    fm_stop(fm);
+}
+
+/* Fencing: once a message of leader epoch 5 came, one stamped lower (a deposed
+ * leader's) is dropped, and messages of epoch 5 and up still pass. */
+static void
+test_driver_epoch(void)
+{
+    struct fm *fm = fm_start();
+    struct ag_driver *d = driver_for(fm, NULL);
+
+    CHECK_EQ_INT(ag_driver_start(d), 0);
+    CHECK(rec_wait(&rec.subscribed, 1, 5000));
+    send_offer_epoch(fm, "o5", "a1", 5);
+    CHECK(rec_wait(&rec.offers, 1, 5000));
+    send_offer_epoch(fm, "o3", "a1", 3);
+    send_offer_epoch(fm, "o0", "a1", 0);
+    send_offer_epoch(fm, "o6", "a1", 6);
+    CHECK(rec_wait(&rec.offers, 2, 5000));
+    pthread_mutex_lock(&rec.lock);
+    CHECK_EQ_STR(rec.offer_id, "o6"); /* in order: o3 and o0 were dropped before it */
+    pthread_mutex_unlock(&rec.lock);
+    usleep(200000);
+    CHECK_EQ_INT(rec.offers, 2);
+    send_offer_epoch(fm, "o5b", "a1", 5); /* below 6 now */
+    send_offer_epoch(fm, "o7", "a1", 7);
+    CHECK(rec_wait(&rec.offers, 3, 5000));
+    pthread_mutex_lock(&rec.lock);
+    CHECK_EQ_STR(rec.offer_id, "o7");
+    pthread_mutex_unlock(&rec.lock);
     ag_driver_free(d);
     fm_stop(fm);
 }
@@ -1626,7 +1665,7 @@ test_framework_info_tls(void)
 TEST_LIST(TEST_ENTRY(framework_info), TEST_ENTRY(framework_info_tls), TEST_ENTRY(task_builder), TEST_ENTRY(operations),
           TEST_ENTRY(offer_accessors), TEST_ENTRY(status_accessors), TEST_ENTRY(rate_limit),
           TEST_ENTRY(oom), TEST_ENTRY(driver_lifecycle), TEST_ENTRY(driver_flow),
-          TEST_ENTRY(driver_reconnect), TEST_ENTRY(driver_heartbeat),
+          TEST_ENTRY(driver_reconnect), TEST_ENTRY(driver_epoch), TEST_ENTRY(driver_heartbeat),
           TEST_ENTRY(driver_reconcile_until_known), TEST_ENTRY(driver_fatal),
           TEST_ENTRY(driver_auth), TEST_ENTRY(driver_rate_limit), TEST_ENTRY(driver_threads),
           TEST_ENTRY(driver_stop_flushes), TEST_ENTRY(error_map), TEST_ENTRY(resources_api),
